@@ -1,0 +1,89 @@
+"""Typed errors shared by every part of the engine.
+
+Each error carries a message a user can act on and the process exit code the CLI
+uses for it: 2 for usage, configuration or input errors, 1 for a host or job that
+failed. Per-host errors subclass `HostError` so that one host's failure is recorded
+against that host and never stops the others.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class OpsError(Exception):
+    """Base of every error opsconsole reports to a user."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(OpsError):
+    """A bad command line, option, parameter or other input (exit 2)."""
+
+
+class ConfigError(OpsError):
+    """A configuration file or setting that cannot be used (exit 2)."""
+
+
+class InventoryError(ConfigError):
+    """A malformed inventory; names the file, the line and what is wrong."""
+
+    def __init__(self, path: str, line: int | None, problem: str) -> None:
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {problem}")
+        self.path = path
+        self.line = line
+        self.problem = problem
+
+
+class HostError(OpsError):
+    """A failure confined to one host. `kind` is a stable machine-readable name."""
+
+    exit_code = EXIT_FAILED
+    kind = "error"
+
+    def __init__(self, host: str, message: str) -> None:
+        super().__init__(f"{host}: {message}")
+        self.host = host
+        self.detail = message
+
+
+class Unreachable(HostError):
+    kind = "unreachable"
+
+
+class AuthenticationFailed(HostError):
+    kind = "authentication_failed"
+
+
+class HostKeyUnknown(HostError):
+    kind = "host_key_unknown"
+
+
+class HostKeyChanged(HostError):
+    kind = "host_key_changed"
+
+
+class TimedOut(HostError):
+    kind = "timed_out"
+
+
+class Cancelled(HostError):
+    kind = "cancelled"
+
+
+class ExitedNonZero(HostError):
+    kind = "exited_non_zero"
+
+    def __init__(self, host: str, exit_code: int) -> None:
+        super().__init__(host, f"command exited with status {exit_code}")
+        self.exit_status = exit_code

@@ -1,0 +1,1 @@
+"""Ansible-compatible inventory: load, validate, and select hosts by pattern."""

@@ -1,0 +1,1 @@
+"""How commands reach hosts: one interface for ssh, local and (later) winrm."""
