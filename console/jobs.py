@@ -1,0 +1,228 @@
+"""Jobs: one start of a runbook against a target, with one host run per host.
+
+States and their names follow Azure Automation. Every state change goes through
+`Job.transition` / `HostRun.transition`, the one place that knows which changes
+are legal, so a bug elsewhere cannot, say, resurrect a Stopped job.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any
+
+from console.errors import OpsError
+
+
+class JobStatus(str, Enum):
+    QUEUED = "Queued"
+    STARTING = "Starting"
+    RUNNING = "Running"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED)
+
+
+_ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.QUEUED: frozenset({JobStatus.STARTING, JobStatus.STOPPING, JobStatus.STOPPED,
+                                 JobStatus.FAILED}),
+    JobStatus.STARTING: frozenset({JobStatus.RUNNING, JobStatus.FAILED, JobStatus.STOPPING}),
+    JobStatus.RUNNING: frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPING}),
+    JobStatus.STOPPING: frozenset({JobStatus.STOPPED, JobStatus.FAILED}),
+    JobStatus.COMPLETED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+    JobStatus.STOPPED: frozenset(),
+}
+
+
+class InvalidTransition(OpsError):
+    """A state change the job model does not allow (a bug, not a user error)."""
+
+
+def check_transition(current: JobStatus, new: JobStatus) -> None:
+    if new not in _ALLOWED[current]:
+        raise InvalidTransition(f"a job cannot go from {current.value} to {new.value}")
+
+
+class Trigger(str, Enum):
+    """Who started a job."""
+
+    MANUAL = "manual"  # the console
+    CLI = "cli"
+    SCHEDULE = "schedule"
+    WEBHOOK = "webhook"
+    PARENT = "parent"  # a running job started this one
+
+
+_last_id_ms = 0
+
+
+def new_job_id(now: float | None = None) -> str:
+    """A job id that sorts by creation time: 12 hex digits of milliseconds since the
+    epoch, then 8 random hex digits. Strictly increasing within one process."""
+    global _last_id_ms
+    ms = int((time.time() if now is None else now) * 1000)
+    if now is None:
+        ms = max(ms, _last_id_ms + 1)
+        _last_id_ms = ms
+    return f"{ms:012x}{os.urandom(4).hex()}"
+
+
+def job_id_time(job_id: str) -> float:
+    """The creation time encoded in a job id (seconds since the epoch)."""
+    return int(job_id[:12], 16) / 1000
+
+
+@dataclass
+class HostRun:
+    host: str
+    status: JobStatus = JobStatus.QUEUED
+    exit_code: int | None = None
+    error: str | None = None  # a HostError kind and message, e.g. "unreachable: ..."
+    started: float | None = None
+    ended: float | None = None
+
+    def transition(self, new: JobStatus, now: float | None = None) -> None:
+        check_transition(self.status, new)
+        self.status = new
+        stamp = time.time() if now is None else now
+        if new is JobStatus.RUNNING and self.started is None:
+            self.started = stamp
+        if new.finished:
+            self.ended = stamp
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "status": self.status.value,
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "started": self.started,
+            "ended": self.ended,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HostRun:
+        return cls(
+            host=data["host"],
+            status=JobStatus(data["status"]),
+            exit_code=data.get("exit_code"),
+            error=data.get("error"),
+            started=data.get("started"),
+            ended=data.get("ended"),
+        )
+
+
+@dataclass
+class Job:
+    id: str
+    runbook: str
+    pattern: str
+    hosts: list[str]
+    parameters: dict[str, Any] = field(default_factory=dict)
+    runbook_hash: str = ""
+    trigger: Trigger = Trigger.MANUAL
+    trigger_ref: str | None = None  # schedule or webhook name, or the parent job id
+    status: JobStatus = JobStatus.QUEUED
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    ended: float | None = None
+    reason: str | None = None  # why it failed or stopped, when not a host's own error
+    host_runs: dict[str, HostRun] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for host in self.hosts:
+            self.host_runs.setdefault(host, HostRun(host))
+
+    def transition(self, new: JobStatus, reason: str | None = None,
+                   now: float | None = None) -> None:
+        check_transition(self.status, new)
+        self.status = new
+        stamp = time.time() if now is None else now
+        if new is JobStatus.STARTING and self.started is None:
+            self.started = stamp
+        if new.finished:
+            self.ended = stamp
+        if reason:
+            self.reason = reason
+
+    def outcome(self) -> JobStatus:
+        """Completed when every host run completed, else Failed (Azure's rule)."""
+        runs = self.host_runs.values()
+        return (JobStatus.COMPLETED if all(r.status is JobStatus.COMPLETED for r in runs)
+                else JobStatus.FAILED)
+
+    def failed_hosts(self) -> list[str]:
+        return [h for h, r in self.host_runs.items()
+                if r.status in (JobStatus.FAILED, JobStatus.STOPPED)]
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.ended or time.time()) - self.started
+
+    def copy(self) -> Job:
+        return replace(self, hosts=list(self.hosts), parameters=dict(self.parameters),
+                       host_runs={h: replace(r) for h, r in self.host_runs.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "runbook": self.runbook,
+            "runbook_hash": self.runbook_hash,
+            "pattern": self.pattern,
+            "hosts": list(self.hosts),
+            "parameters": self.parameters,
+            "trigger": self.trigger.value,
+            "trigger_ref": self.trigger_ref,
+            "status": self.status.value,
+            "created": self.created,
+            "started": self.started,
+            "ended": self.ended,
+            "reason": self.reason,
+            "host_runs": [r.to_dict() for r in self.host_runs.values()],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        runs = [HostRun.from_dict(r) for r in data.get("host_runs", [])]
+        return cls(
+            id=data["id"],
+            runbook=data["runbook"],
+            runbook_hash=data.get("runbook_hash", ""),
+            pattern=data["pattern"],
+            hosts=list(data["hosts"]),
+            parameters=dict(data.get("parameters") or {}),
+            trigger=Trigger(data.get("trigger", "manual")),
+            trigger_ref=data.get("trigger_ref"),
+            status=JobStatus(data["status"]),
+            created=data["created"],
+            started=data.get("started"),
+            ended=data.get("ended"),
+            reason=data.get("reason"),
+            host_runs={r.host: r for r in runs},
+        )
+
+
+STREAMS = ("output", "error", "warning", "verbose", "progress", "debug")
+
+
+@dataclass(frozen=True)
+class StreamRecord:
+    """One line of a job's output: which host, which stream, when, what."""
+
+    time: float
+    host: str
+    stream: str  # one of STREAMS
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"time": self.time, "host": self.host, "stream": self.stream, "text": self.text}
