@@ -1,0 +1,404 @@
+"""The webhook listener: an aiohttp server answering `POST /webhooks/{token}`.
+
+Answers follow Azure Automation: 202 `{"JobIds": [...]}` once the engine has durably
+created the job, 400 for a disabled or expired webhook, 404 for an unknown token.
+Beyond Azure: 401 (signature required and missing or wrong), 403 (client address not
+allowed), 405, 408 (body too slow), 413 (body over 512 KiB), 429 (rate limit, with
+Retry-After), 500 (the job could not be created; nothing was started).
+
+Order of checks, and why:
+
+1. Method (405): does not depend on the token, so it says nothing about it.
+2. Token (404): the token is the secret. Without it a caller learns nothing else: every
+   guess is 404, whatever webhooks exist, and no other check runs.
+3. Allow-list (403): before anything that depends on the webhook's state, so a client
+   outside the list (even one holding a leaked URL) cannot learn whether the webhook is
+   enabled, expired or signed, and cannot spend its rate budget.
+4. Enabled, then expiry (400): Azure's answers.
+5. Signature header present (401), and a declared Content-Length over the limit (413):
+   both cheap, decided before any body byte is read.
+6. Rate limit (429): before reading the body, so a flood costs no body reads or HMACs.
+   A holder of the URL who lacks the signing secret can use up the budget; the URL is
+   the secret, so that holder is already a leak to fix by recreating the webhook.
+7. Body: read in chunks up to the limit (413) within a deadline (408); never more
+   than the limit plus one chunk is held in memory.
+8. Signature value (401): an HMAC of the raw body, compared in constant time.
+9. submit (202, or 500 if it raised: no job ids are reported because none were kept).
+
+Tokens and signatures never reach the logs: the access log prints the path as
+`/webhooks/<redacted>`, and a filter redacts them from aiohttp's own error messages
+(which quote the first bytes of a malformed request line).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import re
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web_request import BaseRequest
+
+from console.errors import ConfigError
+from console.webhooks import SIGNATURE_HEADER, Webhook, WebhookRegistry
+
+MAX_BODY = 512 * 1024  # Azure's webhook payload limit
+BODY_TIMEOUT = 10.0  # seconds a client may take to send its body
+HEADER_TIMEOUT = 15.0  # seconds a connection may sit without a complete request
+MASKED_HEADERS = frozenset(
+    {"x-hub-signature-256", "x-hub-signature", "authorization", "proxy-authorization", "cookie"}
+)
+MASK = "<redacted>"
+
+Submit = Callable[[Webhook, dict[str, Any]], Awaitable[list[str]]]
+
+log = logging.getLogger("console.http")
+access_log = logging.getLogger("console.http.access")
+server_log = logging.getLogger("console.http.server")
+
+_SECRET_IN_TEXT = (
+    (re.compile(r"/webhooks/[^\s'\"?#]*"), "/webhooks/" + MASK),
+    (re.compile(r"sha(1|256)=[0-9A-Za-z]+"), r"sha\1=" + MASK),
+)
+
+
+def redact(text: str) -> str:
+    """Remove webhook tokens and signatures from a text bound for a log."""
+    for pattern, replacement in _SECRET_IN_TEXT:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a record, message and traceback text, with secrets redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+            record.exc_text = None
+        record.msg = redact(text)
+        record.args = None
+        return True
+
+
+for _logger in (log, access_log, server_log):
+    _logger.addFilter(RedactingFilter())
+
+
+class RedactedAccessLogger(AbstractAccessLogger):
+    """One line per request; the token in the path is never printed."""
+
+    def log(self, request: BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            "%s %s %s %s %d %.3fs",
+            request.remote,
+            request.method,
+            redact(request.path),
+            response.status,
+            response.body_length,
+            time,
+        )
+
+
+class _Reject(Exception):
+    """A request refused with an HTTP error; carries the response."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def _error(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """An Azure-style JSON error: `{"error": {"code": ..., "message": ...}}`."""
+    return web.json_response(
+        {"error": {"code": code, "message": message}}, status=status, headers=headers
+    )
+
+
+@dataclass
+class _Bucket:
+    rate: float  # tokens added per second
+    capacity: float
+    tokens: float
+    last: float
+
+
+class RateLimiter:
+    """A token bucket per webhook: `rate_limit` requests a minute, `burst` at once."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, _Bucket] = {}
+
+    def take(self, webhook: Webhook, now: float) -> float | None:
+        """Spend one token. None if allowed, else the seconds until one is available."""
+        rate, capacity = webhook.rate_limit / 60.0, float(webhook.burst)
+        bucket = self._buckets.get(webhook.name)
+        if bucket is None or (bucket.rate, bucket.capacity) != (rate, capacity):
+            bucket = self._buckets[webhook.name] = _Bucket(rate, capacity, capacity, now)
+        elapsed = max(0.0, now - bucket.last)  # a clock stepped backwards adds nothing
+        bucket.tokens = min(capacity, bucket.tokens + elapsed * rate)
+        bucket.last = now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return None
+        return (1.0 - bucket.tokens) / rate
+
+
+def _clean(text: str) -> str:
+    """Header text as aiohttp decodes it may hold lone surrogates (invalid UTF-8
+    bytes); make it valid text so the job record can be stored as JSON."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def webhook_data(webhook: Webhook, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    """Azure's `WebhookData`: the webhook's name and the request's headers and body.
+
+    Credentials in headers (signature, Authorization, Cookie) are masked because job
+    inputs are stored and shown with the job. `RequestBodyJson` is added when the body
+    is strict JSON, so runbooks need not parse it themselves.
+    """
+    merged: dict[str, str] = {}
+    spelled: dict[str, str] = {}
+    for name, raw in headers.items():
+        value = MASK if name.lower() in MASKED_HEADERS else _clean(raw)
+        key = spelled.setdefault(name.lower(), _clean(name))
+        merged[key] = f"{merged[key]}, {value}" if key in merged else value
+    text = body.decode("utf-8", "replace")
+    data: dict[str, Any] = {
+        "WebhookName": webhook.name,
+        "RequestHeader": merged,
+        "RequestBody": text,
+    }
+    with contextlib.suppress(ValueError, RecursionError):  # not JSON: RequestBody only
+        data["RequestBodyJson"] = json.loads(text, parse_constant=_reject_constant)
+    return data
+
+
+class _WebhookHandler:
+    def __init__(
+        self,
+        registry: WebhookRegistry,
+        submit: Submit,
+        now: Callable[[], float],
+        body_timeout: float,
+        max_body: int,
+    ) -> None:
+        self._registry = registry
+        self._submit = submit
+        self._now = now
+        self._body_timeout = body_timeout
+        self._max_body = max_body
+        self._limiter = RateLimiter()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        try:
+            webhook = self._admit(request)
+            body = await self._read_body(request)
+            if not self._registry.verify_signature(
+                webhook, body, request.headers.get(SIGNATURE_HEADER)
+            ):
+                raise _Reject(_error(401, "InvalidSignature",
+                                     f"the {SIGNATURE_HEADER} signature does not match the body"))
+        except _Reject as rejected:
+            return rejected.response
+        return await self._start(webhook, request, body)
+
+    def _admit(self, request: web.Request) -> Webhook:
+        """Every check that needs no body, in the order the module docstring explains."""
+        if request.method != "POST":
+            raise _Reject(_error(405, "MethodNotAllowed", "webhooks accept POST only",
+                                 headers={"Allow": "POST"}))
+        webhook = self._registry.lookup(request.match_info["token"])
+        if webhook is None:
+            raise _Reject(_error(404, "WebhookNotFound", "no webhook has this URL"))
+        if not webhook.allows(request.remote):
+            raise _Reject(_error(403, "Forbidden",
+                                 "this client address may not call this webhook"))
+        now = self._now()
+        if not webhook.enabled:
+            raise _Reject(_error(400, "WebhookDisabled", "the webhook is disabled"))
+        if webhook.expired(now):
+            raise _Reject(_error(400, "WebhookExpired", "the webhook has expired"))
+        if webhook.requires_signature and SIGNATURE_HEADER not in request.headers:
+            raise _Reject(_error(401, "SignatureRequired",
+                                 f"this webhook requires an {SIGNATURE_HEADER} header"))
+        length = request.content_length
+        if length is not None and length > self._max_body:
+            raise _Reject(self._too_large())
+        wait = self._limiter.take(webhook, now)
+        if wait is not None:
+            raise _Reject(_error(429, "TooManyRequests", "rate limit exceeded; retry later",
+                                 headers={"Retry-After": str(max(1, math.ceil(wait)))}))
+        return webhook
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self._body_timeout):
+                while chunk := await request.content.readany():
+                    size += len(chunk)
+                    if size > self._max_body:
+                        raise _Reject(self._too_large())
+                    chunks.append(chunk)
+        except TimeoutError:
+            response = _error(408, "RequestTimeout",
+                              f"the body did not arrive within {self._body_timeout:g} s")
+            response.force_close()
+            raise _Reject(response) from None
+        return b"".join(chunks)
+
+    def _too_large(self) -> web.Response:
+        response = _error(413, "PayloadTooLarge",
+                          f"the body exceeds the {self._max_body // 1024} KiB limit")
+        response.force_close()  # do not spend time draining an oversized body
+        return response
+
+    async def _start(self, webhook: Webhook, request: web.Request, body: bytes) -> web.Response:
+        data = webhook_data(webhook, request.headers, body)
+        try:
+            job_ids = await self._submit(webhook, data)
+        except Exception:
+            log.exception("webhook %s: the job could not be created", webhook.name)
+            return _error(500, "JobNotCreated",
+                          "the job could not be created and nothing was started; resubmit")
+        log.info("webhook %s started job(s) %s", webhook.name, ", ".join(job_ids))
+        return web.json_response({"JobIds": list(job_ids)}, status=202)
+
+
+def create_app(
+    registry: WebhookRegistry,
+    submit: Submit,
+    *,
+    now: Callable[[], float] = time.time,
+    body_timeout: float = BODY_TIMEOUT,
+    max_body: int = MAX_BODY,
+) -> web.Application:
+    """The webhook application. `submit(webhook, webhook_data)` must create the job
+    durably and return its ids; the client is answered 202 only after it returns."""
+    handler = _WebhookHandler(registry, submit, now, body_timeout, max_body)
+    app = web.Application(client_max_size=max_body)
+    app.router.add_route("*", "/webhooks/{token}", handler.handle)
+    return app
+
+
+class WebhookListener:
+    """Serves a webhook application on one address, loopback by default.
+
+    `port=0` picks a free port (see `.port` after `start()`). With `ssl_cert` and
+    `ssl_key` it serves HTTPS, TLS 1.2 or later. `public_url` overrides `url_base` for
+    URLs shown to users when the listener sits behind a proxy or binds a wildcard.
+    """
+
+    def __init__(
+        self,
+        app: web.Application,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        ssl_cert: str | Path | None = None,
+        ssl_key: str | Path | None = None,
+        *,
+        header_timeout: float = HEADER_TIMEOUT,
+        shutdown_timeout: float = 5.0,
+        public_url: str | None = None,
+    ) -> None:
+        if (ssl_cert is None) != (ssl_key is None):
+            raise ConfigError("TLS needs both a certificate and a key file")
+        self._app = app
+        self._host = host
+        self._port = port
+        self._ssl_cert = ssl_cert
+        self._ssl_key = ssl_key
+        self._header_timeout = header_timeout
+        self._shutdown_timeout = shutdown_timeout
+        self._public_url = public_url
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def tls(self) -> bool:
+        return self._ssl_cert is not None
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url_base(self) -> str:
+        """`scheme://host:port`, the prefix of every webhook URL this listener serves."""
+        if self._public_url:
+            return self._public_url.rstrip("/")
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"{'https' if self.tls else 'http'}://{host}:{self._port}"
+
+    async def start(self) -> None:
+        context = self._ssl_context()
+        runner = web.AppRunner(
+            self._app,
+            access_log_class=RedactedAccessLogger,
+            access_log=access_log,
+            logger=server_log,
+            # aiohttp applies this to a connection from its first byte until a complete
+            # request has arrived, so it also ends clients that dribble their headers.
+            keepalive_timeout=self._header_timeout,
+            # The body is passed on as sent: no decompression bomb, and the HMAC is
+            # computed over the bytes the sender signed.
+            auto_decompress=False,
+            shutdown_timeout=self._shutdown_timeout,
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, self._host, self._port, ssl_context=context)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise ConfigError(
+                f"the webhook listener cannot listen on {self._host}:{self._port}: "
+                f"{exc.strerror or exc}"
+            ) from exc
+        self._runner = runner
+        self._port = runner.addresses[0][1]
+        if context is None and not _is_loopback(self._host):
+            log.warning("webhook listener on %s without TLS: tokens cross the network "
+                        "in clear text", self._host)
+        log.info("webhook listener on %s", self.url_base)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if self._ssl_cert is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            context.load_cert_chain(str(self._ssl_cert), str(self._ssl_key))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"cannot load the TLS certificate {self._ssl_cert} and key "
+                f"{self._ssl_key}: {exc}"
+            ) from exc
+        return context
+
+
+def _is_loopback(host: str) -> bool:
+    return host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
