@@ -667,6 +667,10 @@ def _launch(fleet: Fleet, host: FleetHost) -> None:
     log = (host.directory / "sshd.log").open("ab")
     prefix = _parent_death_prefix()
     if not fleet.isolated:
+        # sshd insists on its privilege separation directory, even on a machine without
+        # a running sshd (there /run/sshd does not exist).
+        with contextlib.suppress(OSError):
+            Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         argv = [*prefix, SSHD, "-D", "-e", "-f", str(host.directory / "sshd_config")]
         host.launcher = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         host.pid, host.pid_start = host.launcher.pid, _start_time(host.launcher.pid)
