@@ -1,0 +1,116 @@
+"""Running commands on the console's own machine (`ansible_connection: local`).
+
+Same semantics as SSH: `/bin/sh -c COMMAND`, output line by line, the environment
+passed through `execve` (never on the command line; `/proc/PID/environ` is readable
+only by the same user), and the command started in its own session so a timeout or a
+cancel kills its whole process group, children included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+
+from console.errors import Cancelled, HostError, TimedOut
+from console.transports.base import ExitStatus, LineCallback, Transport
+from console.transports.streams import pump_lines
+
+KILL_GRACE = 2.0
+
+
+class LocalTransport(Transport):
+    """Commands as subprocesses of the console itself; uploads as file writes."""
+
+    async def run(
+        self,
+        command: str,
+        *,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        on_line: LineCallback | None = None,
+    ) -> ExitStatus:
+        process = await asyncio.create_subprocess_exec(
+            "/bin/sh", "-c", command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+        try:
+            async with asyncio.timeout(timeout):
+                await _drive(process, stdin or b"", on_line)
+        except TimeoutError:
+            await _kill_group(process)
+            raise TimedOut(
+                self.host.name, f"command still running after {timeout:g} s; it was stopped"
+            ) from None
+        except asyncio.CancelledError:
+            await asyncio.shield(_kill_group(process))
+            raise Cancelled(self.host.name, "cancelled; the command was stopped") from None
+        code = process.returncode
+        assert code is not None
+        if code < 0:
+            return ExitStatus(code=None, signal=signal.Signals(-code).name.removeprefix("SIG"))
+        return ExitStatus(code=code)
+
+    async def upload(self, data: bytes, remote_path: str, mode: int = 0o600) -> None:
+        """Written to a private temp file, then renamed into place."""
+        target = Path(remote_path)
+        tmp = target.with_name(f".{target.name}.opsconsole-tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.chmod(tmp, mode)
+            os.replace(tmp, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise HostError(self.host.name, f"upload to {remote_path} failed: {exc}") from exc
+
+    async def close(self) -> None:
+        """Nothing to release: every command is its own process."""
+
+
+async def _drive(
+    process: asyncio.subprocess.Process, data: bytes, on_line: LineCallback | None
+) -> None:
+    assert process.stdin and process.stdout and process.stderr
+
+    async def feed() -> None:
+        assert process.stdin
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            process.stdin.write(data)
+            await process.stdin.drain()
+        process.stdin.close()
+
+    feeder = asyncio.ensure_future(feed())
+    try:
+        await asyncio.gather(
+            pump_lines(process.stdout.read, "stdout", on_line),
+            pump_lines(process.stderr.read, "stderr", on_line),
+        )
+        await process.wait()
+    finally:
+        feeder.cancel()
+
+
+async def _kill_group(process: asyncio.subprocess.Process) -> None:
+    """TERM the command's process group, KILL it after a grace period, reap it."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            await asyncio.wait_for(process.wait(), KILL_GRACE)
+        except TimeoutError:
+            continue
+        # The leader is gone; children that ignored TERM may still hold the group.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        return

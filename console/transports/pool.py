@@ -1,0 +1,381 @@
+"""One SSH connection per host, shared by every command and job that needs it.
+
+Opening an SSH connection costs a TCP handshake, a key exchange and authentication
+(CPU-bound on both ends); running a command on an open one costs a channel. So the
+pool keeps each host's connection open while it is used and for `idle_timeout`
+seconds after, with keepalives to notice a dead peer.
+
+Two separate limits (the Mitogen lesson): `max_connects` bounds connection set-ups in
+flight (handshakes saturate a small machine's CPU long before sockets run out), and
+`max_commands` (`forks`) bounds commands in flight. A host that never answers holds a
+set-up slot only until `connect_timeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shlex
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncssh
+
+from console.errors import (
+    AuthenticationFailed,
+    ConfigError,
+    HostError,
+    HostKeyUnknown,
+    Unreachable,
+)
+from console.inventory.model import Host
+from console.transports.base import Transport
+from console.transports.hostkeys import POLICIES, HostKeyChecker, default_known_hosts
+
+# Measured on a 2-core machine (bench/fanout): more parallel handshakes than this only
+# queue on the CPU; commands are cheap to multiplex so their default limit is higher.
+DEFAULT_MAX_CONNECTS = 32
+DEFAULT_MAX_COMMANDS = 128
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_IDLE_TIMEOUT = 60.0
+DEFAULT_KEEPALIVE = 15.0
+# curve25519 first: far cheaper than the post-quantum hybrids (test-fleet.md); the
+# rest of asyncssh's defaults follow as fallbacks.
+KEX_PREFERENCE = ("curve25519-sha256", "curve25519-sha256@libssh.org")
+
+_JUMP = re.compile(r"(?:(?P<user>[^@]+)@)?(?P<host>\[[^\]]+\]|[^:]+)(?::(?P<port>\d+))?\Z")
+_KNOWN_HOSTS_OPT = re.compile(r"UserKnownHostsFile=(\S+)")
+
+
+@dataclass
+class PoolStats:
+    """Counters a user (or a test) can read to see the reuse working."""
+
+    connects: int = 0
+    reuses: int = 0
+    failures: int = 0
+    closed_idle: int = 0
+
+
+@dataclass
+class _Entry:
+    """A pooled connection; `jump` is the entry it tunnels through, kept open for it."""
+
+    key: str
+    conn: asyncssh.SSHClientConnection
+    jump: _Entry | None = None
+    users: int = 0
+    idle_handle: asyncio.TimerHandle | None = None
+
+
+class _Client(asyncssh.SSHClient):
+    """Routes asyncssh's host key question to our checker, and tells the pool when
+    the connection drops so the next command reconnects."""
+
+    def __init__(
+        self,
+        checker: HostKeyChecker | None,
+        on_lost: Callable[[asyncssh.SSHClientConnection], None],
+    ) -> None:
+        self._checker = checker
+        self._on_lost = on_lost
+        self._conn: asyncssh.SSHClientConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
+        self._conn = conn
+
+    def validate_host_public_key(
+        self, host: str, addr: str, port: int, key: asyncssh.SSHKey
+    ) -> bool:
+        return self._checker is not None and self._checker.validate(host, port, key)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._conn is not None:
+            self._on_lost(self._conn)
+
+
+def _kex_algs() -> list[str]:
+    from asyncssh.kex import get_default_kex_algs
+
+    rest = [a.decode() for a in get_default_kex_algs() if a.decode() not in KEX_PREFERENCE]
+    return [*KEX_PREFERENCE, *rest]
+
+
+@dataclass
+class TransportPool:
+    """The shared SSH connections of one engine (or one CLI run).
+
+    `known_hosts` is the user's file (checked, and where accept-new records keys);
+    `ssh_config` lists ssh_config files (default `~/.ssh/config` when readable; `[]`
+    for none); `resolve_host` maps a `console_jump_host` name to an inventory host.
+    """
+
+    forks: int | None = None
+    max_connects: int = DEFAULT_MAX_CONNECTS
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    keepalive_interval: float = DEFAULT_KEEPALIVE
+    known_hosts: Path = field(default_factory=default_known_hosts)
+    ssh_config: Sequence[Path] | None = None
+    client_keys: Sequence[Path] | None = None
+    resolve_host: Callable[[str], Host | None] | None = None
+    stats: PoolStats = field(default_factory=PoolStats)
+
+    def __post_init__(self) -> None:
+        if self.forks is not None and self.forks < 1:
+            raise ConfigError(f"forks must be at least 1, not {self.forks}")
+        self._connect_slots = asyncio.Semaphore(self.max_connects)
+        self._command_slots = asyncio.Semaphore(self.forks or DEFAULT_MAX_COMMANDS)
+        self._entries: dict[str, _Entry] = {}
+        self._pending: dict[str, asyncio.Task[_Entry]] = {}
+
+    def transport(self, host: Host) -> Transport:
+        """The transport for `host` (see `console.transports.factory.transport_for`)."""
+        from console.transports.factory import transport_for
+
+        return transport_for(host, self)
+
+    @contextlib.asynccontextmanager
+    async def command_slot(self) -> AsyncIterator[None]:
+        """Held for the duration of one command (the `forks` limit)."""
+        async with self._command_slots:
+            yield
+
+    @contextlib.asynccontextmanager
+    async def connection(self, host: Host) -> AsyncIterator[asyncssh.SSHClientConnection]:
+        """The host's open connection (opened on first use), held while in the block."""
+        entry = await self._acquire(host)
+        try:
+            yield entry.conn
+        finally:
+            self._release(entry)
+
+    def discard(self, host: Host) -> None:
+        """Forget (and close) a host's connection after it failed mid-command."""
+        entry = self._entries.get(self._key(host))
+        if entry is not None:
+            self._drop(entry)
+
+    async def _acquire(self, host: Host) -> _Entry:
+        key = self._key(host)
+        entry = self._entries.get(key)
+        if entry is not None and not entry.conn.is_closed():
+            self.stats.reuses += 1
+        else:
+            entry = await self._open_shared(key, host)
+        entry.users += 1
+        if entry.idle_handle is not None:
+            entry.idle_handle.cancel()
+            entry.idle_handle = None
+        return entry
+
+    def _release(self, entry: _Entry) -> None:
+        entry.users -= 1
+        if entry.users == 0 and self._entries.get(entry.key) is entry:
+            loop = asyncio.get_running_loop()
+            entry.idle_handle = loop.call_later(self.idle_timeout, self._expire, entry)
+
+    def _drop(self, entry: _Entry) -> None:
+        """Remove an entry, close its connection and let go of its jump host."""
+        if self._entries.get(entry.key) is entry:
+            del self._entries[entry.key]
+        if entry.idle_handle is not None:
+            entry.idle_handle.cancel()
+        entry.conn.close()
+        if entry.jump is not None:
+            jump, entry.jump = entry.jump, None
+            self._release(jump)
+
+    @property
+    def open_connections(self) -> int:
+        return sum(1 for e in self._entries.values() if not e.conn.is_closed())
+
+    async def close(self) -> None:
+        """Close every connection (call once at the end of a CLI run or engine)."""
+        for task in list(self._pending.values()):
+            task.cancel()
+        entries = list(self._entries.values())
+        for entry in entries:
+            self._drop(entry)
+        for entry in entries:
+            with contextlib.suppress(Exception):
+                await entry.conn.wait_closed()
+
+    def _expire(self, entry: _Entry) -> None:
+        if entry.users == 0 and self._entries.get(entry.key) is entry:
+            self.stats.closed_idle += 1
+            self._drop(entry)
+
+    def _key(self, host: Host) -> str:
+        v = host.vars
+        return "|".join(
+            str(x)
+            for x in (
+                host.name, host.address, v.get("ansible_port"), host.user,
+                host.private_key_file, host.jump_host, host.host_key_policy,
+            )
+        )
+
+    async def _open_shared(self, key: str, host: Host) -> _Entry:
+        """Open the connection once even when many commands ask for it at once."""
+        task = self._pending.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._open(key, host))
+            self._pending[key] = task
+            task.add_done_callback(lambda _t: self._pending.pop(key, None))
+        return await asyncio.shield(task)
+
+    async def _open(self, key: str, host: Host) -> _Entry:
+        jump = self._jump_host(host)
+        jump_entry = None
+        if jump is not None:
+            try:
+                jump_entry = await self._acquire(jump)
+            except HostError as exc:
+                raise type(exc)(host.name, f"via jump host {jump.name}: {exc.detail}") from exc
+        try:
+            async with self._connect_slots:
+                conn = await self._connect(host, jump_entry.conn if jump_entry else None)
+        except BaseException:
+            self.stats.failures += 1
+            if jump_entry is not None:
+                self._release(jump_entry)
+            raise
+        self.stats.connects += 1
+        entry = _Entry(key, conn, jump=jump_entry)
+        self._entries[key] = entry
+        return entry
+
+    def _jump_host(self, host: Host) -> Host | None:
+        spec = host.jump_host
+        if not spec:
+            return None
+        if self.resolve_host is not None:
+            found = self.resolve_host(spec)
+            if found is not None:
+                return found
+        match = _JUMP.match(spec)
+        if match is None:
+            raise ConfigError(
+                f"{host.name}: console_jump_host {spec!r} is neither an inventory host "
+                "nor user@host[:port]"
+            )
+        inherited = {
+            k: v for k, v in host.vars.items()
+            if k in ("ansible_ssh_private_key_file", "console_host_key_policy",
+                     "console_known_hosts_file", "ansible_ssh_common_args")
+        }
+        jump_vars = {**inherited, "ansible_host": match["host"].strip("[]")}
+        if match["user"]:
+            jump_vars["ansible_user"] = match["user"]
+        if match["port"]:
+            jump_vars["ansible_port"] = int(match["port"])
+        return Host(name=spec, vars=jump_vars)
+
+    async def _connect(
+        self, host: Host, tunnel: asyncssh.SSHClientConnection | None
+    ) -> asyncssh.SSHClientConnection:
+        policy = host.host_key_policy
+        if policy not in POLICIES:
+            raise ConfigError(
+                f"{host.name}: console_host_key_policy must be one of {', '.join(POLICIES)}, "
+                f"not {policy!r}"
+            )
+        checker = None
+        if policy != "off":
+            checker = HostKeyChecker(host.name, policy, self.known_hosts, _extra_known_hosts(host))
+        options = self._options(host, checker, tunnel)
+        try:
+            return await asyncssh.connect(
+                host.address,
+                client_factory=lambda: _Client(checker, self._lost),
+                **options,
+            )
+        except asyncssh.HostKeyNotVerifiable as exc:
+            if checker is not None and checker.problem is not None:
+                raise checker.problem from exc
+            raise HostKeyUnknown(host.name, f"host key not accepted: {exc.reason}") from exc
+        except asyncssh.PermissionDenied as exc:
+            raise AuthenticationFailed(host.name, _auth_hint(host)) from exc
+        except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
+            raise AuthenticationFailed(host.name, f"cannot use private key: {exc}") from exc
+        except TimeoutError as exc:
+            raise Unreachable(
+                host.name,
+                f"no SSH answer from {host.address} within {self.connect_timeout:g} s "
+                "(host down, firewalled, or wrong address/port?)",
+            ) from exc
+        except asyncssh.Error as exc:
+            raise Unreachable(host.name, f"SSH connection failed: {exc.reason}") from exc
+        except OSError as exc:
+            raise Unreachable(
+                host.name, f"cannot connect to {host.address}: {exc.strerror or exc}"
+            ) from exc
+
+    def _options(
+        self,
+        host: Host,
+        checker: HostKeyChecker | None,
+        tunnel: asyncssh.SSHClientConnection | None,
+    ) -> dict[str, object]:
+        """asyncssh options: inventory values win; unset ones fall to ssh_config."""
+        options: dict[str, object] = {
+            "known_hosts": checker.trusted if checker is not None else None,
+            "connect_timeout": self.connect_timeout,
+            "keepalive_interval": self.keepalive_interval,
+            "keepalive_count_max": 3,
+            "kex_algs": _kex_algs(),
+            "compression_algs": None,
+        }
+        if self.ssh_config is not None:
+            options["config"] = [str(p) for p in self.ssh_config]
+        if "ansible_port" in host.vars:
+            options["port"] = host.port
+        if host.user is not None:
+            options["username"] = host.user
+        if host.private_key_file is not None:
+            key_file = Path(host.private_key_file).expanduser()
+            if not key_file.is_file():
+                raise AuthenticationFailed(
+                    host.name, f"ansible_ssh_private_key_file {key_file} does not exist"
+                )
+            options["client_keys"] = [str(key_file)]
+        elif self.client_keys is not None:
+            options["client_keys"] = [str(p) for p in self.client_keys]
+        if tunnel is not None:
+            options["tunnel"] = tunnel
+        return options
+
+    def _lost(self, conn: asyncssh.SSHClientConnection) -> None:
+        """A connection dropped (peer gone, keepalive failed): the next use reconnects."""
+        for entry in list(self._entries.values()):
+            if entry.conn is conn:
+                self._drop(entry)
+
+
+def _extra_known_hosts(host: Host) -> list[Path]:
+    """Per-host known_hosts files from the inventory: `console_known_hosts_file`, or a
+    `-o UserKnownHostsFile=...` in Ansible's `ansible_ssh_common_args`/`_extra_args`."""
+    files: list[Path] = []
+    explicit = host.vars.get("console_known_hosts_file")
+    if explicit:
+        files.append(Path(str(explicit)).expanduser())
+    for var in ("ansible_ssh_common_args", "ansible_ssh_extra_args"):
+        for word in shlex.split(str(host.vars.get(var, ""))):
+            match = _KNOWN_HOSTS_OPT.search(word)
+            if match:
+                files.extend(Path(p).expanduser() for p in match[1].split(","))
+    return files
+
+
+def _auth_hint(host: Host) -> str:
+    user = host.user or os.environ.get("USER", "the local user")
+    key = host.private_key_file or "ssh-agent / ~/.ssh/id_* / IdentityFile"
+    return (
+        f"authentication failed for user {user} with {key}; check ansible_user and "
+        "ansible_ssh_private_key_file, and that the public key is in the host's "
+        "authorized_keys"
+    )
