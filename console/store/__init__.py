@@ -1,0 +1,177 @@
+"""The engine's persistence: jobs, job streams and small tables in one data directory.
+
+Layout of a data directory::
+
+    engine.lock              the DataDirLock (console.store.lock): one engine per dir
+    jobs/seg-<id>.json       job records, TinyDB, one file per ~500 jobs (see .jobs)
+    jobs/summaries.json      per-segment values, so filtered lists skip segments
+    jobs/active.json         ids of unfinished jobs, so start-up reads no history
+    streams/<job id>.jsonl   append-only stream records of one job (see .streams)
+    tables/<name>.json       small string-keyed tables (see .tables)
+
+Every TinyDB file is replaced atomically (temp file, fsync, rename, fsync of the
+directory: see .atomic), so no crash leaves a torn or empty file, and a write is
+durable when the call returns. A write rewrites one small file (a recent job segment,
+a table), so its cost does not grow with history.
+
+The `Store` API (all calls synchronous; one asyncio loop plus worker threads may share
+a Store, calls are serialised by a lock; only one process may open a data directory,
+which the engine guarantees by holding `DataDirLock` first):
+
+- `Store(data_dir, retention_days=30)`: opens (creating, mode 0700) the directory.
+- `add_job(job)`, `save_job(job)`: create / update a job; durable on return. One small
+  file write or two (~1 ms): fine on the event loop.
+- `add_jobs(jobs)`: bulk create (imports, benchmarks); run it in `asyncio.to_thread`.
+- `get_job(job_id) -> Job`: raises `JobNotFound` naming close ids.
+- `list_jobs(*, status=None, runbook=None, trigger=None, trigger_ref=None, limit=200,
+  before_id=None) -> list[Job]`: newest first; `status` is one JobStatus or a
+  collection of them; page with `before_id=<last id of the previous page>`. A first
+  page reads one or two segments: fine on the loop. A filter that matches only old
+  jobs may read many segments: prefer `asyncio.to_thread` for filtered queries.
+- `unfinished_jobs() -> list[Job]`: jobs not finished, oldest first (start-up recovery).
+- `append_streams(job_id, records)`: append + flush, no fsync: call from the loop.
+- `sync_streams(job_id)`: fsync when a host run or the job ends (~1 ms).
+- `read_streams(job_id, host=None, stream=None) -> list[StreamRecord]`: a 10,000-line
+  job reads in milliseconds; use `asyncio.to_thread` for very large jobs.
+- `apply_retention(now=None, days=None) -> int`: removes finished jobs older than
+  `days` (default: the store's `retention_days`, 30 like Azure) with their stream
+  files; returns how many jobs went. Run it in `asyncio.to_thread` (e.g. daily); it
+  takes the lock one segment at a time so the loop is never held for long.
+- `table(name, cap=None) -> Table`: `all()`, `get(key)`, `upsert(key, doc)`,
+  `delete(key)`; small writes, fine on the loop. `cap` bounds a log-like table (the
+  schedule decision log): the oldest rows beyond it go in the same write.
+- `close()`: flushes and closes everything.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+from console.jobs import Job, JobStatus, StreamRecord, Trigger
+from console.store.atomic import StoreCorrupt, remove_debris
+from console.store.jobs import DuplicateJob, JobFilter, JobNotFound, JobStore
+from console.store.lock import DataDirLock, EngineRunning, ensure_data_dir
+from console.store.streams import StreamFiles
+from console.store.tables import Table, check_table_name
+
+__all__ = [
+    "DataDirLock",
+    "DuplicateJob",
+    "EngineRunning",
+    "JobNotFound",
+    "Store",
+    "StoreCorrupt",
+    "Table",
+]
+
+DAY = 86400.0
+
+
+class Store:
+    """Jobs, streams and tables of one data directory (see the module docstring)."""
+
+    def __init__(self, data_dir: Path, *, retention_days: float = 30,
+                 segment_jobs: int | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.retention_days = retention_days
+        ensure_data_dir(self.data_dir)
+        self._lock = threading.RLock()
+        sizing = {} if segment_jobs is None else {"segment_jobs": segment_jobs}
+        self._jobs = JobStore(self.data_dir / "jobs", **sizing)
+        self._streams = StreamFiles(self.data_dir / "streams")
+        self._tables: dict[str, Table] = {}
+        remove_debris(self.data_dir / "tables")
+
+    # -- jobs -----------------------------------------------------------------------
+
+    def add_job(self, job: Job) -> None:
+        """Store a new job; durable (fsynced) when it returns."""
+        with self._lock:
+            self._jobs.add(job)
+
+    def add_jobs(self, jobs: Sequence[Job]) -> None:
+        """Store many new jobs with one write per segment (bulk import, benchmarks)."""
+        with self._lock:
+            self._jobs.add_many(jobs)
+
+    def save_job(self, job: Job) -> None:
+        """Replace the stored copy of `job`; durable when it returns."""
+        with self._lock:
+            self._jobs.save(job)
+
+    def get_job(self, job_id: str) -> Job:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def list_jobs(self, *, status: JobStatus | Collection[JobStatus] | None = None,
+                  runbook: str | None = None, trigger: Trigger | str | None = None,
+                  trigger_ref: str | None = None, limit: int = 200,
+                  before_id: str | None = None) -> list[Job]:
+        """Jobs newest first matching every filter given; at most `limit`."""
+        wanted = JobFilter.make(status, runbook, trigger, trigger_ref)
+        with self._lock:
+            return self._jobs.query(wanted, limit, before_id)
+
+    def unfinished_jobs(self) -> list[Job]:
+        """Jobs not yet finished, oldest first, without reading the job history."""
+        with self._lock:
+            return self._jobs.unfinished()
+
+    # -- streams --------------------------------------------------------------------
+
+    def append_streams(self, job_id: str, records: Sequence[StreamRecord]) -> None:
+        with self._lock:
+            self._streams.append(job_id, records)
+
+    def sync_streams(self, job_id: str) -> None:
+        with self._lock:
+            self._streams.sync(job_id)
+
+    def read_streams(self, job_id: str, host: str | None = None,
+                     stream: str | None = None) -> list[StreamRecord]:
+        with self._lock:
+            return self._streams.read(job_id, host, stream)
+
+    # -- retention ------------------------------------------------------------------
+
+    def apply_retention(self, now: float | None = None, days: float | None = None) -> int:
+        """Remove finished jobs created more than `days` ago, and their streams."""
+        cutoff = (time.time() if now is None else now) - DAY * (
+            self.retention_days if days is None else days)
+        removed = 0
+        with self._lock:
+            candidates = self._jobs.segments_older_than(cutoff)
+        for start in candidates:
+            with self._lock:  # one segment at a time: other callers interleave
+                removed += self._jobs.expire(start, cutoff)
+        with self._lock:
+            keep = self._jobs.active_ids()
+            self._streams.sweep(cutoff, keep)
+        return removed
+
+    # -- tables ---------------------------------------------------------------------
+
+    def table(self, name: str, cap: int | None = None) -> Table:
+        """The table `name` (created on first write); `cap` bounds its row count."""
+        check_table_name(name)
+        with self._lock:
+            table = self._tables.get(name)
+            if table is None:
+                directory = self.data_dir / "tables"
+                directory.mkdir(mode=0o700, exist_ok=True)
+                table = Table(directory / f"{name}.json", self._lock, cap)
+                self._tables[name] = table
+            elif cap is not None:
+                table.cap = cap
+            return table
+
+    def close(self) -> None:
+        with self._lock:
+            self._streams.close()
+            self._jobs.close()
+            for table in self._tables.values():
+                table.close()
+            self._tables.clear()

@@ -1,0 +1,156 @@
+"""Job stream records: one append-only JSON-lines file per job, outside TinyDB.
+
+A job can print tens of thousands of lines; keeping them in TinyDB would rewrite the
+file on every line. Here each record is one line `{"time","host","stream","text"}`
+appended to `streams/<job id>.jsonl` and flushed at once (so a crash of the process
+loses nothing already appended); `sync` fsyncs it when a host run ends (so a power
+cut loses nothing of a finished host run).
+
+A crash can leave a torn last line. Readers ignore it, and the next append to that
+file first cuts it off, so a torn line never ends up glued to a good one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from console.jobs import StreamRecord, job_id_time
+from console.store.atomic import StoreCorrupt, fsync_dir
+from console.store.jobs import check_id
+
+OPEN_FILES = 128  # append handles kept open; more running jobs just reopen theirs
+_CHUNK = 65536
+
+
+def encode(value: str) -> bytes:
+    """The exact bytes a string field is written as (readers pre-filter on them)."""
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
+def record_line(record: StreamRecord) -> bytes:
+    return json.dumps(record.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def cut_torn_tail(path: Path) -> None:
+    """Truncate `path` after its last newline (drops a half-written last record)."""
+    with open(path, "rb+") as handle:
+        end = handle.seek(0, os.SEEK_END)
+        pos = end
+        while pos > 0:
+            step = min(_CHUNK, pos)
+            handle.seek(pos - step)
+            chunk = handle.read(step)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                pos = pos - step + newline + 1
+                break
+            pos -= step
+        if pos != end:
+            handle.truncate(pos)
+
+
+class StreamFiles:
+    """The per-job stream files under one directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._handles: OrderedDict[str, BinaryIO] = OrderedDict()
+
+    def path(self, job_id: str) -> Path:
+        check_id(job_id)  # also keeps a crafted id from naming a file elsewhere
+        return self.directory / f"{job_id}.jsonl"
+
+    def _handle(self, job_id: str) -> BinaryIO:
+        handle = self._handles.get(job_id)
+        if handle is not None:
+            self._handles.move_to_end(job_id)
+            return handle
+        path = self.path(job_id)
+        if path.exists():
+            cut_torn_tail(path)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        handle = os.fdopen(fd, "ab")
+        self._handles[job_id] = handle
+        while len(self._handles) > OPEN_FILES:
+            _, oldest = self._handles.popitem(last=False)
+            oldest.close()
+        return handle
+
+    def append(self, job_id: str, records: Sequence[StreamRecord]) -> None:
+        """Append and flush (no fsync): cheap enough to call from the event loop."""
+        if not records:
+            return
+        handle = self._handle(job_id)
+        handle.write(b"".join(record_line(r) + b"\n" for r in records))
+        handle.flush()
+
+    def sync(self, job_id: str) -> None:
+        """fsync the job's file (and its directory entry) and close its handle."""
+        handle = self._handles.pop(job_id, None)
+        if handle is not None:
+            os.fsync(handle.fileno())
+            handle.close()
+            fsync_dir(self.directory)
+
+    def read(self, job_id: str, host: str | None = None,
+             stream: str | None = None) -> list[StreamRecord]:
+        """The job's records in write order, optionally for one host and/or stream.
+
+        Lines that cannot match are rejected on their raw bytes before any JSON
+        parsing, so filtering a 10,000-line job costs little more than reading it."""
+        handle = self._handles.get(job_id)
+        if handle is not None:
+            handle.flush()
+        try:
+            data = self.path(job_id).read_bytes()
+        except FileNotFoundError:
+            return []
+        lines = data.split(b"\n")
+        lines.pop()  # b"" after a final newline, else a torn record: ignored
+        needles = []
+        if host is not None:
+            needles.append(b'"host":' + encode(host))
+        if stream is not None:
+            needles.append(b'"stream":' + encode(stream))
+        records = []
+        for number, line in enumerate(lines, 1):
+            if not all(needle in line for needle in needles):
+                continue
+            record = self._parse(job_id, number, line)
+            if (host is None or record.host == host) and (stream is None
+                                                          or record.stream == stream):
+                records.append(record)
+        return records
+
+    def _parse(self, job_id: str, number: int, line: bytes) -> StreamRecord:
+        try:
+            raw = json.loads(line)
+            return StreamRecord(time=raw["time"], host=raw["host"], stream=raw["stream"],
+                                text=raw["text"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreCorrupt(f"{self.path(job_id)}:{number}: not a stream record ({exc}); "
+                               "the file was damaged outside opsconsole") from exc
+
+    def sweep(self, cutoff: float, keep: set[str]) -> int:
+        """Delete the files of jobs created before `cutoff`, except `keep`."""
+        removed = 0
+        for entry in os.scandir(self.directory):
+            job_id = entry.name.removesuffix(".jsonl")
+            if (entry.name.endswith(".jsonl") and len(job_id) == 20
+                    and job_id not in keep and job_id_time(job_id) < cutoff):
+                self.sync(job_id)
+                os.unlink(entry.path)
+                removed += 1
+        if removed:
+            fsync_dir(self.directory)
+        return removed
+
+    def close(self) -> None:
+        for job_id in list(self._handles):
+            self.sync(job_id)
