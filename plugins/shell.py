@@ -1,0 +1,61 @@
+"""Shell runbooks (`.sh`): POSIX `sh`, or `bash` when the shebang names bash.
+
+The script is uploaded into the workdir and run from there; parameters arrive only as
+`OPS_PARAM_<NAME>` environment variables, which is the natural form for a shell.
+Options on the shebang line (`#!/bin/sh -eu`) are kept, because running `sh file`
+would otherwise silently drop them.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any
+
+from console.errors import UsageError
+from console.languages import Invocation, RunbookLanguage, TargetInfo, posix_path, runbook_env
+from console.runbooks import Runbook
+
+_SHEBANG = re.compile(r"^#!\s*(\S+)(.*)$")
+_FLAGS = re.compile(r"^-[A-Za-z]+$")
+
+
+class ShellLanguage(RunbookLanguage):
+    suffixes = (".sh",)
+
+    def build_invocation(
+        self,
+        runbook: Runbook,
+        params: dict[str, Any],
+        target: TargetInfo,
+        workdir: str,
+        webhook_data: dict[str, Any] | None,
+    ) -> Invocation:
+        if target.windows:
+            raise UsageError(
+                f"{runbook.name} is a shell runbook; it runs on Linux and Unix "
+                "hosts, not on Windows"
+            )
+        interpreter = " ".join(interpreter_for(runbook.text))
+        command = (
+            f"cd {shlex.quote(workdir)} && exec {interpreter} "
+            f"{posix_path(workdir, runbook.upload_name)}"
+        )
+        return Invocation(
+            command=command,
+            files={runbook.upload_name: runbook.content},
+            env=runbook_env(runbook, params, workdir, webhook_data),
+        )
+
+
+def interpreter_for(text: str) -> list[str]:
+    """`["bash"]` or `["sh"]` plus the shebang's single-letter options (`-e`, `-eu`)."""
+    first = text.split("\n", 1)[0]
+    match = _SHEBANG.match(first)
+    if match is None:
+        return ["sh"]
+    program, rest = match.group(1), match.group(2).split()
+    if program.endswith("/env") and rest:
+        program, rest = rest[0], rest[1:]
+    shell = "bash" if program.rsplit("/", 1)[-1] == "bash" else "sh"
+    return [shell, *(flag for flag in rest if _FLAGS.match(flag))]
