@@ -1,0 +1,26 @@
+"""`opsconsole tui`: the full-screen console (also what `opsconsole` alone runs).
+
+Textual is imported only when the command runs, so other commands never pay for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from console.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "tui", parents=[common], help="the keyboard-driven console (the default command)",
+        description="Full-screen console: inventory, jobs, runbooks. Usable at 80x24 over "
+        "SSH; set TEXTUAL_THEME=ansi-dark or pass --ansi to use the terminal's palette.")
+    parser.add_argument("--ansi", action="store_true",
+                        help="use the terminal's own 16-colour palette (theme ansi-dark)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from screens.app import run_app
+
+    return run_app(args, settings)

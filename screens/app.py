@@ -1,0 +1,242 @@
+"""The opsconsole TUI: four panes (Inventory, Drift, Updates, Jobs) over one engine.
+
+The app talks to the engine only through an `EngineClient`. Given a `client_factory`
+(an async context manager yielding a client), the engine is started inside the app's
+own event loop on mount and stopped on exit, so jobs keep running while the operator
+navigates. Tests pass a ready `client` instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any, ClassVar
+
+from textual.app import App, ComposeResult
+from textual.message import Message
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from console.client import EngineClient, EngineEvent
+from console.errors import OpsError
+from console.jobs import Job, JobStatus
+from console.settings import Settings
+from screens.commands import APP, INVENTORY, JOB, JOBS, Command, bindings_for
+from screens.inventory_pane import InventoryPane
+from screens.job_screen import JobScreen
+from screens.jobs_pane import JobsPane
+from screens.keymap import load_keymap
+from screens.modals import HelpScreen, HostDetail, QuitDialog
+from screens.palette import CommandsProvider
+from screens.run_dialog import CommandDialog, RunDialog
+from screens.vtable import VirtualTable
+
+ClientFactory = Callable[[], AbstractAsyncContextManager[EngineClient]]
+
+ACTIVE = (JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING, JobStatus.STOPPING)
+RECENT_JOBS = 200  # jobs read at start to fill each host's "last job" cell
+
+DRIFT_EMPTY = (
+    "Drift: configuration drift per host.\n\n"
+    "Here you will see each host's desired-state configuration, its node status\n"
+    "(Compliant, NotCompliant, Failed, Pending, Unresponsive) and, for every resource\n"
+    "that drifted, a diff of expected against actual.\n\n"
+    "Not available yet: desired-state configuration is not implemented in this version."
+)
+UPDATES_EMPTY = (
+    "Updates: pending updates by host and classification.\n\n"
+    "Here you will see, per host, the pending updates with their classification\n"
+    "(Critical, Security, Other; Windows' eight classes), reboot-required flags,\n"
+    "and update deployments with per-host results.\n\n"
+    "Not available yet: update management is not implemented in this version."
+)
+
+
+class EngineUpdate(Message):
+    """An engine event, delivered on the app's message queue."""
+
+    def __init__(self, event: EngineEvent) -> None:
+        super().__init__()
+        self.event = event
+
+
+class OpsConsoleApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "opsconsole"
+    BINDINGS: ClassVar = bindings_for(APP)
+    COMMANDS: ClassVar = {CommandsProvider}
+    ENABLE_COMMAND_PALETTE = True
+    COMMAND_PALETTE_BINDING = "ctrl+p"
+
+    def __init__(self, client: EngineClient | None = None, *,
+                 client_factory: ClientFactory | None = None,
+                 keymap: Mapping[str, str] | None = None, ansi: bool = False) -> None:
+        super().__init__()
+        if (client is None) == (client_factory is None):
+            raise ValueError("pass exactly one of client or client_factory")
+        if client is not None:
+            self.client: EngineClient = client
+        self._factory = client_factory
+        self._client_cm: AbstractAsyncContextManager[EngineClient] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self.keymap = dict(keymap or {})
+        self.ready = False
+        if ansi:
+            self.theme = "ansi-dark"
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            self.animation_level = "none"  # less redraw traffic over SSH
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(initial="inventory", id="panes"):
+            with TabPane("1 Inventory", id="inventory"):
+                yield InventoryPane(id="inventory-pane")
+            with TabPane("2 Drift", id="drift"):
+                yield Static(DRIFT_EMPTY, classes="empty-state", markup=False)
+            with TabPane("3 Updates", id="updates"):
+                yield Static(UPDATES_EMPTY, classes="empty-state", markup=False)
+            with TabPane("4 Jobs", id="jobs"):
+                yield JobsPane(id="jobs-pane")
+        yield Footer()
+
+    @property
+    def inventory(self) -> InventoryPane:
+        return self.query_one(InventoryPane)
+
+    @property
+    def jobs_pane(self) -> JobsPane:
+        return self.query_one(JobsPane)
+
+    async def on_mount(self) -> None:
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        if self._factory is not None:
+            self._client_cm = self._factory()
+            self.client = await self._client_cm.__aenter__()
+
+        def deliver(event: EngineEvent) -> None:
+            self.post_message(EngineUpdate(event))
+
+        self._unsubscribe = self.client.subscribe(deliver)
+        recent = await self.client.jobs(limit=RECENT_JOBS)
+        self.inventory.load(self.client.hosts("all"), recent)
+        self.inventory.table.focus()
+        self.jobs_pane.reload()
+        self.ready = True
+
+    async def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self._client_cm is not None:
+            await self._client_cm.__aexit__(None, None, None)
+
+    def on_engine_update(self, message: EngineUpdate) -> None:
+        event = message.event
+        self.jobs_pane.engine_event(event)
+        if event.job is not None:
+            self.inventory.note_job(event.job)
+        for screen in self.screen_stack:
+            if isinstance(screen, JobScreen):
+                screen.engine_event(event)
+
+    # -- commands (the registry's app-wide actions) ------------------------------------
+
+    def action_show_pane(self, pane: str) -> None:
+        while isinstance(self.screen, JobScreen):
+            self.pop_screen()
+        self.query_one(TabbedContent).active = pane
+        focus = {"inventory": self.inventory.table, "jobs": self.jobs_pane.table}.get(pane)
+        if focus is not None:
+            focus.focus()
+
+    def action_run_dialog(self) -> None:
+        self.push_screen(RunDialog(self._current_pattern()), self._job_started)
+
+    def action_command_dialog(self) -> None:
+        self.push_screen(CommandDialog(self._current_pattern()), self._job_started)
+
+    def _current_pattern(self) -> str:
+        """The inventory filter, when it is a pattern, preselects the dialog's target."""
+        if self.query_one(TabbedContent).active != "inventory":
+            return ""
+        return self.inventory.filter_input.value.strip()
+
+    def _job_started(self, job: Job | None) -> None:
+        if job is not None:
+            self.notify(f"Started job {job.id} ({job.runbook} on {len(job.hosts)} hosts)")
+            self.open_job(job.id)
+
+    def open_job(self, job_id: str) -> None:
+        while isinstance(self.screen, JobScreen):
+            self.pop_screen()
+        self.push_screen(JobScreen(job_id))
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.keymap))
+
+    async def action_request_quit(self) -> None:
+        active = 0
+        try:
+            for status in ACTIVE:
+                active += len(await self.client.jobs(status=status, limit=10_000))
+        except OpsError:
+            active = 0
+        if not active:
+            self.exit(0)
+            return
+        attached = bool(getattr(self.client, "is_attached", False))
+        self.push_screen(QuitDialog(active, attached),
+                         lambda yes: self.exit(0) if yes else None)
+
+    # -- lists: Enter on a row ---------------------------------------------------------
+
+    async def on_virtual_table_selected(self, event: VirtualTable.Selected) -> None:
+        if event.table.id == "inventory-table":
+            host = self.inventory.hosts[event.key]
+            recent = await self.client.jobs(limit=RECENT_JOBS)
+            self.push_screen(HostDetail(host, [j for j in recent if host.name in j.host_runs]))
+        elif event.table.id == "jobs-table":
+            self.open_job(event.key)
+
+    # -- registry hooks for the palette ------------------------------------------------
+
+    def key_for(self, command: Command) -> str:
+        return self.keymap.get(command.id, command.key)
+
+    def _target(self, scope: str) -> Any:
+        if scope == APP:
+            return self
+        if scope == JOB:
+            return self.screen if isinstance(self.screen, JobScreen) else None
+        if isinstance(self.screen, JobScreen):
+            return None
+        active = self.query_one(TabbedContent).active
+        if scope == INVENTORY and active == "inventory":
+            return self.inventory
+        if scope == JOBS and active == "jobs":
+            return self.jobs_pane
+        return None
+
+    def command_available(self, command: Command) -> bool:
+        return self._target(command.scope) is not None
+
+    async def run_registry_command(self, command: Command) -> None:
+        target = self._target(command.scope)
+        if target is not None:
+            await self.run_action(command.action, target)
+
+
+def _client_factory(settings: Settings) -> ClientFactory:
+    """The engine started in this process, or a client attached to a running `serve`."""
+    from console.connect import engine_client
+
+    return lambda: engine_client(settings)
+
+
+def run_app(args: argparse.Namespace, settings: Settings) -> int:
+    """Entry point of `opsconsole` (no subcommand) and `opsconsole tui`."""
+    keymap = load_keymap()
+    app = OpsConsoleApp(client_factory=_client_factory(settings), keymap=keymap,
+                        ansi=bool(getattr(args, "ansi", False)))
+    code = app.run()
+    return int(code or 0)

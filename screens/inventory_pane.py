@@ -1,0 +1,157 @@
+"""The Inventory pane: every host with its groups, address, connection, reachability,
+OS and last job result.
+
+Filtering (`/`): text containing any Ansible pattern character (`: & ! * ? [ ~ = ,`) is
+evaluated by the engine (`client.hosts(pattern)`, e.g. `web:&prod:!web03`); plain text
+is a case-insensitive substring match on the host name and its group names, which is
+what an operator typing "web" expects. Reachability and OS come from `client.probe`,
+run in a worker in small batches so rows fill in as answers arrive and the UI never
+waits on the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Vertical
+from textual.widgets import Input, Static
+
+from console.client import HostProbe
+from console.errors import OpsError
+from console.inventory.model import Host
+from console.jobs import Job
+from screens.commands import INVENTORY, bindings_for
+from screens.context import client_of
+from screens.format import status_class
+from screens.vtable import Column, VirtualTable
+
+PATTERN_CHARS = set(":&!*?[~=,")
+PROBE_BATCH = 16
+
+COLUMNS = (
+    Column("Host", 15), Column("Groups", 14), Column("Address", 15), Column("Conn", 5),
+    Column("Up", 4), Column("OS", 12), Column("Last job", 8),
+)
+
+
+def is_pattern(text: str) -> bool:
+    return any(ch in PATTERN_CHARS for ch in text)
+
+
+class InventoryPane(Vertical):
+    BINDINGS: ClassVar[list[BindingType]] = bindings_for(INVENTORY)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.hosts: dict[str, Host] = {}
+        self.probes: dict[str, HostProbe] = {}
+        self.last_job: dict[str, str] = {}
+        self._haystack: dict[str, str] = {}
+        self._shown: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter: name, group, or pattern like web:&prod",
+                    id="inventory-filter", classes="filter")
+        yield Static("", id="inventory-status", classes="status-line")
+        yield VirtualTable(COLUMNS, status_class, empty_text="No hosts match.",
+                           id="inventory-table")
+
+    @property
+    def table(self) -> VirtualTable:
+        return self.query_one("#inventory-table", VirtualTable)
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#inventory-filter", Input)
+
+    # -- data ------------------------------------------------------------------------
+
+    def load(self, hosts: Sequence[Host], jobs: Iterable[Job] = ()) -> None:
+        """Show these hosts; `jobs` (newest first) give each host its last result."""
+        self.hosts = {h.name: h for h in hosts}
+        self._haystack = {h.name: " ".join((h.name, *h.groups)).lower() for h in hosts}
+        for job in jobs:
+            for name, run in job.host_runs.items():
+                self.last_job.setdefault(name, run.status.value)
+        self.apply_filter(self.filter_input.value)
+
+    def cells(self, host: Host) -> tuple[str, ...]:
+        probe = self.probes.get(host.name)
+        up = "?" if probe is None else ("up" if probe.reachable else "down")
+        os_text = "" if probe is None else (probe.os or probe.error)
+        groups = ",".join(g for g in host.groups if g not in ("all", "ungrouped"))
+        return (host.name, groups, host.address, host.connection, up, os_text,
+                self.last_job.get(host.name, "-"))
+
+    def apply_filter(self, text: str) -> None:
+        text = text.strip()
+        status = self.query_one("#inventory-status", Static)
+        try:
+            names = self._matching(text)
+        except OpsError as exc:
+            status.update(f"Pattern error: {exc}")
+            status.add_class("error")
+            return
+        status.remove_class("error")
+        self._shown = names
+        self.table.set_rows([(n, self.cells(self.hosts[n])) for n in names])
+        where = f" matching {text!r}" if text else ""
+        status.update(f"{len(names)} of {len(self.hosts)} hosts{where}"
+                      "   / filter  p probe  Enter detail")
+
+    def _matching(self, text: str) -> list[str]:
+        if not text:
+            return list(self.hosts)
+        if is_pattern(text):
+            matched = {h.name for h in client_of(self).hosts(text)}
+            return [n for n in self.hosts if n in matched]
+        needle = text.lower()
+        return [n for n, hay in self._haystack.items() if needle in hay]
+
+    def note_job(self, job: Job) -> None:
+        """A job changed: its hosts' "last job" cells follow it."""
+        for name, run in job.host_runs.items():
+            if name in self.hosts:
+                self.last_job[name] = run.status.value
+                self.table.update_row(name, self.cells(self.hosts[name]))
+
+    # -- actions ---------------------------------------------------------------------
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "inventory-filter":
+            self.apply_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.table.focus()
+
+    def action_filter(self) -> None:
+        self.filter_input.display = True
+        self.filter_input.focus()
+
+    def action_clear_filter(self) -> None:
+        self.filter_input.value = ""
+        self.filter_input.display = False
+        self.table.focus()
+
+    def action_probe(self) -> None:
+        self.probe(self._shown)
+
+    def action_detail(self) -> None:
+        self.table.action_select()
+
+    @work(exclusive=True, group="probe")
+    async def probe(self, names: Sequence[str]) -> None:
+        """Probe in batches; each batch's answers are shown as soon as it returns."""
+        client = client_of(self)
+        batches = [list(names[i:i + PROBE_BATCH]) for i in range(0, len(names), PROBE_BATCH)]
+        self.notify(f"Probing {len(names)} hosts...", timeout=2)
+        for next_done in asyncio.as_completed([client.probe(b) for b in batches]):
+            for result in await next_done:
+                self.probes[result.host] = result
+                if result.host in self.hosts:
+                    self.table.update_row(result.host, self.cells(self.hosts[result.host]))

@@ -1,0 +1,161 @@
+"""One job, opened: a host-by-status grid and the live output of the selected host.
+
+Records arriving from the engine are buffered and written to the output view once per
+frame (20 times a second), so a chatty job cannot starve the keyboard.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from typing import ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from console.client import EngineEvent
+from console.errors import OpsError
+from console.jobs import Job, StreamRecord
+from screens.commands import JOB, bindings_for
+from screens.context import client_of
+from screens.format import clock, job_duration, status_class
+from screens.logview import MAX_LINES, LogView
+from screens.vtable import Column, VirtualTable
+
+FLUSH_INTERVAL = 1 / 20
+
+HOST_COLUMNS = (Column("Host", 20), Column("Status", 10), Column("Exit", 5), Column("Error", 20))
+
+
+def host_cells(job: Job, host: str) -> tuple[str, ...]:
+    run = job.host_runs[host]
+    code = "-" if run.exit_code is None else str(run.exit_code)
+    return (host, run.status.value, code, run.error or "")
+
+
+class JobScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = bindings_for(JOB)
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.job: Job | None = None
+        self.selected: str | None = None
+        self.records: dict[str, deque[StreamRecord]] = defaultdict(
+            lambda: deque(maxlen=MAX_LINES))
+        self._pending: list[StreamRecord] = []
+        self._loaded = False
+        self._early: list[EngineEvent] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"Job {self.job_id}: loading...", id="job-header")
+        yield VirtualTable(HOST_COLUMNS, status_class, empty_text="No hosts.",
+                           id="job-hosts")
+        yield Static("Output", id="job-output-title", classes="status-line")
+        yield LogView(id="job-output")
+        yield Footer()
+
+    @property
+    def hosts_table(self) -> VirtualTable:
+        return self.query_one("#job-hosts", VirtualTable)
+
+    @property
+    def output(self) -> LogView:
+        return self.query_one("#job-output", LogView)
+
+    def on_mount(self) -> None:
+        self.hosts_table.focus()
+        self.set_interval(FLUSH_INTERVAL, self._flush)
+        self.load()
+
+    @work(exclusive=True, group="job-load")
+    async def load(self) -> None:
+        client = client_of(self)
+        job = await client.job(self.job_id)
+        for record in await client.streams(self.job_id):
+            self.records[record.host].append(record)
+        self._show_job(job)
+        self.hosts_table.set_rows([(h, host_cells(job, h)) for h in job.hosts])
+        self._select(job.hosts[0] if job.hosts else None)
+        self._loaded = True
+        early, self._early = self._early, []
+        for event in early:
+            self.engine_event(event, replay=True)
+
+    def _show_job(self, job: Job) -> None:
+        self.job = job
+        reason = f"  ({job.reason})" if job.reason else ""
+        self.query_one("#job-header", Static).update(
+            f"{job.runbook} on {job.pattern}   {job.status.value}{reason}\n"
+            f"id {job.id}  trigger {job.trigger.value}  started {clock(job.started)}"
+            f"  time {job_duration(job)}  hosts {len(job.hosts)}")
+
+    def engine_event(self, event: EngineEvent, replay: bool = False) -> None:
+        if event.job_id != self.job_id:
+            return
+        if not self._loaded:
+            self._early.append(event)
+            return
+        if event.job is not None:
+            self._show_job(event.job)
+            for host in event.job.hosts:
+                self.hosts_table.update_row(host, host_cells(event.job, host))
+        for record in event.records:
+            known = self.records[record.host]
+            if replay and known and record.time <= known[-1].time:
+                continue  # already fetched with the history
+            known.append(record)
+            if record.host == self.selected:
+                self._pending.append(record)
+
+    def _flush(self) -> None:
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self.output.write_records(batch)
+
+    def _select(self, host: str | None) -> None:
+        self.selected = host
+        self._pending = []
+        self.output.clear()
+        if host is not None:
+            self.output.write_records(self.records[host])
+        self.query_one("#job-output-title", Static).update(
+            f"Output of {host}   (up/down in the grid picks a host, tab moves focus)"
+            if host else "Output")
+
+    def on_virtual_table_highlighted(self, event: VirtualTable.Highlighted) -> None:
+        if event.key is not None and event.key != self.selected and self._loaded:
+            self._select(event.key)
+
+    def on_virtual_table_selected(self, event: VirtualTable.Selected) -> None:
+        self.output.focus()
+
+    # -- actions ---------------------------------------------------------------------
+
+    async def action_stop(self) -> None:
+        try:
+            job = await client_of(self).stop_job(self.job_id)
+        except OpsError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self._show_job(job)
+        self.notify(f"Stopping job {self.job_id}")
+
+    async def action_rerun(self, failed_only: bool) -> None:
+        try:
+            job = await client_of(self).rerun_job(self.job_id, failed_only=failed_only)
+        except OpsError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.app.switch_screen(JobScreen(job.id))
+
+    def action_follow(self) -> None:
+        self.output.follow = not self.output.follow
+        if self.output.follow:
+            self.output.scroll_end(animate=False)
+        self.notify("Following output" if self.output.follow else "Not following output")
+
+    def action_close(self) -> None:
+        self.dismiss()

@@ -1,0 +1,143 @@
+"""The Jobs pane: queued, running and finished jobs, newest first, updating live.
+
+History is paged from the engine (`client.jobs(limit=..., before_id=...)`): the next
+page loads when the cursor nears the end, so 100,000 jobs in history cost one page.
+`/` filters by status (a status name such as "failed") or else by runbook name; both
+filters are applied by the engine.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Vertical
+from textual.widgets import Input, Static
+
+from console.client import EngineEvent
+from console.jobs import Job, JobStatus
+from screens.commands import JOBS, bindings_for
+from screens.context import client_of
+from screens.format import job_row, status_class
+from screens.vtable import Column, VirtualTable
+
+PAGE = 200
+PRELOAD = 20  # rows from the end at which the next page is fetched
+
+COLUMNS = (
+    Column("Status", 9), Column("Runbook", 14), Column("Pattern", 12), Column("Trigger", 8),
+    Column("Started", 14), Column("Time", 6), Column("Hosts", 8),
+)
+
+
+def status_filter(text: str) -> JobStatus | None:
+    for status in JobStatus:
+        if status.value.lower() == text.lower():
+            return status
+    return None
+
+
+class JobsPane(Vertical):
+    BINDINGS: ClassVar[list[BindingType]] = bindings_for(JOBS)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._exhausted = False
+        self._loading = False
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter: a status (failed, running...) or a runbook name",
+                    id="jobs-filter", classes="filter")
+        yield Static("", id="jobs-status", classes="status-line")
+        yield VirtualTable(COLUMNS, status_class,
+                           empty_text="No jobs yet. Press r to run a runbook, x for a command.",
+                           id="jobs-table")
+
+    @property
+    def table(self) -> VirtualTable:
+        return self.query_one("#jobs-table", VirtualTable)
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#jobs-filter", Input)
+
+    def _query(self) -> dict[str, object]:
+        text = self.filter_input.value.strip()
+        if not text:
+            return {}
+        status = status_filter(text)
+        return {"status": status} if status else {"runbook": text}
+
+    def _matches(self, job: Job) -> bool:
+        query = self._query()
+        if "status" in query:
+            return job.status is query["status"]
+        if "runbook" in query:
+            return job.runbook == query["runbook"]
+        return True
+
+    @work(exclusive=True, group="jobs-load")
+    async def reload(self) -> None:
+        """First page again (after a filter change or on request)."""
+        jobs = await client_of(self).jobs(limit=PAGE, **self._query())  # type: ignore[arg-type]
+        self._exhausted = len(jobs) < PAGE
+        self.table.set_rows([(j.id, job_row(j)) for j in jobs])
+        self._update_status()
+
+    @work(exclusive=True, group="jobs-page")
+    async def load_more(self) -> None:
+        if self._exhausted or self._loading or not self.table.row_count:
+            return
+        self._loading = True
+        try:
+            last = self.table.keys[-1]
+            jobs = await client_of(self).jobs(limit=PAGE, before_id=last,
+                                              **self._query())  # type: ignore[arg-type]
+            self._exhausted = len(jobs) < PAGE
+            self.table.append_rows([(j.id, job_row(j)) for j in jobs])
+            self._update_status()
+        finally:
+            self._loading = False
+
+    def _update_status(self) -> None:
+        more = "" if self._exhausted else "+ (more load as you scroll)"
+        text = self.filter_input.value.strip()
+        where = f" matching {text!r}" if text else ""
+        self.query_one("#jobs-status", Static).update(
+            f"{self.table.row_count}{more} jobs{where}   / filter  Enter open")
+
+    def engine_event(self, event: EngineEvent) -> None:
+        job = event.job
+        if job is None:
+            return
+        if not self.table.update_row(job.id, job_row(job)) and self._matches(job):
+            self.table.prepend_row(job.id, job_row(job))
+            self._update_status()
+
+    def on_virtual_table_highlighted(self, event: VirtualTable.Highlighted) -> None:
+        if event.index >= self.table.row_count - PRELOAD:
+            self.load_more()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "jobs-filter":
+            self.reload()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.table.focus()
+
+    def action_filter(self) -> None:
+        self.filter_input.display = True
+        self.filter_input.focus()
+
+    def action_clear_filter(self) -> None:
+        self.filter_input.value = ""
+        self.filter_input.display = False
+        self.table.focus()
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def action_open(self) -> None:
+        self.table.action_select()
