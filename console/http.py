@@ -47,6 +47,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 
 from console.errors import ConfigError
@@ -264,6 +265,11 @@ class _WebhookHandler:
                               f"the body did not arrive within {self._body_timeout:g} s")
             response.force_close()
             raise _Reject(response) from None
+        except (web.RequestPayloadError, HttpProcessingError, ConnectionError):
+            # Broken chunked encoding, or the client went away before the whole body.
+            response = _error(400, "IncompleteBody", "the request body was incomplete")
+            response.force_close()
+            raise _Reject(response) from None
         return b"".join(chunks)
 
     def _too_large(self) -> web.Response:
@@ -361,6 +367,9 @@ class WebhookListener:
             # The body is passed on as sent: no decompression bomb, and the HMAC is
             # computed over the bytes the sender signed.
             auto_decompress=False,
+            # After an early answer (413, 401...) unread body bytes are drained this long
+            # so the client can read the answer, then the connection is closed.
+            lingering_time=2.0,
             shutdown_timeout=self._shutdown_timeout,
         )
         await runner.setup()

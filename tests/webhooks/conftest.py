@@ -134,6 +134,18 @@ async def raw_exchange(port: int, data: bytes, *, timeout: float = 5.0) -> bytes
         writer.close()
 
 
+async def raw_head(port: int, data: bytes, *, timeout: float = 5.0) -> bytes:
+    """Send raw bytes and return the response's status line and headers, without
+    waiting for the connection to close."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+    finally:
+        writer.close()
+
+
 def status_of(response: bytes) -> int | None:
     """The status code of a raw HTTP response, or None if there was none."""
     parts = response.split(b" ", 2)
