@@ -258,6 +258,7 @@ class FleetHost:
     pid: int | None = field(default=None, repr=False)  # outer PID of the host's sshd / PID 1
     pid_start: int | None = field(default=None, repr=False)  # its start time, see _start_time
     launcher: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    role: str = field(default="fleet", repr=False)  # "fleet", or "jump"/"inner" of a jump pair
     jump_partner: str | None = field(default=None, repr=False)  # jump pairs share a netns
     link_address: str | None = field(default=None, repr=False)  # machine side of the veth
     veth: str | None = field(default=None, repr=False)
@@ -308,26 +309,38 @@ class Fleet:
     isolated: bool
     workdir: Path
     ssh_config: Path  # an OpenSSH client config naming every host; use with `ssh -F`
-    extra_hosts: list[FleetHost] = field(default_factory=list)  # jump pairs
+    pair_hosts: list[FleetHost] = field(default_factory=list)  # from jump_pair()
     registry_file: Path = field(default=Path(), repr=False)
 
     # -- lookups and client files --
 
     def host(self, name: str) -> FleetHost:
-        for host in [*self.hosts, *self.extra_hosts]:
+        for host in [*self.hosts, *self.pair_hosts]:
             if host.name == name:
                 return host
         raise KeyError(f"no fleet host named {name!r}")
 
-    def ssh_env(self) -> dict[str, str]:
-        """Environment for SSH client code: HOME is the fleet's own home.
+    @property
+    def mode(self) -> str:
+        """ "isolated" (own filesystem, hostname, PIDs per host) or "plain" (shared machine)."""
+        return "isolated" if self.isolated else "plain"
 
-        `~/.ssh/{id_ed25519,known_hosts,config}` there are the fleet's, so asyncssh and
-        anything else that honours $HOME never touch /root/.ssh. OpenSSH's `ssh` reads
-        its config from the passwd entry, not $HOME: give it `-F fleet.ssh_config`.
+    @property
+    def home(self) -> Path:
+        """A home directory whose ~/.ssh holds the fleet's client key, known_hosts, config."""
+        return self.workdir / "home"
+
+    def ssh_env(self) -> dict[str, str]:
+        """Environment for SSH client code: os.environ with HOME = `self.home`, no agent.
+
+        asyncssh and anything else that honours $HOME then uses the fleet's key,
+        known_hosts and config (host names, ProxyJump for jump pairs) by default and never
+        touches /root/.ssh. In-process code: `monkeypatch.setenv("HOME", str(fleet.home))`.
+        OpenSSH's `ssh` reads its config from the passwd entry, not $HOME: give it
+        `-F fleet.ssh_config` (see `ssh_command`).
         """
         env = dict(os.environ)
-        env["HOME"] = str(self.workdir / "home")
+        env["HOME"] = str(self.home)
         env.pop("SSH_AUTH_SOCK", None)
         return env
 
@@ -375,7 +388,7 @@ class Fleet:
                 "ansible_user": self.user,
                 "ansible_ssh_private_key_file": str(self.client_key),
             }
-            if host.jump_partner and host.name.startswith("inner"):
+            if host.role == "inner":
                 values["console_jump_host"] = host.jump_partner
             values.update(host_vars.get(host.name, {}))
             return values
@@ -384,8 +397,8 @@ class Fleet:
         fleet_group["vars"] = {"ansible_ssh_common_args": f"-F {self.ssh_config}"}
         fleet_group["vars"].update(group_vars or {})
         children: dict[str, Any] = {"fleet": fleet_group}
-        jumps = [h for h in self.extra_hosts if h.name.startswith("jump")]
-        inners = [h for h in self.extra_hosts if h.name.startswith("inner")]
+        jumps = [h for h in self.pair_hosts if h.role == "jump"]
+        inners = [h for h in self.pair_hosts if h.role == "inner"]
         common = {"ansible_ssh_common_args": f"-F {self.ssh_config}"}
         if jumps:
             children["jumphosts"] = {"hosts": {h.name: entry(h) for h in jumps}, "vars": common}
@@ -439,12 +452,12 @@ class Fleet:
         """Start a jump host and an inner host that is reachable only through it.
 
         See the module docstring for how (own network namespace + veth). Both hosts are
-        in `extra_hosts`, the ssh config (`ssh -F fleet.ssh_config innerNN` jumps
+        in `pair_hosts`, the ssh config (`ssh -F fleet.ssh_config innerNN` jumps
         automatically) and known_hosts; they are not in `hosts` or group `fleet`.
         """
         if not self.isolated:
             raise FleetError("jump pairs need network namespaces: run the fleet as root")
-        number = sum(1 for h in self.extra_hosts if h.name.startswith("jump")) + 1
+        number = sum(1 for h in self.pair_hosts if h.role == "jump") + 1
         subnet = random.randrange(0, 256), random.randrange(0, 64) * 4
         link = f"198.18.{subnet[0]}.{subnet[1] + 1}"
         jump = FleetHost(
@@ -454,6 +467,7 @@ class Fleet:
             host_key_line="",
             isolated=True,
             directory=self.workdir / "hosts" / f"jump{number:02d}",
+            role="jump",
             link_address=link,
             veth=f"fj{secrets.token_hex(4)}",
         )
@@ -464,11 +478,12 @@ class Fleet:
             host_key_line="",
             isolated=True,
             directory=self.workdir / "hosts" / f"inner{number:02d}",
+            role="inner",
         )
         jump.jump_partner, inner.jump_partner = inner.name, jump.name
         for host in (jump, inner):
             _prepare_host(self, host)
-            self.extra_hosts.append(host)
+            self.pair_hosts.append(host)
         _write_client_files(self)
         self.start_host(jump.name)
         self.start_host(inner.name)
@@ -478,17 +493,20 @@ class Fleet:
 
     def stop(self) -> None:
         """Kill every host and forget the fleet. Safe to call twice."""
-        for host in [*self.extra_hosts, *self.hosts]:
+        for host in [*self.pair_hosts, *self.hosts]:
             _signal_stop(host)
-        for host in [*self.extra_hosts, *self.hosts]:
+        for host in [*self.pair_hosts, *self.hosts]:
             _stop(host)
+        for host in self.pair_hosts:
+            if host.veth:  # the kernel would delete it too, but only a moment later
+                subprocess.run(["ip", "link", "del", host.veth], capture_output=True)
         self.registry_file.unlink(missing_ok=True)
         (self.workdir / "fleet.json").unlink(missing_ok=True)
 
     def pids(self) -> set[int]:
         """Every process this fleet started (launchers and hosts' PID 1), for leak checks."""
         pids: set[int] = set()
-        for host in [*self.hosts, *self.extra_hosts]:
+        for host in [*self.hosts, *self.pair_hosts]:
             if host.launcher is not None:
                 pids.add(host.launcher.pid)
             if host.pid is not None:
@@ -634,12 +652,12 @@ def _prepare_host(fleet: Fleet, host: FleetHost) -> None:
 
 def _write_client_files(fleet: Fleet) -> None:
     """known_hosts and an OpenSSH client config that name every host of the fleet."""
-    hosts = [*fleet.hosts, *fleet.extra_hosts]
+    hosts = [*fleet.hosts, *fleet.pair_hosts]
     fleet.known_hosts.write_text("".join(f"{h.host_key_line}\n" for h in hosts))
     blocks = []
     for host in hosts:
         block = f"Host {host.name}\n    HostName {host.address}\n    Port {host.port}\n"
-        if host.jump_partner and host.name.startswith("inner"):
+        if host.role == "inner":
             block += f"    ProxyJump {host.jump_partner}\n"
         blocks.append(block)
     blocks.append(
@@ -699,7 +717,7 @@ def _launch(fleet: Fleet, host: FleetHost) -> None:
 
 def _connect_jump_network(fleet: Fleet, host: FleetHost) -> None:
     """Create the veth pair between the machine and a jump pair's new network namespace."""
-    jump = host if host.name.startswith("jump") else fleet.host(str(host.jump_partner))
+    jump = host if host.role == "jump" else fleet.host(str(host.jump_partner))
     assert jump.veth and jump.link_address and host.pid
     ns = f"nsenter -t {host.pid} -n"
     commands = [
@@ -807,7 +825,7 @@ def _tail(path: Path, lines: int = 20) -> str:
 def _save_state(fleet: Fleet) -> None:
     """Record owner and host PIDs (with start times) in the registry and the workdir."""
     processes = []
-    for host in [*fleet.hosts, *fleet.extra_hosts]:
+    for host in [*fleet.hosts, *fleet.pair_hosts]:
         for pid in (host.launcher.pid if host.launcher else None, host.pid):
             if pid is not None:
                 processes.append([pid, _start_time(pid)])
@@ -866,8 +884,7 @@ def _cmd_start(args: argparse.Namespace) -> int:
     with start_fleet(args.count, Path(args.dir), isolated=isolated) as fleet:
         started = time.monotonic() - began
         inventory = fleet.inventory(Path(args.dir) / "inventory.yaml")
-        mode = "isolated" if fleet.isolated else "plain"
-        print(f"{len(fleet.hosts)} {mode} hosts up in {started:.2f} s", file=sys.stderr)
+        print(f"{len(fleet.hosts)} {fleet.mode} hosts up in {started:.2f} s", file=sys.stderr)
         print(f"try: ssh -F {fleet.ssh_config} {fleet.hosts[0].name} hostname", file=sys.stderr)
         print(inventory, flush=True)
         try:

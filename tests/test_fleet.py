@@ -159,7 +159,7 @@ def test_teardown_kills_every_process_of_the_fleet(fleet_factory: Callable[..., 
 
 def test_plain_mode_runs_sshd_without_isolation(fleet_factory: Callable[..., Fleet]) -> None:
     plain = fleet_factory(2, isolated=False)
-    assert not plain.isolated
+    assert (plain.isolated, plain.mode) == (False, "plain")
     machine = socket.gethostname()
     assert plain.ssh("host02", "hostname").stdout == f"{machine}\n"
 
