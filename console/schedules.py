@@ -93,7 +93,7 @@ class Recurrence:
             if self.weekdays:
                 data["weekdays"] = [WEEKDAY_NAMES[d] for d in self.weekdays]
             if self.month_days:
-                data["month_days"] = [_month_day_text(d) for d in self.month_days]
+                data["month_days"] = ["last" if d == LAST_DAY else d for d in self.month_days]
             if self.nth_weekdays:
                 data["nth_weekdays"] = [_nth_text(n) for n in self.nth_weekdays]
         return data
