@@ -1,0 +1,143 @@
+"""Job records: round trips, paging and filters, unfinished jobs, errors."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from console.jobs import JobStatus, Trigger
+from console.store import DuplicateJob, JobNotFound, Store
+from tests.store.helpers import finish, make_job
+
+
+def test_job_round_trips_through_a_reopened_store(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data")
+    job = make_job(trigger=Trigger.SCHEDULE, trigger_ref="nightly")
+    store.add_job(job)
+    job.transition(JobStatus.STARTING)
+    job.host_runs["web01"].transition(JobStatus.STARTING)
+    job.host_runs["web01"].transition(JobStatus.RUNNING)
+    job.host_runs["web01"].exit_code = 0
+    store.save_job(job)
+    store.close()
+
+    again = Store(tmp_path / "data").get_job(job.id)
+    assert again.to_dict() == job.to_dict()
+    assert again.host_runs["web01"].status is JobStatus.RUNNING
+
+
+def test_data_dir_is_private(tmp_path: Path) -> None:
+    Store(tmp_path / "new" / "data").close()
+    assert (tmp_path / "new" / "data").stat().st_mode & 0o777 == 0o700
+
+
+def test_a_change_to_a_job_after_saving_does_not_leak_into_the_store(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    job = make_job()
+    store.add_job(job)
+    job.parameters["tags"].append("sneaky")
+    assert store.get_job(job.id).parameters["tags"] == ["a", "b"]
+
+
+def test_unknown_id_names_close_ids(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    job = make_job()
+    store.add_job(job)
+    typo = job.id[:-1] + ("0" if job.id[-1] != "0" else "1")
+    with pytest.raises(JobNotFound) as caught:
+        store.get_job(typo)
+    assert typo in str(caught.value) and job.id in str(caught.value)
+    with pytest.raises(JobNotFound, match="not a job id"):
+        store.get_job("../../etc/passwd")
+    with pytest.raises(JobNotFound):
+        store.save_job(make_job())
+    with pytest.raises(DuplicateJob):
+        store.add_job(job)
+
+
+def test_list_pages_newest_first_across_segments(tmp_path: Path) -> None:
+    store = Store(tmp_path, segment_jobs=7)
+    jobs = [make_job() for _ in range(50)]
+    for job in jobs:
+        store.add_job(job)
+    newest_first = [j.id for j in reversed(jobs)]
+
+    pages, before = [], None
+    while page := store.list_jobs(limit=8, before_id=before):
+        pages.append([j.id for j in page])
+        before = page[-1].id
+    assert [i for page in pages for i in page] == newest_first
+    assert all(len(page) == 8 for page in pages[:-1])
+    assert len(list((tmp_path / "jobs").glob("seg-*.json"))) == 8  # 50 jobs / 7 a file
+
+
+def test_list_filters_by_status_runbook_and_trigger(tmp_path: Path) -> None:
+    store = Store(tmp_path, segment_jobs=5)
+    old_rare = make_job("rare.sh", trigger=Trigger.WEBHOOK, trigger_ref="deploy-hook")
+    store.add_job(old_rare)
+    failed = []
+    for i in range(40):
+        job = make_job("patch.sh" if i % 2 else "backup.sh")
+        store.add_job(job)
+        if i % 10 == 3:
+            store.save_job(finish(job, JobStatus.FAILED))
+            failed.append(job.id)
+
+    assert [j.id for j in store.list_jobs(runbook="rare.sh")] == [old_rare.id]
+    assert [j.id for j in store.list_jobs(trigger_ref="deploy-hook")] == [old_rare.id]
+    assert [j.id for j in store.list_jobs(trigger=Trigger.WEBHOOK)] == [old_rare.id]
+    assert [j.id for j in store.list_jobs(status=JobStatus.FAILED)] == failed[::-1]
+    both = store.list_jobs(status={JobStatus.FAILED, JobStatus.QUEUED}, runbook="patch.sh")
+    assert len(both) == 20 and all(j.runbook == "patch.sh" for j in both)
+    assert store.list_jobs(runbook="nope.sh") == []
+
+
+def test_unfinished_jobs_survive_a_restart(tmp_path: Path) -> None:
+    store = Store(tmp_path, segment_jobs=3)
+    jobs = [make_job() for _ in range(10)]
+    for job in jobs:
+        store.add_job(job)
+    for job in jobs[::2]:
+        store.save_job(finish(job))
+    jobs[1].transition(JobStatus.STARTING)
+    store.save_job(jobs[1])
+    store.close()
+
+    reopened = Store(tmp_path)
+    unfinished = reopened.unfinished_jobs()
+    assert [j.id for j in unfinished] == [j.id for j in jobs[1::2]]
+    assert unfinished[0].status is JobStatus.STARTING
+
+
+def test_first_page_and_old_lookup_stay_fast_with_a_big_history(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    start = time.time() - 86400
+    history = [make_job(f"rb{i % 20}.sh", created=start + i * 0.01) for i in range(20_000)]
+    store.add_jobs(history)
+    store.close()
+
+    store = Store(tmp_path)
+    began = time.perf_counter()
+    page = store.list_jobs(limit=200)
+    store.get_job(history[5].id)
+    job = make_job()
+    store.add_job(job)
+    store.save_job(finish(job))
+    elapsed = time.perf_counter() - began
+    assert [j.id for j in page] == [j.id for j in history[::-1][:200]]
+    assert elapsed < 0.5, f"first page + old get + 4 writes took {elapsed:.3f}s"
+
+
+def test_ids_outside_the_newest_segment_still_land_in_order(tmp_path: Path) -> None:
+    store = Store(tmp_path, segment_jobs=2)
+    now = time.time()
+    later = [make_job(created=now + i) for i in range(4)]
+    store.add_jobs(later)
+    earlier = make_job(created=now - 100)  # older than every segment
+    between = make_job(created=now + 1.5)  # inside a full older segment
+    store.add_job(earlier)
+    store.add_job(between)
+    ids = [j.id for j in store.list_jobs()]
+    assert ids == sorted([j.id for j in [*later, earlier, between]], reverse=True)
