@@ -19,7 +19,7 @@ Teardown is guaranteed three ways: `Fleet.stop()` (the fixtures call it in `fina
 SIGKILLs every host (`unshare --kill-child` takes the host's whole PID namespace with
 it); every host is started under `setpriv --pdeathsig KILL`, so the kernel kills it
 if the process that started the fleet dies (even by SIGKILL); and `start_fleet` first
-reaps stale fleets: the registry (`/tmp/opsconsole-fleets`, one JSON per fleet) records
+reaps stale fleets: the registry (`/tmp/opsconsole-fleets-UID`, one JSON per fleet) records
 the owner's and the hosts' PIDs with their start times, and only PIDs recorded there
 whose owner is gone are killed. Note that the parent-death signal fires when the
 *thread* that started a host ends: start fleets from a long-lived thread (pytest's main
@@ -62,7 +62,9 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-REGISTRY = Path(os.environ.get("OPSCONSOLE_FLEET_REGISTRY", "/tmp/opsconsole-fleets"))
+REGISTRY = Path(
+    os.environ.get("OPSCONSOLE_FLEET_REGISTRY", f"/tmp/opsconsole-fleets-{os.getuid()}")
+)
 STOCK_BASHRC = Path("/usr/share/base-files/dot.bashrc")
 STOCK_PROFILE = Path("/usr/share/base-files/dot.profile")
 SSHD = "/usr/sbin/sshd"
@@ -275,7 +277,10 @@ class FleetHost:
     def run(
         self, command: str, *, check: bool = False, timeout: float = 60, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """Run a shell command inside the host as root (nsenter), capturing text output."""
+        """Run a shell command inside the host as root (nsenter), capturing text output.
+
+        Plain mode has nothing to enter: the command runs on the machine, as you.
+        """
         if not self.isolated:
             argv = ["/bin/sh", "-c", command]
         else:
