@@ -235,9 +235,10 @@ def _validate_recurrence(rec: Recurrence) -> None:
     elif rec.kind == "once" and rec.at is None:
         raise UsageError("--once: a time is required")
     if rec.kind != "every":
-        if rec.weekdays or rec.month_days or rec.nth_weekdays:
-            raise UsageError(f"--weekdays/--month-days/--nth-weekday: only with --every, "
-                             f"not with --{rec.kind}")
+        for option, value in (("--weekdays", rec.weekdays), ("--month-days", rec.month_days),
+                              ("--nth-weekday", rec.nth_weekdays)):
+            if value:
+                raise UsageError(f"{option}: only with --every, not with --{rec.kind}")
         return
     if rec.interval < 1:
         raise UsageError(f"--every: the interval must be at least 1, not {rec.interval}")
