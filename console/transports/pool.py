@@ -134,8 +134,6 @@ class TransportPool:
 
     def transport(self, host: Host) -> Transport:
         """The transport for `host` (see `console.transports.factory.transport_for`)."""
-        from console.transports.factory import transport_for
-
         return transport_for(host, self)
 
     @contextlib.asynccontextmanager
@@ -379,3 +377,9 @@ def _auth_hint(host: Host) -> str:
         "ansible_ssh_private_key_file, and that the public key is in the host's "
         "authorized_keys"
     )
+
+
+# Re-exported so callers need one import for the pool and the factory.
+from console.transports.factory import transport_for  # noqa: E402
+
+__all__ = ["PoolStats", "TransportPool", "transport_for"]

@@ -1,0 +1,152 @@
+"""`opsconsole exec PATTERN -- COMMAND...`: one shell command on many hosts at once.
+
+Output is printed as it arrives, each line prefixed by its host (`host01 | line` for
+stdout, `host01 ! line` for stderr), then a summary. Exit status: 0 when every host
+succeeded, 1 when any failed, 2 for a usage or inventory error or a pattern that
+selects no host. `--json` prints only a JSON array, one object per host.
+
+Only `argparse` is imported at module level: the parser of every command family is
+built on each start, and `exec` must start fast (no Textual, no aiohttp).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from console.errors import EXIT_FAILED, EXIT_OK, UsageError
+from console.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from console.fanout import HostResult
+    from console.inventory.model import Host
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "exec",
+        parents=[common],
+        help="run a shell command on every selected host at once",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_options(parser)
+    parser.add_argument("pattern", metavar="PATTERN",
+                        help="hosts to run on: a host, group, glob, tag=value, web:&prod:!web03")
+    parser.add_argument("command", metavar="-- COMMAND", nargs=argparse.REMAINDER,
+                        help="the command, after `--` (run by /bin/sh on each host)")
+    parser.set_defaults(handler=run_exec)
+
+
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
+                        help="stop the command on a host after this long (default: none)")
+    parser.add_argument("--forks", type=_positive_int, metavar="N",
+                        help="at most N hosts at a time (default: all, up to 128)")
+    parser.add_argument("--max-output", type=_positive_int, metavar="BYTES",
+                        help="keep at most this much of each host's stdout and of its "
+                        "stderr (default 1 MiB)")
+    parser.add_argument("--json", action="store_true",
+                        help="print only a JSON array with one object per host")
+
+
+def split_command(args: argparse.Namespace) -> str:
+    """The command words after `--`; options between PATTERN and `--` are parsed here
+    (argparse would otherwise take them as part of the command)."""
+    words = list(args.command)
+    if "--" in words:
+        cut = words.index("--")
+        leading, words = words[:cut], words[cut + 1:]
+        if leading:
+            options = argparse.ArgumentParser(prog="opsconsole exec", add_help=False)
+            _add_options(options)
+            try:
+                options.parse_args(leading, namespace=args)
+            except SystemExit:
+                raise UsageError(f"bad options before `--`: {' '.join(leading)}") from None
+    if not words:
+        raise UsageError("no command given; usage: opsconsole exec PATTERN -- COMMAND...")
+    return " ".join(words)
+
+
+def run_exec(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from console.inventory import load_inventory
+
+    command = split_command(args)
+    inventory = load_inventory(settings.inventory)
+    hosts = inventory.select(args.pattern)
+    if not hosts:
+        raise UsageError(f"pattern {args.pattern!r} matches no host in {inventory.path}")
+    printer = None if args.json else _LivePrinter([h.name for h in hosts])
+    results = asyncio.run(_run(args, command, hosts, inventory.hosts.get, printer))
+    if args.json:
+        import json
+
+        json.dump([r.to_json() for r in results], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        _print_summary(results)
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+
+
+async def _run(
+    args: argparse.Namespace,
+    command: str,
+    hosts: list[Host],
+    resolve_host: Callable[[str], Host | None],
+    printer: _LivePrinter | None,
+) -> list[HostResult]:
+    from console.fanout import DEFAULT_MAX_OUTPUT, run_on_hosts
+    from console.transports.pool import TransportPool
+
+    pool = TransportPool(forks=args.forks, resolve_host=resolve_host)
+    try:
+        return await run_on_hosts(
+            hosts, command, pool,
+            timeout=args.timeout,
+            max_output=args.max_output or DEFAULT_MAX_OUTPUT,
+            on_line=printer,
+        )
+    finally:
+        await pool.close()
+
+
+class _LivePrinter:
+    """Prints `host | line` (stdout) and `host ! line` (stderr), names aligned."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.width = max(len(n) for n in names)
+
+    def __call__(self, host: str, stream: str, text: str) -> None:
+        mark = "|" if stream == "stdout" else "!"
+        sys.stdout.write(f"{host:<{self.width}} {mark} {text}\n")
+        sys.stdout.flush()
+
+
+def _print_summary(results: list[HostResult]) -> None:
+    failed = [r for r in results if not r.ok]
+    slowest = max((r.duration for r in results), default=0.0)
+    print(f"-- {len(results) - len(failed)} ok, {len(failed)} failed "
+          f"({len(results)} hosts, slowest {slowest:.2f} s)")
+    for result in failed:
+        error = result.error or {}
+        print(f"   {result.host}: {result.status}: {error.get('message', '')}")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {value}")
+    return value
