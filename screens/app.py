@@ -97,7 +97,7 @@ class OpsConsoleApp(App[int]):
                 yield Static(UPDATES_EMPTY, classes="empty-state", markup=False)
             with TabPane("4 Jobs", id="jobs"):
                 yield JobsPane(id="jobs-pane")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     @property
     def inventory(self) -> InventoryPane:

@@ -43,7 +43,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("run", "r", "Run runbook", "run_dialog"),
     Command("exec", "x", "Exec command", "command_dialog"),
     Command("help", "question_mark", "Help", "help"),
-    Command("palette", "ctrl+p", "Commands", "command_palette", show=False),
+    Command("palette", "ctrl+p", "Commands", "command_palette"),
     Command("quit", "q", "Quit", "request_quit"),
     Command("inventory.filter", "slash", "Filter", "filter", INVENTORY),
     Command("inventory.probe", "p", "Probe", "probe", INVENTORY),

@@ -76,4 +76,4 @@ def _host_summary(job: Job) -> str:
     done = sum(1 for r in job.host_runs.values() if r.status.finished)
     failed = len(job.failed_hosts())
     text = f"{done}/{len(job.hosts)}"
-    return f"{text} ({failed} failed)" if failed else text
+    return f"{text} {failed} fail" if failed else text

@@ -55,7 +55,7 @@ class JobScreen(Screen[None]):
                            id="job-hosts")
         yield Static("Output", id="job-output-title", classes="status-line")
         yield LogView(id="job-output")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     @property
     def hosts_table(self) -> VirtualTable:

@@ -27,7 +27,7 @@ PAGE = 200
 PRELOAD = 20  # rows from the end at which the next page is fetched
 
 COLUMNS = (
-    Column("Status", 9), Column("Runbook", 14), Column("Pattern", 12), Column("Trigger", 8),
+    Column("Status", 9), Column("Runbook", 15), Column("Pattern", 11), Column("Trigger", 8),
     Column("Started", 14), Column("Time", 6), Column("Hosts", 8),
 )
 

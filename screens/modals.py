@@ -37,7 +37,7 @@ class QuitDialog(ModalScreen[bool]):
                 "Quitting stops them: the engine runs inside this console.")
         with Vertical(id="dialog", classes="dialog small"):
             yield Label("Quit opsconsole?", classes="dialog-title")
-            yield Static(f"{jobs}\n{fate}")
+            yield Static(f"{jobs}\n{fate}", id="quit-text")
             with Horizontal(classes="buttons"):
                 yield Button("Quit (y)", id="quit-yes", variant="error")
                 yield Button("Stay (n)", id="quit-no")
