@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,22 +105,33 @@ BROKEN_MODULES = {
 }
 
 
+def make_site(folder: Path, dist: str, entry_points: str, modules: dict[str, str]) -> Path:
+    """A folder holding distribution `dist` (dist-info and modules), as pip would leave it."""
+    dist_info = folder / f"{dist.replace('-', '_')}-0.1.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    (dist_info / "entry_points.txt").write_text(entry_points)
+    for name, source in modules.items():
+        (folder / name).write_text(source)
+    return folder
+
+
+@contextmanager
+def on_sys_path(folder: Path, modules: tuple[str, ...]) -> Iterator[Path]:
+    """`folder` importable (and its dist-info visible) for the duration; then forgotten."""
+    sys.path.insert(0, str(folder))
+    try:
+        yield folder
+    finally:
+        sys.path.remove(str(folder))
+        for module in modules:
+            sys.modules.pop(module, None)
+
+
 @pytest.fixture
 def broken_site(tmp_path: Path) -> Iterator[Path]:
-    """A folder holding a distribution whose four plugins are each broken differently."""
-    site = tmp_path / "broken-site"
-    dist_info = site / "opsconsole_broken_fixture-0.1.dist-info"
-    dist_info.mkdir(parents=True)
-    (dist_info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: opsconsole-broken-fixture\nVersion: 0.1\n"
-    )
-    (dist_info / "entry_points.txt").write_text(BROKEN_ENTRY_POINTS)
-    for name, source in BROKEN_MODULES.items():
-        (site / name).write_text(source)
-    sys.path.insert(0, str(site))
-    try:
+    """A distribution whose four plugins are each broken in a different way."""
+    site = make_site(tmp_path / "broken-site", "opsconsole-broken-fixture", BROKEN_ENTRY_POINTS,
+                     BROKEN_MODULES)
+    with on_sys_path(site, ("opsconsole_broken_raises", "opsconsole_not_a_language")):
         yield site
-    finally:
-        sys.path.remove(str(site))
-        for module in ("opsconsole_broken_raises", "opsconsole_not_a_language"):
-            sys.modules.pop(module, None)
