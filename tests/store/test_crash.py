@@ -29,7 +29,7 @@ def run_and_kill(data_dir: Path, rng: random.Random) -> list[str]:
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
-    time.sleep(rng.uniform(0.0, 0.12))
+    time.sleep(rng.uniform(0.0, 0.2))
     proc.send_signal(signal.SIGKILL)
     out, _ = proc.communicate()
     assert proc.returncode == -signal.SIGKILL
@@ -65,4 +65,4 @@ def test_kill_9_never_loses_an_acknowledged_write(tmp_path: Path) -> None:
         store.close()
         assert not list(data_dir.rglob(".*.tmp-*"))  # debris cleaned on open
 
-    assert len(promised_status) > 50, "the writer should have got through many jobs"
+    assert len(promised_status) > 25, "the writer should have got through many jobs"
