@@ -1,4 +1,4 @@
-"""The inventory's domain objects: hosts with merged variables, and groups.
+"""The inventory's domain objects: hosts with merged variables, groups, the inventory.
 
 Variable names follow Ansible (`ansible_host`, `ansible_port`, ...) so the same file
 works with Ansible; opsconsole's own settings use the `console_` prefix.
@@ -8,16 +8,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
+from console.errors import UsageError
+from console.inventory.sshargs import parse_ssh_args
+
 CONNECTIONS = ("ssh", "winrm", "local")
+# Ansible's historic names for its SSH connection plugins, all treated as ssh.
+SSH_ALIASES = ("smart", "paramiko", "paramiko_ssh")
 HOST_KEY_POLICIES = ("strict", "accept-new", "off")
 DEFAULT_PORTS = {"ssh": 22, "winrm": 5985, "local": 0}
 
 
 @dataclass(frozen=True)
 class Host:
-    """One machine. `vars` are the merged variables, exactly as Ansible merges them."""
+    """One machine. `vars` are the merged variables, exactly as Ansible merges them.
+
+    `groups` is Ansible's `group_names`: every group the host belongs to, directly or
+    through a parent, sorted, without `all`.
+    """
 
     name: str
     vars: Mapping[str, Any] = field(default_factory=dict)
@@ -26,36 +37,54 @@ class Host:
     @property
     def connection(self) -> str:
         value = str(self.vars.get("ansible_connection", "ssh"))
-        # Ansible's historic aliases for its SSH connection plugins.
-        return "ssh" if value in ("smart", "paramiko", "paramiko_ssh") else value
+        return "ssh" if value in SSH_ALIASES else value
 
     @property
     def address(self) -> str:
-        return str(self.vars.get("ansible_host", self.name))
+        return str(self.vars.get("ansible_host", self.vars.get("ansible_ssh_host", self.name)))
 
     @property
     def port(self) -> int:
-        port = self.vars.get("ansible_port")
+        port = self.vars.get("ansible_port", self.vars.get("ansible_ssh_port"))
         return int(port) if port is not None else DEFAULT_PORTS.get(self.connection, 22)
 
     @property
     def user(self) -> str | None:
-        user = self.vars.get("ansible_user")
+        user = self.vars.get("ansible_user", self.vars.get("ansible_ssh_user"))
         return str(user) if user is not None else None
 
     @property
     def private_key_file(self) -> str | None:
-        key = self.vars.get("ansible_ssh_private_key_file")
+        key = self.vars.get(
+            "ansible_ssh_private_key_file", self.vars.get("ansible_private_key_file")
+        )
         return str(key) if key is not None else None
+
+    @cached_property
+    def ssh_options(self) -> Mapping[str, str]:
+        """What `ansible_ssh_common_args` says about jump host, host keys, known hosts."""
+        args = self.vars.get("ansible_ssh_common_args")
+        return parse_ssh_args(args) if isinstance(args, str) else {}
 
     @property
     def host_key_policy(self) -> str:
-        return str(self.vars.get("console_host_key_policy", "strict"))
+        """`strict` (default), `accept-new` or `off`; console_host_key_policy wins."""
+        policy = self.vars.get("console_host_key_policy")
+        if policy is None:
+            return self.ssh_options.get("host_key_policy", "strict")
+        return str(policy)
 
     @property
     def jump_host(self) -> str | None:
         jump = self.vars.get("console_jump_host")
-        return str(jump) if jump is not None else None
+        if jump is None:
+            return self.ssh_options.get("jump_host")
+        return str(jump)
+
+    @property
+    def known_hosts_file(self) -> str | None:
+        """A known-hosts path from `-o UserKnownHostsFile=`, else None (the default)."""
+        return self.ssh_options.get("known_hosts_file")
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -63,3 +92,70 @@ class Host:
         if isinstance(tags, str):
             return tuple(t.strip() for t in tags.split(",") if t.strip())
         return tuple(str(t) for t in tags)
+
+
+@dataclass(frozen=True)
+class Group:
+    """One group as written in the inventory: its own vars, direct hosts and children.
+
+    `depth` is the longest path from `all` and `priority` is `ansible_group_priority`;
+    both decide which group's variable wins, as in Ansible.
+    """
+
+    name: str
+    vars: Mapping[str, Any]
+    hosts: tuple[str, ...]
+    children: tuple[str, ...]
+    parents: tuple[str, ...]
+    depth: int
+    priority: int
+
+
+class Inventory:
+    """A loaded inventory. Immutable once built; `load_inventory` is the way to get one."""
+
+    def __init__(self, path: Path, hosts: dict[str, Host], groups: dict[str, Group]) -> None:
+        self.path = path
+        self.hosts = hosts
+        self.groups = groups
+        self._group_hosts: dict[str, list[str]] = {}
+
+    def get(self, name: str) -> Host:
+        """The host called `name`; a UsageError naming the inventory when there is none."""
+        try:
+            return self.hosts[name]
+        except KeyError:
+            raise UsageError(f"no host {name!r} in inventory {self.path}") from None
+
+    def select(self, pattern: str) -> list[Host]:
+        """Hosts matching an Ansible target pattern (plus `tag=value`), in Ansible order."""
+        from console.inventory.patterns import select
+
+        return select(self, pattern)
+
+    def group_hosts(self, name: str) -> list[str]:
+        """Hosts of a group and its descendants in Ansible's order (breadth first)."""
+        cached = self._group_hosts.get(name)
+        if cached is None:
+            cached = self._walk_hosts(name)
+            self._group_hosts[name] = cached
+        return cached
+
+    def _walk_hosts(self, name: str) -> list[str]:
+        ordered = [name, *self.groups[name].children]
+        frontier = list(dict.fromkeys(ordered))
+        seen: set[str] = set()
+        while frontier:
+            seen.update(frontier)
+            reached: dict[str, None] = {}
+            for group in frontier:
+                for child in self.groups[group].children:
+                    reached[child] = None
+                    if child not in seen:
+                        ordered.append(child)
+            frontier = [child for child in reached if child not in seen]
+        hosts: dict[str, None] = {}
+        for group in ordered:
+            for host in self.groups[group].hosts:
+                hosts.setdefault(host, None)
+        return list(hosts)
