@@ -92,9 +92,9 @@ class RunDialog(ModalScreen[Job | None]):
         except OpsError as exc:
             self._error(str(exc))
             return
-        self._refresh_books("")
+        await self._refresh_books("")
 
-    def _refresh_books(self, query: str) -> None:
+    async def _refresh_books(self, query: str) -> None:
         options = self.query_one("#run-books", OptionList)
         matcher = Matcher(query) if query else None
         scored = [(matcher.match(b.name) if matcher else 1.0, b) for b in self.books]
@@ -104,11 +104,11 @@ class RunDialog(ModalScreen[Job | None]):
                              for _, b in ranked])
         if ranked:
             options.highlighted = 0
-            self._choose(ranked[0][1])
+            await self._choose(ranked[0][1])
         elif not self.books:
             self._error("No runbooks found in the runbooks folder.")
 
-    def _choose(self, book: RunbookInfo) -> None:
+    async def _choose(self, book: RunbookInfo) -> None:
         if self.chosen is not None and self.chosen.name == book.name:
             return
         self.chosen = book
@@ -116,7 +116,7 @@ class RunDialog(ModalScreen[Job | None]):
         if not pattern.value and book.target:
             pattern.value = book.target
         form = self.query_one("#run-form", VerticalScroll)
-        form.remove_children()
+        await form.remove_children()
         fields: list[Widget] = []
         for param in book.parameters:
             default = "" if param.default is None else str(param.default)
@@ -126,17 +126,17 @@ class RunDialog(ModalScreen[Job | None]):
                                 id=f"param-{param.name}", classes="param"))
         if not fields:
             fields.append(Label("This runbook takes no parameters.", classes="hint"))
-        form.mount_all(fields)
+        await form.mount_all(fields)
 
     @on(Input.Changed, "#run-search")
-    def _search(self, event: Input.Changed) -> None:
-        self._refresh_books(event.value)
+    async def _search(self, event: Input.Changed) -> None:
+        await self._refresh_books(event.value)
 
     @on(OptionList.OptionHighlighted, "#run-books")
-    def _highlight(self, event: OptionList.OptionHighlighted) -> None:
+    async def _highlight(self, event: OptionList.OptionHighlighted) -> None:
         book = next((b for b in self.books if b.name == event.option.id), None)
         if book is not None:
-            self._choose(book)
+            await self._choose(book)
 
     @on(Input.Submitted, "#run-search")
     def _search_done(self) -> None:
