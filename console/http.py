@@ -81,14 +81,22 @@ def redact(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites a record, message and traceback text, with secrets redacted."""
+    """Rewrites a record, message and traceback text, with secrets redacted.
+
+    aiohttp logs every malformed request at ERROR with a traceback; a port scanner would
+    flood the log. Those are the client's fault: one WARNING line without traceback.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
-        if record.exc_info:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            text += f": {type(exc).__name__}: {(exc.message or '').partition(chr(10))[0]}"
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        elif record.exc_info:
             text += "\n" + logging.Formatter().formatException(record.exc_info)
-            record.exc_info = None
-            record.exc_text = None
+        record.exc_info = None
+        record.exc_text = None
         record.msg = redact(text)
         record.args = None
         return True
