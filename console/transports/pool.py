@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import os
 import re
-import shlex
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +46,6 @@ DEFAULT_KEEPALIVE = 15.0
 KEX_PREFERENCE = ("curve25519-sha256", "curve25519-sha256@libssh.org")
 
 _JUMP = re.compile(r"(?:(?P<user>[^@]+)@)?(?P<host>\[[^\]]+\]|[^:]+)(?::(?P<port>\d+))?\Z")
-_KNOWN_HOSTS_OPT = re.compile(r"UserKnownHostsFile=(\S+)")
 
 
 @dataclass
@@ -356,17 +354,9 @@ class TransportPool:
 
 def _extra_known_hosts(host: Host) -> list[Path]:
     """Per-host known_hosts files from the inventory: `console_known_hosts_file`, or a
-    `-o UserKnownHostsFile=...` in Ansible's `ansible_ssh_common_args`/`_extra_args`."""
-    files: list[Path] = []
-    explicit = host.vars.get("console_known_hosts_file")
-    if explicit:
-        files.append(Path(str(explicit)).expanduser())
-    for var in ("ansible_ssh_common_args", "ansible_ssh_extra_args"):
-        for word in shlex.split(str(host.vars.get(var, ""))):
-            match = _KNOWN_HOSTS_OPT.search(word)
-            if match:
-                files.extend(Path(p).expanduser() for p in match[1].split(","))
-    return files
+    `-o UserKnownHostsFile=...` in Ansible's `ansible_ssh_common_args`."""
+    named = (host.vars.get("console_known_hosts_file"), host.known_hosts_file)
+    return [Path(str(value)).expanduser() for value in named if value]
 
 
 def _auth_hint(host: Host) -> str:
