@@ -4,7 +4,8 @@ Answers follow Azure Automation: 202 `{"JobIds": [...]}` once the engine has dur
 created the job, 400 for a disabled or expired webhook, 404 for an unknown token.
 Beyond Azure: 401 (signature required and missing or wrong), 403 (client address not
 allowed), 405, 408 (body too slow), 413 (body over 512 KiB), 429 (rate limit, with
-Retry-After), 500 (the job could not be created; nothing was started).
+Retry-After), 400 for a body cut short, 500 (the job could not be created; nothing was
+started). Malformed HTTP is answered 400 by aiohttp before any of this runs.
 
 Order of checks, and why:
 

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from aiohttp.http_parser import SINGLETON_HEADERS
@@ -47,7 +48,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
     blocking sockets."""
     box = SecretBox.for_data_dir(tmp_path_factory.mktemp("fuzz"), environ={})
     registry = WebhookRegistry(MemoryStore(), box)
-    fast = {"rate_limit": 10_000_000, "burst": 1_000_000}
+    fast: dict[str, Any] = {"rate_limit": 10_000_000, "burst": 1_000_000}
     tokens = {
         "open": registry.create("open", "a.sh", **fast)[1],
         "signed": registry.create("signed", "a.sh", secret=SECRET, **fast)[1],

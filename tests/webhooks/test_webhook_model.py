@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,7 +100,7 @@ def test_expired_webhook_cannot_be_enabled_but_can_be_extended_before(tmp_path: 
 
 def test_store_failure_leaves_memory_unchanged(tmp_path: Path) -> None:
     class FailingStore(MemoryStore):
-        def save(self, name: str, record: dict) -> None:  # type: ignore[type-arg]
+        def save(self, name: str, record: dict[str, Any]) -> None:
             raise OSError("disk full")
 
     registry = make_registry(tmp_path, FailingStore())
