@@ -18,6 +18,7 @@ from console.runbooks import Runbook
 
 _SHEBANG = re.compile(r"^#!\s*(\S+)(.*)$")
 _FLAGS = re.compile(r"^-[A-Za-z]+$")
+_OPTION_NAME = re.compile(r"^[a-z]+$")
 
 
 class ShellLanguage(RunbookLanguage):
@@ -49,7 +50,11 @@ class ShellLanguage(RunbookLanguage):
 
 
 def interpreter_for(text: str) -> list[str]:
-    """`["bash"]` or `["sh"]` plus the shebang's single-letter options (`-e`, `-eu`)."""
+    """`["bash"]` or `["sh"]` plus the shebang's options (`-eu`, `-o pipefail`).
+
+    Options are copied only while they look like options; anything else ends the copy,
+    so the file name can never be taken as an option's argument.
+    """
     first = text.split("\n", 1)[0]
     match = _SHEBANG.match(first)
     if match is None:
@@ -57,5 +62,12 @@ def interpreter_for(text: str) -> list[str]:
     program, rest = match.group(1), match.group(2).split()
     if program.endswith("/env") and rest:
         program, rest = rest[0], rest[1:]
-    shell = "bash" if program.rsplit("/", 1)[-1] == "bash" else "sh"
-    return [shell, *(flag for flag in rest if _FLAGS.match(flag))]
+    words = ["bash" if program.rsplit("/", 1)[-1] == "bash" else "sh"]
+    for token in rest:
+        wants_name = words[-1].startswith("-") and words[-1].endswith("o")
+        if not (_FLAGS.match(token) or (wants_name and _OPTION_NAME.match(token))):
+            break
+        words.append(token)
+    if words[-1].startswith("-") and words[-1].endswith("o"):
+        words.pop()  # "-o" without its option name
+    return words

@@ -24,8 +24,12 @@ from opsconsole_runbook import params, verbose, warning
 
 
 def os_facts():
-    facts = {"hostname": socket.gethostname(), "kernel": platform.release(),
-             "machine": platform.machine(), "python": platform.python_version()}
+    facts = {
+        "hostname": socket.gethostname(),
+        "kernel": platform.release(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+    }
     try:
         with open("/etc/os-release", encoding="utf-8") as release:
             for line in release:
@@ -59,8 +63,10 @@ def memory_facts():
 
 def disk_facts():
     usage = shutil.disk_usage("/")
-    return {"root_total_gib": round(usage.total / 2**30, 1),
-            "root_used_percent": round(100 * usage.used / usage.total, 1)}
+    return {
+        "root_total_gib": round(usage.total / 2**30, 1),
+        "root_used_percent": round(100 * usage.used / usage.total, 1),
+    }
 
 
 def uptime_facts():
@@ -72,14 +78,19 @@ def uptime_facts():
         return {}
 
 
-COLLECTORS = {"os": os_facts, "cpu": cpu_facts, "memory": memory_facts,
-              "disk": disk_facts, "uptime": uptime_facts}
+COLLECTORS = {
+    "os": os_facts,
+    "cpu": cpu_facts,
+    "memory": memory_facts,
+    "disk": disk_facts,
+    "uptime": uptime_facts,
+}
 
 facts = {}
 for section in params["sections"]:
     collector = COLLECTORS.get(section)
     if collector is None:
-        warning("unknown section %r; known: %s" % (section, ", ".join(COLLECTORS)))
+        warning(f"unknown section {section!r}; known: {', '.join(COLLECTORS)}")
         continue
     verbose("collecting " + section)
     facts[section] = collector()

@@ -72,8 +72,19 @@ def thirdparty_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The third-party plugin package, pip-installed (offline) into a folder on sys.path."""
     target = tmp_path_factory.mktemp("thirdparty-site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-         "--no-build-isolation", "--target", str(target), str(THIRDPARTY)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(THIRDPARTY),
+        ],
         check=True,
         timeout=120,
     )
@@ -131,7 +142,8 @@ def on_sys_path(folder: Path, modules: tuple[str, ...]) -> Iterator[Path]:
 @pytest.fixture
 def broken_site(tmp_path: Path) -> Iterator[Path]:
     """A distribution whose four plugins are each broken in a different way."""
-    site = make_site(tmp_path / "broken-site", "opsconsole-broken-fixture", BROKEN_ENTRY_POINTS,
-                     BROKEN_MODULES)
+    site = make_site(
+        tmp_path / "broken-site", "opsconsole-broken-fixture", BROKEN_ENTRY_POINTS, BROKEN_MODULES
+    )
     with on_sys_path(site, ("opsconsole_broken_raises", "opsconsole_not_a_language")):
         yield site

@@ -42,12 +42,22 @@ def test_listing_names_and_suffixes_imports_no_plugin(
     (tmp_path / "hello.sh").write_text("echo hello\n")
     (tmp_path / "notes.txt").write_text("not a runbook\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(thirdparty_site), str(REPO)])}
-    result = subprocess.run([sys.executable, "-c", LISTING, str(tmp_path)], env=env,
-                            capture_output=True, text=True, check=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", LISTING, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     report = json.loads(result.stdout)
     assert set(report["names"]) == {"shell", "python", "powershell", "strict-sh"}
-    assert report["suffixes"] == {".sh": "shell", ".py": "python", ".ps1": "powershell",
-                                  ".strict.sh": "strict-sh"}
+    assert report["suffixes"] == {
+        ".sh": "shell",
+        ".py": "python",
+        ".ps1": "powershell",
+        ".strict.sh": "strict-sh",
+    }
     assert report["after_listing"] == []
     # Scanning loads exactly the languages the folder's files need.
     assert report["after_scanning_a_shell_only_folder"] == ["plugins.shell"]
@@ -85,7 +95,8 @@ def test_broken_plugins_are_reported_and_skipped(broken_site: Path, tmp_path: Pa
     with pytest.raises(ConfigError, match=r"'raises'.*RuntimeError"):
         registry.get("raises")
     assert "runbook language 'syntax' (opsconsole_broken_syntax:SyntaxLanguage): SyntaxError" in (
-        str(next(b for b in registry.broken_plugins() if b.name == "syntax")))
+        str(next(b for b in registry.broken_plugins() if b.name == "syntax"))
+    )
 
 
 DYNAMIC = """\
@@ -102,9 +113,12 @@ class DynamicLanguage(RunbookLanguage):
 def test_a_plugin_with_computed_suffixes_is_imported_when_a_file_needs_it(
     tmp_path: Path,
 ) -> None:
-    site = make_site(tmp_path / "site", "opsconsole-dynamic",
-                     "[opsconsole.runbook_languages]\ndyn = opsconsole_dynamic:DynamicLanguage\n",
-                     {"opsconsole_dynamic.py": DYNAMIC})
+    site = make_site(
+        tmp_path / "site",
+        "opsconsole-dynamic",
+        "[opsconsole.runbook_languages]\ndyn = opsconsole_dynamic:DynamicLanguage\n",
+        {"opsconsole_dynamic.py": DYNAMIC},
+    )
     with on_sys_path(site, ("opsconsole_dynamic",)):
         registry = LanguageRegistry()
         assert ".dyn" not in registry.suffix_table()

@@ -83,36 +83,94 @@ def block(*lines: str, before: int = 1) -> str:
 ERRORS = [
     ("bad-toml", ['description = "x"', "timeout = = 3"], 4, None, "invalid TOML"),
     ("unknown-type", ["[parameters.size]", 'type = "integer"'], 3, "size", "unknown type"),
-    ("choice-without-choices", ["[parameters.mode]", 'type = "choice"'], 3, "mode",
-     "needs choices"),
-    ("choices-on-a-string", ["", "[parameters.mode]", 'choices = ["a"]'], 4, "mode",
-     "only apply to type 'choice'"),
-    ("int-default-is-text", ["[parameters.n]", 'type = "int"', 'default = "five"'], 3, "n",
-     "default 'five' is not a valid int"),
-    ("int-default-is-float", ["[parameters.n]", 'type = "int"', "default = 1.5"], 3, "n",
-     "not a valid int"),
-    ("bool-default-is-text", ["[parameters.f]", 'type = "bool"', 'default = "yes"'], 3, "f",
-     "not a valid bool"),
-    ("choice-default-not-a-choice", ["[parameters.m]", 'type = "choice"', 'choices = ["a"]',
-                                     'default = "b"'], 3, "m", "not a valid choice"),
-    ("list-default-is-text", ["[parameters.l]", 'type = "list"', 'default = "a,b"'], 3, "l",
-     "not a valid list"),
-    ("unknown-parameter-key", ["[parameters.x]", "requird = true"], 3, "x",
-     "unknown key 'requird'"),
-    ("required-not-bool", ["[parameters.x]", 'required = "yes"'], 3, "x",
-     "required must be true or false"),
+    (
+        "choice-without-choices",
+        ["[parameters.mode]", 'type = "choice"'],
+        3,
+        "mode",
+        "needs choices",
+    ),
+    (
+        "choices-on-a-string",
+        ["", "[parameters.mode]", 'choices = ["a"]'],
+        4,
+        "mode",
+        "only apply to type 'choice'",
+    ),
+    (
+        "int-default-is-text",
+        ["[parameters.n]", 'type = "int"', 'default = "five"'],
+        3,
+        "n",
+        "default 'five' is not a valid int",
+    ),
+    (
+        "int-default-is-float",
+        ["[parameters.n]", 'type = "int"', "default = 1.5"],
+        3,
+        "n",
+        "not a valid int",
+    ),
+    (
+        "bool-default-is-text",
+        ["[parameters.f]", 'type = "bool"', 'default = "yes"'],
+        3,
+        "f",
+        "not a valid bool",
+    ),
+    (
+        "choice-default-not-a-choice",
+        ["[parameters.m]", 'type = "choice"', 'choices = ["a"]', 'default = "b"'],
+        3,
+        "m",
+        "not a valid choice",
+    ),
+    (
+        "list-default-is-text",
+        ["[parameters.l]", 'type = "list"', 'default = "a,b"'],
+        3,
+        "l",
+        "not a valid list",
+    ),
+    (
+        "unknown-parameter-key",
+        ["[parameters.x]", "requird = true"],
+        3,
+        "x",
+        "unknown key 'requird'",
+    ),
+    (
+        "required-not-bool",
+        ["[parameters.x]", 'required = "yes"'],
+        3,
+        "x",
+        "required must be true or false",
+    ),
     ("bad-parameter-name", ['[parameters."two words"]'], 3, "two words", "a name must start"),
     ("unknown-top-key", ['description = "x"', "timout = 5"], 4, None, "unknown key 'timout'"),
     ("negative-timeout", ["timeout = -1"], 3, None, "timeout must be a positive number"),
-    ("env-collision", ["[parameters.log-file]", "[parameters.log_file]"], 4, "log_file",
-     "OPS_PARAM_LOG_FILE"),
-    ("list-lines-collision", ["[parameters.files]", 'type = "list"', "[parameters.files_lines]"],
-     5, "files_lines", "OPS_PARAM_FILES_LINES"),
+    (
+        "env-collision",
+        ["[parameters.log-file]", "[parameters.log_file]"],
+        4,
+        "log_file",
+        "OPS_PARAM_LOG_FILE",
+    ),
+    (
+        "list-lines-collision",
+        ["[parameters.files]", 'type = "list"', "[parameters.files_lines]"],
+        5,
+        "files_lines",
+        "OPS_PARAM_FILES_LINES",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("lines", "line", "parameter", "message"),
-                         [case[1:] for case in ERRORS], ids=[case[0] for case in ERRORS])
+@pytest.mark.parametrize(
+    ("lines", "line", "parameter", "message"),
+    [case[1:] for case in ERRORS],
+    ids=[case[0] for case in ERRORS],
+)
 def test_block_errors_name_file_line_and_parameter(
     lines: list[str], line: int, parameter: str | None, message: str
 ) -> None:
@@ -164,7 +222,10 @@ def test_catalog_lists_every_language_skips_others_and_reports_broken_files(
     scan = RunbookCatalog(tmp_path).scan()
 
     assert {(r.name, r.language) for r in scan.runbooks} == {
-        ("backup", "shell"), ("facts", "python"), ("Patch-Windows", "powershell")}
+        ("backup", "shell"),
+        ("facts", "python"),
+        ("Patch-Windows", "powershell"),
+    }
     assert [p.name for p in scan.problems] == ["broken"]
     assert "broken.sh:3: parameter 'n': unknown type 'integr'" in str(scan.problems[0].error)
     backup = next(r for r in scan.runbooks if r.name == "backup")

@@ -55,8 +55,11 @@ INVALID: list[tuple[Parameter, Any, str]] = [
     (Parameter("x", "float"), "1,5", "expected a number"),
     (Parameter("b", "bool"), "maybe", "expected true/false, yes/no or 1/0"),
     (Parameter("b", "bool"), 1, "expected true/false"),
-    (Parameter("c", "choice", choices=("fast", "safe")), "quick",
-     "'quick' is not allowed; choose one of fast, safe"),
+    (
+        Parameter("c", "choice", choices=("fast", "safe")),
+        "quick",
+        "'quick' is not allowed; choose one of fast, safe",
+    ),
     (Parameter("l", "list"), "[1, 2", "not a valid JSON array"),
     (Parameter("l", "list"), {"a": 1}, "expected a list"),
     (Parameter("j", "json"), "{bad}", "not valid JSON"),
@@ -93,8 +96,11 @@ def test_given_values_override_defaults() -> None:
 
 
 def test_missing_required_parameter_is_named() -> None:
-    with pytest.raises(UsageError, match="restart-service: parameter 'service' is required "
-                                         r"\(string: the unit to restart\)"):
+    with pytest.raises(
+        UsageError,
+        match="restart-service: parameter 'service' is required "
+        r"\(string: the unit to restart\)",
+    ):
         parse_values(SPECS, {}, "restart-service")
 
 
@@ -109,7 +115,10 @@ def test_unknown_parameter_suggests_close_matches() -> None:
 
 def test_cli_assignments_split_on_the_first_equals_sign() -> None:
     assert parse_assignments(["a=1", "query=x=y", "a=2", "empty="]) == {
-        "a": "2", "query": "x=y", "empty": ""}
+        "a": "2",
+        "query": "x=y",
+        "empty": "",
+    }
     with pytest.raises(UsageError, match="must look like NAME=VALUE"):
         parse_assignments(["novalue"])
 
@@ -125,8 +134,15 @@ def test_environment_names_and_values() -> None:
         "extra": Parameter("extra", "json"),
         "login": Parameter("login", "credential"),
     }
-    values = {"name": "a b", "n": 3, "x": 0.5, "dry-run": False, "files": ["/a", "/b c", 7],
-              "extra": {"k": "v"}, "login": "ops"}
+    values = {
+        "name": "a b",
+        "n": 3,
+        "x": 0.5,
+        "dry-run": False,
+        "files": ["/a", "/b c", 7],
+        "extra": {"k": "v"},
+        "login": "ops",
+    }
     assert env_for(specs, values) == {
         "OPS_PARAM_NAME": "a b",
         "OPS_PARAM_N": "3",

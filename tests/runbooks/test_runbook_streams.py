@@ -19,8 +19,9 @@ def test_plain_lines_follow_their_pipe_and_lose_only_the_line_ending() -> None:
     assert classify("stderr", "  oops  \n") == ("error", "  oops  ")
 
 
-@pytest.mark.parametrize("line", ["::note::x", " ::warning::x", "::WARNING::x", "::warning:x",
-                                  "text ::warning::x", "::"])
+@pytest.mark.parametrize(
+    "line", ["::note::x", " ::warning::x", "::WARNING::x", "::warning:x", "text ::warning::x", "::"]
+)
 def test_anything_else_is_kept_verbatim(line: str) -> None:
     assert classify("stdout", line) == ("output", line)
 

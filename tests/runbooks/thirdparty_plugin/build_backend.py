@@ -31,8 +31,7 @@ def build_wheel(
     }
     files[f"{dist_info}/METADATA"] = _metadata(project).encode()
     files[f"{dist_info}/WHEEL"] = (
-        b"Wheel-Version: 1.0\nGenerator: build_backend\nRoot-Is-Purelib: true\n"
-        b"Tag: py3-none-any\n"
+        b"Wheel-Version: 1.0\nGenerator: build_backend\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )
     files[f"{dist_info}/entry_points.txt"] = _entry_points(project).encode()
     record = [f"{path},{_digest(data)},{len(data)}" for path, data in files.items()]
