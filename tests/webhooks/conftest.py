@@ -96,6 +96,7 @@ async def make_server(tmp_path: Path) -> AsyncIterator[MakeServer]:
 
     async def make(
         *,
+        host: str = "127.0.0.1",
         body_timeout: float = 10.0,
         header_timeout: float = 15.0,
         max_body: int = MAX_BODY,
@@ -107,7 +108,7 @@ async def make_server(tmp_path: Path) -> AsyncIterator[MakeServer]:
         jobs, clock = Jobs(), Clock()
         app = create_app(registry, jobs.submit, now=clock, body_timeout=body_timeout,
                          max_body=max_body)
-        listener = WebhookListener(app, port=0, ssl_cert=ssl_cert, ssl_key=ssl_key,
+        listener = WebhookListener(app, host, port=0, ssl_cert=ssl_cert, ssl_key=ssl_key,
                                    header_timeout=header_timeout)
         await listener.start()
         listeners.append(listener)

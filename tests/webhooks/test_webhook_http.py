@@ -195,6 +195,16 @@ async def test_allow_list_excluding_loopback_is_403(server: Server) -> None:
     assert len(server.jobs.calls) == 1
 
 
+async def test_ipv6_listener_and_allow_list(make_server: MakeServer) -> None:
+    server = await make_server(host="::1")
+    v6 = server.create("v6", allow_from=["::1/128"])
+    v4_only = server.create("v4-only", allow_from=["127.0.0.0/8"])
+    assert server.url(v6) == f"http://[::1]:{server.port}/webhooks/{v6}"
+    assert (await post(server.url(v6)))[0] == 202
+    assert (await post(server.url(v4_only)))[0] == 403
+    assert len(server.jobs.calls) == 1
+
+
 async def test_submit_failure_is_500_without_job_ids(server: Server) -> None:
     token = server.create()
     server.jobs.fail = OSError("store is read-only")
