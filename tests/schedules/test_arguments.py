@@ -11,6 +11,7 @@ import pytest
 from console.errors import UsageError
 from console.schedules import (
     LAST_DAY,
+    Schedule,
     add_schedule_arguments,
     next_fire_times,
     parse_duration,
@@ -24,7 +25,7 @@ from console.schedules import (
 NOW = datetime(2026, 6, 1, 12, 0, 30, tzinfo=UTC)
 
 
-def build(*argv: str):  # type: ignore[no-untyped-def]
+def build(*argv: str) -> Schedule:
     parser = argparse.ArgumentParser(prog="schedules add")
     add_schedule_arguments(parser)
     args = parser.parse_args(list(argv))

@@ -30,8 +30,9 @@ def local(times: list[datetime], zone: ZoneInfo) -> list[str]:
     return [t.astimezone(zone).strftime("%Y-%m-%d %H:%M%z") for t in times]
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0,
+        second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 DAILY_0230 = Recurrence("every", interval=1, unit="days")
