@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from console.errors import ConfigError
+from console.http import WebhookListener, create_app
 from tests.webhooks.conftest import MakeServer, Server, raw_exchange, raw_head, status_of
 
 
@@ -288,3 +290,16 @@ async def test_tokens_and_signatures_never_reach_the_logs(
                              for r in malformed)  # one line each, no traceback to flood logs
     assert token not in text and token[:20] not in text
     assert good not in text and good[7:27] not in text
+
+
+async def test_listener_setup_errors_are_config_errors(server: Server, tmp_path: Path) -> None:
+    app = create_app(server.registry, server.jobs.submit)
+    with pytest.raises(ConfigError, match=r"cannot listen on 127\.0\.0\.1"):
+        await WebhookListener(app, port=server.port).start()  # port already taken
+    with pytest.raises(ConfigError, match="both a certificate and a key"):
+        WebhookListener(app, port=0, ssl_cert=tmp_path / "cert.pem")
+    missing = WebhookListener(create_app(server.registry, server.jobs.submit), port=0,
+                              ssl_cert=tmp_path / "nope.pem", ssl_key=tmp_path / "nope.key")
+    with pytest.raises(ConfigError, match="cannot load the TLS certificate"):
+        await missing.start()
+    assert (await post(server.url(server.create())))[0] == 202  # the first one still serves
