@@ -412,3 +412,21 @@ async def test_winrm_is_a_clear_config_error(fleet: Fleet) -> None:
     with pytest.raises(ConfigError, match="WinRM is not supported yet"):
         transport_for(Host("win01", {"ansible_connection": "winrm"}), pool)
     await pool.close()
+
+
+@pytest.mark.parametrize(
+    "how", ["console_known_hosts_file", "ansible_ssh_common_args"]
+)
+async def test_per_host_known_hosts_file_from_the_inventory(
+    fleet: Fleet, tmp_path: Path, how: str
+) -> None:
+    value = (
+        str(fleet.known_hosts) if how == "console_known_hosts_file"
+        else f"-o UserKnownHostsFile={fleet.known_hosts}"
+    )
+    pool = pool_for(fleet, known_hosts=tmp_path / "empty_known_hosts")
+    host = host_of(fleet, fleet.hosts[13], **{how: value})
+    try:
+        assert (await transport_for(host, pool).run("true")).ok
+    finally:
+        await pool.close()

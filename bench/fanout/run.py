@@ -1,0 +1,139 @@
+"""Fan-out benchmark: `uname -r` on N fleet hosts, opsconsole vs a bare asyncssh floor
+vs Ansible. See README.md next to this file.
+
+    .venv/bin/python bench/fanout/run.py [--hosts 20 100] [--runs 5]
+
+Starts its own fleet(s) with tests.fleet, times each tool as a fresh process (what a
+user waits for), interleaved run by run so that machine noise hits all alike, and
+prints medians and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from tests.fleet import start_fleet  # noqa: E402
+
+ANSIBLE_VENV = REPO / "bench" / ".venv-ansible"
+
+# The floor: connect to every host concurrently, run, print. Same key exchange and
+# no compression, as opsconsole uses, so the comparison is about overhead only.
+FLOOR = r"""
+import asyncio, sys, yaml, asyncssh
+inv = yaml.safe_load(open(sys.argv[1]))["all"]["children"]["fleet"]["hosts"]
+async def one(v):
+    async with asyncssh.connect(v["ansible_host"], port=v["ansible_port"],
+            username=v["ansible_user"], client_keys=[v["ansible_ssh_private_key_file"]],
+            known_hosts=sys.argv[2], config=[], compression_algs=None,
+            kex_algs=["curve25519-sha256"]) as c:
+        return (await c.run("uname -r")).stdout
+async def main():
+    for out in await asyncio.gather(*(one(v) for v in inv.values())):
+        sys.stdout.write(out)
+asyncio.run(main())
+"""
+
+ANSIBLE_CFG = """\
+[defaults]
+host_key_checking = True
+forks = {forks}
+gathering = explicit
+interpreter_python = /usr/bin/python3
+stdout_callback = minimal
+[ssh_connection]
+pipelining = True
+ssh_args = -F {ssh_config} -o ControlMaster=auto -o ControlPersist=60s
+control_path_dir = {control_dir}
+"""
+
+
+def ensure_ansible() -> Path:
+    """ansible-core in the benchmark's own venv (never in the project's)."""
+    ansible = ANSIBLE_VENV / "bin" / "ansible"
+    if not ansible.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(ANSIBLE_VENV)], check=True)
+        subprocess.run([str(ANSIBLE_VENV / "bin" / "pip"), "install", "-q", "ansible-core"],
+                       check=True)
+    return ansible
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, env=env)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{argv[:4]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return elapsed
+
+
+def close_control_masters(control_dir: Path) -> None:
+    """Ansible leaves its ControlPersist masters running for 60 s: end them now."""
+    for socket_path in control_dir.glob("*"):
+        subprocess.run(["ssh", "-o", f"ControlPath={socket_path}", "-O", "exit", "master"],
+                       capture_output=True)
+        socket_path.unlink(missing_ok=True)
+
+
+def bench(count: int, runs: int, ansible: Path | None) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp, \
+            start_fleet(count, Path(tmp) / "fleet") as fleet:
+        inventory = fleet.inventory(Path(tmp) / "inventory.yaml")
+        env = fleet.ssh_env()
+        control_dir = Path(tmp) / "cp"
+        control_dir.mkdir()
+        (Path(tmp) / "ansible.cfg").write_text(
+            ANSIBLE_CFG.format(forks=count, ssh_config=fleet.ssh_config, control_dir=control_dir)
+        )
+        ansible_env = {**env, "ANSIBLE_CONFIG": str(Path(tmp) / "ansible.cfg")}
+        tools = {
+            "opsconsole": [str(REPO / ".venv" / "bin" / "opsconsole"), "-i", str(inventory),
+                           "exec", "fleet", "--", "uname", "-r"],
+            "asyncssh floor": [sys.executable, "-c", FLOOR, str(inventory),
+                               str(fleet.known_hosts)],
+        }
+        if ansible is not None:
+            tools["ansible"] = [str(ansible), "fleet", "-i", str(inventory), "-m", "command",
+                                "-a", "uname -r", "-f", str(count)]
+        times: dict[str, list[float]] = {name: [] for name in tools}
+        try:
+            for name, argv in tools.items():  # one warm-up each (page cache, ControlPersist)
+                timed(argv, ansible_env if name == "ansible" else env)
+            for _ in range(runs):
+                for name, argv in tools.items():
+                    times[name].append(timed(argv, ansible_env if name == "ansible" else env))
+        finally:
+            close_control_masters(control_dir)
+        return {name: statistics.median(values) for name, values in times.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--hosts", type=int, nargs="+", default=[20, 100])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-ansible", action="store_true")
+    args = parser.parse_args()
+    ansible = None if args.no_ansible else ensure_ansible()
+    print(f"cpus: {os.cpu_count()}, runs: {args.runs} (medians, seconds)")
+    for count in args.hosts:
+        medians = bench(count, args.runs, ansible)
+        floor = medians["asyncssh floor"]
+        print(f"\n{count} hosts, uname -r")
+        for name, value in medians.items():
+            print(f"  {name:<16} {value:7.3f} s   {value / floor:5.2f}x floor")
+        if "ansible" in medians:
+            print(f"  ansible / opsconsole: {medians['ansible'] / medians['opsconsole']:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
