@@ -27,6 +27,7 @@ import ast
 import importlib
 import importlib.util
 import json
+import os
 import posixpath
 import shlex
 from abc import ABC, abstractmethod
@@ -36,6 +37,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Literal
 
 from console.errors import ConfigError, UsageError
+from console.inventory.model import Host
 from console.parameters import env_for
 from console.runbooks import Runbook, RunbookMetadata, parse_metadata_block
 
@@ -50,6 +52,20 @@ class TargetInfo:
 
     os_family: OsFamily = "linux"
     transport: TransportKind = "ssh"
+
+    @classmethod
+    def from_host(cls, host: Host) -> TargetInfo:
+        """From the inventory: WinRM means Windows; `ansible_os_family` when it is set."""
+        transport: TransportKind = "ssh"
+        if host.connection in ("local", "winrm"):
+            transport = "local" if host.connection == "local" else "winrm"
+        family = str(host.vars.get("ansible_os_family", "")).lower()
+        os_family: OsFamily = "unknown"
+        if transport == "winrm" or family == "windows":
+            os_family = "windows"
+        elif family or (transport == "local" and os.name == "posix"):
+            os_family = "linux"
+        return cls(os_family, transport)
 
     @property
     def windows(self) -> bool:

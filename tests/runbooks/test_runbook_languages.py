@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from console.errors import ConfigError, UsageError
+from console.inventory.model import Host
 from console.languages import LanguageRegistry, TargetInfo
 from console.runbooks import RunbookCatalog
 from tests.runbooks.conftest import RunInvocation, make_site, on_sys_path
@@ -163,3 +164,19 @@ def test_thirdparty_plugin_is_discovered_and_runs(
     assert run.stream("output") == ["hello world"]
     assert run.stream("warning") == ["strict mode is on"]
     assert run.code != 0 and any("UNSET_VARIABLE" in line for line in run.stream("error"))
+
+
+@pytest.mark.parametrize(
+    ("host_vars", "expected"),
+    [
+        ({}, TargetInfo("unknown", "ssh")),
+        ({"ansible_os_family": "Debian"}, TargetInfo("linux", "ssh")),
+        ({"ansible_os_family": "Windows"}, TargetInfo("windows", "ssh")),
+        ({"ansible_connection": "winrm"}, TargetInfo("windows", "winrm")),
+        ({"ansible_connection": "local"}, TargetInfo("linux", "local")),
+    ],
+)
+def test_target_info_from_inventory_host(host_vars: dict[str, str], expected: TargetInfo) -> None:
+    target = TargetInfo.from_host(Host("h1", host_vars))
+    assert target == expected
+    assert target.windows is (expected.os_family == "windows")
