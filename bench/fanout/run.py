@@ -68,6 +68,7 @@ def ensure_ansible() -> Path:
 
 
 def timed(argv: list[str], env: dict[str, str]) -> float:
+    time.sleep(0.5)  # let the previous tool's processes finish exiting
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - started
