@@ -24,12 +24,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from console.client import EngineEvent  # noqa: E402
-from console.inventory.model import Host  # noqa: E402
-from console.jobs import HostRun, Job, JobStatus, StreamRecord  # noqa: E402
-from screens.app import OpsConsoleApp  # noqa: E402
-from screens.job_screen import JobScreen  # noqa: E402
-from tests.tui.sample_client import SampleClient  # noqa: E402
+from console.client import EngineEvent
+from console.inventory.model import Host
+from console.jobs import HostRun, Job, JobStatus, StreamRecord
+from screens.app import OpsConsoleApp
+from screens.job_screen import JobScreen
+from tests.tui.sample_client import SampleClient
 
 HOSTS = 10_000
 JOBS = 100_000
