@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from console.errors import OpsError
 
 
-class JobStatus(str, Enum):
+class JobStatus(StrEnum):
     QUEUED = "Queued"
     STARTING = "Starting"
     RUNNING = "Running"
@@ -51,7 +51,7 @@ def check_transition(current: JobStatus, new: JobStatus) -> None:
         raise InvalidTransition(f"a job cannot go from {current.value} to {new.value}")
 
 
-class Trigger(str, Enum):
+class Trigger(StrEnum):
     """Who started a job."""
 
     MANUAL = "manual"  # the console

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from console.errors import EXIT_USAGE, OpsError
 from console.settings import Settings
@@ -21,6 +21,10 @@ from console.settings import Settings
 COMMAND_MODULES = (
     "console.cli.inventory_cmd",
     "console.cli.exec_cmd",
+    "console.cli.tui_cmd",
+    "console.cli.runbooks_cmd",
+    "console.cli.run_cmd",
+    "console.cli.jobs_cmd",
 )
 
 
@@ -84,15 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(code)
 
 
-def _default_handler():  # type: ignore[no-untyped-def]
-    """With no subcommand: the console (once it exists), else the inventory list."""
-    try:
-        module = importlib.import_module("screens.app")
-    except ImportError:
-        from console.cli.inventory_cmd import list_hosts
+def _default_handler() -> Callable[[argparse.Namespace, Settings], int]:
+    """With no subcommand: the console."""
+    from screens.app import run_app
 
-        return list_hosts
-    return module.run_app
+    return run_app
 
 
 if __name__ == "__main__":

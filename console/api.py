@@ -1,0 +1,183 @@
+"""The engine's local control API: JSON over HTTP on a Unix socket (mode 0600).
+
+Every engine serves it, headless or inside a TUI, so a second console or any CLI
+command attaches to the running engine instead of starting its own. Access control is
+the socket's file mode: only the engine's user can connect. `GET /events` streams
+engine events as JSON lines for live views.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from console.client import EngineEvent
+from console.errors import OpsError, UsageError
+from console.jobs import JobStatus, Trigger
+from console.wire import error_to_dict, host_to_dict, probe_to_dict, runbook_to_dict
+
+SOCKET_NAME = "control.sock"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def socket_path(data_dir: Path) -> Path:
+    return data_dir / SOCKET_NAME
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Typed engine errors become JSON the client turns back into the same error."""
+    try:
+        return await handler(request)
+    except OpsError as exc:
+        status = 400 if isinstance(exc, UsageError) else 409
+        if type(exc).__name__ == "JobNotFound":
+            status = 404
+        return _json({"error": error_to_dict(exc)}, status)
+
+
+class ControlServer:
+    # `engine` is a console.engine.Engine; typed loosely to keep this module import-light.
+    def __init__(self, engine: Any, path: Path) -> None:
+        self.engine = engine
+        self.path = path
+        self._runner: web.AppRunner | None = None
+        self._extra_routes: list[web.RouteDef] = []
+
+    def add_routes(self, routes: list[web.RouteDef]) -> None:
+        """Let other engine parts (schedules, webhooks) publish their own calls."""
+        self._extra_routes.extend(routes)
+
+    async def start(self) -> None:
+        app = web.Application(middlewares=[_errors])
+        app.add_routes(self._routes() + self._extra_routes)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()  # a crashed engine's socket; we hold the lock, so it is stale
+        old_umask = os.umask(0o177)  # the socket is born 0600: no window for others
+        try:
+            await web.UnixSite(self._runner, str(self.path)).start()
+        finally:
+            os.umask(old_umask)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def _routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/info", self.info),
+            web.get("/hosts", self.hosts),
+            web.post("/probe", self.probe),
+            web.get("/runbooks", self.runbooks),
+            web.post("/parameters/check", self.check_parameters),
+            web.post("/jobs", self.start_job),
+            web.post("/commands", self.start_command),
+            web.get("/jobs", self.jobs),
+            web.get("/jobs/{id}", self.job),
+            web.post("/jobs/{id}/stop", self.stop_job),
+            web.post("/jobs/{id}/rerun", self.rerun_job),
+            web.get("/jobs/{id}/streams", self.streams),
+            web.get("/events", self.events),
+        ]
+
+    async def info(self, request: web.Request) -> web.Response:
+        settings = self.engine.settings
+        return _json({"pid": os.getpid(), "inventory": str(settings.inventory.resolve()),
+                      "runbooks": str(settings.runbooks.resolve()),
+                      "data_dir": str(settings.data_dir.resolve())})
+
+    async def hosts(self, request: web.Request) -> web.Response:
+        pattern = request.query.get("pattern", "all")
+        return _json([host_to_dict(h) for h in self.engine.hosts(pattern)])
+
+    async def probe(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        return _json([probe_to_dict(p) for p in await self.engine.probe(body["hosts"])])
+
+    async def runbooks(self, request: web.Request) -> web.Response:
+        return _json([runbook_to_dict(r) for r in await self.engine.runbooks()])
+
+    async def check_parameters(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        return _json(await self.engine.check_parameters(body["runbook"], body["parameters"]))
+
+    async def start_job(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        job = await self.engine.start_job(
+            body["runbook"], body["pattern"], body.get("parameters", {}),
+            trigger=Trigger(body.get("trigger", "cli")), trigger_ref=body.get("trigger_ref"),
+            timeout=body.get("timeout"))
+        return _json(job.to_dict(), 201)
+
+    async def start_command(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        job = await self.engine.start_command(body["pattern"], body["command"],
+                                              trigger=Trigger(body.get("trigger", "cli")),
+                                              timeout=body.get("timeout"))
+        return _json(job.to_dict(), 201)
+
+    async def jobs(self, request: web.Request) -> web.Response:
+        q = request.query
+        status = JobStatus(q["status"]) if "status" in q else None
+        jobs = await self.engine.jobs(status=status, runbook=q.get("runbook"),
+                                      limit=int(q.get("limit", "200")),
+                                      before_id=q.get("before_id"))
+        return _json([j.to_dict() for j in jobs])
+
+    async def job(self, request: web.Request) -> web.Response:
+        return _json((await self.engine.job(request.match_info["id"])).to_dict())
+
+    async def stop_job(self, request: web.Request) -> web.Response:
+        return _json((await self.engine.stop_job(request.match_info["id"])).to_dict())
+
+    async def rerun_job(self, request: web.Request) -> web.Response:
+        body = await request.json() if request.can_read_body else {}
+        job = await self.engine.rerun_job(request.match_info["id"],
+                                          bool(body.get("failed_only", False)))
+        return _json(job.to_dict(), 201)
+
+    async def streams(self, request: web.Request) -> web.Response:
+        q = request.query
+        records = await self.engine.streams(request.match_info["id"], host=q.get("host"),
+                                            stream=q.get("stream"))
+        return _json([r.to_dict() for r in records])
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """Engine events as JSON lines until the client goes away."""
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        queue: asyncio.Queue[EngineEvent] = asyncio.Queue(maxsize=10_000)
+
+        def on_event(event: EngineEvent) -> None:
+            with contextlib.suppress(asyncio.QueueFull):  # a stalled client loses events
+                queue.put_nowait(event)
+
+        unsubscribe = self.engine.subscribe(on_event)
+        try:
+            await response.write(b'{"ready": true}\n')
+            while True:
+                event = await queue.get()
+                line = {"job_id": event.job_id,
+                        "job": event.job.to_dict() if event.job else None,
+                        "records": [r.to_dict() for r in event.records]}
+                await response.write(json.dumps(line).encode() + b"\n")
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            unsubscribe()
+        return response

@@ -1,0 +1,152 @@
+"""`opsconsole run RUNBOOK PATTERN`: start a runbook, follow its streams, exit 0/1.
+
+Inside a running job (the engine sets OPS_JOB_ID), the new job records that job as its
+parent, which is how a runbook starts a child runbook and waits for its result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from typing import Any
+
+from console.cli.output import job_detail, print_host_runs, print_json, stream_line
+from console.client import EngineEvent
+from console.connect import engine_client, spawn_background_engine
+from console.errors import EXIT_FAILED, EXIT_OK, UsageError
+from console.jobs import Job, JobStatus, Trigger
+from console.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("run", help="run a runbook on the hosts of a pattern",
+                            parents=[common])
+    parser.add_argument("runbook")
+    parser.add_argument("pattern", nargs="?", help="hosts (default: the runbook's target)")
+    parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a runbook parameter (repeatable)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the finished job as JSON instead of live output")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="print the job id and return at once")
+    parser.add_argument("--timeout", type=float, metavar="SECONDS",
+                        help="stop the job after this long (default: the runbook's own)")
+    parser.set_defaults(handler=run_runbook)
+
+
+def parse_param_args(values: list[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"parameter {item!r} is not NAME=VALUE")
+        params[name] = value
+    return params
+
+
+def run_runbook(args: argparse.Namespace, settings: Settings) -> int:
+    params = parse_param_args(args.param)
+    parent = os.environ.get("OPS_JOB_ID")
+    trigger = Trigger.PARENT if parent else Trigger.CLI
+    if args.no_wait:
+        return asyncio.run(_start_detached(args, settings, params, trigger, parent))
+    return asyncio.run(_run_and_follow(args, settings, params, trigger, parent))
+
+
+async def _start(client: Any, args: argparse.Namespace, params: dict[str, str],
+                 trigger: Trigger, parent: str | None) -> Job:
+    pattern = args.pattern or await _default_target(client, args.runbook)
+    job: Job = await client.start_job(args.runbook, pattern, params, trigger=trigger,
+                                      trigger_ref=parent, timeout=args.timeout)
+    return job
+
+
+async def _default_target(client: Any, runbook: str) -> str:
+    for info in await client.runbooks():
+        if info.name == runbook and info.target:
+            return str(info.target)
+    raise UsageError(f"give a PATTERN: runbook {runbook!r} declares no default target")
+
+
+async def _start_detached(args: argparse.Namespace, settings: Settings,
+                          params: dict[str, str], trigger: Trigger, parent: str | None) -> int:
+    """--no-wait: the job must outlive this command, so it needs an engine that stays."""
+    from console.connect import _attach
+
+    client = await _attach(settings, wait=0)
+    if client is None:
+        spawn_background_engine(settings)
+        client = await _attach(settings, wait=0)
+        for _ in range(200):
+            if client is not None:
+                break
+            await asyncio.sleep(0.05)
+            client = await _attach(settings, wait=0)
+        if client is None:
+            raise UsageError(f"the background engine did not start; see "
+                             f"{settings.data_dir / 'background-engine.log'}")
+    try:
+        job = await _start(client, args, params, trigger, parent)
+    finally:
+        await client.close()
+    if args.json:
+        print_json({"id": job.id, "status": job.status.value, "hosts": job.hosts})
+    else:
+        print(job.id)
+    return EXIT_OK
+
+
+async def _run_and_follow(args: argparse.Namespace, settings: Settings,
+                          params: dict[str, str], trigger: Trigger, parent: str | None) -> int:
+    async with engine_client(settings) as client:
+        done = asyncio.Event()
+        width = 8
+        watched: dict[str, Job] = {}
+
+        def on_event(event: EngineEvent) -> None:
+            job = watched.get("job")
+            if job is None or event.job_id != job.id:
+                return
+            if not args.json:
+                for record in event.records:
+                    target = sys.stdout if record.stream == "output" else sys.stderr
+                    print(stream_line(record, width), file=target, flush=True)
+            if event.job is not None and event.job.status.finished:
+                done.set()
+
+        unsubscribe = client.subscribe(on_event)
+        if hasattr(client, "wait_subscribed"):
+            await client.wait_subscribed()
+        job = await _start(client, args, params, trigger, parent)
+        width = max(len(h) for h in job.hosts)
+        watched["job"] = job
+        # The job may have finished before the subscription saw it: ask once.
+        if (await client.job(job.id)).status.finished:
+            done.set()
+        try:
+            await done.wait()
+        except asyncio.CancelledError:
+            if not getattr(client, "is_attached", False):
+                await client.stop_job(job.id)
+            raise
+        finally:
+            unsubscribe()
+        final = await client.job(job.id)
+        if args.json:
+            print_json(job_detail(final, await client.streams(job.id)))
+        else:
+            _print_summary(final)
+        return EXIT_OK if final.status is JobStatus.COMPLETED else EXIT_FAILED
+
+
+def _print_summary(job: Job) -> None:
+    counts: dict[str, int] = {}
+    for run in job.host_runs.values():
+        counts[run.status.value] = counts.get(run.status.value, 0) + 1
+    tally = ", ".join(f"{n} {status.lower()}" for status, n in sorted(counts.items()))
+    print(f"job {job.id} {job.status.value}: {tally}" + (f" ({job.reason})" if job.reason
+                                                        else ""), file=sys.stderr)
+    if job.status is not JobStatus.COMPLETED:
+        print_host_runs(job)

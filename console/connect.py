@@ -1,0 +1,83 @@
+"""Reach the engine of a data directory: attach to the running one, or start one here.
+
+Only one engine may own a data directory. A command first looks for a live owner
+(the lock is held and its control socket answers) and attaches to it; otherwise it
+starts an engine in this process. Two commands racing to start are settled by the
+lock: the loser attaches to the winner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from console.api import socket_path
+from console.engine import Engine, EngineOptions
+from console.errors import ConfigError
+from console.remote import RemoteClient
+from console.settings import Settings
+from console.store.lock import DataDirLock, EngineRunning
+
+ATTACH_WAIT = 10.0
+
+
+async def _attach(settings: Settings, wait: float = ATTACH_WAIT) -> RemoteClient | None:
+    """A client of the engine holding the lock, or None when no engine holds it."""
+    deadline = asyncio.get_running_loop().time() + wait
+    sock = socket_path(settings.data_dir)
+    while True:
+        if DataDirLock(settings.data_dir).holder_pid() is None:
+            return None
+        if sock.exists():
+            try:
+                return await RemoteClient(sock).open()
+            except ConfigError:
+                pass
+        if asyncio.get_running_loop().time() > deadline:
+            raise ConfigError(f"an engine holds {settings.data_dir} but its control socket "
+                              f"{sock} does not answer")
+        await asyncio.sleep(0.05)  # the holder is still starting up
+
+
+@asynccontextmanager
+async def engine_client(settings: Settings, options: EngineOptions | None = None,
+                        ) -> AsyncIterator[Any]:
+    """Yield an EngineClient: a RemoteClient when attached, else an in-process Engine
+    (closed, with its running jobs stopped, when the block ends)."""
+    for _ in range(3):
+        remote = await _attach(settings)
+        if remote is not None:
+            try:
+                yield remote
+            finally:
+                await remote.close()
+            return
+        engine = Engine(settings, options)
+        try:
+            await engine.start()
+        except EngineRunning:
+            continue  # lost the race to another process: attach to it
+        try:
+            yield engine
+        finally:
+            await engine.close()
+        return
+    raise ConfigError(f"could not start or attach to an engine for {settings.data_dir}")
+
+
+def spawn_background_engine(settings: Settings) -> None:
+    """Start `opsconsole serve --until-idle` detached, for `run --no-wait` with no engine."""
+    env = {**os.environ,
+           "OPSCONSOLE_INVENTORY": str(settings.inventory.resolve()),
+           "OPSCONSOLE_DATA_DIR": str(settings.data_dir.resolve()),
+           "OPSCONSOLE_RUNBOOKS": str(settings.runbooks.resolve())}
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    log = open(settings.data_dir / "background-engine.log", "ab")  # noqa: SIM115
+    subprocess.Popen([sys.executable, "-m", "console", "serve", "--until-idle"], env=env,
+                     stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                     start_new_session=True)

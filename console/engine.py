@@ -1,0 +1,279 @@
+"""The engine: the one owner of a data directory, and the in-process EngineClient.
+
+It wires the inventory, runbook catalog, transports, store and job runner together,
+and later the scheduler, webhook listener and control API. It holds the data
+directory's exclusive lock for its whole life, so two engines can never run jobs or
+write the store of one directory. The console UI and the CLI use it through the
+`EngineClient` interface; an attached client (`console.remote`) offers the same calls
+over the control socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from console.api import ControlServer, socket_path
+from console.client import EngineEvent, EventCallback, HostProbe, RunbookInfo
+from console.errors import HostError, UsageError
+from console.events import EventHub
+from console.inventory.model import Host
+from console.jobs import Job, JobStatus, StreamRecord, Trigger, new_job_id
+from console.languages import Invocation, TargetInfo
+from console.live_inventory import LiveInventory
+from console.parameters import parse_values
+from console.runbooks import Runbook, RunbookCatalog
+from console.runner import JobRunner, Work
+from console.settings import Settings
+from console.store import Store
+from console.store.lock import DataDirLock
+from console.transports.base import Transport
+from console.transports.factory import transport_for
+from console.transports.pool import TransportPool
+from console.wire import runbook_info
+
+log = logging.getLogger(__name__)
+
+COMMAND_RUNBOOK = "(command)"
+INTERRUPTED = "engine stopped while the job was running"
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    max_jobs: int = 8
+    max_runs_per_host: int = 1
+    forks: int | None = None
+    retention_days: int = 30
+
+
+class Engine:
+    """Runs jobs for one data directory; implements `console.client.EngineClient`."""
+
+    is_attached = False
+
+    def __init__(self, settings: Settings, options: EngineOptions | None = None,
+                 pool: TransportPool | None = None) -> None:
+        self.settings = settings
+        self.options = options or EngineOptions()
+        self._lock = DataDirLock(settings.data_dir)
+        self._pool = pool
+        self.events = EventHub()
+        self.store: Store | None = None
+        self.runner: JobRunner | None = None
+        self._inventory = LiveInventory(settings.inventory)
+        self.catalog = RunbookCatalog(settings.runbooks)
+        self._control: ControlServer | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self._lock.acquire()
+        try:
+            self.store = Store(self.settings.data_dir)
+            self._inventory.current()
+            if self._pool is None:
+                self._pool = TransportPool(forks=self.options.forks,
+                                           resolve_host=self._host_named)
+            self.runner = JobRunner(
+                self.store, self.events, self._transport, self._resolve_hosts,
+                max_jobs=self.options.max_jobs,
+                max_runs_per_host=self.options.max_runs_per_host,
+            )
+            self._recover()
+            self.runner.start()
+            self._control = ControlServer(self, socket_path(self.settings.data_dir))
+            await self._control.start()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    async def close(self, grace: float = 0.0) -> None:
+        if self._control is not None:
+            await self._control.stop()
+        if self.runner is not None:
+            await self.runner.close(grace, reason="engine stopped")
+        if self._pool is not None:
+            await self._pool.close()
+        if self.store is not None:
+            self.store.close()
+        self._lock.release()
+
+    async def __aenter__(self) -> Engine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _recover(self) -> None:
+        """Jobs a crashed engine left running are Failed; Queued ones start again."""
+        assert self.store is not None and self.runner is not None
+        for job in sorted(self.store.unfinished_jobs(), key=lambda j: j.id):
+            if job.status is JobStatus.QUEUED:
+                try:
+                    self.runner.enqueue(job, self._work_for_job(job))
+                    continue
+                except UsageError as exc:
+                    reason = f"could not restart after an engine restart: {exc}"
+            else:
+                reason = INTERRUPTED
+            for run in job.host_runs.values():
+                if not run.status.finished:
+                    run.status, run.ended = JobStatus.FAILED, time.time()
+                    run.error = run.error or f"interrupted: {reason}"
+            job.status, job.ended, job.reason = JobStatus.FAILED, time.time(), reason
+            self.store.save_job(job)
+
+    # ------------------------------------------------------------------ inventory
+    def hosts(self, pattern: str = "all") -> list[Host]:
+        return self._inventory.current().select(pattern)
+
+    def _host_named(self, name: str) -> Host | None:
+        return self._inventory.current().hosts.get(name)
+
+    def _resolve_hosts(self, names: list[str]) -> dict[str, Host]:
+        inventory = self._inventory.current()
+        return {name: inventory.hosts[name] for name in names if name in inventory.hosts}
+
+    def _transport(self, host: Host) -> Transport:
+        assert self._pool is not None
+        return transport_for(host, self._pool)
+
+    async def probe(self, hosts: Sequence[str]) -> list[HostProbe]:
+        """A cheap probe: one `uname -s` over the pooled connection, per host, at once."""
+        resolved = self._resolve_hosts(list(hosts))
+
+        async def one(name: str) -> HostProbe:
+            host = resolved.get(name)
+            if host is None:
+                return HostProbe(name, False, error="not in the inventory", checked=time.time())
+            lines: list[bytes] = []
+            try:
+                status = await self._transport(host).run(
+                    "uname -sr 2>/dev/null || ver", timeout=15,
+                    on_line=lambda s, b: lines.append(b) if s == "stdout" else None)
+            except HostError as exc:
+                return HostProbe(name, False, error=f"{exc.kind}: {exc.detail}",
+                                 checked=time.time())
+            text = b"".join(lines).decode(errors="replace").strip()
+            return HostProbe(name, status.ok, os=text, checked=time.time())
+
+        return list(await asyncio.gather(*(one(name) for name in hosts)))
+
+    # ------------------------------------------------------------------ runbooks
+    async def runbooks(self) -> list[RunbookInfo]:
+        return [runbook_info(rb) for rb in self.catalog.list()]
+
+    async def check_parameters(self, runbook: str, raw: Mapping[str, str]) -> dict[str, Any]:
+        book = self.catalog.get(runbook)
+        return parse_values(book.metadata.parameters, raw, book.name)
+
+    # ------------------------------------------------------------------ jobs
+    async def start_job(self, runbook: str, pattern: str, raw_parameters: Mapping[str, str],
+                        trigger: Trigger = Trigger.MANUAL, trigger_ref: str | None = None,
+                        webhook_data: dict[str, Any] | None = None,
+                        timeout: float | None = None) -> Job:
+        book = self.catalog.get(runbook)
+        params = parse_values(book.metadata.parameters, raw_parameters, book.name)
+        if webhook_data is not None:
+            params["WebhookData"] = webhook_data
+        hosts = self._select_for_job(pattern)
+        job = Job(id=new_job_id(), runbook=book.name, pattern=pattern,
+                  hosts=[h.name for h in hosts], parameters=params, runbook_hash=book.hash,
+                  trigger=trigger, trigger_ref=trigger_ref)
+        return self._submit(job, self._runbook_work(book, params), timeout or book.metadata.timeout)
+
+    async def start_command(self, pattern: str, command: str,
+                            trigger: Trigger = Trigger.MANUAL, timeout: float | None = None) -> Job:
+        if not command.strip():
+            raise UsageError("the command is empty")
+        hosts = self._select_for_job(pattern)
+        job = Job(id=new_job_id(), runbook=COMMAND_RUNBOOK, pattern=pattern,
+                  hosts=[h.name for h in hosts], parameters={"command": command},
+                  runbook_hash=hashlib.sha256(command.encode()).hexdigest(), trigger=trigger)
+        return self._submit(job, _command_work(command), timeout)
+
+    def _select_for_job(self, pattern: str) -> list[Host]:
+        hosts = self.hosts(pattern)
+        if not hosts:
+            raise UsageError(f"the pattern {pattern!r} matches no host in "
+                             f"{self.settings.inventory}")
+        return hosts
+
+    def _submit(self, job: Job, work: Work, timeout: float | None) -> Job:
+        """Store the job durably, then queue it: a job is acknowledged only once stored."""
+        assert self.store is not None and self.runner is not None
+        self.store.add_job(job)
+        self.runner.enqueue(job, work, timeout)
+        self.events.publish(EngineEvent(job_id=job.id, job=job.copy()))
+        return job.copy()
+
+    def _work_for_job(self, job: Job) -> Work:
+        if job.runbook == COMMAND_RUNBOOK:
+            return _command_work(str(job.parameters.get("command", "")))
+        return self._runbook_work(self.catalog.get(job.runbook), dict(job.parameters))
+
+    def _runbook_work(self, book: Runbook, params: dict[str, Any]) -> Work:
+        webhook_data = params.get("WebhookData")
+        script_params = {k: v for k, v in params.items() if k != "WebhookData"}
+
+        def build(host: Host, workdir: str) -> Invocation:
+            return self.catalog.build_invocation(book, script_params, TargetInfo.from_host(host),
+                                                 workdir, webhook_data)
+
+        return Work(build=build)
+
+    async def stop_job(self, job_id: str) -> Job:
+        assert self.runner is not None
+        stopped = await self.runner.stop(job_id)
+        return stopped if stopped is not None else await self.job(job_id)
+
+    async def rerun_job(self, job_id: str, failed_only: bool = False) -> Job:
+        old = await self.job(job_id)
+        hosts = old.failed_hosts() if failed_only else list(old.hosts)
+        if not hosts:
+            raise UsageError(f"job {job_id} has no failed hosts to run again")
+        pattern = ",".join(hosts) if failed_only else old.pattern
+        if old.runbook == COMMAND_RUNBOOK:
+            return await self.start_command(pattern, str(old.parameters["command"]))
+        raw = {k: _raw(v) for k, v in old.parameters.items() if k != "WebhookData"}
+        return await self.start_job(old.runbook, pattern, raw)
+
+    async def jobs(self, *, status: JobStatus | None = None, runbook: str | None = None,
+                   limit: int = 200, before_id: str | None = None) -> list[Job]:
+        assert self.store is not None
+        return self.store.list_jobs(status=status, runbook=runbook, limit=limit,
+                                    before_id=before_id)
+
+    async def job(self, job_id: str) -> Job:
+        assert self.store is not None and self.runner is not None
+        return self.runner.live_job(job_id) or self.store.get_job(job_id)
+
+    async def streams(self, job_id: str, host: str | None = None,
+                      stream: str | None = None) -> list[StreamRecord]:
+        assert self.store is not None
+        return self.store.read_streams(job_id, host=host, stream=stream)
+
+    def subscribe(self, callback: EventCallback) -> Callable[[], None]:
+        return self.events.subscribe(callback)
+
+
+def _command_work(command: str) -> Work:
+    return Work(build=lambda host, workdir: Invocation(command=command, files={}, env={},
+                                                       stdin=None),
+                needs_workdir=False)
+
+
+def _raw(value: Any) -> str:
+    """The CLI form of a typed parameter value, for running a job again."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)

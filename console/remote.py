@@ -1,0 +1,159 @@
+"""`RemoteClient`: the EngineClient interface over a running engine's control socket.
+
+A second console, or any CLI command, uses it when another process owns the data
+directory, so that every view shows the same jobs and only one engine runs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from console.client import EngineEvent, EventCallback, HostProbe, RunbookInfo
+from console.errors import ConfigError
+from console.inventory.model import Host
+from console.jobs import Job, JobStatus, StreamRecord, Trigger
+from console.live_inventory import LiveInventory
+from console.wire import (
+    error_from_dict,
+    probe_from_dict,
+    record_from_dict,
+    runbook_from_dict,
+)
+
+
+class RemoteClient:
+    is_attached = True
+
+    def __init__(self, socket: Path) -> None:
+        self.socket = socket
+        self._session: aiohttp.ClientSession | None = None
+        self._subscribers: list[EventCallback] = []
+        self._events_task: asyncio.Task[None] | None = None
+        self._events_ready = asyncio.Event()
+        self._inventory: LiveInventory | None = None
+        self.info: dict[str, Any] = {}
+
+    async def open(self) -> RemoteClient:
+        connector = aiohttp.UnixConnector(path=str(self.socket))
+        self._session = aiohttp.ClientSession(connector=connector,
+                                              timeout=aiohttp.ClientTimeout(total=None))
+        try:
+            self.info = await self._call("GET", "/info")
+        except aiohttp.ClientError as exc:
+            await self.close()
+            raise ConfigError(f"cannot reach the engine at {self.socket}: {exc}") from exc
+        return self
+
+    async def close(self) -> None:
+        if self._events_task:
+            self._events_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._events_task
+        if self._session:
+            await self._session.close()
+
+    async def _call(self, method: str, path: str, body: Any = None,
+                    params: Mapping[str, str] | None = None) -> Any:
+        assert self._session is not None, "call open() first"
+        async with self._session.request(method, f"http://engine{path}", json=body,
+                                         params=params) as response:
+            data = await response.json()
+        if isinstance(data, dict) and "error" in data:
+            raise error_from_dict(data["error"])
+        return data
+
+    # The EngineClient calls ------------------------------------------------
+    def hosts(self, pattern: str = "all") -> list[Host]:
+        """Evaluated here, on the engine's own inventory file, so typing a filter never
+        waits for a round trip; the file is re-read when it changes."""
+        if self._inventory is None:
+            self._inventory = LiveInventory(Path(self.info["inventory"]))
+        return self._inventory.current().select(pattern)
+
+    async def probe(self, hosts: Sequence[str]) -> list[HostProbe]:
+        return [probe_from_dict(d) for d in await self._call("POST", "/probe",
+                                                             {"hosts": list(hosts)})]
+
+    async def runbooks(self) -> list[RunbookInfo]:
+        return [runbook_from_dict(d) for d in await self._call("GET", "/runbooks")]
+
+    async def check_parameters(self, runbook: str, raw: Mapping[str, str]) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "POST", "/parameters/check", {"runbook": runbook, "parameters": dict(raw)})
+        return result
+
+    async def start_job(self, runbook: str, pattern: str, raw_parameters: Mapping[str, str],
+                        trigger: Trigger = Trigger.MANUAL, trigger_ref: str | None = None,
+                        timeout: float | None = None) -> Job:
+        body = {"runbook": runbook, "pattern": pattern, "parameters": dict(raw_parameters),
+                "trigger": trigger.value, "trigger_ref": trigger_ref, "timeout": timeout}
+        return Job.from_dict(await self._call("POST", "/jobs", body))
+
+    async def start_command(self, pattern: str, command: str,
+                            trigger: Trigger = Trigger.MANUAL,
+                            timeout: float | None = None) -> Job:
+        body = {"pattern": pattern, "command": command, "trigger": trigger.value,
+                "timeout": timeout}
+        return Job.from_dict(await self._call("POST", "/commands", body))
+
+    async def stop_job(self, job_id: str) -> Job:
+        return Job.from_dict(await self._call("POST", f"/jobs/{job_id}/stop"))
+
+    async def rerun_job(self, job_id: str, failed_only: bool = False) -> Job:
+        return Job.from_dict(await self._call("POST", f"/jobs/{job_id}/rerun",
+                                              {"failed_only": failed_only}))
+
+    async def jobs(self, *, status: JobStatus | None = None, runbook: str | None = None,
+                   limit: int = 200, before_id: str | None = None) -> list[Job]:
+        params = {"limit": str(limit)}
+        for key, value in (("status", status.value if status else None),
+                           ("runbook", runbook), ("before_id", before_id)):
+            if value is not None:
+                params[key] = value
+        return [Job.from_dict(d) for d in await self._call("GET", "/jobs", params=params)]
+
+    async def job(self, job_id: str) -> Job:
+        return Job.from_dict(await self._call("GET", f"/jobs/{job_id}"))
+
+    async def streams(self, job_id: str, host: str | None = None,
+                      stream: str | None = None) -> list[StreamRecord]:
+        params = {k: v for k, v in (("host", host), ("stream", stream)) if v is not None}
+        data = await self._call("GET", f"/jobs/{job_id}/streams", params=params)
+        return [record_from_dict(d) for d in data]
+
+    def subscribe(self, callback: EventCallback) -> Callable[[], None]:
+        self._subscribers.append(callback)
+        if self._events_task is None:
+            self._events_task = asyncio.create_task(self._pump_events())
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    async def wait_subscribed(self) -> None:
+        """Return once the event stream is open (so no event after this is missed)."""
+        await self._events_ready.wait()
+
+    async def _pump_events(self) -> None:
+        assert self._session is not None
+        async with self._session.get("http://engine/events") as response:
+            async for raw in response.content:
+                data = json.loads(raw)
+                if data.get("ready"):
+                    self._events_ready.set()
+                    continue
+                event = EngineEvent(
+                    job_id=data["job_id"],
+                    job=Job.from_dict(data["job"]) if data.get("job") else None,
+                    records=[record_from_dict(r) for r in data.get("records", ())])
+                for callback in list(self._subscribers):
+                    callback(event)

@@ -1,0 +1,331 @@
+"""The job runner: a FIFO queue, concurrency limits, timeouts, stop, stream capture.
+
+Limits are two: how many jobs run at once (`max_jobs`; later jobs stay Queued and
+start in order) and how many host runs may use one host at once
+(`max_runs_per_host`; a host run waiting for its host stays Queued inside its
+Running job). Job-level state changes are written durably at once; host-level
+changes are coalesced and flushed a moment later, because after a crash the engine
+marks every unfinished job Failed anyway and 40 fsyncs per 20-host job would stall
+the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from console.client import EngineEvent
+from console.errors import Cancelled, ExitedNonZero, HostError, OpsError, TimedOut
+from console.events import EventHub
+from console.inventory.model import Host
+from console.jobs import HostRun, Job, JobStatus, StreamRecord
+from console.languages import Invocation
+from console.store import Store
+from console.streams import classify
+from console.transports.base import ExitStatus, StreamName, Transport
+
+log = logging.getLogger(__name__)
+
+# A stream of one host run keeps at most this much text (Azure keeps 1 MiB per stream).
+STREAM_CAP_BYTES = 1024 * 1024
+FLUSH_INTERVAL = 0.25
+MAKE_WORKDIR = 'umask 077 && mktemp -d "${TMPDIR:-/tmp}/opsconsole.XXXXXXXX"'
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a job runs on each host: builds the invocation once the workdir exists."""
+
+    build: Callable[[Host, str], Invocation]
+    needs_workdir: bool = True
+
+
+TransportFor = Callable[[Host], Transport]
+HostsFor = Callable[[list[str]], dict[str, Host]]
+
+
+class JobRunner:
+    def __init__(
+        self,
+        store: Store,
+        events: EventHub,
+        transport_for: TransportFor,
+        hosts_for: HostsFor,
+        *,
+        max_jobs: int = 8,
+        max_runs_per_host: int = 1,
+    ) -> None:
+        self._store = store
+        self._events = events
+        self._transport_for = transport_for
+        self._hosts_for = hosts_for
+        self.max_jobs = max_jobs
+        self.max_runs_per_host = max_runs_per_host
+        self._queue: deque[tuple[Job, Work, float | None]] = deque()
+        self._wakeup = asyncio.Event()
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._jobs: dict[str, Job] = {}  # live copies of queued and running jobs
+        self._host_slots: dict[str, asyncio.Semaphore] = {}
+        self._dirty: set[str] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._flush_task: asyncio.Task[None] | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._dispatch_forever(), name="job-dispatch")
+        self._flush_task = asyncio.create_task(self._flush_forever(), name="job-flush")
+
+    async def close(self, grace: float = 0.0, reason: str = "engine stopped") -> None:
+        """Stop dispatching; give running jobs `grace` seconds, then stop them."""
+        for task in (self._loop_task, self._flush_task):
+            if task:
+                task.cancel()
+        if self._running and grace > 0:
+            await asyncio.wait(list(self._running.values()), timeout=grace)
+        for job_id in list(self._running):
+            await self.stop(job_id, reason=reason)
+        self._flush_dirty()
+
+    # ----------------------------------------------------------------- queries
+    def live_job(self, job_id: str) -> Job | None:
+        job = self._jobs.get(job_id)
+        return job.copy() if job else None
+
+    def is_active(self, job_id: str) -> bool:
+        return job_id in self._jobs
+
+    def active_jobs(self) -> list[Job]:
+        return [job.copy() for job in self._jobs.values()]
+
+    # ----------------------------------------------------------------- commands
+    def enqueue(self, job: Job, work: Work, timeout: float | None = None) -> None:
+        """Queue a job that is already stored durably as Queued."""
+        self._jobs[job.id] = job
+        self._queue.append((job, work, timeout))
+        self._wakeup.set()
+
+    async def stop(self, job_id: str, reason: str = "stopped by user") -> Job | None:
+        """Stop a queued or running job; running host runs end their remote processes."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            return None
+        if job.status is JobStatus.QUEUED:
+            self._queue = deque(item for item in self._queue if item[0].id != job_id)
+            for run in job.host_runs.values():
+                run.transition(JobStatus.STOPPED)
+            job.transition(JobStatus.STOPPED, reason)
+            self._finish(job)
+            return job.copy()
+        if job.status in (JobStatus.STARTING, JobStatus.RUNNING):
+            job.transition(JobStatus.STOPPING, reason)
+            self._save(job)
+        task = self._running.get(job_id)
+        if task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        return job.copy()
+
+    # ----------------------------------------------------------------- internals
+    async def _dispatch_forever(self) -> None:
+        while True:
+            while self._queue and len(self._running) < self.max_jobs:
+                job, work, timeout = self._queue.popleft()
+                task = asyncio.create_task(self._run_job(job, work, timeout), name=f"job-{job.id}")
+                self._running[job.id] = task
+                task.add_done_callback(functools.partial(self._on_job_done, job.id))
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    def _on_job_done(self, job_id: str, _task: asyncio.Task[None]) -> None:
+        self._running.pop(job_id, None)
+        self._wakeup.set()
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL)
+            self._flush_dirty()
+
+    def _flush_dirty(self) -> None:
+        for job_id in list(self._dirty):
+            job = self._jobs.get(job_id)
+            if job is not None:
+                self._store.save_job(job)
+        self._dirty.clear()
+
+    def _save(self, job: Job) -> None:
+        self._store.save_job(job)
+        self._dirty.discard(job.id)
+        self._publish(job)
+
+    def _touch(self, job: Job) -> None:
+        self._dirty.add(job.id)
+        self._publish(job)
+
+    def _publish(self, job: Job) -> None:
+        self._events.publish(EngineEvent(job_id=job.id, job=job.copy()))
+
+    def _finish(self, job: Job) -> None:
+        self._save(job)
+        self._jobs.pop(job.id, None)
+
+    async def _run_job(self, job: Job, work: Work, timeout: float | None) -> None:
+        try:
+            job.transition(JobStatus.STARTING)
+            self._save(job)
+            hosts = self._hosts_for(job.hosts)
+            job.transition(JobStatus.RUNNING)
+            self._save(job)
+            deadline = None if timeout is None else time.monotonic() + timeout
+            await asyncio.gather(*(self._run_host(job, name, hosts.get(name), work, deadline)
+                                   for name in job.hosts))
+            timed_out = any((r.error or "").startswith(TimedOut.kind)
+                            for r in job.host_runs.values())
+            reason = f"timed out after {timeout:g} s" if timeout is not None and timed_out else None
+            job.transition(job.outcome(), reason)
+        except asyncio.CancelledError:
+            self._end_unfinished(job, JobStatus.STOPPED, "cancelled: the job was stopped")
+            if job.status is not JobStatus.STOPPING:
+                job.transition(JobStatus.STOPPING)
+            job.transition(JobStatus.STOPPED)
+        except Exception as exc:  # a bug must fail the job, never the engine
+            log.exception("job %s crashed", job.id)
+            self._end_unfinished(job, JobStatus.FAILED, f"internal_error: {exc}")
+            if not job.status.finished:
+                job.transition(JobStatus.FAILED, f"internal error: {exc}")
+        finally:
+            self._store.sync_streams(job.id)
+            self._finish(job)
+
+    @staticmethod
+    def _end_unfinished(job: Job, final: JobStatus, error: str) -> None:
+        for run in job.host_runs.values():
+            _end_run(run, final, error)
+
+    def _host_slot(self, host: str) -> asyncio.Semaphore:
+        slot = self._host_slots.get(host)
+        if slot is None:
+            slot = self._host_slots[host] = asyncio.Semaphore(self.max_runs_per_host)
+        return slot
+
+    async def _run_host(self, job: Job, name: str, host: Host | None, work: Work,
+                        deadline: float | None) -> None:
+        run = job.host_runs[name]
+        if host is None:
+            _end_run(run, JobStatus.FAILED, "not_in_inventory: the host left the inventory")
+            self._touch(job)
+            return
+        async with self._host_slot(name):
+            run.transition(JobStatus.STARTING)
+            run.transition(JobStatus.RUNNING)
+            self._touch(job)
+            capture = _StreamCapture(self, job, name)
+            try:
+                status = await _execute(self._transport_for(host), host, work, deadline,
+                                        capture.on_line)
+                run.exit_code = status.code
+                if status.ok:
+                    run.transition(JobStatus.COMPLETED)
+                else:
+                    how = (f"exited with status {status.code}" if status.signal is None
+                           else f"killed by signal {status.signal}")
+                    _end_run(run, JobStatus.FAILED, f"{ExitedNonZero.kind}: {how}")
+            except Cancelled as exc:
+                _end_run(run, JobStatus.STOPPED, f"{exc.kind}: {exc.detail}")
+            except HostError as exc:
+                _end_run(run, JobStatus.FAILED, f"{exc.kind}: {exc.detail}")
+            except OpsError as exc:  # e.g. a connection type this engine cannot reach
+                _end_run(run, JobStatus.FAILED, f"error: {exc}")
+            finally:
+                capture.flush()
+            self._touch(job)
+
+
+def _end_run(run: HostRun, final: JobStatus, error: str) -> None:
+    """Finish a host run that has not finished, through the legal transitions."""
+    if run.status.finished:
+        return
+    if final is JobStatus.STOPPED and run.status in (JobStatus.STARTING, JobStatus.RUNNING):
+        run.transition(JobStatus.STOPPING)
+    run.transition(final)
+    run.error = run.error or error
+
+
+async def _execute(transport: Transport, host: Host, work: Work, deadline: float | None,
+                   on_line: Callable[[StreamName, bytes], None]) -> ExitStatus:
+    """Create a private workdir, upload the invocation's files, run it, clean up."""
+    workdir = ""
+    if work.needs_workdir:
+        workdir = await _make_workdir(transport, host)
+    try:
+        invocation = work.build(host, workdir)
+        for file_name, data in invocation.files.items():
+            await transport.upload(data, f"{workdir}/{file_name}", 0o700)
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if remaining == 0.0:
+            raise TimedOut(host.name, "the job's time limit ran out before this host started")
+        return await transport.run(invocation.command, stdin=invocation.stdin,
+                                   env=invocation.env, timeout=remaining, on_line=on_line)
+    finally:
+        if workdir:
+            await asyncio.shield(_remove_workdir(transport, workdir))
+
+
+async def _make_workdir(transport: Transport, host: Host) -> str:
+    lines: list[bytes] = []
+
+    def collect(stream: StreamName, line: bytes) -> None:
+        if stream == "stdout":
+            lines.append(line)
+
+    status = await transport.run(MAKE_WORKDIR, timeout=60, on_line=collect)
+    path = b"".join(lines).decode(errors="replace").strip()
+    if not status.ok or not path.startswith("/"):
+        raise HostError(host.name, "could not create a temporary directory on the host")
+    return path
+
+
+async def _remove_workdir(transport: Transport, workdir: str) -> None:
+    with contextlib.suppress(HostError, OSError, asyncio.CancelledError):
+        await transport.run(f"rm -rf '{workdir}'", timeout=30)
+
+
+class _StreamCapture:
+    """Turns transport lines into stream records: classify, cap, store, publish."""
+
+    def __init__(self, runner: JobRunner, job: Job, host: str) -> None:
+        self._runner = runner
+        self._job = job
+        self._host = host
+        self._used: dict[str, int] = {}
+        self._truncated: set[str] = set()
+        self._pending: list[StreamRecord] = []
+
+    def on_line(self, source: StreamName, raw: bytes) -> None:
+        text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        stream, text = classify(source, text)
+        used = self._used.get(stream, 0) + len(text) + 1
+        self._used[stream] = used
+        if used > STREAM_CAP_BYTES:
+            if stream in self._truncated:
+                return
+            self._truncated.add(stream)
+            text = f"[... {stream} stream truncated at {STREAM_CAP_BYTES // 1024} KiB ...]"
+        self._pending.append(StreamRecord(time.time(), self._host, stream, text))
+        if len(self._pending) >= 256:
+            self.flush()
+        else:
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        records, self._pending = self._pending, []
+        self._runner._store.append_streams(self._job.id, records)
+        self._runner._events.publish(EngineEvent(job_id=self._job.id, records=records))

@@ -1,0 +1,79 @@
+"""JSON forms of the client-facing types, shared by the control API and its client.
+
+Kept in one place so the socket protocol and the CLI's `--json` output cannot drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from console.client import HostProbe, ParameterInfo, RunbookInfo
+from console.errors import EXIT_FAILED, ConfigError, OpsError, UsageError
+from console.inventory.model import Host
+from console.jobs import StreamRecord
+from console.runbooks import Runbook
+
+
+def host_to_dict(host: Host) -> dict[str, Any]:
+    """The shape of `inventory list --json`."""
+    return {
+        "name": host.name,
+        "address": host.address,
+        "port": host.port,
+        "user": host.user,
+        "connection": host.connection,
+        "groups": list(host.groups),
+        "vars": dict(host.vars),
+    }
+
+
+def host_from_dict(data: dict[str, Any]) -> Host:
+    return Host(name=data["name"], vars=data.get("vars", {}), groups=tuple(data["groups"]))
+
+
+def runbook_to_dict(info: RunbookInfo) -> dict[str, Any]:
+    return asdict(info)
+
+
+def runbook_from_dict(data: dict[str, Any]) -> RunbookInfo:
+    params = tuple(ParameterInfo(**{**p, "choices": tuple(p.get("choices") or ())})
+                   for p in data.get("parameters", ()))
+    return RunbookInfo(**{**data, "parameters": params})
+
+
+def probe_to_dict(probe: HostProbe) -> dict[str, Any]:
+    return asdict(probe)
+
+
+def probe_from_dict(data: dict[str, Any]) -> HostProbe:
+    return HostProbe(**data)
+
+
+def record_from_dict(data: dict[str, Any]) -> StreamRecord:
+    return StreamRecord(data["time"], data["host"], data["stream"], data["text"])
+
+
+def error_to_dict(exc: OpsError) -> dict[str, Any]:
+    return {"type": type(exc).__name__, "message": exc.message, "exit_code": exc.exit_code}
+
+
+def error_from_dict(data: dict[str, Any]) -> OpsError:
+    """Rebuild an engine-side error on the client, keeping its message and exit code."""
+    cls = {"UsageError": UsageError, "ConfigError": ConfigError}.get(data.get("type", ""),
+                                                                     OpsError)
+    exc = cls(str(data.get("message", "the engine reported an error")))
+    exc.exit_code = int(data.get("exit_code", EXIT_FAILED))
+    return exc
+
+
+def runbook_info(book: Runbook) -> RunbookInfo:
+    meta = book.metadata
+    return RunbookInfo(
+        name=book.name, language=book.language, path=str(book.path),
+        description=meta.description, target=meta.target, timeout=meta.timeout,
+        parameters=tuple(ParameterInfo(
+            name=p.name, type=p.type, required=p.required, default=p.default,
+            choices=tuple(p.choices or ()), description=p.description)
+            for p in meta.parameters.values()),
+    )
