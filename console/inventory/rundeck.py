@@ -43,7 +43,7 @@ def rundeck_to_ansible(path: str | Path) -> str:
     for name, node, line in _nodes(str(path), data):
         if name in hosts:
             raise InventoryError(str(path), line, f"node {name!r} is defined twice")
-        hosts[name], tags = _convert(str(path), name, node)
+        hosts[name], tags = _convert(str(path), name, node, line)
         for tag in tags:
             group = _NOT_NAME.sub("_", tag)
             if group and group not in _RESERVED_GROUPS:
@@ -77,11 +77,15 @@ def _nodes(path: str, data: Any) -> list[tuple[str, LineDict, int]]:
     return nodes
 
 
-def _convert(path: str, name: str, node: LineDict) -> tuple[dict[str, Any], list[str]]:
+def _convert(
+    path: str, name: str, node: LineDict, line: int
+) -> tuple[dict[str, Any], list[str]]:
+    """Host variables and tags of one node; `line` is where the node starts."""
     host_vars: dict[str, Any] = {}
     hostname = node.get("hostname")
     if not isinstance(hostname, str) or not hostname:
-        raise InventoryError(path, node.line_of("hostname"), f"node {name!r}: hostname is required")
+        where = node.key_lines.get("hostname", line)
+        raise InventoryError(path, where, f"node {name!r}: hostname is required")
     address, _, port = hostname.rpartition(":") if _has_port(hostname) else (hostname, "", "")
     if address != name:
         host_vars["ansible_host"] = address
