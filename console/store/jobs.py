@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from console.errors import OpsError
+from console.errors import OpsError, UsageError
 from console.jobs import Job, JobStatus, Trigger, job_id_time
 from console.store.atomic import AtomicDB, KeyedTable, fsync_dir, remove_debris
 
@@ -179,12 +179,21 @@ class JobStore:
         if db is None:
             db = AtomicDB(self.directory / f"seg-{start}.json")
             self._open[start] = db
-            while len(self._open) > OPEN_SEGMENTS:
-                _, oldest = self._open.popitem(last=False)
-                oldest.close()
+            self._evict()
         else:
             self._open.move_to_end(start)
         return db.keyed("jobs")
+
+    def _evict(self) -> None:
+        """Close the least recently used segments beyond OPEN_SEGMENTS, but keep the
+        newest (every new job writes to it) even when a long listing walked past it."""
+        newest = self._starts[-1] if self._starts else None
+        while len(self._open) > OPEN_SEGMENTS:
+            start, oldest = self._open.popitem(last=False)
+            if start == newest:
+                self._open[start] = oldest
+                continue
+            oldest.close()
 
     def _segment_of(self, job_id: str) -> str | None:
         """The segment that holds (or would hold) an existing job id."""
@@ -360,4 +369,4 @@ class JobStore:
 
 def check_id(job_id: str) -> None:
     if not JOB_ID.match(job_id):
-        raise OpsError(f"{job_id!r} is not a job id (20 hex digits from new_job_id())")
+        raise UsageError(f"{job_id!r} is not a job id (job ids are 20 hex digits)")

@@ -119,15 +119,16 @@ def test_first_page_and_old_lookup_stay_fast_with_a_big_history(tmp_path: Path) 
     store.close()
 
     store = Store(tmp_path)
-    began = time.perf_counter()
+    began = time.process_time()  # CPU time: other load on the machine does not count
     page = store.list_jobs(limit=200)
     store.get_job(history[5].id)
     job = make_job()
     store.add_job(job)
     store.save_job(finish(job))
-    elapsed = time.perf_counter() - began
+    elapsed = time.process_time() - began
     assert [j.id for j in page] == [j.id for j in history[::-1][:200]]
-    assert elapsed < 0.5, f"first page + old get + 4 writes took {elapsed:.3f}s"
+    # reading all 40 segments costs ~0.5 s of CPU; these calls read three of them
+    assert elapsed < 0.15, f"first page + old get + 4 writes took {elapsed:.3f}s of CPU"
 
 
 def test_ids_outside_the_newest_segment_still_land_in_order(tmp_path: Path) -> None:
