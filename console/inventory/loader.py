@@ -14,6 +14,7 @@ never silently drop hosts. Nothing is partially loaded: the first error stops lo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -346,13 +347,35 @@ def _read_list_group(builder: _Builder, name: Any, body: Any, line: int) -> None
 
 
 def load_inventory(path: str | Path) -> Inventory:
-    """Read and validate an inventory file; raise InventoryError naming file and line."""
+    """Read and validate an inventory file; raise InventoryError naming file and line.
+
+    JSON (what `ansible-inventory --list` prints, often large) is read with the json
+    module, which is many times faster than PyYAML; if it is invalid in any way it is
+    read again with the YAML loader, whose marks give the error its line number.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InventoryError(str(path), None, f"cannot read inventory: {exc}") from None
-    data = load_yaml(str(path), text)
+    if text.lstrip().startswith("{"):
+        try:
+            return _build(path, json.loads(text, object_pairs_hook=_json_mapping))
+        except (ValueError, InventoryError):
+            pass  # reported below, with a line number
+    return _build(path, load_yaml(str(path), text))
+
+
+def _json_mapping(pairs: list[tuple[str, Any]]) -> LineDict:
+    mapping = LineDict()
+    for key, value in pairs:
+        if key in mapping:
+            raise ValueError(f"duplicate key {key!r}")
+        mapping[key] = value
+    return mapping
+
+
+def _build(path: Path, data: Any) -> Inventory:
     builder = _Builder(str(path))
     if data is None:
         raise builder.error(None, "the inventory is empty (start it with 'all:')")

@@ -65,3 +65,13 @@ def test_missing_and_empty_files(tmp_path, write):
         load_inventory(tmp_path / "nope.yaml")
     with pytest.raises(InventoryError, match="empty"):
         load_inventory(write("# nothing\n"))
+
+
+def test_bad_json_inventory_still_gets_a_line_number(write):
+    path = write('{\n  "_meta": {"hostvars": {}},\n  "web": {"hosts": "a"}\n}\n', name="inv.json")
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(path)
+    assert caught.value.line == 3 and "hosts" in str(caught.value)
+    dup = write('{"web": ["a"],\n "web": ["b"]}\n', name="dup.json")
+    with pytest.raises(InventoryError, match=r"dup.json:2: duplicate key 'web'"):
+        load_inventory(dup)
