@@ -290,6 +290,8 @@ class JobStore:
         """Newest first, walking segments from the newest and skipping those whose
         summary rules them out; stops as soon as `limit` jobs are found."""
         found: list[Job] = []
+        if limit <= 0:
+            return found
         for doc in self._newest_first(wanted, before_id):
             found.append(job_from_doc(doc))
             if len(found) >= limit:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -142,3 +143,27 @@ def test_ids_outside_the_newest_segment_still_land_in_order(tmp_path: Path) -> N
     store.add_job(between)
     ids = [j.id for j in store.list_jobs()]
     assert ids == sorted([j.id for j in [*later, earlier, between]], reverse=True)
+
+
+async def test_the_event_loop_and_a_worker_thread_can_share_a_store(tmp_path: Path) -> None:
+    store = Store(tmp_path, segment_jobs=10)
+    in_thread = [make_job("thread.sh") for _ in range(60)]
+    on_loop = [make_job("loop.sh") for _ in range(60)]
+
+    def worker() -> None:
+        for job in in_thread:
+            store.add_job(job)
+            store.save_job(finish(job))
+
+    pending = asyncio.create_task(asyncio.to_thread(worker))
+    for job in on_loop:
+        store.add_job(job)
+        store.table("decisions", cap=20).upsert(job.id, {"n": 1})
+        await asyncio.sleep(0)
+    await pending
+
+    assert len(store.list_jobs(runbook="thread.sh", status=JobStatus.COMPLETED)) == 60
+    assert len(store.list_jobs(runbook="loop.sh")) == 60
+    assert len(store.unfinished_jobs()) == 60
+    assert len(store.table("decisions").all()) == 20
+    assert store.list_jobs(limit=0) == []
