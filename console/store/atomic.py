@@ -73,8 +73,8 @@ def read_json(path: Path) -> Any:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
-    if not raw:
-        return None
+    if not raw:  # atomic writes never leave an empty file: something else truncated it
+        raise StoreCorrupt(f"{path} is empty; move it aside to start that table afresh")
     try:
         return json.loads(raw)
     except ValueError as exc:

@@ -27,6 +27,7 @@ import bisect
 import copy
 import difflib
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +36,13 @@ from typing import Any
 
 from console.errors import OpsError, UsageError
 from console.jobs import Job, JobStatus, Trigger, job_id_time
-from console.store.atomic import AtomicDB, KeyedTable, fsync_dir, remove_debris
+from console.store.atomic import (
+    AtomicDB,
+    KeyedTable,
+    StoreCorrupt,
+    fsync_dir,
+    remove_debris,
+)
 
 SEGMENT_JOBS = 500
 SEGMENT_BYTES = 1_000_000
@@ -148,8 +155,12 @@ class JobStore:
         self._open: OrderedDict[str, AtomicDB] = OrderedDict()
         self._summary_db = AtomicDB(directory / "summaries.json")
         self._active_db = AtomicDB(directory / "active.json")
-        self._summaries = {start: Summary.from_doc(doc)
-                           for start, doc in self._summary_table.raw().items()}
+        try:
+            self._summaries = {start: Summary.from_doc(doc)
+                               for start, doc in self._summary_table.raw().items()}
+            self._active.raw()
+        except (StoreCorrupt, KeyError, TypeError):
+            self._rebuild_indexes()
         self._rebuild_missing_summaries()
 
     # -- segments -------------------------------------------------------------------
@@ -161,6 +172,22 @@ class JobStore:
     @property
     def _active(self) -> KeyedTable:
         return self._active_db.keyed("active")
+
+    def _rebuild_indexes(self) -> None:
+        """The side files are derived data: if one is damaged, set both aside (kept
+        for inspection) and rebuild them from the segments. Slow, but loses nothing."""
+        for db in (self._summary_db, self._active_db):
+            path = db.atomic_storage.path
+            db.close()
+            if path.exists():
+                path.rename(path.with_name(f"{path.name}.damaged-{int(time.time())}"))
+        self._summary_db = AtomicDB(self.directory / "summaries.json")
+        self._active_db = AtomicDB(self.directory / "active.json")
+        self._summaries = {}
+        unfinished = {job_id: {"segment": start} for start in self._starts
+                      for job_id, doc in self._segment(start).raw().items()
+                      if not JobStatus(doc["status"]).finished}
+        self._active.put_many(unfinished)
 
     def _rebuild_missing_summaries(self) -> None:
         """A segment without a summary (the summaries file was lost): derive it once."""

@@ -167,3 +167,18 @@ async def test_the_event_loop_and_a_worker_thread_can_share_a_store(tmp_path: Pa
     assert len(store.unfinished_jobs()) == 60
     assert len(store.table("decisions").all()) == 20
     assert store.list_jobs(limit=0) == []
+
+
+def test_damaged_index_files_are_rebuilt_from_the_segments(tmp_path: Path) -> None:
+    store = Store(tmp_path, segment_jobs=4)
+    jobs = [make_job("a.sh" if i % 3 else "b.sh") for i in range(10)]
+    store.add_jobs(jobs)
+    store.save_job(finish(jobs[0]))
+    store.close()
+    (tmp_path / "jobs" / "summaries.json").write_text('{"segments": {"x": ')
+    (tmp_path / "jobs" / "active.json").write_text("")
+
+    store = Store(tmp_path)
+    assert [j.id for j in store.list_jobs(runbook="b.sh")] == [j.id for j in jobs[::3]][::-1]
+    assert [j.id for j in store.unfinished_jobs()] == [j.id for j in jobs[1:]]
+    assert list((tmp_path / "jobs").glob("summaries.json.damaged-*"))
