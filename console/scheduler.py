@@ -146,6 +146,15 @@ class Scheduler:
         """Re-evaluate now: call after schedules change or a scheduled job ends."""
         self._wake.set()
 
+    def resume(self, schedule_name: str) -> None:
+        """Call when a schedule is enabled again (or its recurrence edited): due times
+        before now are then not misfires, just times it was switched off."""
+        now = self._clock()
+        last = self._state.get_last_fire(schedule_name)
+        if last is None or last < now:
+            self._state.set_last_fire(schedule_name, now)
+        self.wake()
+
     def start(self) -> asyncio.Task[None]:
         self._task = asyncio.get_running_loop().create_task(self.run(), name="scheduler")
         return self._task

@@ -16,11 +16,13 @@ Turning a wall-clock time into an instant follows two rules, applied everywhere
   occurrence. The repeated hour does not repeat runs.
 
 Calendar frequencies (days, weeks, months) and cron expressions are computed in wall-clock
-time and then resolved with those rules (croniter only ever sees naive wall-clock values,
-which sidesteps its daylight-saving bugs). Short frequencies (seconds, minutes, hours) are
-measured in absolute time from the start, so "every 1 hour" fires 23 or 25 times on a
-changeover day, like a stopwatch. Month days that a month lacks (31 in April) are skipped,
-as in Azure; `last` means the last day of every month.
+time and then resolved with those rules. croniter only ever sees naive wall-clock values:
+given aware datetimes, croniter 7 yields "30 2 * * *" twice on the fall-back day (02:30
++02:00 and 02:30 +01:00), the double fire this module exists to prevent.
+Short frequencies (seconds, minutes, hours) are measured in absolute time from the
+start, so "every 1 hour" fires 23 or 25 times on a changeover day, like a stopwatch.
+Month days that a month lacks (31 in April) are skipped, as in Azure; `last` means the
+last day of every month.
 
 Every fire time returned is an aware datetime in UTC; convert with `astimezone` to show it.
 """

@@ -131,10 +131,10 @@ async def test_fires_within_a_second_of_due_time(tmp_path: Path) -> None:
     cron = schedule("cron", Recurrence("cron", cron="* * * * * *"))
     every = schedule("every")
     launcher, log = Launcher(), Log()
-    await run_for(make(Source(cron, every), launcher, tmp_path, log), 3.2)
+    await run_for(make(Source(cron, every), launcher, tmp_path, log), 2.3)
     for name in ("cron", "every"):
         fired = [f for f in launcher.fired if f.schedule == name]
-        assert len(fired) >= 3
+        assert len(fired) >= 2
         dues = [f.due for f in fired]
         assert dues == sorted(set(dues))  # no due time twice
         assert all(b - a == timedelta(seconds=1) for a, b in itertools.pairwise(dues))
@@ -245,8 +245,8 @@ async def test_a_run_late_within_the_grace_still_runs_and_says_so(tmp_path: Path
 async def test_never_fires_twice_across_a_restart(tmp_path: Path) -> None:
     tick = schedule()
     launcher, log = Launcher(), Log()
-    await run_for(make(Source(tick), launcher, tmp_path, log), 1.5)
-    await run_for(make(Source(tick), launcher, tmp_path, log), 1.5)  # a new engine
+    await run_for(make(Source(tick), launcher, tmp_path, log), 1.2)
+    await run_for(make(Source(tick), launcher, tmp_path, log), 1.2)  # a new engine
     dues = [f.due for f in launcher.fired]
     assert len(dues) >= 2
     assert len(dues) == len(set(dues))
@@ -294,13 +294,22 @@ async def test_wall_clock_jumps_neither_repeat_runs_nor_start_a_storm(tmp_path: 
     fired_before = len(launcher.fired)
     assert fired_before >= 1
     offset = -timedelta(hours=1)  # the clock is set back an hour
-    await asyncio.sleep(1.1)
+    await asyncio.sleep(0.8)
     assert len(launcher.fired) == fired_before  # those times were already decided
     offset = timedelta(hours=2)  # and then forward, past the hour, like a resume
-    await asyncio.sleep(1.1)
+    await asyncio.sleep(0.8)
     await scheduler.stop()
     dues = [f.due for f in launcher.fired]
     assert len(dues) == len(set(dues))
     assert len(dues) <= fired_before + 2  # no catch-up storm for the skipped hours
     assert Action.SKIPPED_MISFIRE in log.actions()
     assert len(log.decisions) < 120  # 3600+ misses summarised, not written one by one
+
+
+async def test_resume_after_disabling_records_no_misfires(tmp_path: Path) -> None:
+    minutely, _ = outage(tmp_path, "skip", hours=3)
+    launcher, log = Launcher(), Log()
+    scheduler = make(Source(minutely), launcher, tmp_path, log)
+    scheduler.resume("minutely")  # it was disabled, not missed
+    await run_for(scheduler, 0.3)
+    assert log.decisions == [] and launcher.fired == []
