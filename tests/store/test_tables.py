@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from console.errors import UsageError
-from console.store import Store
+from console.store import Store, StoreCorrupt
 
 
 def test_rows_round_trip_and_survive_a_restart(tmp_path: Path) -> None:
@@ -50,3 +50,13 @@ def test_a_capped_table_keeps_only_the_newest_rows(tmp_path: Path) -> None:
 def test_table_names_cannot_escape_the_data_dir(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not a table name"):
         Store(tmp_path).table("../jobs/active")
+
+
+def test_a_damaged_table_file_is_reported_not_silently_emptied(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.table("webhooks").upsert("deploy", {"token_hash": "ab12"})
+    store.close()
+    path = tmp_path / "tables" / "webhooks.json"
+    path.write_text('{"rows": {"deploy": {"tok')
+    with pytest.raises(StoreCorrupt, match=r"webhooks\.json is not valid JSON"):
+        Store(tmp_path).table("webhooks").all()
