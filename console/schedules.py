@@ -13,7 +13,9 @@ Turning a wall-clock time into an instant follows two rules, applied everywhere
   the last Sunday of March): the run fires once, at the first instant after the gap
   (03:00 local). Several wall times inside one gap collapse into that single run.
 * **Fold** (clocks fall back and the time exists twice): the run fires once, at the first
-  occurrence. The repeated hour does not repeat runs.
+  occurrence. The repeated hour does not repeat runs: a "*/15 * * * *" cron is quiet
+  while the clocks show 02:00-02:59 the second time; use "--every 15 minutes" for a
+  stopwatch that ignores the clocks.
 
 Calendar frequencies (days, weeks, months) and cron expressions are computed in wall-clock
 time and then resolved with those rules. croniter only ever sees naive wall-clock values:
