@@ -24,6 +24,7 @@ import asyncssh
 from console.errors import HostError, HostKeyChanged, HostKeyUnknown
 
 POLICIES = ("strict", "accept-new", "off")
+_PARSED: dict[tuple[tuple[str, int, int], ...], asyncssh.SSHKnownHosts] = {}
 
 
 def default_known_hosts() -> Path:
@@ -53,8 +54,17 @@ class HostKeyChecker:
         self._known: list[asyncssh.SSHKey] = []
 
     def _load(self) -> asyncssh.SSHKnownHosts | None:
-        readable = [str(f) for f in self.files if f.is_file() and os.access(f, os.R_OK)]
-        return asyncssh.read_known_hosts(readable) if readable else None
+        readable = [f for f in self.files if f.is_file() and os.access(f, os.R_OK)]
+        if not readable:
+            return None
+        # Parsed once per content: 100 hosts must not parse a 100-line file 100 times.
+        stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in readable)
+        known = _PARSED.get(stamp)
+        if known is None:
+            known = asyncssh.read_known_hosts([str(f) for f in readable])
+            _PARSED.clear()
+            _PARSED[stamp] = known
+        return known
 
     def trusted(self, host: str, addr: str, port: int | None) -> tuple[list, list, list]:
         """asyncssh's known_hosts callback: the trusted keys for this host."""
