@@ -24,6 +24,13 @@ from console.jobs import JobStatus, Trigger
 from console.wire import error_to_dict, host_to_dict, probe_to_dict, runbook_to_dict
 
 SOCKET_NAME = "control.sock"
+# The admin operations of schedules and webhooks reachable as POST /admin/{service}/{op};
+# each takes JSON keyword arguments and returns JSON (see console.schedule_book and
+# console.webhook_service).
+ADMIN_OPERATIONS = {
+    "schedules": frozenset({"create", "entries", "show", "set_enabled", "delete", "next"}),
+    "webhooks": frozenset({"create", "entries", "set_enabled", "delete"}),
+}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -93,7 +100,15 @@ class ControlServer:
             web.post("/jobs/{id}/rerun", self.rerun_job),
             web.get("/jobs/{id}/streams", self.streams),
             web.get("/events", self.events),
+            web.post("/admin/{service}/{operation}", self.admin),
         ]
+
+    async def admin(self, request: web.Request) -> web.Response:
+        service, operation = request.match_info["service"], request.match_info["operation"]
+        if operation not in ADMIN_OPERATIONS.get(service, ()):
+            raise web.HTTPNotFound(text=f"no operation {service}/{operation}")
+        kwargs = await request.json() if request.can_read_body else {}
+        return _json(await getattr(getattr(self.engine, service), operation)(**kwargs))
 
     async def info(self, request: web.Request) -> web.Response:
         settings = self.engine.settings

@@ -26,6 +26,19 @@ from console.store.lock import DataDirLock, EngineRunning
 ATTACH_WAIT = 10.0
 
 
+def options_from_env(**overrides: Any) -> EngineOptions:
+    """Engine options a user sets for every command at once, e.g. in a systemd unit."""
+    env = os.environ
+    values: dict[str, Any] = {
+        "listen": env.get("OPSCONSOLE_LISTEN", "127.0.0.1:8080"),
+        "tls_cert": env.get("OPSCONSOLE_TLS_CERT") or None,
+        "tls_key": env.get("OPSCONSOLE_TLS_KEY") or None,
+        "public_url": env.get("OPSCONSOLE_PUBLIC_URL") or None,
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return EngineOptions(**values)
+
+
 async def _attach(settings: Settings, wait: float = ATTACH_WAIT) -> RemoteClient | None:
     """A client of the engine holding the lock, or None when no engine holds it."""
     deadline = asyncio.get_running_loop().time() + wait
@@ -57,7 +70,7 @@ async def engine_client(settings: Settings, options: EngineOptions | None = None
             finally:
                 await remote.close()
             return
-        engine = Engine(settings, options)
+        engine = Engine(settings, options or options_from_env())
         try:
             await engine.start()
         except EngineRunning:

@@ -16,11 +16,12 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from console.api import ControlServer, socket_path
 from console.client import EngineEvent, EventCallback, HostProbe, RunbookInfo
-from console.errors import HostError, UsageError
+from console.errors import HostError, OpsError, UsageError
 from console.events import EventHub
 from console.inventory.model import Host
 from console.jobs import Job, JobStatus, StreamRecord, Trigger, new_job_id
@@ -29,12 +30,17 @@ from console.live_inventory import LiveInventory
 from console.parameters import parse_values
 from console.runbooks import Runbook, RunbookCatalog
 from console.runner import JobRunner, Work
+from console.schedule_book import ScheduleBook
+from console.scheduler import Scheduler
+from console.schedules import Schedule
 from console.settings import Settings
 from console.store import Store
 from console.store.lock import DataDirLock
 from console.transports.base import Transport
 from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
+from console.webhook_service import WebhookService, parse_listen
+from console.webhooks import Webhook
 from console.wire import runbook_info
 
 log = logging.getLogger(__name__)
@@ -49,6 +55,13 @@ class EngineOptions:
     max_runs_per_host: int = 1
     forks: int | None = None
     retention_days: int = 30
+    # The scheduler and the webhook listener run in long-lived engines (serve, the
+    # console); a one-shot CLI engine only runs the jobs it was asked for.
+    triggers: bool = False
+    listen: str = "127.0.0.1:8080"
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    public_url: str | None = None
 
 
 class Engine:
@@ -68,6 +81,10 @@ class Engine:
         self._inventory = LiveInventory(settings.inventory)
         self.catalog = RunbookCatalog(settings.runbooks)
         self._control: ControlServer | None = None
+        self.schedules: ScheduleBook | None = None
+        self.webhooks: WebhookService | None = None
+        self._scheduler: Scheduler | None = None
+        self._accepting = False
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -85,22 +102,50 @@ class Engine:
             )
             self._recover()
             self.runner.start()
+            self._accepting = True
+            await self._start_triggers()
             self._control = ControlServer(self, socket_path(self.settings.data_dir))
             await self._control.start()
         except BaseException:
-            self._lock.release()
+            await self.close()
             raise
 
+    async def _start_triggers(self) -> None:
+        assert self.store is not None
+        opts = self.options
+        host, port = parse_listen(opts.listen)
+        url_base = opts.public_url or f"{'https' if opts.tls_cert else 'http'}://{host}:{port}"
+        self.schedules = ScheduleBook(self.store, self._check_schedule, self._wake_scheduler)
+        self.webhooks = WebhookService(self.store, self.settings.data_dir, url_base,
+                                       self._check_target)
+        if not opts.triggers:
+            return
+        self._scheduler = Scheduler(self.schedules, self, self.schedules, self.schedules)
+        self._scheduler.start()
+        self.events.subscribe(self._on_event_for_scheduler)
+        await self.webhooks.start_listener(self._submit_webhook, host, port, opts.tls_cert,
+                                           opts.tls_key, opts.public_url)
+
     async def close(self, grace: float = 0.0) -> None:
+        """Stop taking work (webhooks, schedules, the control API), give running jobs
+        `grace` seconds, stop the rest with a recorded reason, flush, release the lock."""
+        self._accepting = False
+        if self.webhooks is not None:
+            await self.webhooks.stop_listener()
+        if self._scheduler is not None:
+            await self._scheduler.stop()
         if self._control is not None:
             await self._control.stop()
         if self.runner is not None:
-            await self.runner.close(grace, reason="engine stopped")
+            reason = (f"engine shut down: still running after the {grace:g} s grace period"
+                      if grace else "engine shut down while the job was running")
+            await self.runner.close(grace, reason=reason)
         if self._pool is not None:
             await self._pool.close()
         if self.store is not None:
             self.store.close()
-        self._lock.release()
+        if self._lock.held:
+            self._lock.release()
 
     async def __aenter__(self) -> Engine:
         await self.start()
@@ -207,6 +252,8 @@ class Engine:
     def _submit(self, job: Job, work: Work, timeout: float | None) -> Job:
         """Store the job durably, then queue it: a job is acknowledged only once stored."""
         assert self.store is not None and self.runner is not None
+        if not self._accepting:
+            raise OpsError("the engine is shutting down and takes no new jobs")
         self.store.add_job(job)
         self.runner.enqueue(job, work, timeout)
         self.events.publish(EngineEvent(job_id=job.id, job=job.copy()))
@@ -226,6 +273,42 @@ class Engine:
                                                  workdir, webhook_data)
 
         return Work(build=build)
+
+    # ------------------------------------------------------------------ triggers
+    def _check_target(self, runbook: str, pattern: str, raw: Mapping[str, str]) -> None:
+        """A schedule or webhook is checked when created, not first when it fires."""
+        book = self.catalog.get(runbook)
+        parse_values(book.metadata.parameters, raw, book.name)
+        self._select_for_job(pattern)
+
+    def _check_schedule(self, schedule: Schedule) -> None:
+        self._check_target(schedule.runbook, schedule.pattern, schedule.parameters)
+
+    async def fire(self, schedule: Schedule, fire_time: datetime) -> str:
+        """The scheduler's JobLauncher: one run of a schedule."""
+        job = await self.start_job(schedule.runbook, schedule.pattern, schedule.parameters,
+                                   trigger=Trigger.SCHEDULE, trigger_ref=schedule.name)
+        return job.id
+
+    def is_running(self, schedule_name: str) -> bool:
+        assert self.runner is not None
+        return any(job.trigger is Trigger.SCHEDULE and job.trigger_ref == schedule_name
+                   for job in self.runner.active_jobs())
+
+    def _wake_scheduler(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.wake()
+
+    def _on_event_for_scheduler(self, event: EngineEvent) -> None:
+        job = event.job
+        if job is not None and job.trigger is Trigger.SCHEDULE and job.status.finished:
+            self._wake_scheduler()  # a run queued behind this one may start now
+
+    async def _submit_webhook(self, webhook: Webhook, data: dict[str, Any]) -> list[str]:
+        job = await self.start_job(webhook.runbook, webhook.pattern, webhook.parameters,
+                                   trigger=Trigger.WEBHOOK, trigger_ref=webhook.name,
+                                   webhook_data=data)
+        return [job.id]
 
     async def stop_job(self, job_id: str) -> Job:
         assert self.runner is not None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ class RemoteClient:
 
     def __init__(self, socket: Path) -> None:
         self.socket = socket
+        self.schedules = RemoteAdmin(self, "schedules")
+        self.webhooks = RemoteAdmin(self, "webhooks")
         self._session: aiohttp.ClientSession | None = None
         self._subscribers: list[EventCallback] = []
         self._events_task: asyncio.Task[None] | None = None
@@ -157,3 +159,19 @@ class RemoteClient:
                     records=[record_from_dict(r) for r in data.get("records", ())])
                 for callback in list(self._subscribers):
                     callback(event)
+
+
+class RemoteAdmin:
+    """The schedule or webhook admin operations of the attached engine: the same
+    keyword calls as the in-process `ScheduleBook` / `WebhookService`."""
+
+    def __init__(self, client: RemoteClient, service: str) -> None:
+        self._client = client
+        self._service = service
+
+    def __getattr__(self, operation: str) -> Callable[..., Awaitable[Any]]:
+        async def call(**kwargs: Any) -> Any:
+            return await self._client._call("POST", f"/admin/{self._service}/{operation}",
+                                            kwargs)
+
+        return call

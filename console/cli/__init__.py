@@ -25,6 +25,9 @@ COMMAND_MODULES = (
     "console.cli.runbooks_cmd",
     "console.cli.run_cmd",
     "console.cli.jobs_cmd",
+    "console.cli.schedules_cmd",
+    "console.cli.webhooks_cmd",
+    "console.cli.serve_cmd",
 )
 
 

@@ -1,0 +1,115 @@
+"""`opsconsole webhooks ...`: secret URLs that start a runbook.
+
+The URL (and, with --secret, the HMAC secret) is printed once at creation; only a hash
+of the token is stored, so it cannot be shown again: delete and create a new one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import datetime
+from typing import Any
+
+from console.cli.output import local_time, print_json
+from console.cli.run_cmd import parse_param_args
+from console.connect import engine_client
+from console.errors import UsageError
+from console.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("webhooks", help="create and manage webhooks", parents=[common])
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    create = actions.add_parser("create", help="create a webhook; prints its URL once",
+                                parents=[common])
+    create.add_argument("name")
+    create.add_argument("runbook")
+    create.add_argument("pattern")
+    create.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE")
+    create.add_argument("--expires", metavar="DATE",
+                        help="ISO date or time (default: one year from now)")
+    create.add_argument("--secret", action="store_true",
+                        help="require an HMAC-SHA256 signature (X-Hub-Signature-256); "
+                        "the secret is printed once")
+    create.add_argument("--allow-from", action="append", default=[], metavar="CIDR",
+                        help="accept requests only from these networks (repeatable)")
+    create.add_argument("--rate-limit", type=int, metavar="PER_MINUTE")
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(handler=_handler(_create))
+
+    listing = actions.add_parser("list", help="list webhooks (never their tokens)",
+                                 parents=[common])
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_handler(_list))
+
+    for action, help_text in (("enable", "enable a webhook"), ("disable", "disable a webhook"),
+                              ("delete", "delete a webhook")):
+        one = actions.add_parser(action, help=help_text, parents=[common])
+        one.add_argument("name")
+        one.set_defaults(handler=_handler(_change))
+
+
+def _handler(operation: Any) -> Any:
+    def handle(args: argparse.Namespace, settings: Settings) -> int:
+        async def go() -> int:
+            async with engine_client(settings) as client:
+                return int(await operation(client.webhooks, args))
+
+        return asyncio.run(go())
+
+    return handle
+
+
+def _expiry(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--expires {text!r}: expected an ISO date or time, "
+                         "e.g. 2027-06-30 or 2027-06-30T18:00+02:00") from None
+    return moment.timestamp()  # a naive time is this machine's local time
+
+
+async def _create(service: Any, args: argparse.Namespace) -> int:
+    view = await service.create(
+        name=args.name, runbook=args.runbook, pattern=args.pattern,
+        parameters=parse_param_args(args.param), expires=_expiry(args.expires),
+        signed=args.secret, allow_from=args.allow_from, rate_limit=args.rate_limit)
+    if args.json:
+        print_json(view)
+        return 0
+    print(view["url"])
+    if view.get("secret"):
+        print(f"secret: {view['secret']}")
+    print(f"webhook {view['name']} starts {view['runbook']} on {view['pattern']}; expires "
+          f"{local_time(view['expires'])}. Copy the URL now: it is not stored and cannot "
+          "be shown again.", file=sys.stderr)
+    return 0
+
+
+async def _list(service: Any, args: argparse.Namespace) -> int:
+    rows = await service.entries()
+    if args.json:
+        print_json(rows)
+        return 0
+    print(f"{'NAME':<20} {'STATE':<9} {'RUNBOOK':<20} {'PATTERN':<16} {'EXPIRES':<19} SIGNED")
+    for row in rows:
+        state = "expired" if row["expired"] else ("enabled" if row["enabled"] else "disabled")
+        print(f"{row['name'][:20]:<20} {state:<9} {row['runbook'][:20]:<20} "
+              f"{row['pattern'][:16]:<16} {local_time(row['expires']):<19} "
+              f"{'yes' if row['signed'] else 'no'}")
+    return 0
+
+
+async def _change(service: Any, args: argparse.Namespace) -> int:
+    if args.action == "delete":
+        await service.delete(name=args.name)
+        print(f"webhook {args.name} deleted")
+    else:
+        await service.set_enabled(name=args.name, enabled=args.action == "enable")
+        print(f"webhook {args.name} {args.action}d")
+    return 0

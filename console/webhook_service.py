@@ -1,0 +1,111 @@
+"""Webhooks kept in the store, the listener that serves them, and their admin operations.
+
+The registry is written through to the store table `webhooks`; HMAC secrets are
+encrypted with the data directory's SecretBox; tokens exist only in the URL shown once
+at creation. Admin operations are async and return JSON-able dicts, so the CLI calls
+them the same way in-process and over the control socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from console.errors import UsageError
+from console.http import WebhookListener, create_app
+from console.secrets import SecretBox
+from console.store import Store
+from console.webhooks import Webhook, WebhookRegistry, webhook_url
+
+log = logging.getLogger(__name__)
+
+Submit = Callable[[Webhook, dict[str, Any]], Awaitable[list[str]]]
+Check = Callable[[str, str, dict[str, str]], None]
+
+
+class _TableStore:
+    """The registry's persistence protocol over one store table."""
+
+    def __init__(self, store: Store) -> None:
+        self._table = store.table("webhooks")
+
+    def load(self) -> list[dict[str, Any]]:
+        return list(self._table.all().values())
+
+    def save(self, name: str, record: dict[str, Any]) -> None:
+        self._table.upsert(name, record)
+
+    def delete(self, name: str) -> None:
+        self._table.delete(name)
+
+
+class WebhookService:
+    def __init__(self, store: Store, data_dir: Path, url_base: str, check: Check) -> None:
+        """`url_base` is where the listener is (or will be) reachable; `check` validates
+        a new webhook's runbook, pattern and parameters against the engine."""
+        self.registry = WebhookRegistry(_TableStore(store), SecretBox.for_data_dir(data_dir))
+        self.registry.load()
+        self.url_base = url_base
+        self._check = check
+        self._listener: WebhookListener | None = None
+
+    async def start_listener(self, submit: Submit, host: str, port: int,
+                             tls_cert: str | None, tls_key: str | None,
+                             public_url: str | None) -> None:
+        self._listener = WebhookListener(create_app(self.registry, submit), host, port,
+                                         tls_cert, tls_key, public_url=public_url)
+        await self._listener.start()
+        self.url_base = self._listener.url_base
+
+    async def stop_listener(self) -> None:
+        if self._listener is not None:
+            await self._listener.stop()
+            self._listener = None
+
+    @staticmethod
+    def _view(webhook: Webhook) -> dict[str, Any]:
+        """What `webhooks list` shows: never the token, nor its hash, nor the secret."""
+        return {"name": webhook.name, "runbook": webhook.runbook, "pattern": webhook.pattern,
+                "parameters": dict(webhook.parameters), "enabled": webhook.enabled,
+                "created": webhook.created, "expires": webhook.expires,
+                "expired": webhook.expired(time.time()),
+                "signed": webhook.requires_signature, "allow_from": list(webhook.allow_from),
+                "rate_limit": webhook.rate_limit}
+
+    async def create(self, name: str, runbook: str, pattern: str,
+                     parameters: dict[str, str], expires: float | None = None,
+                     signed: bool = False, allow_from: list[str] | None = None,
+                     rate_limit: int | None = None) -> dict[str, Any]:
+        """Create a webhook; the result holds its URL (and HMAC secret), shown once."""
+        self._check(runbook, pattern, parameters)
+        secret = secrets.token_hex(32) if signed else None
+        extra = {"rate_limit": rate_limit} if rate_limit else {}
+        webhook, token = self.registry.create(
+            name, runbook, pattern=pattern, parameters=parameters, secret=secret,
+            allow_from=allow_from or (), expires=expires, **extra)
+        log.info("webhook created", extra={"webhook": name, "runbook": runbook})
+        return {**self._view(webhook), "url": webhook_url(self.url_base, token),
+                "secret": secret}
+
+    async def entries(self) -> list[dict[str, Any]]:
+        return [self._view(w) for w in self.registry.all()]
+
+    async def set_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
+        webhook = self.registry.enable(name) if enabled else self.registry.disable(name)
+        return self._view(webhook)
+
+    async def delete(self, name: str) -> dict[str, Any]:
+        return self._view(self.registry.remove(name))
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`HOST:PORT`, `[v6]:PORT` or `:PORT` (loopback) for `serve --listen`."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise UsageError(f"--listen {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8080")
+    host = host.strip("[]") or "127.0.0.1"
+    return host, int(port)
