@@ -181,3 +181,40 @@ async def test_quit_with_active_jobs_asks_and_says_they_stop(app: OpsConsoleApp)
         await pilot.press("y")
         await pilot.pause()
     assert app.return_value == 0
+
+
+async def test_palette_runs_registry_commands(app: OpsConsoleApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+p", *"probe")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        assert app.inventory.table.row("web01")[4] == "up"
+
+
+async def test_ansi_theme_uses_the_terminal_palette() -> None:
+    app = OpsConsoleApp(SampleClient(), ansi=True)
+    async with app.run_test(size=(80, 24)):
+        assert app.theme == "ansi-dark"
+
+
+async def test_jobs_are_paged_from_the_client() -> None:
+    jobs = []
+    base = sample_jobs()[1]
+    for n in range(450):
+        job = base.copy()
+        job.id = f"{n:020x}"
+        jobs.append(job)
+    jobs.reverse()  # newest first
+    app = OpsConsoleApp(SampleClient(jobs=jobs))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("4")
+        await app.workers.wait_for_complete()
+        assert app.jobs_pane.table.row_count == 200
+        await pilot.press("end")
+        await app.workers.wait_for_complete()
+        await pilot.press("end")
+        await app.workers.wait_for_complete()
+        assert app.jobs_pane.table.row_count == 450
+        assert app.jobs_pane.table.keys[-1] == f"{0:020x}"

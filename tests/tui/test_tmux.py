@@ -77,6 +77,9 @@ def test_console_in_tmux_at_80x24(session: tuple[str, Path]) -> None:
     shown = wait_for(name, "3 of 3 hosts")
     assert "1 Inventory" in shown and "4 Jobs" in shown and "web01" in shown
     assert all(len(line) <= 80 for line in shown.splitlines())
+    coloured = tmux("capture-pane", "-p", "-e", "-t", name)
+    assert "\x1b[" in coloured
+    assert "38;2;" not in coloured and "38;5;" not in coloured  # 16 colours only
     tmux("send-keys", "-t", name, "4")
     wait_for(name, "No jobs yet")
     tmux("send-keys", "-t", name, "2")
