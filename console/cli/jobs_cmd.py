@@ -20,7 +20,6 @@ from console.cli.output import (
     print_json,
     stream_line,
 )
-from console.connect import _attach, engine_client
 from console.errors import UsageError
 from console.jobs import STREAMS, JobStatus
 from console.settings import Settings
@@ -59,6 +58,8 @@ def _status(text: str) -> JobStatus:
 
 async def _reader(settings: Settings) -> Any:
     """An attached client, or a plain reader of the store when no engine runs."""
+    from console.connect import _attach
+
     client = await _attach(settings)
     if client is not None:
         return client
@@ -135,6 +136,8 @@ def show_job(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def stop_job(args: argparse.Namespace, settings: Settings) -> int:
+    from console.connect import engine_client
+
     async def go() -> int:
         async with engine_client(settings) as client:
             job = await client.stop_job(args.id)

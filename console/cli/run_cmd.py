@@ -13,8 +13,6 @@ import sys
 from typing import Any
 
 from console.cli.output import job_detail, print_host_runs, print_json, stream_line
-from console.client import EngineEvent
-from console.connect import engine_client, spawn_background_engine
 from console.errors import EXIT_FAILED, EXIT_OK, UsageError
 from console.jobs import Job, JobStatus, Trigger
 from console.settings import Settings
@@ -73,7 +71,7 @@ async def _default_target(client: Any, runbook: str) -> str:
 async def _start_detached(args: argparse.Namespace, settings: Settings,
                           params: dict[str, str], trigger: Trigger, parent: str | None) -> int:
     """--no-wait: the job must outlive this command, so it needs an engine that stays."""
-    from console.connect import _attach
+    from console.connect import _attach, spawn_background_engine
 
     client = await _attach(settings, wait=0)
     if client is None:
@@ -100,12 +98,14 @@ async def _start_detached(args: argparse.Namespace, settings: Settings,
 
 async def _run_and_follow(args: argparse.Namespace, settings: Settings,
                           params: dict[str, str], trigger: Trigger, parent: str | None) -> int:
+    from console.connect import engine_client
+
     async with engine_client(settings) as client:
         done = asyncio.Event()
         width = 8
         watched: dict[str, Job] = {}
 
-        def on_event(event: EngineEvent) -> None:
+        def on_event(event: Any) -> None:
             job = watched.get("job")
             if job is None or event.job_id != job.id:
                 return

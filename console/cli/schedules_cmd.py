@@ -7,7 +7,6 @@ import asyncio
 from typing import Any
 
 from console.cli.output import print_json
-from console.connect import engine_client
 from console.schedules import add_schedule_arguments, schedule_from_args
 from console.settings import Settings
 
@@ -51,6 +50,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def _handler(operation: Any) -> Any:
     def handle(args: argparse.Namespace, settings: Settings) -> int:
+        from console.connect import engine_client
+
         async def go() -> int:
             async with engine_client(settings) as client:
                 return int(await operation(client.schedules, args))

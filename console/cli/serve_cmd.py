@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from console.connect import options_from_env
 from console.settings import Settings
 
 
@@ -31,6 +30,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     from console import logs
+    from console.connect import options_from_env
     from console.serve import serve
 
     logs.configure()

@@ -14,7 +14,6 @@ from typing import Any
 
 from console.cli.output import local_time, print_json
 from console.cli.run_cmd import parse_param_args
-from console.connect import engine_client
 from console.errors import UsageError
 from console.settings import Settings
 
@@ -54,6 +53,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def _handler(operation: Any) -> Any:
     def handle(args: argparse.Namespace, settings: Settings) -> int:
+        from console.connect import engine_client
+
         async def go() -> int:
             async with engine_client(settings) as client:
                 return int(await operation(client.webhooks, args))
