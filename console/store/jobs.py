@@ -59,6 +59,8 @@ class DuplicateJob(OpsError):
     """A job with that id is already stored (a bug in the caller, not a user error)."""
 
 
+FINISHED = frozenset(s.value for s in JobStatus if s.finished)
+UNFINISHED = frozenset(s.value for s in JobStatus if not s.finished)
 StatusFilter = JobStatus | Collection[JobStatus] | None
 
 
@@ -112,8 +114,12 @@ class Summary:
         return (len(self.statuses) + len(self.runbooks) + len(self.triggers)
                 + len(self.trigger_refs))
 
-    def may_match(self, wanted: JobFilter) -> bool:
-        return ((wanted.statuses is None or bool(wanted.statuses & self.statuses))
+    def may_match(self, wanted: JobFilter, has_active: bool) -> bool:
+        """False when no job of the segment can match. Every job once was Queued and
+        Running, so unfinished statuses only count where the active index has a job."""
+        possible = {s for s in self.statuses if s in FINISHED} | (UNFINISHED if has_active
+                                                                   else set())
+        return ((wanted.statuses is None or bool(wanted.statuses & possible))
                 and (wanted.runbook is None or wanted.runbook in self.runbooks)
                 and (wanted.trigger is None or wanted.trigger in self.triggers)
                 and (wanted.trigger_ref is None or wanted.trigger_ref in self.trigger_refs))
@@ -327,11 +333,12 @@ class JobStore:
 
     def _newest_first(self, wanted: JobFilter,
                       before_id: str | None) -> Iterator[Mapping[str, Any]]:
+        live = {doc["segment"] for doc in self._active.raw().values()}
         for start in reversed(self._starts):
             if before_id is not None and start >= before_id:
                 continue
             summary = self._summaries.get(start)
-            if summary is not None and not summary.may_match(wanted):
+            if summary is not None and not summary.may_match(wanted, start in live):
                 continue
             docs = self._segment(start).raw()
             for job_id in sorted(docs, reverse=True):
