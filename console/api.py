@@ -24,6 +24,7 @@ from console.jobs import JobStatus, Trigger
 from console.wire import error_to_dict, host_to_dict, probe_to_dict, runbook_to_dict
 
 SOCKET_NAME = "control.sock"
+SHUTDOWN_TIMEOUT = 5.0  # seconds a request in flight may take once the engine stops
 # The admin operations of schedules and webhooks reachable as POST /admin/{service}/{op};
 # each takes JSON keyword arguments and returns JSON (see console.schedule_book and
 # console.webhook_service).
@@ -61,6 +62,9 @@ class ControlServer:
         self.path = path
         self._runner: web.AppRunner | None = None
         self._extra_routes: list[web.RouteDef] = []
+        # Open `GET /events` streams. aiohttp does not end a handler when its client goes
+        # away, and waits for every handler on shutdown: stop() must end these itself.
+        self._streams: set[asyncio.Task[Any]] = set()
 
     def add_routes(self, routes: list[web.RouteDef]) -> None:
         """Let other engine parts (schedules, webhooks) publish their own calls."""
@@ -69,7 +73,8 @@ class ControlServer:
     async def start(self) -> None:
         app = web.Application(middlewares=[_errors])
         app.add_routes(self._routes() + self._extra_routes)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                     shutdown_timeout=SHUTDOWN_TIMEOUT)
         await self._runner.setup()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()  # a crashed engine's socket; we hold the lock, so it is stale
@@ -80,6 +85,8 @@ class ControlServer:
             os.umask(old_umask)
 
     async def stop(self) -> None:
+        for task in list(self._streams):
+            task.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
         with contextlib.suppress(FileNotFoundError):
@@ -183,6 +190,9 @@ class ControlServer:
                 queue.put_nowait(event)
 
         unsubscribe = self.engine.subscribe(on_event)
+        task = asyncio.current_task()
+        assert task is not None
+        self._streams.add(task)
         try:
             await response.write(b'{"ready": true}\n')
             while True:
@@ -195,4 +205,5 @@ class ControlServer:
             pass
         finally:
             unsubscribe()
+            self._streams.discard(task)
         return response
