@@ -125,11 +125,13 @@ async def wait_status(client: Any, job_id: str, status: str, timeout: float = 30
 
 
 def gone_on_host(fleet: Fleet, host: str, marker: str, timeout: float = 5) -> bool:
-    """True once no process on `host` has `marker` in its command line."""
+    """True once no process on `host` has `marker` in its command line, and no
+    `sleep 300` (what the test runbooks leave behind when a kill misses the group)."""
     pattern = f"[{marker[0]}]{marker[1:]}"  # never matches the checking shell itself
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if fleet.host(host).run(f"pgrep -f '{pattern}'").returncode == 1:
+        check = f"pgrep -f '{pattern}' || pgrep -f '[s]leep 300'"
+        if fleet.host(host).run(check).returncode == 1:
             return True
         time.sleep(0.1)
     return False

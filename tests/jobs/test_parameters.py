@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from console.jobs import JobStatus
 from tests.jobs.helpers import JobEnv, wait_finished
+
+pytestmark = pytest.mark.timeout(60)
 
 DECLARATIONS = """# /// runbook
 # [parameters.note]
