@@ -15,9 +15,9 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ class JobEnv:
     fleet: Fleet
     settings: Settings
     env: dict[str, str]
+    serves: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def runbook(self, name: str, text: str) -> Path:
         path = self.settings.runbooks / name
@@ -77,6 +78,27 @@ class JobEnv:
         """`cli` without blocking the loop an in-process engine runs on."""
         return await asyncio.to_thread(self.cli, *args, timeout=timeout)
 
+    def serve(self, *args: str) -> subprocess.Popen[bytes]:
+        """A real `opsconsole serve` process on this data dir, once its engine started."""
+        log_path = self.settings.data_dir.parent / f"serve-{len(self.serves)}.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen([str(OPSCONSOLE), "serve", "--listen", "127.0.0.1:0", *args],
+                                    env=self.env, stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=log)
+        self.serves.append(proc)
+        deadline = time.monotonic() + 15
+        while "engine started" not in log_path.read_text(errors="replace"):
+            assert proc.poll() is None, f"serve exited: {log_path.read_text()}"
+            assert time.monotonic() < deadline, f"serve did not start: {log_path.read_text()}"
+            time.sleep(0.05)
+        return proc
+
+    def close(self) -> None:
+        for proc in self.serves:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
     def cli_json(self, *args: str) -> Any:
         done = self.cli(*args, "--json")
         assert done.returncode == 0, done.stderr
@@ -85,8 +107,12 @@ class JobEnv:
 
 @pytest.fixture
 def job_env(fleet: Fleet, jobs_inventory: Path, tmp_path: Path,
-            monkeypatch: pytest.MonkeyPatch) -> JobEnv:
-    return make_job_env(fleet, jobs_inventory, tmp_path, monkeypatch)
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[JobEnv]:
+    made = make_job_env(fleet, jobs_inventory, tmp_path, monkeypatch)
+    try:
+        yield made
+    finally:
+        made.close()
 
 
 def make_job_env(fleet: Fleet, inventory: Path, tmp_path: Path,
