@@ -93,10 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _default_handler() -> Callable[[argparse.Namespace, Settings], int]:
     """With no subcommand: the console."""
-    from screens.app import run_app
+    from console.cli.tui_cmd import run
 
-    return run_app
-
+    return run
 
 if __name__ == "__main__":
     raise SystemExit(main())
