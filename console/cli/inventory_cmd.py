@@ -16,6 +16,7 @@ from console.errors import EXIT_OK, UsageError
 from console.inventory import Host, Inventory, load_inventory
 from console.inventory.rundeck import rundeck_to_ansible
 from console.settings import Settings
+from console.wire import host_to_dict
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -56,25 +57,12 @@ def list_hosts(args: argparse.Namespace, settings: Settings) -> int:
     inventory = load_inventory(settings.inventory)
     hosts = inventory.select(pattern)
     if getattr(args, "json", False):
-        print(json.dumps([host_record(host) for host in hosts], indent=2, default=str))
+        print(json.dumps([host_to_dict(host) for host in hosts], indent=2, default=str))
     else:
         print_table(hosts)
     if not hosts:
         sys.stderr.write(f"opsconsole: no hosts matched {pattern!r} in {inventory.path}\n")
     return EXIT_OK
-
-
-def host_record(host: Host) -> dict[str, Any]:
-    """The `--json` shape: exactly these keys, `vars` being the merged variables."""
-    return {
-        "name": host.name,
-        "address": host.address,
-        "port": host.port,
-        "user": host.user,
-        "connection": host.connection,
-        "groups": list(host.groups),
-        "vars": dict(host.vars),
-    }
 
 
 def print_table(hosts: list[Host]) -> None:
