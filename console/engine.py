@@ -29,7 +29,7 @@ from console.languages import Invocation, TargetInfo
 from console.live_inventory import LiveInventory
 from console.parameters import parse_values
 from console.runbooks import Runbook, RunbookCatalog
-from console.runner import JobRunner, Work
+from console.runner import JobRunner, Work, local_job_env
 from console.schedule_book import ScheduleBook
 from console.scheduler import Scheduler
 from console.schedules import Schedule
@@ -99,6 +99,7 @@ class Engine:
                 self.store, self.events, self._transport, self._resolve_hosts,
                 max_jobs=self.options.max_jobs,
                 max_runs_per_host=self.options.max_runs_per_host,
+                local_env=local_job_env(self.settings),
             )
             self._recover()
             self.runner.start()

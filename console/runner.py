@@ -3,10 +3,13 @@
 Limits are two: how many jobs run at once (`max_jobs`; later jobs stay Queued and
 start in order) and how many host runs may use one host at once
 (`max_runs_per_host`; a host run waiting for its host stays Queued inside its
-Running job). Job-level state changes are written durably at once; host-level
-changes are coalesced and flushed a moment later, because after a crash the engine
-marks every unfinished job Failed anyway and 40 fsyncs per 20-host job would stall
-the loop.
+Running job). A child job (started by a running job, which waits for it) is exempt
+from both where its ancestors hold them: it may start beyond `max_jobs` and may use a
+host its parent is running on, since holding it back would deadlock parent and child.
+
+Job-level state changes are written durably at once; host-level changes are
+coalesced and flushed a moment later, because after a crash the engine marks every
+unfinished job Failed anyway and 40 fsyncs per 20-host job would stall the loop.
 """
 
 from __future__ import annotations
@@ -15,17 +18,20 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
+import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 
 from console.client import EngineEvent
 from console.errors import Cancelled, ExitedNonZero, HostError, OpsError, TimedOut
 from console.events import EventHub
 from console.inventory.model import Host
-from console.jobs import HostRun, Job, JobStatus, StreamRecord
+from console.jobs import HostRun, Job, JobStatus, StreamRecord, Trigger
 from console.languages import Invocation
+from console.settings import Settings
 from console.store import Store
 from console.streams import classify
 from console.transports.base import ExitStatus, StreamName, Transport
@@ -60,6 +66,7 @@ class JobRunner:
         *,
         max_jobs: int = 8,
         max_runs_per_host: int = 1,
+        local_env: Mapping[str, str] | None = None,
     ) -> None:
         self._store = store
         self._events = events
@@ -72,6 +79,8 @@ class JobRunner:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._jobs: dict[str, Job] = {}  # live copies of queued and running jobs
         self._host_slots: dict[str, asyncio.Semaphore] = {}
+        self._slot_holders: dict[str, set[str]] = {}  # host -> ids of jobs holding its slot
+        self._local_env = dict(local_env or {})
         self._dirty: set[str] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._flush_task: asyncio.Task[None] | None = None
@@ -135,13 +144,53 @@ class JobRunner:
     # ----------------------------------------------------------------- internals
     async def _dispatch_forever(self) -> None:
         while True:
-            while self._queue and len(self._running) < self.max_jobs:
-                job, work, timeout = self._queue.popleft()
+            while (item := self._next_startable()) is not None:
+                job, work, timeout = item
                 task = asyncio.create_task(self._run_job(job, work, timeout), name=f"job-{job.id}")
                 self._running[job.id] = task
                 task.add_done_callback(functools.partial(self._on_job_done, job.id))
             self._wakeup.clear()
             await self._wakeup.wait()
+
+    def _next_startable(self) -> tuple[Job, Work, float | None] | None:
+        """The oldest queued job while a job slot is free; otherwise the oldest child
+        of a running job (its parent is waiting for it)."""
+        for index, item in enumerate(self._queue):
+            if len(self._running) < self.max_jobs or self._parent_of(item[0]) in self._running:
+                del self._queue[index]
+                return item
+        return None
+
+    @staticmethod
+    def _parent_of(job: Job) -> str | None:
+        return job.trigger_ref if job.trigger is Trigger.PARENT else None
+
+    def _inherits_slot(self, job: Job, host: str) -> bool:
+        """True when an ancestor of `job` holds `host`'s slot (and waits for `job`)."""
+        holders = self._slot_holders.get(host, set())
+        ancestor = self._parent_of(job)
+        seen: set[str] = set()
+        while ancestor is not None and ancestor not in seen:
+            if ancestor in holders:
+                return True
+            seen.add(ancestor)
+            parent = self._jobs.get(ancestor)
+            ancestor = self._parent_of(parent) if parent is not None else None
+        return False
+
+    @contextlib.asynccontextmanager
+    async def _use_host(self, job: Job, host: str) -> AsyncIterator[None]:
+        """Hold one of `host`'s run slots (unless an ancestor holds one for this job)."""
+        if self._inherits_slot(job, host):
+            yield
+            return
+        async with self._host_slot(host):
+            holders = self._slot_holders.setdefault(host, set())
+            holders.add(job.id)
+            try:
+                yield
+            finally:
+                holders.discard(job.id)
 
     def _on_job_done(self, job_id: str, _task: asyncio.Task[None]) -> None:
         self._running.pop(job_id, None)
@@ -206,7 +255,7 @@ class JobRunner:
     @staticmethod
     def _end_unfinished(job: Job, final: JobStatus, error: str) -> None:
         for run in job.host_runs.values():
-            _end_run(run, final, error)
+            end_run(run, final, error)
 
     def _host_slot(self, host: str) -> asyncio.Semaphore:
         slot = self._host_slots.get(host)
@@ -218,36 +267,38 @@ class JobRunner:
                         deadline: float | None) -> None:
         run = job.host_runs[name]
         if host is None:
-            _end_run(run, JobStatus.FAILED, "not_in_inventory: the host left the inventory")
+            end_run(run, JobStatus.FAILED, "not_in_inventory: the host left the inventory")
             self._touch(job)
             return
-        async with self._host_slot(name):
+        async with self._use_host(job, name):
             run.transition(JobStatus.STARTING)
             run.transition(JobStatus.RUNNING)
             self._touch(job)
             capture = _StreamCapture(self, job, name)
             try:
+                extra_env = ({**self._local_env, "OPS_JOB_ID": job.id}
+                             if host.connection == "local" else {})
                 status = await _execute(self._transport_for(host), host, work, deadline,
-                                        capture.on_line)
+                                        capture.on_line, extra_env)
                 run.exit_code = status.code
                 if status.ok:
                     run.transition(JobStatus.COMPLETED)
                 else:
                     how = (f"exited with status {status.code}" if status.signal is None
                            else f"killed by signal {status.signal}")
-                    _end_run(run, JobStatus.FAILED, f"{ExitedNonZero.kind}: {how}")
+                    end_run(run, JobStatus.FAILED, f"{ExitedNonZero.kind}: {how}")
             except Cancelled as exc:
-                _end_run(run, JobStatus.STOPPED, f"{exc.kind}: {exc.detail}")
+                end_run(run, JobStatus.STOPPED, f"{exc.kind}: {exc.detail}")
             except HostError as exc:
-                _end_run(run, JobStatus.FAILED, f"{exc.kind}: {exc.detail}")
+                end_run(run, JobStatus.FAILED, f"{exc.kind}: {exc.detail}")
             except OpsError as exc:  # e.g. a connection type this engine cannot reach
-                _end_run(run, JobStatus.FAILED, f"error: {exc}")
+                end_run(run, JobStatus.FAILED, f"error: {exc}")
             finally:
                 capture.flush()
             self._touch(job)
 
 
-def _end_run(run: HostRun, final: JobStatus, error: str) -> None:
+def end_run(run: HostRun, final: JobStatus, error: str) -> None:
     """Finish a host run that has not finished, through the legal transitions."""
     if run.status.finished:
         return
@@ -258,7 +309,8 @@ def _end_run(run: HostRun, final: JobStatus, error: str) -> None:
 
 
 async def _execute(transport: Transport, host: Host, work: Work, deadline: float | None,
-                   on_line: Callable[[StreamName, bytes], None]) -> ExitStatus:
+                   on_line: Callable[[StreamName, bytes], None],
+                   extra_env: Mapping[str, str]) -> ExitStatus:
     """Create a private workdir, upload the invocation's files, run it, clean up."""
     workdir = ""
     if work.needs_workdir:
@@ -271,10 +323,26 @@ async def _execute(transport: Transport, host: Host, work: Work, deadline: float
         if remaining == 0.0:
             raise TimedOut(host.name, "the job's time limit ran out before this host started")
         return await transport.run(invocation.command, stdin=invocation.stdin,
-                                   env=invocation.env, timeout=remaining, on_line=on_line)
+                                   env={**invocation.env, **extra_env}, timeout=remaining,
+                                   on_line=on_line)
     finally:
         if workdir:
             await asyncio.shield(_remove_workdir(transport, workdir))
+
+
+def local_job_env(settings: Settings) -> dict[str, str]:
+    """What a job on the console machine needs to start child runbooks: the engine's
+    settings (so `opsconsole run` attaches to this engine through its control socket)
+    and a PATH that ends with this installation's scripts folder, so `opsconsole` is
+    found even when the engine runs from a virtualenv that is not on PATH."""
+    path = os.environ.get("PATH", os.defpath)
+    scripts = os.path.dirname(sys.executable)
+    if scripts not in path.split(os.pathsep):
+        path = f"{path}{os.pathsep}{scripts}"
+    return {"OPSCONSOLE_INVENTORY": str(settings.inventory.resolve()),
+            "OPSCONSOLE_DATA_DIR": str(settings.data_dir.resolve()),
+            "OPSCONSOLE_RUNBOOKS": str(settings.runbooks.resolve()),
+            "PATH": path}
 
 
 async def _make_workdir(transport: Transport, host: Host) -> str:
