@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
+from console.cli.admin import add_state_commands, admin_handler
 from console.cli.output import print_json
 from console.schedules import add_schedule_arguments, schedule_from_args
-from console.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -21,44 +20,27 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     create.add_argument("pattern")
     add_schedule_arguments(create)
     create.add_argument("--json", action="store_true")
-    create.set_defaults(handler=_handler(_create))
+    create.set_defaults(handler=admin_handler("schedules", _create))
 
     listing = actions.add_parser("list", help="list schedules with their next run",
                                  parents=[common])
     listing.add_argument("--json", action="store_true")
-    listing.set_defaults(handler=_handler(_list))
+    listing.set_defaults(handler=admin_handler("schedules", _list))
 
     show = actions.add_parser("show", help="a schedule and its recent decisions",
                               parents=[common])
     show.add_argument("name")
     show.add_argument("--decisions", type=int, default=20, metavar="N")
     show.add_argument("--json", action="store_true")
-    show.set_defaults(handler=_handler(_show))
+    show.set_defaults(handler=admin_handler("schedules", _show))
 
-    for action, help_text in (("enable", "enable a schedule"), ("disable", "disable a schedule"),
-                              ("delete", "delete a schedule")):
-        one = actions.add_parser(action, help=help_text, parents=[common])
-        one.add_argument("name")
-        one.set_defaults(handler=_handler(_change))
+    add_state_commands(actions, common, "schedules", "schedule")
 
     upcoming = actions.add_parser("next", help="print the next fire times", parents=[common])
     upcoming.add_argument("name")
     upcoming.add_argument("--count", type=int, default=5)
     upcoming.add_argument("--json", action="store_true")
-    upcoming.set_defaults(handler=_handler(_next))
-
-
-def _handler(operation: Any) -> Any:
-    def handle(args: argparse.Namespace, settings: Settings) -> int:
-        from console.connect import engine_client
-
-        async def go() -> int:
-            async with engine_client(settings) as client:
-                return int(await operation(client.schedules, args))
-
-        return asyncio.run(go())
-
-    return handle
+    upcoming.set_defaults(handler=admin_handler("schedules", _next))
 
 
 async def _create(book: Any, args: argparse.Namespace) -> int:
@@ -98,16 +80,6 @@ async def _show(book: Any, args: argparse.Namespace) -> int:
         job = f" job {d['job_id']}" if d.get("job_id") else ""
         print(f"  {d['decided_at']}  {d['action']:<16} due {d['due'] or '-'}  "
               f"delay {d['delay']:.1f}s{job} {d['detail']}")
-    return 0
-
-
-async def _change(book: Any, args: argparse.Namespace) -> int:
-    if args.action == "delete":
-        await book.delete(name=args.name)
-        print(f"schedule {args.name} deleted")
-    else:
-        await book.set_enabled(name=args.name, enabled=args.action == "enable")
-        print(f"schedule {args.name} {args.action}d")
     return 0
 
 

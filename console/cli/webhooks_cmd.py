@@ -7,15 +7,14 @@ of the token is stored, so it cannot be shown again: delete and create a new one
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from datetime import datetime
 from typing import Any
 
+from console.cli.admin import add_state_commands, admin_handler
 from console.cli.output import local_time, print_json
 from console.cli.run_cmd import parse_param_args
 from console.errors import UsageError
-from console.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -37,31 +36,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         help="accept requests only from these networks (repeatable)")
     create.add_argument("--rate-limit", type=int, metavar="PER_MINUTE")
     create.add_argument("--json", action="store_true")
-    create.set_defaults(handler=_handler(_create))
+    create.set_defaults(handler=admin_handler("webhooks", _create))
 
     listing = actions.add_parser("list", help="list webhooks (never their tokens)",
                                  parents=[common])
     listing.add_argument("--json", action="store_true")
-    listing.set_defaults(handler=_handler(_list))
+    listing.set_defaults(handler=admin_handler("webhooks", _list))
 
-    for action, help_text in (("enable", "enable a webhook"), ("disable", "disable a webhook"),
-                              ("delete", "delete a webhook")):
-        one = actions.add_parser(action, help=help_text, parents=[common])
-        one.add_argument("name")
-        one.set_defaults(handler=_handler(_change))
-
-
-def _handler(operation: Any) -> Any:
-    def handle(args: argparse.Namespace, settings: Settings) -> int:
-        from console.connect import engine_client
-
-        async def go() -> int:
-            async with engine_client(settings) as client:
-                return int(await operation(client.webhooks, args))
-
-        return asyncio.run(go())
-
-    return handle
+    add_state_commands(actions, common, "webhooks", "webhook")
 
 
 def _expiry(text: str | None) -> float | None:
@@ -103,14 +85,4 @@ async def _list(service: Any, args: argparse.Namespace) -> int:
         print(f"{row['name'][:20]:<20} {state:<9} {row['runbook'][:20]:<20} "
               f"{row['pattern'][:16]:<16} {local_time(row['expires']):<19} "
               f"{'yes' if row['signed'] else 'no'}")
-    return 0
-
-
-async def _change(service: Any, args: argparse.Namespace) -> int:
-    if args.action == "delete":
-        await service.delete(name=args.name)
-        print(f"webhook {args.name} deleted")
-    else:
-        await service.set_enabled(name=args.name, enabled=args.action == "enable")
-        print(f"webhook {args.name} {args.action}d")
     return 0
