@@ -12,6 +12,7 @@ waits on the network.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
@@ -147,11 +148,22 @@ class InventoryPane(Vertical):
     @work(exclusive=True, group="probe")
     async def probe(self, names: Sequence[str]) -> None:
         """Probe in batches; each batch's answers are shown as soon as it returns."""
-        client = client_of(self)
         batches = [list(names[i:i + PROBE_BATCH]) for i in range(0, len(names), PROBE_BATCH)]
         self.notify(f"Probing {len(names)} hosts...", timeout=2)
-        for next_done in asyncio.as_completed([client.probe(b) for b in batches]):
+        for next_done in asyncio.as_completed([self._probe_batch(b) for b in batches]):
             for result in await next_done:
                 self.probes[result.host] = result
                 if result.host in self.hosts:
                     self.table.update_row(result.host, self.cells(self.hosts[result.host]))
+
+    async def _probe_batch(self, names: list[str]) -> list[HostProbe]:
+        """One call per batch; if the engine refuses the batch (e.g. a host whose
+        connection type it cannot probe), probe its hosts one by one so only that host
+        shows the error."""
+        client = client_of(self)
+        try:
+            return await client.probe(names)
+        except OpsError as exc:
+            if len(names) == 1:
+                return [HostProbe(names[0], False, error=str(exc), checked=time.time())]
+        return [r for name in names for r in await self._probe_batch([name])]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -100,8 +101,9 @@ class RunDialog(ModalScreen[Job | None]):
         scored = [(matcher.match(b.name) if matcher else 1.0, b) for b in self.books]
         ranked = sorted((s for s in scored if s[0] > 0), key=lambda s: (-s[0], s[1].name))
         options.clear_options()
-        options.add_options([Option(f"{b.name}  [{b.language}] {b.description}"[:70], id=b.name)
-                             for _, b in ranked])
+        # Text, not a markup string: "[shell]" must show, not be read as a style tag.
+        options.add_options([Option(Text(f"{b.name}  [{b.language}] {b.description}"[:70]),
+                                    id=b.name) for _, b in ranked])
         if ranked:
             options.highlighted = 0
             await self._choose(ranked[0][1])

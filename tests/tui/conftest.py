@@ -1,13 +1,36 @@
-"""Fixtures for console tests: the app over deterministic sample data."""
+"""Fixtures for console tests: the app over the real engine and a seeded data directory."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
+from console.settings import Settings
 from screens.app import OpsConsoleApp
-from tests.tui.sample_app import sample_app
+from tests.tui.seed import console_app, seed_data_dir, settings_for
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Times on screen are local times: pin the zone so they read the same everywhere."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture
-def app() -> OpsConsoleApp:
-    return sample_app()
+def seeded(tmp_path: Path) -> Settings:
+    """Settings over the fixed inventory, runbooks and a seeded job history."""
+    data_dir = tmp_path / "data"
+    seed_data_dir(data_dir)
+    return settings_for(data_dir)
+
+
+@pytest.fixture
+def app(seeded: Settings) -> OpsConsoleApp:
+    return console_app(seeded)

@@ -11,6 +11,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Input
 
 from console.connect import engine_client
@@ -20,6 +21,7 @@ from screens.app import OpsConsoleApp
 from screens.job_screen import JobScreen
 from screens.run_dialog import RunDialog
 from tests.fleet import Fleet
+from tests.tui.seed import row
 
 GREET = """#!/bin/sh
 # /// runbook
@@ -78,7 +80,8 @@ async def wait_finished(app: OpsConsoleApp, job_id: str, timeout: float = 30) ->
         await asyncio.sleep(0.1)
 
 
-async def fill_run_dialog(pilot, app: OpsConsoleApp, **params: str) -> RunDialog:  # type: ignore[no-untyped-def]
+async def fill_run_dialog(pilot: Pilot[int], app: OpsConsoleApp,
+                           **params: str) -> RunDialog:
     await pilot.press("r", *"greet")
     await app.workers.wait_for_complete()
     await pilot.pause()
@@ -93,7 +96,8 @@ async def fill_run_dialog(pilot, app: OpsConsoleApp, **params: str) -> RunDialog
     return dialog
 
 
-async def start_from_dialog(pilot, app: OpsConsoleApp, **params: str) -> Job:  # type: ignore[no-untyped-def]
+async def start_from_dialog(pilot: Pilot[int], app: OpsConsoleApp,
+                            **params: str) -> Job:
     await fill_run_dialog(pilot, app, **params)
     await pilot.press("ctrl+s")
     for _ in range(50):
@@ -118,13 +122,13 @@ async def test_run_dialog_starts_a_job_that_completes_on_the_fleet(
         await pilot.pause(0.3)
         screen = app.screen
         assert isinstance(screen, JobScreen)
-        assert all(screen.hosts_table.row(h)[1] == "Completed" for h in job.hosts)
+        assert all(row(screen.hosts_table, h)[1] == "Completed" for h in job.hosts)
         lines = list(screen.output.lines)
         assert lines.count(("output", f"hello ops from {small_fleet.hosts[0].address}")) == 2
         assert ("error", "something odd") in lines
         await pilot.press("escape", "4")
-        assert app.jobs_pane.table.row(job.id)[0] == "Completed"
-        assert app.inventory.table.row(job.hosts[0])[6] == "Completed"
+        assert row(app.jobs_pane.table, job.id)[0] == "Completed"
+        assert row(app.inventory.table, job.hosts[0])[6] == "Completed"
 
 
 async def test_form_shows_the_engines_validation_error(settings: Settings) -> None:

@@ -1,47 +1,55 @@
 """SVG snapshots of every pane and the main dialogs at 80x24 and 120x40.
 
+The app runs the real engine over the seeded data directory (tests/tui/seed.py).
 Plain `def` tests: `snap_compare` runs its own event loop (see textual-notes).
-Regenerate after an intended change with `pytest tests/tui --snapshot-update`.
+Regenerate after an intended change with `pytest tests/tui --snapshot-update`, and
+look at the changed SVGs before committing them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
-from tests.tui.sample_app import sample_app
+from console.settings import Settings
+from tests.tui.seed import console_app
 
 SIZES = [(80, 24), (120, 40)]
 
 
-async def _open_job(pilot: Any) -> None:
-    await pilot.press("4", "down", "enter")
+async def settle(pilot: Any) -> None:
+    """Until the engine is up, the lists are loaded and no worker is busy."""
+    while not pilot.app.ready:
+        await pilot.pause(0.02)
     await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.2)
+    await pilot.pause(0.1)
 
 
-async def _run_dialog(pilot: Any) -> None:
-    await pilot.press("r", *"restart")
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.2)
+def keys(*pressed: str) -> Callable[[Any], Awaitable[None]]:
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot)
+        await pilot.press(*pressed)
+        await settle(pilot)
+    return run_before
 
 
-VIEWS: dict[str, dict[str, Any]] = {
-    "inventory": {"press": []},
-    "inventory_filtered": {"press": ["slash", *"web:&prod"]},
-    "drift": {"press": ["2"]},
-    "updates": {"press": ["3"]},
-    "jobs": {"press": ["4"]},
-    "job": {"run_before": _open_job},
-    "run_dialog": {"run_before": _run_dialog},
-    "exec_dialog": {"press": ["x", *"db"]},
-    "host_detail": {"press": ["down", "down", "down", "enter"]},
-    "help": {"press": ["question_mark"]},
+VIEWS: dict[str, Callable[[Any], Awaitable[None]]] = {
+    "inventory": keys(),
+    "inventory_filtered": keys("slash", *"web:&prod"),
+    "drift": keys("2"),
+    "updates": keys("3"),
+    "jobs": keys("4"),
+    "job": keys("4", "down", "enter"),  # the failed restart-service job
+    "run_dialog": keys("r", *"restart"),
+    "exec_dialog": keys("x", *"db"),
+    "host_detail": keys("down", "down", "down", "down", "enter"),  # db01
+    "help": keys("question_mark"),
 }
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("view", list(VIEWS))
-def test_view(snap_compare: Any, view: str, size: tuple[int, int]) -> None:
-    assert snap_compare(sample_app(), terminal_size=size, **VIEWS[view])
+def test_view(snap_compare: Any, seeded: Settings, view: str, size: tuple[int, int]) -> None:
+    assert snap_compare(console_app(seeded), terminal_size=size, run_before=VIEWS[view])

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,7 @@ def wait_for(session: str, text: str, timeout: float = 20) -> str:
 
 
 @pytest.fixture
-def session(tmp_path: Path):  # type: ignore[no-untyped-def]
+def session(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     if shutil.which("tmux") is None:
         raise RuntimeError("tmux is required for this test (apt-get install tmux)")
     (tmp_path / "inventory.yaml").write_text(INVENTORY)
