@@ -35,6 +35,7 @@ from console.scheduler import Scheduler
 from console.schedules import Schedule
 from console.settings import Settings
 from console.store import Store
+from console.store.commit import GroupCommit
 from console.store.lock import DataDirLock
 from console.transports.base import Transport
 from console.transports.factory import transport_for
@@ -77,6 +78,7 @@ class Engine:
         self._pool = pool
         self.events = EventHub()
         self.store: Store | None = None
+        self._intake: GroupCommit | None = None
         self.runner: JobRunner | None = None
         self._inventory = LiveInventory(settings.inventory)
         self.catalog = RunbookCatalog(settings.runbooks)
@@ -91,6 +93,7 @@ class Engine:
         self._lock.acquire()
         try:
             self.store = Store(self.settings.data_dir)
+            self._intake = GroupCommit(self.store)
             self._inventory.current()
             if self._pool is None:
                 self._pool = TransportPool(forks=self.options.forks,
@@ -231,7 +234,8 @@ class Engine:
         job = Job(id=new_job_id(), runbook=book.name, pattern=pattern,
                   hosts=[h.name for h in hosts], parameters=params, runbook_hash=book.hash,
                   trigger=trigger, trigger_ref=trigger_ref)
-        return self._submit(job, self._runbook_work(book, params), timeout or book.metadata.timeout)
+        return await self._submit(job, self._runbook_work(book, params),
+                                  timeout or book.metadata.timeout)
 
     async def start_command(self, pattern: str, command: str,
                             trigger: Trigger = Trigger.MANUAL, timeout: float | None = None) -> Job:
@@ -241,7 +245,7 @@ class Engine:
         job = Job(id=new_job_id(), runbook=COMMAND_RUNBOOK, pattern=pattern,
                   hosts=[h.name for h in hosts], parameters={"command": command},
                   runbook_hash=hashlib.sha256(command.encode()).hexdigest(), trigger=trigger)
-        return self._submit(job, _command_work(command), timeout)
+        return await self._submit(job, _command_work(command), timeout)
 
     def _select_for_job(self, pattern: str) -> list[Host]:
         hosts = self.hosts(pattern)
@@ -250,12 +254,13 @@ class Engine:
                              f"{self.settings.inventory}")
         return hosts
 
-    def _submit(self, job: Job, work: Work, timeout: float | None) -> Job:
-        """Store the job durably, then queue it: a job is acknowledged only once stored."""
-        assert self.store is not None and self.runner is not None
+    async def _submit(self, job: Job, work: Work, timeout: float | None) -> Job:
+        """Store the job durably, then queue it: a job is acknowledged only once stored.
+        Jobs submitted at once (a webhook burst) share one write (see GroupCommit)."""
+        assert self._intake is not None and self.runner is not None
         if not self._accepting:
             raise OpsError("the engine is shutting down and takes no new jobs")
-        self.store.add_job(job)
+        await self._intake.add(job)
         self.runner.enqueue(job, work, timeout)
         self.events.publish(EngineEvent(job_id=job.id, job=job.copy()))
         return job.copy()
