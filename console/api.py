@@ -155,9 +155,10 @@ class ControlServer:
 
     async def jobs(self, request: web.Request) -> web.Response:
         q = request.query
-        status = JobStatus(q["status"]) if "status" in q else None
-        jobs = await self.engine.jobs(status=status, runbook=q.get("runbook"),
-                                      limit=int(q.get("limit", "200")),
+        # `?status=Queued&status=Running`: jobs in any of the statuses given.
+        statuses = [JobStatus(s) for s in q.getall("status", [])]
+        jobs = await self.engine.jobs(status=statuses or None, runbook=q.get("runbook"),
+                                      host=q.get("host"), limit=int(q.get("limit", "200")),
                                       before_id=q.get("before_id"))
         return _json([j.to_dict() for j in jobs])
 

@@ -7,7 +7,7 @@ logic: everything it shows or does goes through these calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -60,6 +60,10 @@ EventCallback = Callable[[EngineEvent], None]
 
 
 class EngineClient(Protocol):
+    # True when the engine runs in another process (`opsconsole serve`): quitting this
+    # client then leaves its jobs running. False for the engine inside this process.
+    is_attached: bool
+
     def hosts(self, pattern: str = "all") -> list[Host]:
         """Hosts matching an Ansible pattern (raises UsageError for a bad pattern)."""
 
@@ -89,12 +93,15 @@ class EngineClient(Protocol):
     async def jobs(
         self,
         *,
-        status: JobStatus | None = None,
+        status: JobStatus | Collection[JobStatus] | None = None,
         runbook: str | None = None,
+        host: str | None = None,
         limit: int = 200,
         before_id: str | None = None,
     ) -> list[Job]:
-        """Newest first; page with `before_id` (the last id of the previous page)."""
+        """Newest first; page with `before_id` (the last id of the previous page).
+        `status` is one status or several (any of them); `host` keeps jobs that ran on
+        that host, reading as much history as it takes to find `limit` of them."""
 
     async def job(self, job_id: str) -> Job: ...
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,8 @@ class RemoteClient:
             await self._session.close()
 
     async def _call(self, method: str, path: str, body: Any = None,
-                    params: Mapping[str, str] | None = None) -> Any:
+                    params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+                    ) -> Any:
         assert self._session is not None, "call open() first"
         async with self._session.request(method, f"http://engine{path}", json=body,
                                          params=params) as response:
@@ -112,13 +113,14 @@ class RemoteClient:
         return Job.from_dict(await self._call("POST", f"/jobs/{job_id}/rerun",
                                               {"failed_only": failed_only}))
 
-    async def jobs(self, *, status: JobStatus | None = None, runbook: str | None = None,
-                   limit: int = 200, before_id: str | None = None) -> list[Job]:
-        params = {"limit": str(limit)}
-        for key, value in (("status", status.value if status else None),
-                           ("runbook", runbook), ("before_id", before_id)):
+    async def jobs(self, *, status: JobStatus | Collection[JobStatus] | None = None,
+                   runbook: str | None = None, host: str | None = None, limit: int = 200,
+                   before_id: str | None = None) -> list[Job]:
+        statuses = [status] if isinstance(status, JobStatus) else list(status or ())
+        params = [("limit", str(limit))] + [("status", JobStatus(s).value) for s in statuses]
+        for key, value in (("runbook", runbook), ("host", host), ("before_id", before_id)):
             if value is not None:
-                params[key] = value
+                params.append((key, value))
         return [Job.from_dict(d) for d in await self._call("GET", "/jobs", params=params)]
 
     async def job(self, job_id: str) -> Job:

@@ -37,6 +37,7 @@ ClientFactory = Callable[[], AbstractAsyncContextManager[EngineClient]]
 
 ACTIVE = (JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING, JobStatus.STOPPING)
 RECENT_JOBS = 200  # jobs read at start to fill each host's "last job" cell
+HOST_JOBS = 20  # recent jobs in the host detail
 
 DRIFT_EMPTY = (
     "Drift: configuration drift per host.\n\n"
@@ -121,6 +122,8 @@ class OpsConsoleApp(App[int]):
         self._unsubscribe = self.client.subscribe(deliver)
         recent = await self.client.jobs(limit=RECENT_JOBS)
         self.inventory.load(self.client.hosts("all"), recent)
+        if len(recent) == RECENT_JOBS:  # older history may hold other hosts' last jobs
+            self.inventory.read_history(recent[-1].id)
         self.inventory.table.focus()
         self.jobs_pane.reload()
         # Everything loaded so far (inventory, the in-process engine's store) lives for
@@ -180,26 +183,21 @@ class OpsConsoleApp(App[int]):
         self.push_screen(HelpScreen(self.keymap))
 
     async def action_request_quit(self) -> None:
-        active = 0
         try:
-            for status in ACTIVE:
-                active += len(await self.client.jobs(status=status, limit=10_000))
+            active = len(await self.client.jobs(status=ACTIVE, limit=10_000))
         except OpsError:
             active = 0
         if not active:
             self.exit(0)
             return
-        attached = bool(getattr(self.client, "is_attached", False))
-        self.push_screen(QuitDialog(active, attached),
+        self.push_screen(QuitDialog(active, self.client.is_attached),
                          lambda yes: self.exit(0) if yes else None)
 
     # -- lists: Enter on a row ---------------------------------------------------------
 
     async def on_virtual_table_selected(self, event: VirtualTable.Selected) -> None:
         if event.table.id == "inventory-table":
-            host = self.inventory.hosts[event.key]
-            recent = await self.client.jobs(limit=RECENT_JOBS)
-            self.push_screen(HostDetail(host, [j for j in recent if host.name in j.host_runs]))
+            self.push_screen(HostDetail(self.inventory.hosts[event.key], HOST_JOBS))
         elif event.table.id == "jobs-table":
             self.open_job(event.key)
 

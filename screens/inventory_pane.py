@@ -33,6 +33,7 @@ from screens.vtable import Column, VirtualTable
 
 PATTERN_CHARS = set(":&!*?[~=,")
 PROBE_BATCH = 16
+HISTORY_PAGE = 1000  # jobs per call while looking for hosts' last jobs in older history
 
 COLUMNS = (
     Column("Host", 15), Column("Groups", 14), Column("Address", 15), Column("Conn", 5),
@@ -52,6 +53,7 @@ class InventoryPane(Vertical):
         self.hosts: dict[str, Host] = {}
         self.probes: dict[str, HostProbe] = {}
         self.last_job: dict[str, str] = {}
+        self._history_read = True  # False while older history is still being read
         self._haystack: dict[str, str] = {}
         self._shown: list[str] = []
 
@@ -81,13 +83,34 @@ class InventoryPane(Vertical):
                 self.last_job.setdefault(name, run.status.value)
         self.apply_filter(self.filter_input.value)
 
+    @work(exclusive=True, group="last-jobs")
+    async def read_history(self, before_id: str) -> None:
+        """Fill the "last job" of hosts the first page of jobs did not cover, reading
+        older history page by page (one short store read each, the loop runs between)
+        until every host has one or the history ends. Cells show "..." meanwhile."""
+        missing = set(self.hosts) - set(self.last_job)
+        self._history_read = not missing
+        client = client_of(self)
+        while missing:
+            page = await client.jobs(limit=HISTORY_PAGE, before_id=before_id)
+            for job in page:
+                for name, run in job.host_runs.items():
+                    if name in missing:
+                        missing.discard(name)
+                        self.last_job[name] = run.status.value
+            if len(page) < HISTORY_PAGE:
+                break
+            before_id = page[-1].id
+        self._history_read = True
+        self.apply_filter(self.filter_input.value)
+
     def cells(self, host: Host) -> tuple[str, ...]:
         probe = self.probes.get(host.name)
         up = "?" if probe is None else ("up" if probe.reachable else "down")
         os_text = "" if probe is None else (probe.os or probe.error)
         groups = ",".join(g for g in host.groups if g not in ("all", "ungrouped"))
         return (host.name, groups, host.address, host.connection, up, os_text,
-                self.last_job.get(host.name, "-"))
+                self.last_job.get(host.name, "-" if self._history_read else "..."))
 
     def apply_filter(self, text: str) -> None:
         text = text.strip()

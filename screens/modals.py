@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import yaml
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from console.errors import OpsError
 from console.inventory.model import Host
-from console.jobs import Job
 from screens.commands import COMMANDS, SCOPES, key_label
+from screens.context import client_of
 from screens.format import short_clock
 
 
@@ -67,20 +68,20 @@ def _plain(value: Any) -> Any:
 
 
 class HostDetail(ModalScreen[None]):
+    """A host's address, groups and merged variables, and its recent jobs (read by the
+    engine in the background: finding them can mean reading a long history)."""
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter,q", "close", "Close")]
 
-    def __init__(self, host: Host, jobs: Sequence[Job]) -> None:
+    def __init__(self, host: Host, job_count: int) -> None:
         super().__init__()
         self.host = host
-        self.jobs = jobs
+        self.job_count = job_count
 
     def compose(self) -> ComposeResult:
         host = self.host
         variables = yaml.safe_dump(_plain(host.vars), sort_keys=True,
                                    default_flow_style=False).strip() or "(none)"
-        recent = "\n".join(
-            f"{short_clock(j.started or j.created)}  {j.host_runs[host.name].status.value:9}"
-            f"  {j.runbook}" for j in self.jobs if host.name in j.host_runs) or "(none)"
         with Vertical(id="dialog", classes="dialog wide"):
             yield Label(f"Host {host.name}", classes="dialog-title")
             with VerticalScroll(id="host-detail"):
@@ -91,11 +92,24 @@ class HostDetail(ModalScreen[None]):
                 yield Label("Variables (merged)", classes="section")
                 yield Static(variables, markup=False)
                 yield Label("Recent jobs", classes="section")
-                yield Static(recent, markup=False)
+                yield Static("(reading the job history...)", id="host-jobs", markup=False)
             yield Label("Esc to close", classes="hint")
 
     def on_mount(self) -> None:
         self.query_one("#host-detail").focus()
+        self.load_jobs()
+
+    @work(exclusive=True)
+    async def load_jobs(self) -> None:
+        name = self.host.name
+        try:
+            jobs = await client_of(self).jobs(host=name, limit=self.job_count)
+        except OpsError as exc:
+            self.query_one("#host-jobs", Static).update(f"(cannot read jobs: {exc})")
+            return
+        self.query_one("#host-jobs", Static).update("\n".join(
+            f"{short_clock(j.started or j.created)}  {j.host_runs[name].status.value:9}"
+            f"  {j.runbook}" for j in jobs) or "(none)")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -293,3 +293,24 @@ async def test_jobs_are_paged_from_the_store(tmp_path: Path) -> None:
         assert app.jobs_pane.table.row_count == 450
         oldest: Job = history[0]
         assert app.jobs_pane.table.keys[-1] == oldest.id
+
+
+async def test_last_job_and_host_detail_come_from_deep_history(tmp_path: Path) -> None:
+    """win01 ran one job, older than the first page of 200: the console still finds it."""
+    history = [finished_job(n, "disk-usage", "build", ["build"], JobStatus.COMPLETED,
+                            at=1_714_564_800.0 + n * 60) for n in range(1, 1500)]
+    history.append(finished_job(0, "restart-service", "win01", ["win01"], JobStatus.FAILED,
+                                failed=["win01"],
+                                at=1_714_564_800.0))
+    seed_data_dir(tmp_path / "data", history, with_streams=False)
+    app = console_app(settings_for(tmp_path / "data"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        assert row(app.inventory.table, "win01")[6] == "Failed"
+        assert row(app.inventory.table, "web01")[6] == "-"  # in no job at all
+        app.inventory.table.move_to_key("win01")
+        await pilot.press("enter")
+        await ready(pilot)
+        assert isinstance(app.screen, HostDetail)
+        jobs = str(app.screen.query_one("#host-jobs").render())
+        assert "Failed" in jobs and "restart-service" in jobs
