@@ -41,7 +41,7 @@ def closed_port() -> int:
 @pytest.fixture(scope="session")
 def jobs_inventory(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("jobs") / "inventory.yaml"
-    extra = {"localhost": {"ansible_connection": "local"},
+    extra: dict[str, dict[str, Any]] = {"localhost": {"ansible_connection": "local"},
              "ghost": {"ansible_host": "127.0.0.1", "ansible_port": closed_port()}}
     return fleet.inventory(path, extra_hosts=extra)
 
