@@ -33,7 +33,8 @@ from screens.vtable import Column, VirtualTable
 
 PATTERN_CHARS = set(":&!*?[~=,")
 PROBE_BATCH = 16
-HISTORY_PAGE = 1000  # jobs per call while looking for hosts' last jobs in older history
+HISTORY_PAGE = 500  # jobs per call while looking for hosts' last jobs in older history
+HISTORY_WINDOW = 10_000  # at most this many newest jobs are read for "last job" cells
 
 COLUMNS = (
     Column("Host", 15), Column("Groups", 14), Column("Address", 15), Column("Conn", 5),
@@ -53,7 +54,7 @@ class InventoryPane(Vertical):
         self.hosts: dict[str, Host] = {}
         self.probes: dict[str, HostProbe] = {}
         self.last_job: dict[str, str] = {}
-        self._history_read = True  # False while older history is still being read
+        self._history_state = ""  # "..." while reading older history, "older" if cut short
         self._haystack: dict[str, str] = {}
         self._shown: list[str] = []
 
@@ -87,21 +88,29 @@ class InventoryPane(Vertical):
     async def read_history(self, before_id: str) -> None:
         """Fill the "last job" of hosts the first page of jobs did not cover, reading
         older history page by page (one short store read each, the loop runs between)
-        until every host has one or the history ends. Cells show "..." meanwhile."""
+        until every host has one, the history ends, or HISTORY_WINDOW jobs were read.
+        Cells show "..." meanwhile; "older" when the host ran no job in that window
+        (a host that never ran any job always leaves some history unread, and reading
+        100,000 jobs at every start is not worth it: the host detail searches it all)."""
         missing = set(self.hosts) - set(self.last_job)
-        self._history_read = not missing
+        if not missing:
+            return
+        self._history_state = "..."
         client = client_of(self)
-        while missing:
+        read, complete = 0, False
+        while missing and read < HISTORY_WINDOW:
             page = await client.jobs(limit=HISTORY_PAGE, before_id=before_id)
+            read += len(page)
             for job in page:
                 for name, run in job.host_runs.items():
                     if name in missing:
                         missing.discard(name)
                         self.last_job[name] = run.status.value
             if len(page) < HISTORY_PAGE:
+                complete = True
                 break
             before_id = page[-1].id
-        self._history_read = True
+        self._history_state = "" if complete or not missing else "older"
         self.apply_filter(self.filter_input.value)
 
     def cells(self, host: Host) -> tuple[str, ...]:
@@ -110,7 +119,7 @@ class InventoryPane(Vertical):
         os_text = "" if probe is None else (probe.os or probe.error)
         groups = ",".join(g for g in host.groups if g not in ("all", "ungrouped"))
         return (host.name, groups, host.address, host.connection, up, os_text,
-                self.last_job.get(host.name, "-" if self._history_read else "..."))
+                self.last_job.get(host.name, self._history_state or "-"))
 
     def apply_filter(self, text: str) -> None:
         text = text.strip()
