@@ -73,18 +73,10 @@ async def _start_detached(args: argparse.Namespace, settings: Settings,
     """--no-wait: the job must outlive this command, so it needs an engine that stays."""
     from console.connect import _attach, spawn_background_engine
 
-    client = await _attach(settings, wait=0)
+    client = await _attach(settings)
     if client is None:
         spawn_background_engine(settings)
-        client = await _attach(settings, wait=0)
-        for _ in range(200):
-            if client is not None:
-                break
-            await asyncio.sleep(0.05)
-            client = await _attach(settings, wait=0)
-        if client is None:
-            raise UsageError(f"the background engine did not start; see "
-                             f"{settings.data_dir / 'background-engine.log'}")
+        client = await _wait_for_background_engine(settings)
     try:
         job = await _start(client, args, params, trigger, parent)
     finally:
@@ -94,6 +86,21 @@ async def _start_detached(args: argparse.Namespace, settings: Settings,
     else:
         print(job.id)
     return EXIT_OK
+
+
+async def _wait_for_background_engine(settings: Settings, timeout: float = 10.0) -> Any:
+    """Attach to the engine just spawned. Until it takes the lock there is nothing to
+    attach to; once it has, `_attach` waits for its control socket to answer (an
+    attach that does not wait fails while the engine is still starting up)."""
+    from console.connect import _attach
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (client := await _attach(settings)) is None:
+        if asyncio.get_running_loop().time() > deadline:
+            raise UsageError(f"the background engine did not start; see "
+                             f"{settings.data_dir / 'background-engine.log'}")
+        await asyncio.sleep(0.05)
+    return client
 
 
 async def _run_and_follow(args: argparse.Namespace, settings: Settings,

@@ -55,7 +55,8 @@ async def test_stop_running_job_ends_remote_process(job_env: JobEnv) -> None:
         job = await engine.start_job("sleeper", "host09:host10", {})
         await wait_status(engine, job.id, "Running")
         while not (on_host(job_env.fleet, "host09", marker)
-                   and on_host(job_env.fleet, "host10", marker)):
+                   and on_host(job_env.fleet, "host10", marker)
+                   and len(await engine.streams(job.id)) == 2):
             await asyncio.sleep(0.05)
         stopped = await engine.stop_job(job.id)
         assert stopped.status is JobStatus.STOPPED
