@@ -29,7 +29,7 @@ from console.languages import Invocation, TargetInfo
 from console.live_inventory import LiveInventory
 from console.parameters import parse_values
 from console.runbooks import Runbook, RunbookCatalog
-from console.runner import JobRunner, Work, local_job_env
+from console.runner import JobRunner, Work, end_run, local_job_env
 from console.schedule_book import ScheduleBook
 from console.scheduler import Scheduler
 from console.schedules import Schedule
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 COMMAND_RUNBOOK = "(command)"
 INTERRUPTED = "engine stopped while the job was running"
 HOST_SCAN_PAGE = 1000  # jobs read per store call when filtering by host
+RETENTION_INTERVAL = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Engine:
         self.schedules: ScheduleBook | None = None
         self.webhooks: WebhookService | None = None
         self._scheduler: Scheduler | None = None
+        self._retention: asyncio.Task[None] | None = None
         self._accepting = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -127,6 +129,7 @@ class Engine:
             return
         self._scheduler = Scheduler(self.schedules, self, self.schedules, self.schedules)
         self._scheduler.start()
+        self._retention = asyncio.create_task(self._retention_forever(), name="retention")
         self.events.subscribe(self._on_event_for_scheduler)
         await self.webhooks.start_listener(self._submit_webhook, host, port, opts.tls_cert,
                                            opts.tls_key, opts.public_url)
@@ -135,6 +138,8 @@ class Engine:
         """Stop taking work (webhooks, schedules, the control API), give running jobs
         `grace` seconds, stop the rest with a recorded reason, flush, release the lock."""
         self._accepting = False
+        if self._retention is not None:
+            self._retention.cancel()
         if self.webhooks is not None:
             await self.webhooks.stop_listener()
         if self._scheduler is not None:
@@ -167,16 +172,26 @@ class Engine:
                 try:
                     self.runner.enqueue(job, self._work_for_job(job))
                     continue
-                except UsageError as exc:
+                except OpsError as exc:
                     reason = f"could not restart after an engine restart: {exc}"
             else:
                 reason = INTERRUPTED
             for run in job.host_runs.values():
-                if not run.status.finished:
-                    run.status, run.ended = JobStatus.FAILED, time.time()
-                    run.error = run.error or f"interrupted: {reason}"
-            job.status, job.ended, job.reason = JobStatus.FAILED, time.time(), reason
+                end_run(run, JobStatus.FAILED, f"interrupted: {reason}")
+            job.transition(JobStatus.FAILED, reason)
             self.store.save_job(job)
+
+    async def _retention_forever(self) -> None:
+        """Azure keeps 30 days of jobs; so do we, checked at start and then daily."""
+        assert self.store is not None
+        while True:
+            try:
+                removed = await asyncio.to_thread(self.store.apply_retention)
+                if removed:
+                    log.info("retention removed old jobs", extra={"removed": removed})
+            except OpsError as exc:
+                log.warning("retention failed: %s", exc)
+            await asyncio.sleep(RETENTION_INTERVAL)
 
     # ------------------------------------------------------------------ inventory
     def hosts(self, pattern: str = "all") -> list[Host]:
