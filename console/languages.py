@@ -171,6 +171,7 @@ class LanguageRegistry:
             eps = list(entry_points(group=ENTRY_POINT_GROUP))
         self._entries: dict[str, LanguageEntry] = {}
         self._broken: dict[str, BrokenPlugin] = {}
+        self._broken_suffixes: dict[str, str] = {}  # suffix -> name of a plugin that failed
         self._loaded: dict[str, RunbookLanguage] = {}
         for ep in sorted(eps, key=_builtin_first):
             self._register(ep)
@@ -239,6 +240,13 @@ class LanguageRegistry:
         language = self._load(self._entries[name])
         return (language, suffix) if language is not None else None
 
+    def broken_for(self, file_name: str) -> BrokenPlugin | None:
+        """The broken plugin that declared this file's suffix, so a runbook it would have
+        run is reported with the plugin's error instead of silently vanishing."""
+        lowered = file_name.lower()
+        fits = [s for s in self._broken_suffixes if lowered.endswith(s) and lowered != s]
+        return self._broken.get(self._broken_suffixes[max(fits, key=len)]) if fits else None
+
     def _match(self, file_name: str) -> str | None:
         lowered = file_name.lower()
         fits = [s for s in self.suffix_table() if lowered.endswith(s) and len(lowered) > len(s)]
@@ -260,6 +268,8 @@ class LanguageRegistry:
         except Exception as exc:  # ImportError, SyntaxError, errors raised by the plugin
             self._entries.pop(entry.name, None)
             self._broken[entry.name] = BrokenPlugin(entry.name, entry.value, _describe(exc))
+            for suffix in entry.suffixes or ():
+                self._broken_suffixes.setdefault(suffix.lower(), entry.name)
             return None
         self._loaded[entry.name] = language
         return language

@@ -331,6 +331,11 @@ class RunbookCatalog:
                 continue
             match = self.registry.language_for(path.name)
             if match is None:
+                broken = self.registry.broken_for(path.name)
+                if broken is not None:
+                    name = path.name.rsplit(".", 1)[0]
+                    problems.append(RunbookProblem(path, name, ConfigError(
+                        f"{path}: its language plugin cannot be loaded: {broken}")))
                 continue  # not a runbook: README, notes, files of unknown languages
             language, suffix = match
             name = path.name[: -len(suffix)]

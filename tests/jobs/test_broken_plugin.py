@@ -23,10 +23,11 @@ def test_a_broken_plugin_does_not_stop_other_runbooks(job_env: JobEnv, tmp_path:
     listed = job_env.cli("runbooks", "list")
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.split() == ["hello", "shell"]
+    assert "oops.raises: its language plugin cannot be loaded" in listed.stderr
 
     broken = job_env.cli("run", "oops", "host06")
     assert broken.returncode == 2
-    assert "oops" in broken.stderr
+    assert "oops.raises: its language plugin cannot be loaded" in broken.stderr
     assert job_env.cli_json("jobs", "list") == []
 
     done = job_env.cli("run", "hello", "host06", "--json")
