@@ -73,9 +73,12 @@ def split_command(args: argparse.Namespace) -> str:
 
 
 def run_exec(args: argparse.Namespace, settings: Settings) -> int:
+    """Runs directly when no engine owns the data directory (the fast path); with an
+    engine running, the command becomes one of its jobs, seen by every console."""
     import asyncio
 
     from console.inventory import load_inventory
+    from console.store.lock import DataDirLock
 
     command = split_command(args)
     inventory = load_inventory(settings.inventory)
@@ -83,7 +86,12 @@ def run_exec(args: argparse.Namespace, settings: Settings) -> int:
     if not hosts:
         raise UsageError(f"pattern {args.pattern!r} matches no host in {inventory.path}")
     printer = None if args.json else _LivePrinter([h.name for h in hosts])
-    results = asyncio.run(_run(args, command, hosts, inventory.hosts.get, printer))
+    if DataDirLock(settings.data_dir).holder_pid() is not None:
+        from console.cli.exec_attached import run_attached
+
+        results = asyncio.run(run_attached(settings, args, command, printer))
+    else:
+        results = asyncio.run(_run(args, command, hosts, inventory.hosts.get, printer))
     if args.json:
         import json
 

@@ -1,0 +1,83 @@
+"""`opsconsole exec` with an engine running: the command becomes one of its jobs (seen
+by every console), and what exec prints keeps the same shape as the direct fan-out."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+OPSCONSOLE = [sys.executable, "-m", "console"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(
+        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+        f"    ghost:\n      ansible_host: 127.0.0.1\n      ansible_port: {_free_port()}\n")
+    (tmp_path / "runbooks").mkdir()
+    return {**os.environ, "OPSCONSOLE_INVENTORY": str(inventory),
+            "OPSCONSOLE_DATA_DIR": str(tmp_path / "data"),
+            "OPSCONSOLE_RUNBOOKS": str(tmp_path / "runbooks")}
+
+
+@pytest.fixture
+def serve(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen([*OPSCONSOLE, "serve", "--listen", f"127.0.0.1:{_free_port()}"],
+                               env=env, cwd=ROOT, stderr=subprocess.PIPE)
+    socket_path = Path(env["OPSCONSOLE_DATA_DIR"]) / "control.sock"
+    deadline = time.monotonic() + 15
+    while not socket_path.exists():
+        assert process.poll() is None and time.monotonic() < deadline, "serve did not start"
+        time.sleep(0.05)
+    yield process
+    process.terminate()
+    process.wait(timeout=15)
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*OPSCONSOLE, *args], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_exec_becomes_a_job_of_the_running_engine(env: dict[str, str],
+                                                  serve: subprocess.Popen[bytes]) -> None:
+    done = _cli(env, "exec", "localhost", "--", "echo", "hello; echo oops >&2")
+    assert done.returncode == 0, done.stderr
+    assert "localhost | hello" in done.stdout
+    assert "localhost ! oops" in done.stdout
+    jobs = json.loads(_cli(env, "jobs", "list", "--json").stdout)
+    assert [(j["runbook"], j["trigger"], j["status"]) for j in jobs] == [
+        ("(command)", "cli", "Completed")]
+
+
+def test_attached_exec_json_keeps_the_direct_shape(env: dict[str, str],
+                                                   serve: subprocess.Popen[bytes]) -> None:
+    done = _cli(env, "exec", "all", "--json", "--", "echo hi; exit 3")
+    assert done.returncode == 1
+    results = {r["host"]: r for r in json.loads(done.stdout)}
+    assert set(results) == {"localhost", "ghost"}
+    for result in results.values():
+        assert set(result) == {"host", "status", "exit_code", "stdout", "stderr",
+                               "duration", "error"}
+    assert results["localhost"]["status"] == "failed"
+    assert results["localhost"]["exit_code"] == 3
+    assert results["localhost"]["stdout"] == "hi\n"
+    assert results["localhost"]["error"]["kind"] == "exited_non_zero"
+    assert results["ghost"]["status"] == "unreachable"
+    assert results["ghost"]["stdout"] == ""
