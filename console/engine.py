@@ -35,8 +35,8 @@ from console.scheduler import Scheduler
 from console.schedules import Schedule
 from console.settings import Settings
 from console.store import Store
-from console.store.commit import GroupCommit
 from console.store.lock import DataDirLock
+from console.store.writer import StoreWriter
 from console.transports.base import Transport
 from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
@@ -80,7 +80,7 @@ class Engine:
         self._pool = pool
         self.events = EventHub()
         self.store: Store | None = None
-        self._intake: GroupCommit | None = None
+        self._writer: StoreWriter | None = None
         self.runner: JobRunner | None = None
         self._inventory = LiveInventory(settings.inventory)
         self.catalog = RunbookCatalog(settings.runbooks)
@@ -96,13 +96,13 @@ class Engine:
         self._lock.acquire()
         try:
             self.store = Store(self.settings.data_dir)
-            self._intake = GroupCommit(self.store)
+            self._writer = StoreWriter(self.store)
             self._inventory.current()
             if self._pool is None:
                 self._pool = TransportPool(forks=self.options.forks,
                                            resolve_host=self._host_named)
             self.runner = JobRunner(
-                self.store, self.events, self._transport, self._resolve_hosts,
+                self._writer, self.events, self._transport, self._resolve_hosts,
                 max_jobs=self.options.max_jobs,
                 max_runs_per_host=self.options.max_runs_per_host,
                 local_env=local_job_env(self.settings),
@@ -152,6 +152,8 @@ class Engine:
             await self.runner.close(grace, reason=reason)
         if self._pool is not None:
             await self._pool.close()
+        if self._writer is not None:
+            await self._writer.close()  # everything the runner recorded is durable
         if self.store is not None:
             self.store.close()
         if self._lock.held:
@@ -272,11 +274,11 @@ class Engine:
 
     async def _submit(self, job: Job, work: Work, timeout: float | None) -> Job:
         """Store the job durably, then queue it: a job is acknowledged only once stored.
-        Jobs submitted at once (a webhook burst) share one write (see GroupCommit)."""
-        assert self._intake is not None and self.runner is not None
+        Jobs submitted at once (a webhook burst) share one fsync (see StoreWriter)."""
+        assert self._writer is not None and self.runner is not None
         if not self._accepting:
             raise OpsError("the engine is shutting down and takes no new jobs")
-        await self._intake.add(job)
+        await self._writer.add(job)
         self.runner.enqueue(job, work, timeout)
         self.events.publish(EngineEvent(job_id=job.id, job=job.copy()))
         return job.copy()

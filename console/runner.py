@@ -7,9 +7,12 @@ Running job). A child job (started by a running job, which waits for it) is exem
 from both where its ancestors hold them: it may start beyond `max_jobs` and may use a
 host its parent is running on, since holding it back would deadlock parent and child.
 
-Job-level state changes are written durably at once; host-level changes are
-coalesced and flushed a moment later, because after a crash the engine marks every
-unfinished job Failed anyway and 40 fsyncs per 20-host job would stall the loop.
+Writes go through a `StoreWriter` (batched, off the loop). Starting is awaited until
+durable before any host command runs, so recovery (which re-queues Queued jobs and
+fails the others) can never run a job twice. Running and host-level changes are
+coalesced (`save_later`): after a crash the engine fails every unfinished job anyway,
+and 40 writes per 20-host job would be wasted. Final states are staged at once and
+durable within one sync (`save_soon`), with the job's stream file synced in it.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from console.inventory.model import Host
 from console.jobs import HostRun, Job, JobStatus, StreamRecord, Trigger
 from console.languages import Invocation
 from console.settings import Settings
-from console.store import Store
+from console.store.writer import StoreWriter
 from console.streams import classify
 from console.transports.base import ExitStatus, StreamName, Transport
 
@@ -40,7 +43,6 @@ log = logging.getLogger(__name__)
 
 # A stream of one host run keeps at most this much text (Azure keeps 1 MiB per stream).
 STREAM_CAP_BYTES = 1024 * 1024
-FLUSH_INTERVAL = 0.25
 MAKE_WORKDIR = 'umask 077 && mktemp -d "${TMPDIR:-/tmp}/opsconsole.XXXXXXXX"'
 
 
@@ -59,7 +61,7 @@ HostsFor = Callable[[list[str]], dict[str, Host]]
 class JobRunner:
     def __init__(
         self,
-        store: Store,
+        writer: StoreWriter,
         events: EventHub,
         transport_for: TransportFor,
         hosts_for: HostsFor,
@@ -68,7 +70,8 @@ class JobRunner:
         max_runs_per_host: int = 1,
         local_env: Mapping[str, str] | None = None,
     ) -> None:
-        self._store = store
+        self._writer = writer
+        self._store = writer.store
         self._events = events
         self._transport_for = transport_for
         self._hosts_for = hosts_for
@@ -81,25 +84,21 @@ class JobRunner:
         self._host_slots: dict[str, asyncio.Semaphore] = {}
         self._slot_holders: dict[str, set[str]] = {}  # host -> ids of jobs holding its slot
         self._local_env = dict(local_env or {})
-        self._dirty: set[str] = set()
         self._loop_task: asyncio.Task[None] | None = None
-        self._flush_task: asyncio.Task[None] | None = None
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._dispatch_forever(), name="job-dispatch")
-        self._flush_task = asyncio.create_task(self._flush_forever(), name="job-flush")
 
     async def close(self, grace: float = 0.0, reason: str = "engine stopped") -> None:
-        """Stop dispatching; give running jobs `grace` seconds, then stop them."""
-        for task in (self._loop_task, self._flush_task):
-            if task:
-                task.cancel()
+        """Stop dispatching; give running jobs `grace` seconds, then stop them. The
+        owner of the writer flushes it afterwards."""
+        if self._loop_task:
+            self._loop_task.cancel()
         if self._running and grace > 0:
             await asyncio.wait(list(self._running.values()), timeout=grace)
         for job_id in list(self._running):
             await self.stop(job_id, reason=reason)
-        self._flush_dirty()
 
     # ----------------------------------------------------------------- queries
     def live_job(self, job_id: str) -> Job | None:
@@ -133,7 +132,8 @@ class JobRunner:
             return job.copy()
         if job.status in (JobStatus.STARTING, JobStatus.RUNNING):
             job.transition(JobStatus.STOPPING, reason)
-            self._save(job)
+            self._writer.save_soon(job)
+            self._publish(job)
         task = self._running.get(job_id)
         if task:
             task.cancel()
@@ -196,41 +196,27 @@ class JobRunner:
         self._running.pop(job_id, None)
         self._wakeup.set()
 
-    async def _flush_forever(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_INTERVAL)
-            self._flush_dirty()
-
-    def _flush_dirty(self) -> None:
-        for job_id in list(self._dirty):
-            job = self._jobs.get(job_id)
-            if job is not None:
-                self._store.save_job(job)
-        self._dirty.clear()
-
-    def _save(self, job: Job) -> None:
-        self._store.save_job(job)
-        self._dirty.discard(job.id)
-        self._publish(job)
-
     def _touch(self, job: Job) -> None:
-        self._dirty.add(job.id)
+        self._writer.save_later(job)
         self._publish(job)
 
     def _publish(self, job: Job) -> None:
         self._events.publish(EngineEvent(job_id=job.id, job=job.copy()))
 
-    def _finish(self, job: Job) -> None:
-        self._save(job)
+    def _finish(self, job: Job, ran: bool = False) -> None:
+        """Record the final state (with the job's streams, if it ran) and let go."""
+        self._writer.save_soon(job, sync_streams=ran)
+        self._publish(job)
         self._jobs.pop(job.id, None)
 
     async def _run_job(self, job: Job, work: Work, timeout: float | None) -> None:
         try:
             job.transition(JobStatus.STARTING)
-            self._save(job)
+            self._publish(job)
+            await self._writer.save(job)  # durable before any host command runs
             hosts = self._hosts_for(job.hosts)
             job.transition(JobStatus.RUNNING)
-            self._save(job)
+            self._touch(job)
             deadline = None if timeout is None else time.monotonic() + timeout
             await asyncio.gather(*(self._run_host(job, name, hosts.get(name), work, deadline)
                                    for name in job.hosts))
@@ -249,8 +235,7 @@ class JobRunner:
             if not job.status.finished:
                 job.transition(JobStatus.FAILED, f"internal error: {exc}")
         finally:
-            self._store.sync_streams(job.id)
-            self._finish(job)
+            self._finish(job, ran=True)
 
     @staticmethod
     def _end_unfinished(job: Job, final: JobStatus, error: str) -> None:

@@ -4,24 +4,33 @@ Layout of a data directory::
 
     engine.lock              the DataDirLock (console.store.lock): one engine per dir
     jobs/seg-<id>.json       job records, TinyDB, one file per ~500 jobs (see .jobs)
+    jobs/journal.jsonl       job changes since the segments were last rewritten
     jobs/summaries.json      per-segment values, so filtered lists skip segments
     jobs/active.json         ids of unfinished jobs, so start-up reads no history
     streams/<job id>.jsonl   append-only stream records of one job (see .streams)
     tables/<name>.json       small string-keyed tables (see .tables)
 
 Every TinyDB file is replaced atomically (temp file, fsync, rename, fsync of the
-directory: see .atomic), so no crash leaves a torn or empty file, and a write is
-durable when the call returns. A write rewrites one small file (a recent job segment,
-a table), so its cost does not grow with history.
+directory: see .atomic), so no crash leaves a torn or empty file. A job change is one
+line appended to the job journal (see .journal), and one fdatasync makes any number of
+them durable; the segments are rewritten from memory when the journal is compacted.
+So a job write costs the same whatever the size of its segment or of the history.
 
 The `Store` API (all calls synchronous; one asyncio loop plus worker threads may share
-a Store, calls are serialised by a lock; only one process may open a data directory,
-which the engine guarantees by holding `DataDirLock` first):
+a Store; a state lock serialises calls, and journal I/O runs outside it; only one
+process may open a data directory, which the engine guarantees by holding
+`DataDirLock` first):
 
-- `Store(data_dir, retention_days=30)`: opens (creating, mode 0700) the directory.
-- `add_job(job)`, `save_job(job)`: create / update a job; durable on return. One small
-  file write or two (~1 ms): fine on the event loop.
-- `add_jobs(jobs)`: bulk create (imports, benchmarks); run it in `asyncio.to_thread`.
+- `Store(data_dir, retention_days=30)`: opens (creating, mode 0700) the directory,
+  replaying the journal a crash left behind.
+- `add_job(job)`, `add_jobs(jobs)`, `save_job(job)`: create (all or none) / update;
+  durable on return (one append + fdatasync, ~1 ms of disk wait): for start-up,
+  tools and tests. The engine's loop uses `console.store.writer.StoreWriter`, which
+  batches these off the loop.
+- `stage_add(job)`, `stage_save(job) -> int`: change memory now (every read sees it)
+  and queue the journal line; `sync_jobs()` (in a thread) makes everything staged
+  durable; durable once `durable_seq` >= the number returned. A failed disk write
+  raises `StoreWriteFailed`, after which the store takes no more writes.
 - `get_job(job_id) -> Job`: raises `JobNotFound` naming close ids.
 - `list_jobs(*, status=None, runbook=None, trigger=None, trigger_ref=None, limit=200,
   before_id=None) -> list[Job]`: newest first; `status` is one JobStatus or a
@@ -32,7 +41,8 @@ which the engine guarantees by holding `DataDirLock` first):
   segment (~70 ms CPU per 12,000 jobs): run such queries in `asyncio.to_thread`.
 - `unfinished_jobs() -> list[Job]`: jobs not finished, oldest first (start-up recovery).
 - `append_streams(job_id, records)`: append + flush, no fsync: call from the loop.
-- `sync_streams(job_id)`: fsync when a host run or the job ends (~1 ms).
+- `sync_streams(job_id)`: fsync when the job ends (~1 ms; the fsync runs outside the
+  lock, so call it from a thread).
 - `read_streams(job_id, host=None, stream=None) -> list[StreamRecord]`: a 10,000-line
   job reads in milliseconds; use `asyncio.to_thread` for very large jobs.
 - `apply_retention(now=None, days=None) -> int`: removes finished jobs older than
@@ -42,7 +52,7 @@ which the engine guarantees by holding `DataDirLock` first):
 - `table(name, cap=None) -> Table`: `all()`, `get(key)`, `upsert(key, doc)`,
   `delete(key)`; small writes, fine on the loop. `cap` bounds a log-like table (the
   schedule decision log): the oldest rows beyond it go in the same write.
-- `close()`: flushes and closes everything.
+- `close()`: compacts the journal, syncs and closes everything.
 """
 
 from __future__ import annotations
@@ -55,6 +65,7 @@ from pathlib import Path
 from console.jobs import Job, JobStatus, StreamRecord, Trigger
 from console.store.atomic import StoreCorrupt, remove_debris
 from console.store.jobs import DuplicateJob, JobFilter, JobNotFound, JobStore
+from console.store.journal import StoreWriteFailed
 from console.store.lock import DataDirLock, EngineRunning, ensure_data_dir
 from console.store.streams import StreamFiles
 from console.store.tables import Table, check_table_name
@@ -66,6 +77,7 @@ __all__ = [
     "JobNotFound",
     "Store",
     "StoreCorrupt",
+    "StoreWriteFailed",
     "Table",
 ]
 
@@ -80,7 +92,8 @@ class Store:
         self.data_dir = Path(data_dir)
         self.retention_days = retention_days
         ensure_data_dir(self.data_dir)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the in-memory state
+        self._journal_lock = threading.Lock()  # journal I/O; taken before `_lock`
         sizing = {} if segment_jobs is None else {"segment_jobs": segment_jobs}
         self._jobs = JobStore(self.data_dir / "jobs", **sizing)
         self._streams = StreamFiles(self.data_dir / "streams")
@@ -91,18 +104,53 @@ class Store:
 
     def add_job(self, job: Job) -> None:
         """Store a new job; durable (fsynced) when it returns."""
-        with self._lock:
-            self._jobs.add(job)
+        self.add_jobs([job])
 
     def add_jobs(self, jobs: Sequence[Job]) -> None:
-        """Store many new jobs with one write per segment (bulk import, benchmarks)."""
+        """Store many new jobs (all or none) with one journal write."""
         with self._lock:
             self._jobs.add_many(jobs)
+        self.sync_jobs()
 
     def save_job(self, job: Job) -> None:
         """Replace the stored copy of `job`; durable when it returns."""
+        self.stage_save(job)
+        self.sync_jobs()
+
+    def stage_add(self, job: Job) -> int:
+        """Store a new job in memory (every read sees it at once) and queue its journal
+        line; it is durable once `durable_seq` reaches the number returned."""
         with self._lock:
-            self._jobs.save(job)
+            return self._jobs.add_many([job])
+
+    def stage_save(self, job: Job) -> int:
+        """Like `stage_add`, for a change to a stored job."""
+        with self._lock:
+            return self._jobs.save(job)
+
+    @property
+    def staged_seq(self) -> int:
+        return self._jobs.staged_seq
+
+    @property
+    def durable_seq(self) -> int:
+        return self._jobs.durable_seq
+
+    def sync_jobs(self) -> None:
+        """Make every job change staged so far durable: one append and one fdatasync
+        for all of them, done without the state lock so readers and stagers on other
+        threads never wait for the disk; compacts the journal when it is due. Never
+        call it holding the state lock (locks are taken journal first, then state)."""
+        with self._journal_lock:
+            with self._lock:
+                lines, seq = self._jobs.take_lines()
+            self._jobs.write_journal(lines, seq)
+            if self._jobs.compaction_due():
+                with self._lock:
+                    snap = self._jobs.snapshot()
+                self._jobs.persist(snap)
+                with self._lock:
+                    self._jobs.finish_compaction(snap)
 
     def get_job(self, job_id: str) -> Job:
         with self._lock:
@@ -129,8 +177,11 @@ class Store:
             self._streams.append(job_id, records)
 
     def sync_streams(self, job_id: str) -> None:
+        """fsync the job's stream file; the fsync itself runs without the lock."""
         with self._lock:
-            self._streams.sync(job_id)
+            handle = self._streams.detach(job_id)
+        if handle is not None:
+            self._streams.sync_handle(handle)
 
     def read_streams(self, job_id: str, host: str | None = None,
                      stream: str | None = None) -> list[StreamRecord]:
@@ -146,8 +197,8 @@ class Store:
         removed = 0
         with self._lock:
             candidates = self._jobs.segments_older_than(cutoff)
-        for start in candidates:
-            with self._lock:  # one segment at a time: other callers interleave
+        for start in candidates:  # one segment at a time: other callers interleave
+            with self._journal_lock, self._lock:
                 removed += self._jobs.expire(start, cutoff)
         with self._lock:
             keep = self._jobs.active_ids()
@@ -171,7 +222,8 @@ class Store:
             return table
 
     def close(self) -> None:
-        with self._lock:
+        """Fold the journal into the files, sync the streams, close everything."""
+        with self._journal_lock, self._lock:
             self._streams.close()
             self._jobs.close()
             for table in self._tables.values():

@@ -106,6 +106,20 @@ class AtomicJSONStorage(Storage):
         self._cache = data
         self.size = len(payload)
 
+    def persist(self, data: dict[str, dict[str, Any]]) -> None:
+        """Write `data` (a snapshot taken by the caller) to the file, leaving the
+        in-memory state alone: it may have moved on since the snapshot."""
+        payload = json.dumps(data, separators=(",", ":")).encode()
+        write_atomic(self.path, payload)
+        self.size = len(payload)
+
+    def live(self) -> dict[str, dict[str, Any]]:
+        """The in-memory state, for changes that `persist` will write later."""
+        data = self.read()
+        if data is None:
+            data = self._cache = {}
+        return data
+
 
 class KeyedTable(TinyTable):
     """A TinyDB table whose document ids are strings (a job id, a schedule name)."""

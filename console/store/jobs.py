@@ -17,8 +17,16 @@ Two small side files make the store fast without reading history:
   segment and after a finishing job's segment, so it is always a superset of the
   unfinished jobs; `unfinished` drops the stale entries it finds.
 
-Loaded segments are kept in a small LRU; nothing else of the history is in memory.
-Not thread-safe by itself: `console.store.Store` serialises calls with a lock.
+A job write does not rewrite its segment: it appends one line to `jobs/journal.jsonl`
+(see .journal), and many writes share one fdatasync. The segments and both side files
+are rewritten from memory only when the journal is compacted (every few MB, at close,
+at open after a crash), so a write costs the same whatever the segment size. The side
+files' crash rules above hold for the compacted files; between compactions the journal,
+replayed at open, is what keeps them right.
+
+Loaded segments are kept in a small LRU (segments with changes not yet compacted stay
+loaded); nothing else of the history is in memory. Not thread-safe by itself:
+`console.store.Store` serialises calls with locks.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import difflib
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,15 +46,19 @@ from console.errors import OpsError, UsageError
 from console.jobs import Job, JobStatus, Trigger, job_id_time
 from console.store.atomic import (
     AtomicDB,
+    AtomicJSONStorage,
     KeyedTable,
     StoreCorrupt,
     fsync_dir,
     remove_debris,
 )
+from console.store.journal import Journal, StoreWriteFailed, entry_line, read_entries
 
 SEGMENT_JOBS = 500
 SEGMENT_BYTES = 1_000_000
 OPEN_SEGMENTS = 8
+JOURNAL = "journal.jsonl"
+JOURNAL_BYTES = 4_000_000  # compact when the journal reaches this size
 JOB_ID = re.compile(r"^[0-9a-f]{20}$")
 _SEGMENT_FILE = re.compile(r"^seg-([0-9a-f]{20})\.json$")
 
@@ -146,8 +158,28 @@ def job_from_doc(doc: Mapping[str, Any]) -> Job:
     return Job.from_dict({**doc, "parameters": copy.deepcopy(doc.get("parameters") or {})})
 
 
+@dataclass
+class Snapshot:
+    """What a compaction writes: the journal lines not yet written, and a copy of every
+    file whose in-memory state moved on since it was last written."""
+
+    lines: bytes
+    seq: int
+    files: list[tuple[AtomicJSONStorage, dict[str, Any]]]
+    segment_versions: dict[str, int]
+    side_version: int
+
+
 class JobStore:
-    """Jobs in time-ordered segment files; see the module docstring for the layout."""
+    """Jobs in time-ordered segment files; see the module docstring for the layout.
+
+    Writes happen in two steps. `add_many` / `save` *stage* a change: the in-memory
+    state (what every read sees) changes at once and a journal line is queued. Then
+    `take_lines` + `write_journal` make everything staged so far durable with one
+    append and one fdatasync, and `snapshot` + `persist` + `finish_compaction` fold
+    the journal into the segment files. `console.store.Store` runs the I/O steps
+    outside its state lock, so readers and new stages never wait for a disk.
+    """
 
     def __init__(self, directory: Path, *, segment_jobs: int = SEGMENT_JOBS,
                  segment_bytes: int = SEGMENT_BYTES) -> None:
@@ -159,6 +191,13 @@ class JobStore:
         self._starts = sorted(m.group(1) for p in directory.iterdir()
                               if (m := _SEGMENT_FILE.match(p.name)))
         self._open: OrderedDict[str, AtomicDB] = OrderedDict()
+        self._sizes: dict[str, int] = {}  # bytes of each segment, as last written + staged
+        self._version: dict[str, int] = {}  # changes staged per segment...
+        self._persisted: dict[str, int] = {}  # ...and how many of them are in its file
+        self._side_version = self._side_persisted = 0  # the same for the two side files
+        self._lines: list[bytes] = []  # staged journal lines not yet written
+        self.staged_seq = self.durable_seq = 0  # counts of staged / durable changes
+        self.broken: StoreWriteFailed | None = None
         self._summary_db = AtomicDB(directory / "summaries.json")
         self._active_db = AtomicDB(directory / "active.json")
         try:
@@ -168,6 +207,8 @@ class JobStore:
         except (StoreCorrupt, KeyError, TypeError):
             self._rebuild_indexes()
         self._rebuild_missing_summaries()
+        self.journal = Journal(directory / JOURNAL)
+        self._replay()
 
     # -- segments -------------------------------------------------------------------
 
@@ -178,6 +219,9 @@ class JobStore:
     @property
     def _active(self) -> KeyedTable:
         return self._active_db.keyed("active")
+
+    def _active_live(self) -> dict[str, Any]:
+        return self._active_db.atomic_storage.live().setdefault("active", {})
 
     def _rebuild_indexes(self) -> None:
         """The side files are derived data: if one is damaged, set both aside (kept
@@ -206,91 +250,191 @@ class JobStore:
         if missing:
             self._summary_table.put_many({s: self._summaries[s].to_doc() for s in missing})
 
-    def _segment(self, start: str) -> KeyedTable:
-        """The TinyDB table of segment `start`, opening it (LRU-cached) if needed."""
+    def _replay(self) -> None:
+        """Apply what the journal holds (a crash before its compaction), then fold it
+        into the files so the journal starts empty."""
+        replayed = 0
+        for start, doc in read_entries(self.journal.path):
+            if not (JOB_ID.match(start) and JOB_ID.match(str(doc.get("id")))):
+                break  # damaged beyond a torn line: the rest cannot be trusted
+            if start not in self._starts:
+                bisect.insort(self._starts, start)
+            self._apply(start, doc)
+            replayed += 1
+        if replayed or self.journal.size:
+            self.compact()
+
+    def _db(self, start: str) -> AtomicDB:
+        """The TinyDB file of segment `start`, opening it (LRU-cached) if needed."""
         db = self._open.get(start)
         if db is None:
             db = AtomicDB(self.directory / f"seg-{start}.json")
             self._open[start] = db
+            self._sizes.setdefault(start, db.atomic_storage.size)
             self._evict()
         else:
             self._open.move_to_end(start)
-        return db.keyed("jobs")
+        return db
+
+    def _segment(self, start: str) -> KeyedTable:
+        return self._db(start).keyed("jobs")
+
+    def _dirty(self, start: str) -> bool:
+        return self._version.get(start, 0) != self._persisted.get(start, 0)
 
     def _evict(self) -> None:
         """Close the least recently used segments beyond OPEN_SEGMENTS, but keep the
-        newest (every new job writes to it) even when a long listing walked past it."""
+        newest (every new job writes to it) even when a long listing walked past it,
+        and every segment with changes not yet in its file."""
         newest = self._starts[-1] if self._starts else None
-        while len(self._open) > OPEN_SEGMENTS:
-            start, oldest = self._open.popitem(last=False)
-            if start == newest:
-                self._open[start] = oldest
-                continue
-            oldest.close()
+        for start in list(self._open):
+            if len(self._open) <= OPEN_SEGMENTS:
+                break
+            if start != newest and not self._dirty(start):
+                self._open.pop(start).close()
 
     def _segment_of(self, job_id: str) -> str | None:
         """The segment that holds (or would hold) an existing job id."""
         i = bisect.bisect_right(self._starts, job_id) - 1
         return self._starts[i] if i >= 0 else None
 
-    def _segment_for_new(self, job_id: str, pending: int = 0) -> str:
+    def _segment_for_new(self, job_id: str) -> str:
         """Where a new job goes: the covering segment, or a fresh one when the newest
-        is full (`pending` counts jobs already planned for it in a batch)."""
+        is full."""
         start = self._segment_of(job_id)
         if start is None:
             return job_id
         if start != self._starts[-1]:
             return start  # a back-dated id belongs to an older segment, full or not
-        table = self._segment(start)
-        full = (len(table.raw()) + pending >= self.segment_jobs
-                or self._open[start].atomic_storage.size >= self.segment_bytes)
+        full = (len(self._segment(start).raw()) >= self.segment_jobs
+                or self._sizes[start] >= self.segment_bytes)
         return job_id if full else start
 
-    def _note_values(self, start: str, docs: Sequence[Mapping[str, Any]]) -> None:
-        """Grow (and save, before the segment is written) the summary of `start`."""
-        summary = self._summaries.setdefault(start, Summary())
-        changed = [summary.grow(doc) for doc in docs]
-        if any(changed):
-            self._summary_table.put(start, summary.to_doc())
+    def _apply(self, start: str, doc: dict[str, Any]) -> None:
+        """Put `doc` in segment `start` in memory and keep the side data in step."""
+        self._db(start).atomic_storage.live().setdefault("jobs", {})[doc["id"]] = doc
+        self._version[start] = self._version.get(start, 0) + 1
+        if self._summaries.setdefault(start, Summary()).grow(doc):
+            self._side_version += 1
+        active = self._active_live()
+        if not JobStatus(doc["status"]).finished:
+            if active.get(doc["id"]) != {"segment": start}:
+                active[doc["id"]] = {"segment": start}
+                self._side_version += 1
+        elif active.pop(doc["id"], None) is not None:
+            self._side_version += 1
 
-    def _write(self, start: str, docs: Sequence[dict[str, Any]]) -> None:
-        self._note_values(start, docs)
-        unfinished = {d["id"]: {"segment": start} for d in docs
-                      if not JobStatus(d["status"]).finished}
-        if unfinished:
-            self._active.put_many(unfinished)
-        self._segment(start).put_many({d["id"]: d for d in docs})
+    def _stage(self, start: str, doc: dict[str, Any]) -> int:
+        """Apply `doc` and queue its journal line; returns its sequence number."""
+        line = entry_line(start, doc)
+        self._apply(start, doc)
+        self._lines.append(line)
+        self._sizes[start] = self._sizes.get(start, 0) + len(line)
+        self.staged_seq += 1
+        return self.staged_seq
 
-    # -- public ---------------------------------------------------------------------
+    def _check_writable(self) -> None:
+        if self.broken is not None:
+            raise StoreWriteFailed(f"the store stopped taking writes after: {self.broken}; "
+                                   "fix the disk, then restart the engine")
 
-    def add(self, job: Job) -> None:
-        self.add_many([job])
+    # -- staging (callers hold the store lock) --------------------------------------
 
-    def add_many(self, jobs: Sequence[Job]) -> None:
-        """Store new jobs with one write per segment touched (the bulk path)."""
-        batches: dict[str, list[dict[str, Any]]] = {}
-        for job in sorted(jobs, key=lambda j: j.id):
+    def add_many(self, jobs: Sequence[Job]) -> int:
+        """Stage new jobs (all or none); returns the sequence number of the last."""
+        self._check_writable()
+        ordered = sorted(jobs, key=lambda j: j.id)
+        seen: set[str] = set()
+        for job in ordered:
             check_id(job.id)
-            if self._find(job.id) is not None:
+            if job.id in seen or self._find(job.id) is not None:
                 raise DuplicateJob(f"job {job.id} is already stored")
-            newest = self._starts[-1] if self._starts else ""
-            start = self._segment_for_new(job.id, pending=len(batches.get(newest, ())))
+            seen.add(job.id)
+        for job in ordered:
+            start = self._segment_for_new(job.id)
             if start not in self._starts:
                 bisect.insort(self._starts, start)
-            batches.setdefault(start, []).append(job_to_doc(job))
-        for start, docs in batches.items():
-            self._write(start, docs)
+            self._stage(start, job_to_doc(job))
+        return self.staged_seq
 
-    def save(self, job: Job) -> None:
-        """Replace a stored job; it leaves the active set once it is finished."""
+    def save(self, job: Job) -> int:
+        """Stage the replacement of a stored job; it leaves the active set once it is
+        finished. Returns the change's sequence number."""
+        self._check_writable()
         start = self._find(job.id)
         if start is None:
             raise self.not_found(job.id)
-        doc = job_to_doc(job)
-        self._note_values(start, [doc])
-        self._segment(start).put(job.id, doc)
-        if job.status.finished and job.id in self._active.raw():
-            self._active.delete_many([job.id])
+        return self._stage(start, job_to_doc(job))
+
+    # -- durability (callers hold the journal lock, not the store lock) ---------------
+
+    def take_lines(self) -> tuple[bytes, int]:
+        """The staged lines not yet written and the sequence number they reach (call
+        with the store lock held)."""
+        lines, self._lines = self._lines, []
+        return b"".join(lines), self.staged_seq
+
+    def write_journal(self, lines: bytes, seq: int) -> None:
+        """Append and fdatasync: every change up to `seq` is durable on return."""
+        if lines:
+            self._guard(self.journal.append, lines)
+            self._guard(self.journal.sync)
+        self.durable_seq = max(self.durable_seq, seq)
+
+    def compaction_due(self) -> bool:
+        return self.journal.size >= JOURNAL_BYTES
+
+    def snapshot(self) -> Snapshot:
+        """Copies of the files to rewrite (call with the store lock held). Documents
+        are never changed in place, only replaced, so shallow copies suffice."""
+        lines, seq = self.take_lines()
+        files: list[tuple[AtomicJSONStorage, dict[str, Any]]] = []
+        versions = {}
+        for start in self._starts:
+            if self._dirty(start):
+                db = self._db(start)
+                files.append((db.atomic_storage, {"jobs": dict(self._segment(start).raw())}))
+                versions[start] = self._version[start]
+        if self._side_version != self._side_persisted:
+            files.append((self._summary_db.atomic_storage, {"segments": {
+                s: summary.to_doc() for s, summary in self._summaries.items()}}))
+            files.append((self._active_db.atomic_storage, {"active": dict(self._active_live())}))
+        return Snapshot(lines, seq, files, versions, self._side_version)
+
+    def persist(self, snap: Snapshot) -> None:
+        """Journal first (so every change in the snapshot can be replayed if a crash
+        leaves only some files rewritten), then the files, then empty the journal."""
+        self.write_journal(snap.lines, snap.seq)
+        for storage, data in snap.files:
+            self._guard(storage.persist, data)
+        self._guard(self.journal.reset)
+
+    def finish_compaction(self, snap: Snapshot) -> None:
+        """Record what `persist` wrote (call with the store lock held)."""
+        for start, version in snap.segment_versions.items():
+            self._persisted[start] = version
+            db = self._open.get(start)
+            if db is not None:  # (lines staged since the snapshot are not counted)
+                self._sizes[start] = db.atomic_storage.size
+        self._side_persisted = snap.side_version
+        self._evict()
+
+    def compact(self) -> None:
+        """All three compaction steps in a row (at open, close and retention)."""
+        snap = self.snapshot()
+        self.persist(snap)
+        self.finish_compaction(snap)
+
+    def _guard(self, write: Callable[..., object], *args: Any) -> None:
+        """Run a disk write; a failure stops all further writes (see StoreWriteFailed)."""
+        try:
+            write(*args)
+        except (OSError, StoreWriteFailed) as exc:
+            self.broken = (exc if isinstance(exc, StoreWriteFailed)
+                           else StoreWriteFailed(f"could not write the job store: {exc}"))
+            raise self.broken from exc
+
+    # -- reads ------------------------------------------------------------------------
 
     def get(self, job_id: str) -> Job:
         start = self._find(job_id)
@@ -350,18 +494,20 @@ class JobStore:
     def unfinished(self) -> list[Job]:
         """Jobs not finished, oldest first, read through the active index only."""
         jobs, stale = [], []
-        for job_id in sorted(self._active.raw()):
+        active = self._active_live()
+        for job_id in sorted(active):
             start = self._find(job_id)
             doc = self._segment(start).raw()[job_id] if start else None
             if doc is None or JobStatus(doc["status"]).finished:
                 stale.append(job_id)
             else:
                 jobs.append(job_from_doc(doc))
-        if stale:
-            self._active.delete_many(stale)
+        for job_id in stale:  # written with the next compaction
+            del active[job_id]
+            self._side_version += 1
         return jobs
 
-    # -- retention ------------------------------------------------------------------
+    # -- retention (callers hold the journal lock and the store lock) -----------------
 
     def segments_older_than(self, cutoff: float) -> list[str]:
         """Segments that start before `cutoff` (the only ones that can hold old jobs)."""
@@ -369,16 +515,20 @@ class JobStore:
 
     def expire(self, start: str, cutoff: float) -> int:
         """Remove the finished jobs of segment `start` created before `cutoff`; the
-        whole file goes when nothing is left. Returns how many jobs were removed."""
+        whole file goes when nothing is left. Returns how many jobs were removed.
+        The journal is compacted first, so no journal line can bring a removed job
+        back, and the segment is rewritten directly."""
         if start not in self._starts:
             return 0
+        if self._dirty(start) or self.journal.size:
+            self.compact()
         docs = self._segment(start).raw()
         old = [job_id for job_id, doc in docs.items()
                if job_id_time(job_id) < cutoff and JobStatus(doc["status"]).finished]
         if len(old) == len(docs):
             self._drop_segment(start)
         elif old:
-            self._segment(start).delete_many(old)
+            self._guard(self._segment(start).delete_many, old)
         return len(old)
 
     def _drop_segment(self, start: str) -> None:
@@ -390,12 +540,20 @@ class JobStore:
         path.unlink(missing_ok=True)
         fsync_dir(self.directory)
         self._summaries.pop(start, None)
-        self._summary_table.delete_many([start])
+        self._version.pop(start, None)
+        self._persisted.pop(start, None)
+        self._side_version += 1  # the summaries file forgets it at the next compaction
 
     def active_ids(self) -> set[str]:
         return set(self._active.raw())
 
     def close(self) -> None:
+        """Fold the journal into the files (unless a write failed) and close."""
+        if self.broken is None and (self.journal.size or self._lines or any(
+                self._dirty(s) for s in self._starts)
+                or self._side_version != self._side_persisted):
+            self.compact()
+        self.journal.close()
         for db in self._open.values():
             db.close()
         self._open.clear()

@@ -92,11 +92,19 @@ class StreamFiles:
 
     def sync(self, job_id: str) -> None:
         """fsync the job's file (and its directory entry) and close its handle."""
-        handle = self._handles.pop(job_id, None)
+        handle = self.detach(job_id)
         if handle is not None:
-            os.fsync(handle.fileno())
-            handle.close()
-            fsync_dir(self.directory)
+            self.sync_handle(handle)
+
+    def detach(self, job_id: str) -> BinaryIO | None:
+        """Take the job's open handle out of the cache (a later append reopens the
+        file), so it can be synced without holding the store's lock."""
+        return self._handles.pop(job_id, None)
+
+    def sync_handle(self, handle: BinaryIO) -> None:
+        os.fsync(handle.fileno())
+        handle.close()
+        fsync_dir(self.directory)
 
     def read(self, job_id: str, host: str | None = None,
              stream: str | None = None) -> list[StreamRecord]:

@@ -19,13 +19,14 @@ from console.jobs import JobStatus
 from console.store import Store
 
 WRITER = Path(__file__).with_name("crash_writer.py")
+ASYNC_WRITER = Path(__file__).with_name("writer_crash.py")
 ORDER = [s.value for s in (JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING,
                            JobStatus.COMPLETED)]
 
 
-def run_and_kill(data_dir: Path, rng: random.Random) -> list[str]:
+def run_and_kill(data_dir: Path, rng: random.Random, writer: Path = WRITER) -> list[str]:
     """Start the writer, let it write for a random while, SIGKILL it, return its report."""
-    proc = subprocess.Popen([sys.executable, str(WRITER), str(data_dir)],
+    proc = subprocess.Popen([sys.executable, str(writer), str(data_dir)],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
@@ -69,3 +70,24 @@ def test_kill_9_never_loses_an_acknowledged_write(tmp_path: Path) -> None:
         assert not list(data_dir.rglob(".*.tmp-*"))  # debris cleaned on open
 
     assert len(promised_status) > 25, "the writer should have got through many jobs"
+
+
+def test_kill_9_of_the_batching_writer_keeps_every_awaited_write(tmp_path: Path) -> None:
+    """Adds and Starting saves that StoreWriter acknowledged survive; the store loads,
+    and its active index still lists every unfinished job (recovery relies on it)."""
+    rng = random.Random(5)
+    data_dir = tmp_path / "data"
+    promised: dict[str, str] = {}
+    for _ in range(12):
+        for line in run_and_kill(data_dir, rng, ASYNC_WRITER):
+            _, job_id, status = line.split()
+            promised[job_id] = status
+        store = Store(data_dir)
+        for job_id, status in promised.items():
+            stored = store.get_job(job_id).status.value
+            assert ORDER.index(stored) >= ORDER.index(status), (job_id, stored, status)
+        unfinished = {j.id for j in store.list_jobs(limit=10**6) if not j.status.finished}
+        assert {j.id for j in store.unfinished_jobs()} == unfinished
+        store.close()
+        assert not list(data_dir.rglob(".*.tmp-*"))
+    assert len(promised) > 40, "the writer should have got through many jobs"

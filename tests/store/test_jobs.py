@@ -72,6 +72,7 @@ def test_list_pages_newest_first_across_segments(tmp_path: Path) -> None:
         before = page[-1].id
     assert [i for page in pages for i in page] == newest_first
     assert all(len(page) == 8 for page in pages[:-1])
+    store.close()  # segment files are written when the journal is compacted
     assert len(list((tmp_path / "jobs").glob("seg-*.json"))) == 8  # 50 jobs / 7 a file
 
 

@@ -24,6 +24,8 @@ def test_retention_removes_old_jobs_segments_and_streams(tmp_path: Path) -> None
     for job in [*old, still_running, recent[0]]:
         store.append_streams(job.id, [StreamRecord(job.created, "web01", "output", "x")])
         store.sync_streams(job.id)
+    store.close()  # segment files are written when the journal is compacted
+    store = Store(tmp_path, segment_jobs=4)
     segments_before = len(list((tmp_path / "jobs").glob("seg-*.json")))
 
     assert store.apply_retention(now) == 10
