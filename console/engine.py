@@ -226,6 +226,8 @@ class Engine:
             except HostError as exc:
                 return HostProbe(name, False, error=f"{exc.kind}: {exc.detail}",
                                  checked=time.time())
+            except OpsError as exc:  # e.g. a connection type this engine cannot use
+                return HostProbe(name, False, error=str(exc), checked=time.time())
             text = b"".join(lines).decode(errors="replace").strip()
             return HostProbe(name, status.ok, os=text, checked=time.time())
 
