@@ -78,6 +78,7 @@ class JobRunner:
         self.max_jobs = max_jobs
         self.max_runs_per_host = max_runs_per_host
         self._queue: deque[tuple[Job, Work, float | None]] = deque()
+        self._queued_children = 0  # child jobs in the queue (they may skip max_jobs)
         self._wakeup = asyncio.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._jobs: dict[str, Job] = {}  # live copies of queued and running jobs
@@ -116,6 +117,7 @@ class JobRunner:
         """Queue a job that is already stored durably as Queued."""
         self._jobs[job.id] = job
         self._queue.append((job, work, timeout))
+        self._queued_children += self._parent_of(job) is not None
         self._wakeup.set()
 
     async def stop(self, job_id: str, reason: str = "stopped by user") -> Job | None:
@@ -124,7 +126,10 @@ class JobRunner:
         if job is None:
             return None
         if job.status is JobStatus.QUEUED:
+            queued = len(self._queue)
             self._queue = deque(item for item in self._queue if item[0].id != job_id)
+            if len(self._queue) < queued:
+                self._queued_children -= self._parent_of(job) is not None
             for run in job.host_runs.values():
                 run.transition(JobStatus.STOPPED)
             job.transition(JobStatus.STOPPED, reason)
@@ -154,10 +159,15 @@ class JobRunner:
 
     def _next_startable(self) -> tuple[Job, Work, float | None] | None:
         """The oldest queued job while a job slot is free; otherwise the oldest child
-        of a running job (its parent is waiting for it)."""
+        of a running job (its parent is waiting for it). Looking for a child only when
+        one is queued keeps a webhook burst's long queue from being scanned per job."""
+        if not self._queue or (len(self._running) >= self.max_jobs
+                               and not self._queued_children):
+            return None
         for index, item in enumerate(self._queue):
             if len(self._running) < self.max_jobs or self._parent_of(item[0]) in self._running:
                 del self._queue[index]
+                self._queued_children -= self._parent_of(item[0]) is not None
                 return item
         return None
 
