@@ -308,7 +308,11 @@ class CatalogScan:
 
 
 class RunbookCatalog:
-    """The runbooks of one folder (not its subfolders), read fresh on every scan."""
+    """The runbooks of one folder (not its subfolders), current on every scan.
+
+    Operators edit runbooks while the engine runs, so every scan looks at the folder
+    again; a file whose size, mtime and inode are unchanged is not read and parsed again
+    (a webhook burst would otherwise re-read every runbook per request)."""
 
     def __init__(self, folder: Path | str, registry: LanguageRegistry | None = None) -> None:
         if registry is None:
@@ -318,6 +322,7 @@ class RunbookCatalog:
             registry = default_registry()
         self.folder = Path(folder)
         self.registry = registry
+        self._parsed: dict[Path, tuple[tuple[int, int, int], Runbook]] = {}
 
     def scan(self) -> CatalogScan:
         """Every runbook, plus a problem per file with broken metadata (never fatal)."""
@@ -345,10 +350,20 @@ class RunbookCatalog:
                         f"{path}: runbook name {name!r} is already used by "
                         f"{runbooks[name].path.name}; rename one"
                     )
-                runbooks[name] = load_runbook(path, name, language)
+                runbooks[name] = self._load(path, name, language)
             except ConfigError as exc:
                 problems.append(RunbookProblem(path, name, exc))
         return CatalogScan(list(runbooks.values()), problems)
+
+    def _load(self, path: Path, name: str, language: RunbookLanguage) -> Runbook:
+        info = path.stat()
+        stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
+        cached = self._parsed.get(path)
+        if cached is not None and cached[0] == stamp and cached[1].language == language.name:
+            return cached[1]
+        runbook = load_runbook(path, name, language)
+        self._parsed[path] = (stamp, runbook)
+        return runbook
 
     def list(self) -> list[Runbook]:
         return self.scan().runbooks

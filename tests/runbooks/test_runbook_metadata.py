@@ -267,3 +267,14 @@ def test_shipped_examples_all_parse() -> None:
         assert runbook.metadata.parameters, runbook.name
     assert by_name["restart-service"].metadata.parameters["service"].required
     assert by_name["collect-logs"].metadata.parameters["files"].type == "list"
+
+
+def test_catalog_sees_an_edited_runbook_at_once(tmp_path: Path) -> None:
+    """Scans reuse parsed files, but an edit (new size or mtime) is picked up."""
+    book = tmp_path / "hello.sh"
+    book.write_text('# /// runbook\n# description = "first"\n# ///\necho hi\n')
+    catalog = RunbookCatalog(tmp_path)
+    assert catalog.get("hello").metadata.description == "first"
+    assert catalog.get("hello") is catalog.get("hello")  # not parsed again
+    book.write_text('# /// runbook\n# description = "second, longer"\n# ///\necho hi\n')
+    assert catalog.get("hello").metadata.description == "second, longer"
