@@ -17,13 +17,24 @@ from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult
 from textual.message import Message
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from console.client import EngineClient, EngineEvent
 from console.errors import OpsError
 from console.jobs import Job, JobStatus
 from console.settings import Settings
-from screens.commands import APP, INVENTORY, JOB, JOBS, Command, bindings_for
+from screens.commands import (
+    APP,
+    INVENTORY,
+    JOB,
+    JOBS,
+    Command,
+    action_name,
+    bindings_for,
+    commands_for,
+    is_typed,
+)
 from screens.inventory_pane import InventoryPane
 from screens.job_screen import JobScreen
 from screens.jobs_pane import JobsPane
@@ -149,6 +160,19 @@ class OpsConsoleApp(App[int]):
 
     # -- commands (the registry's app-wide actions) ------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """App-wide keys (r, x, q, 1-4, ...) are priority bindings: they act in the key's
+        own turn, so keys typed right after `r` reach the dialog it opens. They stand
+        aside while a text field or a dialog has the keyboard: there `r` is typed, and
+        `q` is the dialog's own."""
+        commands = [c for c in commands_for(APP) if action_name(c) == action]
+        if not commands:
+            return True
+        if isinstance(self.screen, ModalScreen):
+            return False
+        typing = isinstance(self.focused, Input)
+        return not (typing and any(is_typed(self.key_for(c)) for c in commands))
+
     def action_show_pane(self, pane: str) -> None:
         while isinstance(self.screen, JobScreen):
             self.pop_screen()
@@ -171,7 +195,8 @@ class OpsConsoleApp(App[int]):
 
     def _job_started(self, job: Job | None) -> None:
         if job is not None:
-            self.notify(f"Started job {job.id} ({job.runbook} on {len(job.hosts)} hosts)")
+            hosts = f"{len(job.hosts)} host{'s' if len(job.hosts) != 1 else ''}"
+            self.notify(f"Started {job.runbook} on {hosts}", timeout=3)
             self.open_job(job.id)
 
     def open_job(self, job_id: str) -> None:

@@ -28,11 +28,16 @@ class Command:
     action: str
     scope: str = APP
     show: bool = True  # shown in the footer
+    # Runs in the key's own turn, before later keys are dispatched: for keys that move
+    # the focus (`/`), so what is typed right after lands in the new field.
     priority: bool = False
+    label: str = ""  # the footer's shorter text, so the keys fit 80 columns
 
     def binding(self) -> Binding:
-        return Binding(self.key, self.action, self.description, show=self.show,
-                       id=self.id, priority=self.priority)
+        # App-wide commands are priority bindings too (the app lets them stand aside
+        # while a field or a dialog has the keyboard, see OpsConsoleApp.check_action).
+        return Binding(self.key, self.action, self.label or self.description, show=self.show,
+                       id=self.id, priority=self.priority or self.scope == APP)
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -40,26 +45,34 @@ COMMANDS: tuple[Command, ...] = (
     Command("pane.drift", "2", "Drift", "show_pane('drift')", show=False),
     Command("pane.updates", "3", "Updates", "show_pane('updates')", show=False),
     Command("pane.jobs", "4", "Jobs", "show_pane('jobs')", show=False),
-    Command("run", "r", "Run runbook", "run_dialog"),
-    Command("exec", "x", "Exec command", "command_dialog"),
+    Command("run", "r", "Run runbook", "run_dialog", label="Runbook"),
+    Command("exec", "x", "Exec command", "command_dialog", label="Exec"),
     Command("help", "question_mark", "Help", "help"),
-    Command("palette", "ctrl+p", "Commands", "command_palette"),
+    Command("palette", "ctrl+p", "Commands", "command_palette", show=False),
     Command("quit", "q", "Quit", "request_quit"),
-    Command("inventory.filter", "slash", "Filter", "filter", INVENTORY),
+    Command("inventory.filter", "slash", "Filter", "filter", INVENTORY, priority=True),
     Command("inventory.probe", "p", "Probe", "probe", INVENTORY),
     Command("inventory.detail", "enter", "Host detail", "detail", INVENTORY, show=False),
     Command("inventory.clear", "escape", "Clear filter", "clear_filter", INVENTORY,
             show=False),
-    Command("jobs.filter", "slash", "Filter", "filter", JOBS),
+    Command("jobs.filter", "slash", "Filter", "filter", JOBS, priority=True),
     Command("jobs.open", "enter", "Open job", "open", JOBS, show=False),
     Command("jobs.refresh", "ctrl+r", "Reload", "reload", JOBS, show=False),
     Command("jobs.clear", "escape", "Clear filter", "clear_filter", JOBS, show=False),
     Command("job.stop", "s", "Stop", "stop", JOB),
-    Command("job.rerun", "a", "Run again", "rerun(False)", JOB),
-    Command("job.rerun_failed", "f", "Rerun failed", "rerun(True)", JOB),
+    Command("job.rerun", "a", "Run again", "rerun(False)", JOB, label="Rerun"),
+    Command("job.rerun_failed", "f", "Rerun failed hosts", "rerun(True)", JOB,
+            label="Rerun failed"),
+    Command("job.filter", "slash", "Filter hosts", "filter", JOB, label="Filter",
+            priority=True),
     Command("job.follow", "t", "Follow tail", "follow", JOB, show=False),
     Command("job.close", "escape", "Back", "close", JOB),
 )
+
+
+def action_name(command: Command) -> str:
+    """The action's method name without arguments: "show_pane('jobs')" -> "show_pane"."""
+    return command.action.partition("(")[0]
 
 
 def commands_for(scope: str) -> list[Command]:
@@ -72,6 +85,18 @@ def bindings_for(scope: str) -> list[BindingType]:
 
 def by_id(command_id: str) -> Command | None:
     return next((c for c in COMMANDS if c.id == command_id), None)
+
+
+NAMED_KEYS = frozenset({"escape", "enter", "tab", "backspace", "delete", "insert", "home",
+                        "end", "pageup", "pagedown", "up", "down", "left", "right"})
+
+
+def is_typed(keys: str) -> bool:
+    """Whether any of these keys ("r", "question_mark", "ctrl+o,f5") also types a
+    character into a text field: a printable key without a modifier."""
+    return any("+" not in key and key not in NAMED_KEYS
+               and not (key[:1] == "f" and key[1:].isdigit())
+               for key in keys.split(","))
 
 
 KEY_NAMES = {"question_mark": "?", "slash": "/", "escape": "Esc", "enter": "Enter"}

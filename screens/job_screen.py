@@ -1,7 +1,9 @@
 """One job, opened: a host-by-status grid and the live output of the selected host.
 
 Records arriving from the engine are buffered and written to the output view once per
-frame (20 times a second), so a chatty job cannot starve the keyboard.
+frame (20 times a second), so a chatty job cannot starve the keyboard. `/` filters the
+grid (a status name such as "failed", else part of a host name). The footer offers
+only what applies to the job's state: Stop while it runs, Rerun once it has finished.
 """
 
 from __future__ import annotations
@@ -10,14 +12,15 @@ from collections import defaultdict, deque
 from typing import ClassVar
 
 from textual import work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Static
 
 from console.client import EngineEvent
 from console.errors import OpsError
-from console.jobs import Job, StreamRecord
+from console.jobs import Job, JobStatus, StreamRecord
 from screens.commands import JOB, bindings_for
 from screens.context import client_of
 from screens.format import clock, job_duration, status_class
@@ -27,6 +30,7 @@ from screens.vtable import Column, VirtualTable
 FLUSH_INTERVAL = 1 / 20
 
 HOST_COLUMNS = (Column("Host", 20), Column("Status", 10), Column("Exit", 5), Column("Error", 20))
+STOPPABLE = (JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING)
 
 
 def host_cells(job: Job, host: str) -> tuple[str, ...]:
@@ -51,6 +55,9 @@ class JobScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(f"Job {self.job_id}: loading...", id="job-header")
+        yield Input(placeholder="filter hosts: a status (failed, running...) or part of a name",
+                    id="job-filter", classes="filter")
+        yield Static("", id="job-hosts-status", classes="status-line")
         yield VirtualTable(HOST_COLUMNS, status_class, empty_text="No hosts.",
                            id="job-hosts")
         yield Static("Output", id="job-output-title", classes="status-line")
@@ -77,14 +84,16 @@ class JobScreen(Screen[None]):
         for record in await client.streams(self.job_id):
             self.records[record.host].append(record)
         self._show_job(job)
-        self.hosts_table.set_rows([(h, host_cells(job, h)) for h in job.hosts])
-        self._select(job.hosts[0] if job.hosts else None)
+        self._show_hosts()
+        self._select(self.hosts_table.cursor_key)
         self._loaded = True
         early, self._early = self._early, []
         for event in early:
             self.engine_event(event, replay=True)
 
     def _show_job(self, job: Job) -> None:
+        if self.job is None or self.job.status is not job.status:
+            self.refresh_bindings()  # Stop, Rerun and Rerun failed follow the state
         self.job = job
         reason = f"  ({job.reason})" if job.reason else ""
         self.query_one("#job-header", Static).update(
@@ -100,8 +109,12 @@ class JobScreen(Screen[None]):
             return
         if event.job is not None:
             self._show_job(event.job)
-            for host in event.job.hosts:
-                self.hosts_table.update_row(host, host_cells(event.job, host))
+            if self.filter_text():
+                self._show_hosts()  # a host may enter or leave the filtered grid
+            else:
+                for host in event.job.hosts:
+                    self.hosts_table.update_row(host, host_cells(event.job, host))
+                self._show_hosts_status()
         for record in event.records:
             known = self.records[record.host]
             if replay and known and record.time <= known[-1].time:
@@ -109,6 +122,50 @@ class JobScreen(Screen[None]):
             known.append(record)
             if record.host == self.selected:
                 self._pending.append(record)
+
+    # -- the host grid and its filter ---------------------------------------------------
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#job-filter", Input)
+
+    def filter_text(self) -> str:
+        return self.filter_input.value.strip().lower()
+
+    def _shown_hosts(self, job: Job) -> list[str]:
+        text = self.filter_text()
+        if not text:
+            return list(job.hosts)
+        if any(text == status.value.lower() for status in JobStatus):
+            return [h for h in job.hosts if job.host_runs[h].status.value.lower() == text]
+        return [h for h in job.hosts if text in h.lower()]
+
+    def _show_hosts(self) -> None:
+        if self.job is None:
+            return
+        job = self.job
+        self.hosts_table.set_rows([(h, host_cells(job, h)) for h in self._shown_hosts(job)])
+        self._show_hosts_status()
+
+    def _show_hosts_status(self) -> None:
+        if self.job is None:
+            return
+        counts: dict[str, int] = {}
+        for run in self.job.host_runs.values():
+            counts[run.status.value] = counts.get(run.status.value, 0) + 1
+        summary = ", ".join(f"{n} {status}" for status, n in counts.items())
+        text = self.filter_input.value.strip()
+        shown = (f"{self.hosts_table.row_count} of {len(self.job.hosts)} hosts matching "
+                 f"{text!r}" if text else f"{len(self.job.hosts)} hosts")
+        self.query_one("#job-hosts-status", Static).update(f"{shown}: {summary}")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._show_hosts()  # the cursor's new row is selected through Highlighted
+        if self.hosts_table.cursor_key is None:
+            self._select(None)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.hosts_table.focus()
 
     def _flush(self) -> None:
         if self._pending:
@@ -134,6 +191,26 @@ class JobScreen(Screen[None]):
 
     # -- actions ---------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Only what applies now is offered (footer) and run (key): Stop while the job
+        runs; Rerun when it has finished; Rerun failed when some host failed."""
+        job = self.job
+        if action == "stop":
+            return job is not None and job.status in STOPPABLE
+        if action == "rerun":
+            finished = job is not None and job.status.finished
+            return finished and (not parameters or not parameters[0]
+                                 or bool(job and job.failed_hosts()))
+        return True
+
+    def action_filter(self) -> None:
+        """A priority binding (see commands.py): focus at once, so a key typed right
+        after `/` lands in the field; in the field itself, `/` is just typed."""
+        if self.focused is self.filter_input:
+            raise SkipAction()
+        self.filter_input.display = True
+        self.set_focus(self.filter_input)
+
     async def action_stop(self) -> None:
         try:
             job = await client_of(self).stop_job(self.job_id)
@@ -158,4 +235,11 @@ class JobScreen(Screen[None]):
         self.notify("Following output" if self.output.follow else "Not following output")
 
     def action_close(self) -> None:
-        self.dismiss()
+        """Esc leaves the filter field, then clears the filter, then goes back."""
+        if self.focused is self.filter_input and self.filter_input.value:
+            self.hosts_table.focus()
+        elif self.filter_input.value or self.filter_input.display:
+            self.filter_input.value = ""
+            self.filter_input.display = False
+        else:
+            self.dismiss()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual import work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
@@ -128,10 +129,18 @@ class JobsPane(Vertical):
         self.table.focus()
 
     def action_filter(self) -> None:
+        """A priority binding (see commands.py): focus at once, so a key typed right
+        after `/` lands in the field; in the field itself, `/` is just typed."""
+        if self.screen.focused is self.filter_input:
+            raise SkipAction()
         self.filter_input.display = True
-        self.filter_input.focus()
+        self.screen.set_focus(self.filter_input)
 
     def action_clear_filter(self) -> None:
+        """Esc in the field leaves it (the filter stays); Esc on the list clears it."""
+        if self.screen.focused is self.filter_input and self.filter_input.value:
+            self.table.focus()
+            return
         self.filter_input.value = ""
         self.filter_input.display = False
         self.table.focus()

@@ -1,21 +1,33 @@
 """Start a runbook (`r`) or an ad-hoc command (`x`): typed modals returning the new Job.
 
-The runbook picker is fuzzy; the pattern field shows how many hosts match as you type
-(`client.hosts`); the parameter form is generated from `RunbookInfo.parameters` and
-validated by the engine (`client.check_parameters`), so the console and the CLI accept
-and reject exactly the same values. Errors are shown in the dialog, which stays open.
+Both dialogs are forms a keyboard-only operator walks top to bottom: every field has a
+label beside it, the focused row is marked (`>`, and a colour that survives 16-colour
+terminals), Tab and Enter move to the next field, `ctrl+s` starts, `Esc` cancels.
+
+The runbook picker is fuzzy: typing in the search field filters the list below it,
+Up/Down move the highlight without leaving the field, Enter picks and moves on to the
+target. The target starts as the inventory filter (when it is a pattern) or the
+runbook's declared `target`, and shows how many hosts match, and which, as you type
+(`client.hosts`). The parameter form is generated from `RunbookInfo.parameters`, with
+defaults written the way the CLI's `-p NAME=VALUE` accepts them, and is validated by
+the engine (`client.check_parameters`), so the console and the CLI accept and reject
+exactly the same values. Errors are shown in the dialog, which stays open.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.fuzzy import Matcher
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, OptionList, Static
@@ -26,63 +38,186 @@ from console.errors import OpsError
 from console.jobs import Job
 from screens.context import client_of
 
+NAMES_SHOWN = 4  # host names listed after the match count
+HINT_WIDTH = 54  # what fits beside the labels in the 76-column dialog
+
+
+def value_text(param: ParameterInfo, value: Any) -> str:
+    """A typed value written the way the CLI's `-p NAME=VALUE` (and this form) reads it
+    back: JSON for lists and json, `true`/`false` for bools, plain text otherwise."""
+    if param.type in ("list", "json"):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
 
 def describe(param: ParameterInfo) -> str:
-    """The placeholder of a parameter's field: type, choices, default, required."""
+    """The line under a parameter's field: type, choices, required, description."""
     parts = [param.type]
     if param.choices:
         parts.append("one of " + "|".join(param.choices))
-    if param.default is not None:
-        parts.append(f"default {param.default}")
+    if param.type == "list":
+        parts.append("comma list or JSON array")
     if param.required:
         parts.append("required")
-    return ", ".join(parts)
+    text = ", ".join(parts)
+    text = f"{text}: {param.description}" if param.description else text
+    return text if len(text) <= HINT_WIDTH else text[:HINT_WIDTH - 3] + "..."
+
+
+class FieldRow(Horizontal):
+    """A label and its input on one line. The label of the row holding the focus gets a
+    `>` in front: a mark that shows in any terminal, even without colours."""
+
+    def __init__(self, label: str, field: Input) -> None:
+        super().__init__(Label(f"  {label}", classes="field-label"), field, classes="field")
+        self.label = label
+
+    def _mark(self, focused: bool) -> None:
+        self.query_one(".field-label", Label).update(f"{'>' if focused else ' '} {self.label}")
+
+    def on_descendant_focus(self) -> None:
+        self._mark(True)
+
+    def on_descendant_blur(self) -> None:
+        self._mark(False)
 
 
 class PatternCount(Static):
-    """'N hosts match' under a pattern field, or the pattern's error."""
+    """'N hosts match: a, b, c' under a target field, or the pattern's error."""
 
     def show(self, pattern: str) -> bool:
         pattern = pattern.strip()
         if not pattern:
-            self.update("Type a host, group or pattern (e.g. web:&prod:!web03).")
+            self.set_class(False, "error")
+            self.update("Type a host, group or pattern, e.g. all or web:&prod")
             return False
         try:
-            count = len(client_of(self).hosts(pattern))
+            names = [h.name for h in client_of(self).hosts(pattern)]
         except OpsError as exc:
-            self.update(f"Pattern error: {exc}")
             self.set_class(True, "error")
+            self.update(f"Pattern error: {exc}")
             return False
-        self.set_class(count == 0, "error")
-        self.update(f"{count} host{'s' if count != 1 else ''} match")
-        return count > 0
+        self.set_class(not names, "error")
+        if not names:
+            self.update("0 hosts match.")
+            return False
+        shown = ", ".join(names[:NAMES_SHOWN]) + (", ..." if len(names) > NAMES_SHOWN else "")
+        verb = "host matches" if len(names) == 1 else "hosts match"
+        text = f"{len(names)} {verb}: {shown}"
+        self.update(text if len(text) <= HINT_WIDTH else text[:HINT_WIDTH - 3] + "...")
+        return True
 
 
-class RunDialog(ModalScreen[Job | None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel"),
-                Binding("ctrl+s", "submit", "Start", priority=True)]
+class SearchInput(Input):
+    """The runbook search: Up/Down/PageUp/PageDown move the highlight in the list below
+    it, so picking never needs the focus to leave the field."""
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "move('cursor_up')", show=False),
+        Binding("down", "move('cursor_down')", show=False),
+        Binding("pageup", "move('page_up')", show=False),
+        Binding("pagedown", "move('page_down')", show=False),
+    ]
+
+    class Move(Message):
+        def __init__(self, action: str) -> None:
+            super().__init__()
+            self.action = action
+
+    def action_move(self, action: str) -> None:
+        self.post_message(self.Move(action))
+
+
+class FormDialog(ModalScreen[Job | None]):
+    """What both dialogs share: Tab/Enter walk the fields, ctrl+s starts, Esc cancels.
+
+    Tab and Enter are priority bindings: they move the focus in the key's own turn, so
+    keys typed right after them (a fast typist, a paste, a laggy SSH link delivering
+    several keys at once) land in the field the focus moved to, not the one it left.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "start", "Start", priority=True),
+        Binding("enter", "enter", "Next field", show=False, priority=True),
+        Binding("tab", "move_focus(1)", "Next field", show=False, priority=True),
+        Binding("shift+tab", "move_focus(-1)", "Previous field", show=False, priority=True),
+    ]
+
+    def action_move_focus(self, step: int) -> None:
+        if step > 0:
+            self.focus_next()
+        else:
+            self.focus_previous()
+
+    async def action_enter(self) -> None:
+        focused = self.focused
+        if not isinstance(focused, Input):
+            raise SkipAction()  # a button presses itself
+        await self.enter_in(focused)
+
+    async def enter_in(self, field: Input) -> None:
+        """Enter in a field moves to the next one, as Tab does: the last field's Enter
+        lands on the Start button, whose Enter starts."""
+        self.focus_next()
+
+    def action_start(self) -> None:
+        self.after_typing(self.submit)
+
+    def after_typing(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run `callback` once every field has handled the keys already sent to it (a
+        priority key is handled before them): each field runs the next step from its
+        own queue, the last step runs the callback."""
+        fields = list(self.query(Input))
+
+        def step(rest: list[Input]) -> None:
+            if rest:
+                rest[0].call_later(step, rest[1:])
+            else:
+                self.call_later(callback)
+
+        step(fields)
+
+    async def submit(self) -> None:
+        raise NotImplementedError
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class RunDialog(FormDialog):
     def __init__(self, pattern: str = "") -> None:
         super().__init__()
         self.books: list[RunbookInfo] = []
+        self.loaded = False
         self.chosen: RunbookInfo | None = None
         self.initial_pattern = pattern
+        self._auto_pattern = pattern  # the target we filled in; an edit by hand wins
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Label("Run a runbook", classes="dialog-title")
-            yield Input(placeholder="runbook (type to search)", id="run-search")
-            yield OptionList(id="run-books")
-            yield Input(self.initial_pattern, placeholder="target pattern", id="run-pattern")
-            yield PatternCount("", id="run-count", classes="hint")
-            yield VerticalScroll(id="run-form")
+            yield FieldRow("Runbook", SearchInput(placeholder="type to search, Up/Down, Enter",
+                                                   id="run-search"))
+            books = OptionList(id="run-books")
+            books.can_focus = False  # driven from the search field (Up/Down)
+            yield books
+            yield FieldRow("Target", Input(self.initial_pattern,
+                                            placeholder="host, group or pattern",
+                                            id="run-pattern"))
+            yield PatternCount("", id="run-count", classes="hint count")
+            yield Label("Parameters", id="run-form-title", classes="section")
+            yield VerticalScroll(id="run-form", can_focus=False)
             yield Static("", id="run-error", classes="error")
             with Horizontal(classes="buttons"):
+                yield Static("Tab/Enter next field", classes="hint keys")
                 yield Button("Start (ctrl+s)", id="run-start", variant="primary")
                 yield Button("Cancel (esc)", id="run-cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#run-search", Input).focus()
+        self.set_focus(self.query_one("#run-search", Input))
         self.query_one("#run-count", PatternCount).show(self.initial_pattern)
         self.load_books()
 
@@ -93,9 +228,12 @@ class RunDialog(ModalScreen[Job | None]):
         except OpsError as exc:
             self._error(str(exc))
             return
-        await self._refresh_books("")
+        self.loaded = True
+        await self._refresh_books(self.query_one("#run-search", Input).value)
 
     async def _refresh_books(self, query: str) -> None:
+        if not self.loaded:
+            return  # load_books shows the list for what has been typed by then
         options = self.query_one("#run-books", OptionList)
         matcher = Matcher(query) if query else None
         scored = [(matcher.match(b.name) if matcher else 1.0, b) for b in self.books]
@@ -109,30 +247,48 @@ class RunDialog(ModalScreen[Job | None]):
             await self._choose(ranked[0][1])
         elif not self.books:
             self._error("No runbooks found in the runbooks folder.")
+        else:
+            self._error(f"No runbook matches {query!r}.")
 
     async def _choose(self, book: RunbookInfo) -> None:
+        self._error("")
         if self.chosen is not None and self.chosen.name == book.name:
             return
         self.chosen = book
-        pattern = self.query_one("#run-pattern", Input)
-        if not pattern.value and book.target:
-            pattern.value = book.target
+        self._fill_target(book)
+        self.query_one("#run-form-title", Label).update(
+            f"Parameters of {book.name}" + (" (empty = default)" if book.parameters else ""))
         form = self.query_one("#run-form", VerticalScroll)
         await form.remove_children()
         fields: list[Widget] = []
         for param in book.parameters:
-            default = "" if param.default is None else str(param.default)
-            fields.append(Label(f"{param.name}{' *' if param.required else ''}"
-                                f"  {param.description}".rstrip()))
-            fields.append(Input(default, placeholder=describe(param),
-                                id=f"param-{param.name}", classes="param"))
+            default = "" if param.default is None else value_text(param, param.default)
+            name = f"{param.name}{' *' if param.required else ''}"
+            fields.append(FieldRow(name, Input(default, placeholder=param.type,
+                                                id=f"param-{param.name}", classes="param")))
+            fields.append(Static(Text(describe(param)), classes="hint param-hint"))
         if not fields:
             fields.append(Label("This runbook takes no parameters.", classes="hint"))
         await form.mount_all(fields)
 
+    def _fill_target(self, book: RunbookInfo) -> None:
+        """The target follows the runbook picked (its declared `target`) until the
+        operator types one; a pattern brought from the inventory filter comes first."""
+        pattern = self.query_one("#run-pattern", Input)
+        if pattern.value != self._auto_pattern:
+            return
+        self._auto_pattern = self.initial_pattern or book.target or ""
+        pattern.value = self._auto_pattern
+        pattern.cursor_position = len(pattern.value)
+
     @on(Input.Changed, "#run-search")
     async def _search(self, event: Input.Changed) -> None:
         await self._refresh_books(event.value)
+
+    @on(SearchInput.Move)
+    def _move(self, event: SearchInput.Move) -> None:
+        options = self.query_one("#run-books", OptionList)
+        getattr(options, f"action_{event.action}")()
 
     @on(OptionList.OptionHighlighted, "#run-books")
     async def _highlight(self, event: OptionList.OptionHighlighted) -> None:
@@ -140,9 +296,19 @@ class RunDialog(ModalScreen[Job | None]):
         if book is not None:
             await self._choose(book)
 
-    @on(Input.Submitted, "#run-search")
-    def _search_done(self) -> None:
-        self.query_one("#run-pattern", Input).focus()
+    @on(OptionList.OptionSelected, "#run-books")
+    def _picked(self) -> None:
+        if self.chosen is not None:
+            self.set_focus(self.query_one("#run-pattern", Input))
+
+    async def enter_in(self, field: Input) -> None:
+        """Enter in the search picks the highlighted runbook and moves to the target."""
+        if field.id != "run-search":
+            await super().enter_in(field)
+        elif self.chosen is None:
+            self._error("No runbook picked: type part of its name, Up/Down, then Enter.")
+        else:
+            self.set_focus(self.query_one("#run-pattern", Input))
 
     @on(Input.Changed, "#run-pattern")
     def _pattern(self, event: Input.Changed) -> None:
@@ -160,14 +326,20 @@ class RunDialog(ModalScreen[Job | None]):
         self.query_one("#run-error", Static).update(message)
 
     @on(Button.Pressed, "#run-start")
-    @on(Input.Submitted, "#run-pattern, .param")
-    async def action_submit(self) -> None:
+    def _start_pressed(self) -> None:
+        self.after_typing(self.submit)
+
+    async def submit(self) -> None:
         if self.chosen is None:
-            self._error("Pick a runbook first.")
+            self._error("Pick a runbook first: type part of its name, then Enter.")
+            self.set_focus(self.query_one("#run-search", Input))
             return
-        pattern = self.query_one("#run-pattern", Input).value.strip()
+        target = self.query_one("#run-pattern", Input)
+        pattern = target.value.strip()
         if not self.query_one("#run-count", PatternCount).show(pattern):
-            self._error("The target pattern matches no host.")
+            self._error("Type a target that matches at least one host." if not pattern
+                        else f"The target {pattern!r} matches no host.")
+            self.set_focus(target)
             return
         client = client_of(self)
         raw = self.raw_parameters()
@@ -180,15 +352,12 @@ class RunDialog(ModalScreen[Job | None]):
         self.dismiss(job)
 
     @on(Button.Pressed, "#run-cancel")
-    def action_cancel(self) -> None:
+    def _cancel_pressed(self) -> None:
         self.dismiss(None)
 
 
-class CommandDialog(ModalScreen[Job | None]):
+class CommandDialog(FormDialog):
     """An ad-hoc command on a pattern, recorded as a job like any other."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel"),
-                Binding("ctrl+s", "submit", "Start", priority=True)]
 
     def __init__(self, pattern: str = "") -> None:
         super().__init__()
@@ -197,37 +366,49 @@ class CommandDialog(ModalScreen[Job | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Label("Run a command", classes="dialog-title")
-            yield Input(self.initial_pattern, placeholder="target pattern", id="cmd-pattern")
-            yield PatternCount("", id="cmd-count", classes="hint")
-            yield Input(placeholder="command, e.g. uptime", id="cmd-command")
+            yield FieldRow("Target", Input(self.initial_pattern,
+                                            placeholder="host, group or pattern",
+                                            id="cmd-pattern"))
+            yield PatternCount("", id="cmd-count", classes="hint count")
+            yield FieldRow("Command", Input(placeholder="e.g. uptime", id="cmd-command"))
             yield Static("", id="cmd-error", classes="error")
             with Horizontal(classes="buttons"):
+                yield Static("Enter in Command starts", classes="hint keys")
                 yield Button("Start (ctrl+s)", id="cmd-start", variant="primary")
                 yield Button("Cancel (esc)", id="cmd-cancel")
 
     def on_mount(self) -> None:
         self.query_one("#cmd-count", PatternCount).show(self.initial_pattern)
-        self.query_one("#cmd-pattern", Input).focus()
+        self.set_focus(self.query_one("#cmd-pattern", Input))
 
     @on(Input.Changed, "#cmd-pattern")
     def _pattern(self, event: Input.Changed) -> None:
         self.query_one("#cmd-count", PatternCount).show(event.value)
 
-    @on(Input.Submitted, "#cmd-pattern")
-    def _next(self) -> None:
-        self.query_one("#cmd-command", Input).focus()
+    async def enter_in(self, field: Input) -> None:
+        """Enter in the command starts it, as in a shell."""
+        if field.id == "cmd-command":
+            self.after_typing(self.submit)
+        else:
+            await super().enter_in(field)
 
     @on(Button.Pressed, "#cmd-start")
-    @on(Input.Submitted, "#cmd-command")
-    async def action_submit(self) -> None:
-        pattern = self.query_one("#cmd-pattern", Input).value.strip()
+    def _start_pressed(self) -> None:
+        self.after_typing(self.submit)
+
+    async def submit(self) -> None:
+        target = self.query_one("#cmd-pattern", Input)
+        pattern = target.value.strip()
         command = self.query_one("#cmd-command", Input).value.strip()
         error = self.query_one("#cmd-error", Static)
         if not self.query_one("#cmd-count", PatternCount).show(pattern):
-            error.update("The target pattern matches no host.")
+            error.update("Type a target that matches at least one host." if not pattern
+                         else f"The target {pattern!r} matches no host.")
+            self.set_focus(target)
             return
         if not command:
             error.update("Type the command to run.")
+            self.set_focus(self.query_one("#cmd-command", Input))
             return
         try:
             job = await client_of(self).start_command(pattern, command)
@@ -237,5 +418,5 @@ class CommandDialog(ModalScreen[Job | None]):
         self.dismiss(job)
 
     @on(Button.Pressed, "#cmd-cancel")
-    def action_cancel(self) -> None:
+    def _cancel_pressed(self) -> None:
         self.dismiss(None)
