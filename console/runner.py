@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 
 # A stream of one host run keeps at most this much text (Azure keeps 1 MiB per stream).
 STREAM_CAP_BYTES = 1024 * 1024
-MAKE_WORKDIR = 'umask 077 && mktemp -d "${TMPDIR:-/tmp}/opsconsole.XXXXXXXX"'
 
 
 @dataclass(frozen=True)
@@ -309,7 +308,7 @@ async def _execute(transport: Transport, host: Host, work: Work, deadline: float
     """Create a private workdir, upload the invocation's files, run it, clean up."""
     workdir = ""
     if work.needs_workdir:
-        workdir = await _make_workdir(transport, host)
+        workdir = await transport.make_workdir()
     try:
         invocation = work.build(host, workdir)
         for file_name, data in invocation.files.items():
@@ -322,7 +321,7 @@ async def _execute(transport: Transport, host: Host, work: Work, deadline: float
                                    on_line=on_line)
     finally:
         if workdir:
-            await asyncio.shield(_remove_workdir(transport, workdir))
+            await asyncio.shield(transport.remove_workdir(workdir))
 
 
 def local_job_env(settings: Settings) -> dict[str, str]:
@@ -338,25 +337,6 @@ def local_job_env(settings: Settings) -> dict[str, str]:
             "OPSCONSOLE_DATA_DIR": str(settings.data_dir.resolve()),
             "OPSCONSOLE_RUNBOOKS": str(settings.runbooks.resolve()),
             "PATH": path}
-
-
-async def _make_workdir(transport: Transport, host: Host) -> str:
-    lines: list[bytes] = []
-
-    def collect(stream: StreamName, line: bytes) -> None:
-        if stream == "stdout":
-            lines.append(line)
-
-    status = await transport.run(MAKE_WORKDIR, timeout=60, on_line=collect)
-    path = b"".join(lines).decode(errors="replace").strip()
-    if not status.ok or not path.startswith("/"):
-        raise HostError(host.name, "could not create a temporary directory on the host")
-    return path
-
-
-async def _remove_workdir(transport: Transport, workdir: str) -> None:
-    with contextlib.suppress(HostError, OSError, asyncio.CancelledError):
-        await transport.run(f"rm -rf '{workdir}'", timeout=30)
 
 
 class _StreamCapture:

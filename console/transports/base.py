@@ -9,14 +9,18 @@ the reading of it. It also uploads files. Failures raise the typed `HostError`s 
 
 from __future__ import annotations
 
+import contextlib
+import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from console.errors import HostError
 from console.inventory.model import Host
 
 StreamName = Literal["stdout", "stderr"]
+MAKE_WORKDIR = 'umask 077 && mktemp -d "${TMPDIR:-/tmp}/opsconsole.XXXXXXXX"'
 # Called once per line (bytes, newline kept when there was one) as it arrives.
 LineCallback = Callable[[StreamName, bytes], None]
 
@@ -59,6 +63,27 @@ class Transport(ABC):
     @abstractmethod
     async def upload(self, data: bytes, remote_path: str, mode: int = 0o600) -> None:
         """Write `data` to `remote_path` on the host with permissions `mode`."""
+
+    async def make_workdir(self) -> str:
+        """A new private (0700) temporary directory on the host, for a job's files.
+
+        The default asks a POSIX shell; transports that can do it cheaper override it."""
+        lines: list[bytes] = []
+
+        def collect(stream: StreamName, line: bytes) -> None:
+            if stream == "stdout":
+                lines.append(line)
+
+        status = await self.run(MAKE_WORKDIR, timeout=60, on_line=collect)
+        path = b"".join(lines).decode(errors="replace").strip()
+        if not status.ok or not path.startswith("/"):
+            raise HostError(self.host.name, "could not create a temporary directory on the host")
+        return path
+
+    async def remove_workdir(self, path: str) -> None:
+        """Remove a directory made by `make_workdir`; best effort, never raises."""
+        with contextlib.suppress(HostError, OSError):
+            await self.run(f"rm -rf {shlex.quote(path)}", timeout=30)
 
     @abstractmethod
     async def close(self) -> None:

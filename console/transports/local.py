@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -24,6 +26,13 @@ KILL_GRACE = 2.0
 
 class LocalTransport(Transport):
     """Commands as subprocesses of the console itself; uploads as file writes."""
+
+    async def make_workdir(self) -> str:
+        # No shell needed on this machine: two process spawns fewer per job.
+        return tempfile.mkdtemp(prefix="opsconsole.")
+
+    async def remove_workdir(self, path: str) -> None:
+        await asyncio.to_thread(shutil.rmtree, path, True)
 
     async def run(
         self,
