@@ -50,17 +50,18 @@ ACTIVE = (JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING, JobStatus.STO
 RECENT_JOBS = 200  # jobs read at start to fill each host's "last job" cell
 HOST_JOBS = 20  # recent jobs in the host detail
 
+# Paragraphs without line breaks inside: the Static wraps them to the terminal's width.
 DRIFT_EMPTY = (
     "Drift: configuration drift per host.\n\n"
-    "Here you will see each host's desired-state configuration, its node status\n"
-    "(Compliant, NotCompliant, Failed, Pending, Unresponsive) and, for every resource\n"
+    "Here you will see each host's desired-state configuration, its node status "
+    "(Compliant, NotCompliant, Failed, Pending, Unresponsive) and, for every resource "
     "that drifted, a diff of expected against actual.\n\n"
     "Not available yet: desired-state configuration is not implemented in this version."
 )
 UPDATES_EMPTY = (
     "Updates: pending updates by host and classification.\n\n"
-    "Here you will see, per host, the pending updates with their classification\n"
-    "(Critical, Security, Other; Windows' eight classes), reboot-required flags,\n"
+    "Here you will see, per host, the pending updates with their classification "
+    "(Critical, Security, Other; Windows' eight classes), reboot-required flags, "
     "and update deployments with per-host results.\n\n"
     "Not available yet: update management is not implemented in this version."
 )
@@ -222,7 +223,8 @@ class OpsConsoleApp(App[int]):
 
     async def on_virtual_table_selected(self, event: VirtualTable.Selected) -> None:
         if event.table.id == "inventory-table":
-            self.push_screen(HostDetail(self.inventory.hosts[event.key], HOST_JOBS))
+            self.push_screen(HostDetail(self.inventory.hosts[event.key], HOST_JOBS,
+                                        self.inventory.probes.get(event.key)))
         elif event.table.id == "jobs-table":
             self.open_job(event.key)
 

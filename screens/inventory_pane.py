@@ -17,10 +17,10 @@ from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 from textual import work
-from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
+from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from console.client import HostProbe
@@ -134,9 +134,19 @@ class InventoryPane(Vertical):
         status.remove_class("error")
         self._shown = names
         self.table.set_rows([(n, self.cells(self.hosts[n])) for n in names])
+        self._show_status()
+
+    def _show_status(self) -> None:
+        text = self.filter_input.value.strip()
         where = f" matching {text!r}" if text else ""
-        status.update(f"{len(names)} of {len(self.hosts)} hosts{where}"
-                      "   / filter  p probe  Enter detail")
+        if self.screen.focused is self.filter_input:
+            keys = "Enter/Esc back to the list"
+        elif text:
+            keys = "Esc clear filter  p probe  Enter detail"
+        else:
+            keys = "/ filter  p probe  Enter detail"
+        self.query_one("#inventory-status", Static).update(
+            f"{len(self._shown)} of {len(self.hosts)} hosts{where}   {keys}")
 
     def _matching(self, text: str) -> list[str]:
         if not text:
@@ -163,11 +173,22 @@ class InventoryPane(Vertical):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.table.focus()
 
+    def on_descendant_focus(self) -> None:
+        self._show_status()  # the keys to mention depend on where the focus is
+
+    def on_descendant_blur(self) -> None:
+        self._show_status()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """In the filter field `/` is typed (the priority binding stands aside); under
+        a dialog the pane's keys are neither offered nor run."""
+        if isinstance(self.app.screen, ModalScreen):
+            return False
+        return not (action == "filter" and self.screen.focused is self.filter_input)
+
     def action_filter(self) -> None:
         """A priority binding (see commands.py): focus at once, so a key typed right
-        after `/` lands in the field; in the field itself, `/` is just typed."""
-        if self.screen.focused is self.filter_input:
-            raise SkipAction()
+        after `/` lands in the field."""
         self.filter_input.display = True
         self.screen.set_focus(self.filter_input)
 

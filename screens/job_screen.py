@@ -12,7 +12,6 @@ from collections import defaultdict, deque
 from typing import ClassVar
 
 from textual import work
-from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.screen import Screen
@@ -75,6 +74,7 @@ class JobScreen(Screen[None]):
     def on_mount(self) -> None:
         self.hosts_table.focus()
         self.set_interval(FLUSH_INTERVAL, self._flush)
+        self.set_interval(1, self._tick)
         self.load()
 
     @work(exclusive=True, group="job-load")
@@ -100,6 +100,11 @@ class JobScreen(Screen[None]):
             f"{job.runbook} on {job.pattern}   {job.status.value}{reason}\n"
             f"id {job.id}  trigger {job.trigger.value}  started {clock(job.started)}"
             f"  time {job_duration(job)}  hosts {len(job.hosts)}")
+
+    def _tick(self) -> None:
+        """The header's running time counts up while the job is active."""
+        if self.job is not None and not self.job.status.finished:
+            self._show_job(self.job)
 
     def engine_event(self, event: EngineEvent, replay: bool = False) -> None:
         if event.job_id != self.job_id:
@@ -133,12 +138,13 @@ class JobScreen(Screen[None]):
         return self.filter_input.value.strip().lower()
 
     def _shown_hosts(self, job: Job) -> list[str]:
+        """Hosts whose name contains the filter text or whose status starts with it
+        ("fail" finds the Failed ones)."""
         text = self.filter_text()
         if not text:
             return list(job.hosts)
-        if any(text == status.value.lower() for status in JobStatus):
-            return [h for h in job.hosts if job.host_runs[h].status.value.lower() == text]
-        return [h for h in job.hosts if text in h.lower()]
+        return [h for h in job.hosts
+                if text in h.lower() or job.host_runs[h].status.value.lower().startswith(text)]
 
     def _show_hosts(self) -> None:
         if self.job is None:
@@ -155,8 +161,9 @@ class JobScreen(Screen[None]):
             counts[run.status.value] = counts.get(run.status.value, 0) + 1
         summary = ", ".join(f"{n} {status}" for status, n in counts.items())
         text = self.filter_input.value.strip()
-        shown = (f"{self.hosts_table.row_count} of {len(self.job.hosts)} hosts matching "
-                 f"{text!r}" if text else f"{len(self.job.hosts)} hosts")
+        total = len(self.job.hosts)
+        shown = (f"{self.hosts_table.row_count} of {total} hosts matching {text!r}" if text
+                 else f"{total} host{'s' if total != 1 else ''}")
         self.query_one("#job-hosts-status", Static).update(f"{shown}: {summary}")
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -180,7 +187,7 @@ class JobScreen(Screen[None]):
             self.output.write_records(self.records[host])
         self.query_one("#job-output-title", Static).update(
             f"Output of {host}   (up/down in the grid picks a host, tab moves focus)"
-            if host else "Output")
+            if host else "Output (no host selected: the filter matches none)")
 
     def on_virtual_table_highlighted(self, event: VirtualTable.Highlighted) -> None:
         if event.key is not None and event.key != self.selected and self._loaded:
@@ -195,6 +202,10 @@ class JobScreen(Screen[None]):
         """Only what applies now is offered (footer) and run (key): Stop while the job
         runs; Rerun when it has finished; Rerun failed when some host failed."""
         job = self.job
+        if self.app.screen is not self:
+            return False  # under a dialog: not offered in the footer, not run
+        if action == "filter":
+            return self.focused is not self.filter_input
         if action == "stop":
             return job is not None and job.status in STOPPABLE
         if action == "rerun":
@@ -205,9 +216,7 @@ class JobScreen(Screen[None]):
 
     def action_filter(self) -> None:
         """A priority binding (see commands.py): focus at once, so a key typed right
-        after `/` lands in the field; in the field itself, `/` is just typed."""
-        if self.focused is self.filter_input:
-            raise SkipAction()
+        after `/` lands in the field (in the field, check_action lets `/` be typed)."""
         self.filter_input.display = True
         self.set_focus(self.filter_input)
 

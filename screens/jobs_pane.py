@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual import work
-from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
+from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from console.client import EngineEvent
@@ -106,8 +106,14 @@ class JobsPane(Vertical):
         more = "" if self._exhausted else "+ (more load as you scroll)"
         text = self.filter_input.value.strip()
         where = f" matching {text!r}" if text else ""
+        if self.screen.focused is self.filter_input:
+            keys = "Enter/Esc back to the list"
+        elif text:
+            keys = "Esc clear filter  Enter open"
+        else:
+            keys = "/ filter  Enter open"
         self.query_one("#jobs-status", Static).update(
-            f"{self.table.row_count}{more} jobs{where}   / filter  Enter open")
+            f"{self.table.row_count}{more} jobs{where}   {keys}")
 
     def engine_event(self, event: EngineEvent) -> None:
         job = event.job
@@ -128,11 +134,22 @@ class JobsPane(Vertical):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.table.focus()
 
+    def on_descendant_focus(self) -> None:
+        self._update_status()  # the keys to mention depend on where the focus is
+
+    def on_descendant_blur(self) -> None:
+        self._update_status()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """In the filter field `/` is typed (the priority binding stands aside); under
+        a dialog the pane's keys are neither offered nor run."""
+        if isinstance(self.app.screen, ModalScreen):
+            return False
+        return not (action == "filter" and self.screen.focused is self.filter_input)
+
     def action_filter(self) -> None:
         """A priority binding (see commands.py): focus at once, so a key typed right
-        after `/` lands in the field; in the field itself, `/` is just typed."""
-        if self.screen.focused is self.filter_input:
-            raise SkipAction()
+        after `/` lands in the field."""
         self.filter_input.display = True
         self.screen.set_focus(self.filter_input)
 

@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from console.client import HostProbe
 from console.errors import OpsError
 from console.inventory.model import Host
 from screens.commands import COMMANDS, SCOPES, key_label
@@ -33,9 +34,12 @@ class QuitDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         jobs = f"{self.active} job{'s are' if self.active != 1 else ' is'} still running."
-        fate = ("They keep running: this console is attached to a separate engine."
-                if self.attached else
-                "Quitting stops them: the engine runs inside this console.")
+        one = self.active == 1
+        if self.attached:
+            fate = (f"{'It keeps' if one else 'They keep'} running: this console is "
+                    "attached to a separate engine.")
+        else:
+            fate = f"Quitting stops {'it' if one else 'them'}: the engine runs inside this console."
         with Vertical(id="dialog", classes="dialog small"):
             yield Label("Quit opsconsole?", classes="dialog-title")
             yield Static(f"{jobs}\n{fate}", id="quit-text")
@@ -73,10 +77,11 @@ class HostDetail(ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter,q", "close", "Close")]
 
-    def __init__(self, host: Host, job_count: int) -> None:
+    def __init__(self, host: Host, job_count: int, probe: HostProbe | None = None) -> None:
         super().__init__()
         self.host = host
         self.job_count = job_count
+        self.probe = probe
 
     def compose(self) -> ComposeResult:
         host = self.host
@@ -87,13 +92,24 @@ class HostDetail(ModalScreen[None]):
             with VerticalScroll(id="host-detail"):
                 yield Static(f"Address    {host.address}:{host.port}\n"
                              f"Connection {host.connection}\n"
-                             f"Groups     {', '.join(host.groups) or '(none)'}",
+                             f"Groups     {', '.join(host.groups) or '(none)'}\n"
+                             f"Probe      {self._probe_text()}",
                              markup=False)
                 yield Label("Variables (merged)", classes="section")
                 yield Static(variables, markup=False)
                 yield Label("Recent jobs", classes="section")
                 yield Static("(reading the job history...)", id="host-jobs", markup=False)
             yield Label("Esc to close", classes="hint")
+
+    def _probe_text(self) -> str:
+        """The last probe's whole answer (the inventory's OS column cuts it short)."""
+        probe = self.probe
+        if probe is None:
+            return "not probed yet (p in the inventory)"
+        when = short_clock(probe.checked)
+        if probe.reachable:
+            return f"up, {probe.os or 'OS unknown'} ({when})"
+        return f"down: {probe.error or 'no answer'} ({when})"
 
     def on_mount(self) -> None:
         self.query_one("#host-detail").focus()
@@ -132,12 +148,16 @@ class HelpScreen(ModalScreen[None]):
                 key = key_label(self.keymap.get(command.id, command.key))
                 lines.append(f"  {key:10} {command.description:18} {command.id}")
             lines.append("")
-        lines.append("Keys are remappable by command id in ~/.config/opsconsole/keys.toml")
+        lines += ["In lists", "  Up/Down PgUp/PgDn Home/End move, Enter opens", "",
+                  "In dialogs",
+                  "  Tab/Enter next field, shift+Tab back; typing replaces a field's text",
+                  "  ctrl+s start, Esc cancel; Up/Down in the runbook search pick", "",
+                  "Keys are remappable by command id in ~/.config/opsconsole/keys.toml"]
         with Vertical(id="dialog", classes="dialog wide"):
             yield Label("Keys", classes="dialog-title")
             with VerticalScroll(id="help-body"):
                 yield Static("\n".join(lines), markup=False)
-            yield Label("Esc to close", classes="hint")
+            yield Label("Up/Down/PgDn scroll, Esc to close", classes="hint")
 
     def on_mount(self) -> None:
         self.query_one("#help-body").focus()

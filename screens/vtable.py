@@ -59,7 +59,7 @@ class VirtualTable(ScrollView, can_focus=True):
     VirtualTable { overflow-x: hidden; overflow-y: auto; height: 1fr; }
     VirtualTable > .vtable--header { text-style: bold; background: $panel; }
     VirtualTable > .vtable--cursor { background: $surface-lighten-2; }
-    VirtualTable:focus > .vtable--cursor { background: $accent; color: $text; }
+    VirtualTable:focus > .vtable--cursor { background: $primary; color: $text; }
     VirtualTable > .status--ok { color: $success; }
     VirtualTable > .status--failed { color: $error; }
     VirtualTable > .status--running { color: $warning; }
@@ -238,10 +238,14 @@ class VirtualTable(ScrollView, can_focus=True):
         if index >= len(self._rows):
             return Strip.blank(width, base)
         cells = self._rows[index]
-        if index == self.cursor:
+        on_cursor = index == self.cursor
+        if on_cursor:
             base = base + self.get_component_rich_style("vtable--cursor")
+        # The focused cursor row is one colour: a status colour on the cursor's
+        # background can be unreadable once reduced to 16 colours.
+        plain = on_cursor and self.has_focus
         classes = ([self.cell_class(i, text) for i, text in enumerate(cells)]
-                   if self.cell_class else [])
+                   if self.cell_class and not plain else [])
         return self._line(cells, widths, base, classes).adjust_cell_length(width, base)
 
     def on_resize(self) -> None:

@@ -242,7 +242,7 @@ async def test_quit_with_a_running_job_asks_and_the_job_is_stopped(seeded: Setti
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, QuitDialog))
         text = text_of(app, "#quit-text")
-        assert "1 job is still running" in text and "Quitting stops them" in text
+        assert "1 job is still running" in text and "Quitting stops it" in text
         await pilot.press("n")
         assert app.is_running and not isinstance(app.screen, QuitDialog)
         await pilot.press("q")
