@@ -57,7 +57,7 @@ def describe(param: ParameterInfo) -> str:
     parts = [param.type]
     if param.choices:
         parts.append("one of " + "|".join(param.choices))
-    if param.type == "list":
+    if param.type == "list" and not param.description:
         parts.append("comma list or JSON array")
     if param.required:
         parts.append("required")

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
 
 from console.connect import engine_client
 from console.jobs import Job, JobStatus
@@ -87,12 +86,12 @@ async def fill_run_dialog(pilot: Pilot[int], app: OpsConsoleApp,
     await pilot.pause()
     dialog = app.screen
     assert isinstance(dialog, RunDialog)
-    await pilot.press("enter", *"fleet")  # to the pattern field
-    for name, value in params.items():
-        field = dialog.query_one(f"#param-{name}", Input)
-        field.focus()
-        field.value = ""
-        await pilot.press(*value)
+    await pilot.press("enter", *"fleet")  # to the target field
+    assert dialog.chosen is not None
+    for param in dialog.chosen.parameters:
+        await pilot.press("tab")  # the next field, its text selected: typing replaces it
+        if param.name in params:
+            await pilot.press(*params[param.name])
     return dialog
 
 

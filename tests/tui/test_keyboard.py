@@ -46,7 +46,7 @@ def burst(app: OpsConsoleApp, *keys: str) -> None:
 
 
 async def settle(pilot: Pilot[int]) -> None:
-    await pilot.pause(0.3)
+    """Until the runbook list is loaded and the form follows what was typed."""
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
 
@@ -76,18 +76,31 @@ async def test_run_dialog_walked_with_keys_starts_a_runbook(app: OpsConsoleApp) 
         await until(pilot, lambda: ("output", 'classes: ["Security"]') in screen.output.lines)
 
 
-async def test_run_dialog_up_down_in_the_search_and_enter_on_each_field(
+async def test_run_dialog_picking_and_a_target_that_follows_the_runbook(
         app: OpsConsoleApp) -> None:
+    """Up/Down in the search pick; the target is the runbook's own until one is typed;
+    Enter walks the fields down to Start."""
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         await pilot.press("r")
         await settle(pilot)
         dialog = app.screen
         assert isinstance(dialog, RunDialog)
+        assert field(app, "#run-pattern") == ""  # disk-usage declares no target
+        assert "Type a host, group or pattern" in text_of(app, "#run-count")
         await pilot.press("down", "down")  # disk-usage, patch-report, restart-service
         assert dialog.chosen is not None and dialog.chosen.name == "restart-service"
         assert focused_id(app) == "run-search"
-        await pilot.press("enter", "enter")
+        assert field(app, "#run-pattern") == "web"  # restart-service declares "web"
+        assert "3 hosts match: web01, web02, web03" in text_of(app, "#run-count")
+        await pilot.press("up")
+        assert field(app, "#run-pattern") == ""
+        await pilot.press("down", "enter", *"db01")  # typing replaces "web"
+        await pilot.press("shift+tab", "up")  # back in the search: patch-report
+        await settle(pilot)
+        assert dialog.chosen.name == "patch-report"
+        assert field(app, "#run-pattern") == "db01"  # the operator's target stays
+        await pilot.press("down", "enter", "enter")
         assert focused_id(app) == "param-service"
         await pilot.press("enter", "enter", "enter")  # service, delay, mode
         assert focused_id(app) == "run-start"
@@ -96,24 +109,7 @@ async def test_run_dialog_up_down_in_the_search_and_enter_on_each_field(
         assert isinstance(app.screen, RunDialog)
 
 
-async def test_run_dialog_target_follows_the_runbook_until_typed(app: OpsConsoleApp) -> None:
-    async with app.run_test(size=(80, 24)) as pilot:
-        await ready(pilot)
-        await pilot.press("r", *"restart")
-        await settle(pilot)
-        assert field(app, "#run-pattern") == "web"  # restart-service declares target "web"
-        assert "3 hosts match: web01, web02, web03" in text_of(app, "#run-count")
-        await pilot.press("ctrl+u")  # search cleared: disk-usage, which declares none
-        await settle(pilot)
-        assert field(app, "#run-pattern") == ""
-        assert "Type a host, group or pattern" in text_of(app, "#run-count")
-        await pilot.press(*"restart", "enter", *"db01")  # typing replaces "web"
-        await pilot.press("shift+tab", "ctrl+u")
-        await settle(pilot)
-        assert field(app, "#run-pattern") == "db01"  # the operator's target stays
-
-
-async def test_run_dialog_keeps_keys_typed_in_one_burst(app: OpsConsoleApp) -> None:
+async def test_dialogs_keep_keys_typed_in_one_burst(app: OpsConsoleApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         burst(app, "r", *"disk", "enter", *"build", "tab", *"/tmp", "ctrl+s")
@@ -124,19 +120,16 @@ async def test_run_dialog_keeps_keys_typed_in_one_burst(app: OpsConsoleApp) -> N
         assert screen.job is not None
         assert (screen.job.runbook, screen.job.hosts) == ("disk-usage", ["build"])
         assert screen.job.parameters == {"path": "/tmp"}
-
-
-async def test_exec_dialog_keeps_keys_typed_in_one_burst(app: OpsConsoleApp) -> None:
-    async with app.run_test(size=(80, 24)) as pilot:
-        await ready(pilot)
         burst(app, "x", *"build", "enter", *"echo burst", "enter")
-        await until(pilot, lambda: isinstance(app.screen, JobScreen))
-        screen = app.screen
-        assert isinstance(screen, JobScreen)
-        await until(pilot, lambda: ("output", "burst") in screen.output.lines)
+        await until(pilot, lambda: isinstance(app.screen, JobScreen)
+                    and app.screen.job_id != screen.job_id)
+        command = app.screen
+        assert isinstance(command, JobScreen)
+        await until(pilot, lambda: ("output", "burst") in command.output.lines)
 
 
 async def test_slash_then_text_in_one_burst_lands_in_the_filter(app: OpsConsoleApp) -> None:
+    """`/` acts at once; in a text field, `/`, r, x, q and 1-4 are just typed."""
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         burst(app, "slash", *"db")
@@ -146,16 +139,9 @@ async def test_slash_then_text_in_one_burst_lands_in_the_filter(app: OpsConsoleA
         assert focused_id(app) == "inventory-table"
         await pilot.press("escape")  # clears it
         assert len(app.inventory.table.keys) == 8
-
-
-async def test_typing_in_a_field_does_not_trigger_commands(app: OpsConsoleApp) -> None:
-    """r, x, q and 1-4 act at once, but inside a text field they are just typed."""
-    async with app.run_test(size=(80, 24)) as pilot:
-        await ready(pilot)
-        await pilot.press("slash", *"rxq4")
-        assert field(app, "#inventory-filter") == "rxq4"
+        await pilot.press("slash", *"rxq4/")
+        assert field(app, "#inventory-filter") == "rxq4/"
         assert app.is_running and not isinstance(app.screen, (RunDialog, CommandDialog))
-        await pilot.press("x", "escape")
         await pilot.press("escape", "x")  # on the list again: x opens the exec dialog
         await pilot.pause()
         assert isinstance(app.screen, CommandDialog)

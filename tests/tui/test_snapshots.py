@@ -47,9 +47,19 @@ VIEWS: dict[str, Callable[[Any], Awaitable[None]]] = {
     "host_detail": keys("down", "down", "down", "down", "enter"),  # db01
     "help": keys("question_mark"),
 }
+# States of the views above, at the size the console is laid out for.
+STATES: dict[str, Callable[[Any], Awaitable[None]]] = {
+    "job_filtered": keys("4", "down", "enter", "slash", *"fail"),
+    "run_dialog_form": keys("r", *"patch", "enter", *"build", "tab"),
+}
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("view", list(VIEWS))
 def test_view(snap_compare: Any, seeded: Settings, view: str, size: tuple[int, int]) -> None:
     assert snap_compare(console_app(seeded), terminal_size=size, run_before=VIEWS[view])
+
+
+@pytest.mark.parametrize("state", list(STATES))
+def test_state_at_80x24(snap_compare: Any, seeded: Settings, state: str) -> None:
+    assert snap_compare(console_app(seeded), terminal_size=(80, 24), run_before=STATES[state])

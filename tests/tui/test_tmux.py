@@ -1,7 +1,10 @@
 """The real `opsconsole` in a real terminal: tmux at 80x24 with TERM=xterm.
 
 Types keys, reads the screen with `tmux capture-pane -p`, checks that it renders and
-switches panes, and that quitting ends the process with status 0.
+switches panes, that a runbook is started from the run dialog with the keyboard alone
+and completes on a local host, and that quitting ends the process with status 0.
+Keys are sent as a terminal user would type them; `send-keys -l` with several
+characters delivers them in one write, as a fast typist or a laggy link does.
 """
 
 from __future__ import annotations
@@ -28,6 +31,24 @@ INVENTORY = """all:
     db:
       hosts:
         db01: {ansible_connection: local}
+"""
+
+GREET = """#!/bin/sh
+# /// runbook
+# description = "Say hello"
+# target = "web"
+#
+# [parameters.name]
+# type = "string"
+# default = "world"
+#
+# [parameters.loud]
+# type = "bool"
+# default = false
+# ///
+greeting=hello
+[ "$OPS_PARAM_LOUD" = true ] && greeting=HELLO
+echo "$greeting $OPS_PARAM_NAME"
 """
 
 
@@ -57,6 +78,7 @@ def session(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         raise RuntimeError("tmux is required for this test (apt-get install tmux)")
     (tmp_path / "inventory.yaml").write_text(INVENTORY)
     (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "greet.sh").write_text(GREET)
     status = tmp_path / "status"
     name = f"opsconsole-test-{uuid.uuid4().hex[:8]}"
     env = {"TERM": "xterm", "OPSCONSOLE_INVENTORY": str(tmp_path / "inventory.yaml"),
@@ -73,6 +95,19 @@ def session(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
 
 
+def keys(session: str, *pressed: str) -> None:
+    """Key names (Enter, Tab, C-s) one by one, with a human's pause after each."""
+    for key in pressed:
+        tmux("send-keys", "-t", session, key)
+        time.sleep(0.15)
+
+
+def typed(session: str, text: str) -> None:
+    """Text in one write, as a terminal delivers a burst of typing."""
+    tmux("send-keys", "-t", session, "-l", text)
+    time.sleep(0.15)
+
+
 def test_console_in_tmux_at_80x24(session: tuple[str, Path]) -> None:
     name, status = session
     shown = wait_for(name, "3 of 3 hosts")
@@ -86,14 +121,53 @@ def test_console_in_tmux_at_80x24(session: tuple[str, Path]) -> None:
     tmux("send-keys", "-t", name, "2")
     wait_for(name, "configuration drift per host")
     tmux("send-keys", "-t", name, "1")
-    tmux("send-keys", "-t", name, "/")
-    wait_for(name, "filter: name, group, or pattern")  # the field is open and focused
-    time.sleep(0.2)
-    tmux("send-keys", "-t", name, "-l", "db")
+    typed(name, "/db")  # `/` and the text in one write: none of it is lost
     wait_for(name, "1 of 3 hosts matching 'db'")
     tmux("send-keys", "-t", name, "Escape")
     time.sleep(0.5)  # a lone Esc, not the start of an alt+key sequence
+    wait_for(name, "Esc clear filter")  # back on the list, the filter kept
+    tmux("send-keys", "-t", name, "Escape")
+    wait_for(name, "3 of 3 hosts")
     tmux("send-keys", "-t", name, "q")
+    deadline = time.monotonic() + 15
+    while not status.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert status.read_text().strip() == "0", screen(name)
+
+
+def test_runbook_started_from_the_run_dialog_completes_in_tmux(
+        session: tuple[str, Path]) -> None:
+    """r, pick greet, Enter; the target is the runbook's own ("web"), replaced by db01;
+    Tab to the parameters (defaults shown as the CLI takes them), ctrl+s; the job
+    screen shows it complete with the output of what was typed."""
+    name, status = session
+    wait_for(name, "3 of 3 hosts")
+    keys(name, "r")
+    shown = wait_for(name, "Run a runbook")
+    typed(name, "gre")
+    shown = wait_for(name, "2 hosts match: web01, web02")  # greet's declared target
+    assert "> Runbook" in shown and "greet  [shell] Say hello" in shown
+    assert "false" in shown and "False" not in shown
+    keys(name, "Enter")
+    wait_for(name, "> Target")
+    typed(name, "db01")
+    wait_for(name, "1 host matches: db01")
+    keys(name, "Tab")
+    wait_for(name, "> name")
+    typed(name, "tmux")
+    keys(name, "Tab")
+    wait_for(name, "> loud")
+    typed(name, "yes")
+    keys(name, "C-s")
+    shown = wait_for(name, "HELLO tmux")
+    assert "greet on db01   Completed" in shown
+    assert "a Rerun" in shown and "q Quit" in shown and "s Stop" not in shown
+    assert all(len(line) <= 80 for line in shown.splitlines())
+    keys(name, "Escape")
+    wait_for(name, "3 of 3 hosts")
+    keys(name, "4")
+    wait_for(name, "Completed greet")
+    keys(name, "q")
     deadline = time.monotonic() + 15
     while not status.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
