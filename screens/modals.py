@@ -90,7 +90,9 @@ class HostDetail(ModalScreen[None]):
         with Vertical(id="dialog", classes="dialog wide"):
             yield Label(f"Host {host.name}", classes="dialog-title")
             with VerticalScroll(id="host-detail"):
-                yield Static(f"Address    {host.address}:{host.port}\n"
+                address = (host.address if host.connection == "local"
+                           else f"{host.address}:{host.port}")  # no port on this machine
+                yield Static(f"Address    {address}\n"
                              f"Connection {host.connection}\n"
                              f"Groups     {', '.join(host.groups) or '(none)'}\n"
                              f"Probe      {self._probe_text()}",
