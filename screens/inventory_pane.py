@@ -19,8 +19,6 @@ from typing import ClassVar
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from console.client import HostProbe
@@ -29,6 +27,7 @@ from console.inventory.model import Host
 from console.jobs import Job
 from screens.commands import INVENTORY, bindings_for
 from screens.context import client_of
+from screens.filtered_list import FilteredListPane
 from screens.format import status_class
 from screens.vtable import Column, VirtualTable
 
@@ -47,7 +46,9 @@ def is_pattern(text: str) -> bool:
     return any(ch in PATTERN_CHARS for ch in text)
 
 
-class InventoryPane(Vertical):
+class InventoryPane(FilteredListPane):
+    TABLE_ID = "inventory-table"
+    FILTER_ID = "inventory-filter"
     BINDINGS: ClassVar[list[BindingType]] = bindings_for(INVENTORY)
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -66,13 +67,7 @@ class InventoryPane(Vertical):
         yield VirtualTable(COLUMNS, status_class, empty_text="No hosts match.",
                            id="inventory-table")
 
-    @property
-    def table(self) -> VirtualTable:
-        return self.query_one("#inventory-table", VirtualTable)
 
-    @property
-    def filter_input(self) -> Input:
-        return self.query_one("#inventory-filter", Input)
 
     # -- data ------------------------------------------------------------------------
 
@@ -134,9 +129,9 @@ class InventoryPane(Vertical):
         status.remove_class("error")
         self._shown = names
         self.table.set_rows([(n, self.cells(self.hosts[n])) for n in names])
-        self._show_status()
+        self.show_status()
 
-    def _show_status(self) -> None:
+    def show_status(self) -> None:
         text = self.filter_input.value.strip()
         where = f" matching {text!r}" if text else ""
         if self.screen.focused is self.filter_input:
@@ -169,37 +164,6 @@ class InventoryPane(Vertical):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "inventory-filter":
             self.apply_filter(event.value)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.table.focus()
-
-    def on_descendant_focus(self) -> None:
-        self._show_status()  # the keys to mention depend on where the focus is
-
-    def on_descendant_blur(self) -> None:
-        self._show_status()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """In the filter field `/` is typed (the priority binding stands aside); under
-        a dialog the pane's keys are neither offered nor run."""
-        if isinstance(self.app.screen, ModalScreen):
-            return False
-        return not (action == "filter" and self.screen.focused is self.filter_input)
-
-    def action_filter(self) -> None:
-        """A priority binding (see commands.py): focus at once, so a key typed right
-        after `/` lands in the field."""
-        self.filter_input.display = True
-        self.screen.set_focus(self.filter_input)
-
-    def action_clear_filter(self) -> None:
-        """Esc in the field leaves it (the filter stays); Esc on the list clears it."""
-        if self.screen.focused is self.filter_input and self.filter_input.value:
-            self.table.focus()
-            return
-        self.filter_input.value = ""
-        self.filter_input.display = False
-        self.table.focus()
 
     def action_probe(self) -> None:
         self.probe(self._shown)

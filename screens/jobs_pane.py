@@ -13,14 +13,13 @@ from typing import ClassVar
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from console.client import EngineEvent
 from console.jobs import Job, JobStatus
 from screens.commands import JOBS, bindings_for
 from screens.context import client_of
+from screens.filtered_list import FilteredListPane
 from screens.format import job_row, status_class
 from screens.vtable import Column, VirtualTable
 
@@ -40,7 +39,9 @@ def status_filter(text: str) -> JobStatus | None:
     return None
 
 
-class JobsPane(Vertical):
+class JobsPane(FilteredListPane):
+    TABLE_ID = "jobs-table"
+    FILTER_ID = "jobs-filter"
     BINDINGS: ClassVar[list[BindingType]] = bindings_for(JOBS)
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -56,13 +57,7 @@ class JobsPane(Vertical):
                            empty_text="No jobs yet. Press r to run a runbook, x for a command.",
                            id="jobs-table")
 
-    @property
-    def table(self) -> VirtualTable:
-        return self.query_one("#jobs-table", VirtualTable)
 
-    @property
-    def filter_input(self) -> Input:
-        return self.query_one("#jobs-filter", Input)
 
     def _query(self) -> dict[str, object]:
         text = self.filter_input.value.strip()
@@ -85,7 +80,7 @@ class JobsPane(Vertical):
         jobs = await client_of(self).jobs(limit=PAGE, **self._query())  # type: ignore[arg-type]
         self._exhausted = len(jobs) < PAGE
         self.table.set_rows([(j.id, job_row(j)) for j in jobs])
-        self._update_status()
+        self.show_status()
 
     @work(exclusive=True, group="jobs-page")
     async def load_more(self) -> None:
@@ -98,11 +93,11 @@ class JobsPane(Vertical):
                                               **self._query())  # type: ignore[arg-type]
             self._exhausted = len(jobs) < PAGE
             self.table.append_rows([(j.id, job_row(j)) for j in jobs])
-            self._update_status()
+            self.show_status()
         finally:
             self._loading = False
 
-    def _update_status(self) -> None:
+    def show_status(self) -> None:
         more = "" if self._exhausted else "+ (more load as you scroll)"
         text = self.filter_input.value.strip()
         where = f" matching {text!r}" if text else ""
@@ -121,7 +116,7 @@ class JobsPane(Vertical):
             return
         if not self.table.update_row(job.id, job_row(job)) and self._matches(job):
             self.table.prepend_row(job.id, job_row(job))
-            self._update_status()
+            self.show_status()
 
     def on_virtual_table_highlighted(self, event: VirtualTable.Highlighted) -> None:
         if event.index >= self.table.row_count - PRELOAD:
@@ -130,37 +125,6 @@ class JobsPane(Vertical):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "jobs-filter":
             self.reload()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.table.focus()
-
-    def on_descendant_focus(self) -> None:
-        self._update_status()  # the keys to mention depend on where the focus is
-
-    def on_descendant_blur(self) -> None:
-        self._update_status()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """In the filter field `/` is typed (the priority binding stands aside); under
-        a dialog the pane's keys are neither offered nor run."""
-        if isinstance(self.app.screen, ModalScreen):
-            return False
-        return not (action == "filter" and self.screen.focused is self.filter_input)
-
-    def action_filter(self) -> None:
-        """A priority binding (see commands.py): focus at once, so a key typed right
-        after `/` lands in the field."""
-        self.filter_input.display = True
-        self.screen.set_focus(self.filter_input)
-
-    def action_clear_filter(self) -> None:
-        """Esc in the field leaves it (the filter stays); Esc on the list clears it."""
-        if self.screen.focused is self.filter_input and self.filter_input.value:
-            self.table.focus()
-            return
-        self.filter_input.value = ""
-        self.filter_input.display = False
-        self.table.focus()
 
     def action_reload(self) -> None:
         self.reload()
