@@ -73,8 +73,9 @@ class ControlServer:
     async def start(self) -> None:
         app = web.Application(middlewares=[_errors])
         app.add_routes(self._routes() + self._extra_routes)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                                     shutdown_timeout=SHUTDOWN_TIMEOUT)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
+        )
         await self._runner.setup()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()  # a crashed engine's socket; we hold the lock, so it is stale
@@ -119,9 +120,14 @@ class ControlServer:
 
     async def info(self, request: web.Request) -> web.Response:
         settings = self.engine.settings
-        return _json({"pid": os.getpid(), "inventory": str(settings.inventory.resolve()),
-                      "runbooks": str(settings.runbooks.resolve()),
-                      "data_dir": str(settings.data_dir.resolve())})
+        return _json(
+            {
+                "pid": os.getpid(),
+                "inventory": str(settings.inventory.resolve()),
+                "runbooks": str(settings.runbooks.resolve()),
+                "data_dir": str(settings.data_dir.resolve()),
+            }
+        )
 
     async def hosts(self, request: web.Request) -> web.Response:
         pattern = request.query.get("pattern", "all")
@@ -141,25 +147,36 @@ class ControlServer:
     async def start_job(self, request: web.Request) -> web.Response:
         body = await request.json()
         job = await self.engine.start_job(
-            body["runbook"], body["pattern"], body.get("parameters", {}),
-            trigger=Trigger(body.get("trigger", "cli")), trigger_ref=body.get("trigger_ref"),
-            timeout=body.get("timeout"))
+            body["runbook"],
+            body["pattern"],
+            body.get("parameters", {}),
+            trigger=Trigger(body.get("trigger", "cli")),
+            trigger_ref=body.get("trigger_ref"),
+            timeout=body.get("timeout"),
+        )
         return _json(job.to_dict(), 201)
 
     async def start_command(self, request: web.Request) -> web.Response:
         body = await request.json()
-        job = await self.engine.start_command(body["pattern"], body["command"],
-                                              trigger=Trigger(body.get("trigger", "cli")),
-                                              timeout=body.get("timeout"))
+        job = await self.engine.start_command(
+            body["pattern"],
+            body["command"],
+            trigger=Trigger(body.get("trigger", "cli")),
+            timeout=body.get("timeout"),
+        )
         return _json(job.to_dict(), 201)
 
     async def jobs(self, request: web.Request) -> web.Response:
         q = request.query
         # `?status=Queued&status=Running`: jobs in any of the statuses given.
         statuses = [JobStatus(s) for s in q.getall("status", [])]
-        jobs = await self.engine.jobs(status=statuses or None, runbook=q.get("runbook"),
-                                      host=q.get("host"), limit=int(q.get("limit", "200")),
-                                      before_id=q.get("before_id"))
+        jobs = await self.engine.jobs(
+            status=statuses or None,
+            runbook=q.get("runbook"),
+            host=q.get("host"),
+            limit=int(q.get("limit", "200")),
+            before_id=q.get("before_id"),
+        )
         return _json([j.to_dict() for j in jobs])
 
     async def job(self, request: web.Request) -> web.Response:
@@ -170,14 +187,16 @@ class ControlServer:
 
     async def rerun_job(self, request: web.Request) -> web.Response:
         body = await request.json() if request.can_read_body else {}
-        job = await self.engine.rerun_job(request.match_info["id"],
-                                          bool(body.get("failed_only", False)))
+        job = await self.engine.rerun_job(
+            request.match_info["id"], bool(body.get("failed_only", False))
+        )
         return _json(job.to_dict(), 201)
 
     async def streams(self, request: web.Request) -> web.Response:
         q = request.query
-        records = await self.engine.streams(request.match_info["id"], host=q.get("host"),
-                                            stream=q.get("stream"))
+        records = await self.engine.streams(
+            request.match_info["id"], host=q.get("host"), stream=q.get("stream")
+        )
         return _json([r.to_dict() for r in records])
 
     async def events(self, request: web.Request) -> web.StreamResponse:
@@ -198,9 +217,11 @@ class ControlServer:
             await response.write(b'{"ready": true}\n')
             while True:
                 event = await queue.get()
-                line = {"job_id": event.job_id,
-                        "job": event.job.to_dict() if event.job else None,
-                        "records": [r.to_dict() for r in event.records]}
+                line = {
+                    "job_id": event.job_id,
+                    "job": event.job.to_dict() if event.job else None,
+                    "records": [r.to_dict() for r in event.records],
+                }
                 await response.write(json.dumps(line).encode() + b"\n")
         except (ConnectionResetError, asyncio.CancelledError):
             pass

@@ -82,8 +82,9 @@ class EngineClient(Protocol):
         trigger: Trigger = Trigger.MANUAL,
     ) -> Job: ...
 
-    async def start_command(self, pattern: str, command: str,
-                            trigger: Trigger = Trigger.MANUAL) -> Job:
+    async def start_command(
+        self, pattern: str, command: str, trigger: Trigger = Trigger.MANUAL
+    ) -> Job:
         """An ad-hoc command, recorded as a job of the pseudo-runbook `(command)`."""
 
     async def stop_job(self, job_id: str) -> Job: ...
@@ -105,8 +106,9 @@ class EngineClient(Protocol):
 
     async def job(self, job_id: str) -> Job: ...
 
-    async def streams(self, job_id: str, host: str | None = None,
-                      stream: str | None = None) -> list[StreamRecord]: ...
+    async def streams(
+        self, job_id: str, host: str | None = None, stream: str | None = None
+    ) -> list[StreamRecord]: ...
 
     def subscribe(self, callback: EventCallback) -> Callable[[], None]:
         """Call `callback` on every engine event; returns a function that unsubscribes."""

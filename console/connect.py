@@ -52,14 +52,17 @@ async def _attach(settings: Settings, wait: float = ATTACH_WAIT) -> RemoteClient
             except ConfigError:
                 pass
         if asyncio.get_running_loop().time() > deadline:
-            raise ConfigError(f"an engine holds {settings.data_dir} but its control socket "
-                              f"{sock} does not answer")
+            raise ConfigError(
+                f"an engine holds {settings.data_dir} but its control socket {sock} does not answer"
+            )
         await asyncio.sleep(0.05)  # the holder is still starting up
 
 
 @asynccontextmanager
-async def engine_client(settings: Settings, options: EngineOptions | None = None,
-                        ) -> AsyncIterator[Any]:
+async def engine_client(
+    settings: Settings,
+    options: EngineOptions | None = None,
+) -> AsyncIterator[Any]:
     """Yield an EngineClient: a RemoteClient when attached, else an in-process Engine
     (closed, with its running jobs stopped, when the block ends)."""
     for _ in range(3):
@@ -85,12 +88,19 @@ async def engine_client(settings: Settings, options: EngineOptions | None = None
 
 def spawn_background_engine(settings: Settings) -> None:
     """Start `opsconsole serve --until-idle` detached, for `run --no-wait` with no engine."""
-    env = {**os.environ,
-           "OPSCONSOLE_INVENTORY": str(settings.inventory.resolve()),
-           "OPSCONSOLE_DATA_DIR": str(settings.data_dir.resolve()),
-           "OPSCONSOLE_RUNBOOKS": str(settings.runbooks.resolve())}
+    env = {
+        **os.environ,
+        "OPSCONSOLE_INVENTORY": str(settings.inventory.resolve()),
+        "OPSCONSOLE_DATA_DIR": str(settings.data_dir.resolve()),
+        "OPSCONSOLE_RUNBOOKS": str(settings.runbooks.resolve()),
+    }
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     log = open(settings.data_dir / "background-engine.log", "ab")  # noqa: SIM115
-    subprocess.Popen([sys.executable, "-m", "console", "serve", "--until-idle"], env=env,
-                     stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                     start_new_session=True)
+    subprocess.Popen(
+        [sys.executable, "-m", "console", "serve", "--until-idle"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )

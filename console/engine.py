@@ -72,8 +72,12 @@ class Engine:
 
     is_attached = False
 
-    def __init__(self, settings: Settings, options: EngineOptions | None = None,
-                 pool: TransportPool | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        options: EngineOptions | None = None,
+        pool: TransportPool | None = None,
+    ) -> None:
         self.settings = settings
         self.options = options or EngineOptions()
         self._lock = DataDirLock(settings.data_dir)
@@ -99,10 +103,12 @@ class Engine:
             self._writer = StoreWriter(self.store)
             self._inventory.current()
             if self._pool is None:
-                self._pool = TransportPool(forks=self.options.forks,
-                                           resolve_host=self._host_named)
+                self._pool = TransportPool(forks=self.options.forks, resolve_host=self._host_named)
             self.runner = JobRunner(
-                self._writer, self.events, self._transport, self._resolve_hosts,
+                self._writer,
+                self.events,
+                self._transport,
+                self._resolve_hosts,
                 max_jobs=self.options.max_jobs,
                 max_runs_per_host=self.options.max_runs_per_host,
                 local_env=local_job_env(self.settings),
@@ -123,16 +129,18 @@ class Engine:
         host, port = parse_listen(opts.listen)
         url_base = opts.public_url or f"{'https' if opts.tls_cert else 'http'}://{host}:{port}"
         self.schedules = ScheduleBook(self.store, self._check_schedule, self._wake_scheduler)
-        self.webhooks = WebhookService(self.store, self.settings.data_dir, url_base,
-                                       self._check_target)
+        self.webhooks = WebhookService(
+            self.store, self.settings.data_dir, url_base, self._check_target
+        )
         if not opts.triggers:
             return
         self._scheduler = Scheduler(self.schedules, self, self.schedules, self.schedules)
         self._scheduler.start()
         self._retention = asyncio.create_task(self._retention_forever(), name="retention")
         self.events.subscribe(self._on_event_for_scheduler)
-        await self.webhooks.start_listener(self._submit_webhook, host, port, opts.tls_cert,
-                                           opts.tls_key, opts.public_url)
+        await self.webhooks.start_listener(
+            self._submit_webhook, host, port, opts.tls_cert, opts.tls_key, opts.public_url
+        )
 
     async def close(self, grace: float = 0.0) -> None:
         """Stop taking work (webhooks, schedules, the control API), give running jobs
@@ -147,8 +155,11 @@ class Engine:
         if self._control is not None:
             await self._control.stop()
         if self.runner is not None:
-            reason = (f"engine shut down: still running after the {grace:g} s grace period"
-                      if grace else "engine shut down while the job was running")
+            reason = (
+                f"engine shut down: still running after the {grace:g} s grace period"
+                if grace
+                else "engine shut down while the job was running"
+            )
             await self.runner.close(grace, reason=reason)
         if self._pool is not None:
             await self._pool.close()
@@ -221,11 +232,14 @@ class Engine:
             lines: list[bytes] = []
             try:
                 status = await self._transport(host).run(
-                    "uname -sr 2>/dev/null || ver", timeout=15,
-                    on_line=lambda s, b: lines.append(b) if s == "stdout" else None)
+                    "uname -sr 2>/dev/null || ver",
+                    timeout=15,
+                    on_line=lambda s, b: lines.append(b) if s == "stdout" else None,
+                )
             except HostError as exc:
-                return HostProbe(name, False, error=f"{exc.kind}: {exc.detail}",
-                                 checked=time.time())
+                return HostProbe(
+                    name, False, error=f"{exc.kind}: {exc.detail}", checked=time.time()
+                )
             except OpsError as exc:  # e.g. a connection type this engine cannot use
                 return HostProbe(name, False, error=str(exc), checked=time.time())
             text = b"".join(lines).decode(errors="replace").strip()
@@ -242,36 +256,62 @@ class Engine:
         return parse_values(book.metadata.parameters, raw, book.name)
 
     # ------------------------------------------------------------------ jobs
-    async def start_job(self, runbook: str, pattern: str, raw_parameters: Mapping[str, str],
-                        trigger: Trigger = Trigger.MANUAL, trigger_ref: str | None = None,
-                        webhook_data: dict[str, Any] | None = None,
-                        timeout: float | None = None) -> Job:
+    async def start_job(
+        self,
+        runbook: str,
+        pattern: str,
+        raw_parameters: Mapping[str, str],
+        trigger: Trigger = Trigger.MANUAL,
+        trigger_ref: str | None = None,
+        webhook_data: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Job:
         book = self.catalog.get(runbook)
         params = parse_values(book.metadata.parameters, raw_parameters, book.name)
         if webhook_data is not None:
             params["WebhookData"] = webhook_data
         hosts = self._select_for_job(pattern)
-        job = Job(id=new_job_id(), runbook=book.name, pattern=pattern,
-                  hosts=[h.name for h in hosts], parameters=params, runbook_hash=book.hash,
-                  trigger=trigger, trigger_ref=trigger_ref)
-        return await self._submit(job, self._runbook_work(book, params),
-                                  timeout or book.metadata.timeout)
+        job = Job(
+            id=new_job_id(),
+            runbook=book.name,
+            pattern=pattern,
+            hosts=[h.name for h in hosts],
+            parameters=params,
+            runbook_hash=book.hash,
+            trigger=trigger,
+            trigger_ref=trigger_ref,
+        )
+        return await self._submit(
+            job, self._runbook_work(book, params), timeout or book.metadata.timeout
+        )
 
-    async def start_command(self, pattern: str, command: str,
-                            trigger: Trigger = Trigger.MANUAL, timeout: float | None = None) -> Job:
+    async def start_command(
+        self,
+        pattern: str,
+        command: str,
+        trigger: Trigger = Trigger.MANUAL,
+        timeout: float | None = None,
+    ) -> Job:
         if not command.strip():
             raise UsageError("the command is empty")
         hosts = self._select_for_job(pattern)
-        job = Job(id=new_job_id(), runbook=COMMAND_RUNBOOK, pattern=pattern,
-                  hosts=[h.name for h in hosts], parameters={"command": command},
-                  runbook_hash=hashlib.sha256(command.encode()).hexdigest(), trigger=trigger)
+        job = Job(
+            id=new_job_id(),
+            runbook=COMMAND_RUNBOOK,
+            pattern=pattern,
+            hosts=[h.name for h in hosts],
+            parameters={"command": command},
+            runbook_hash=hashlib.sha256(command.encode()).hexdigest(),
+            trigger=trigger,
+        )
         return await self._submit(job, _command_work(command), timeout)
 
     def _select_for_job(self, pattern: str) -> list[Host]:
         hosts = self.hosts(pattern)
         if not hosts:
-            raise UsageError(f"the pattern {pattern!r} matches no host in "
-                             f"{self.settings.inventory}")
+            raise UsageError(
+                f"the pattern {pattern!r} matches no host in {self.settings.inventory}"
+            )
         return hosts
 
     async def _submit(self, job: Job, work: Work, timeout: float | None) -> Job:
@@ -295,8 +335,9 @@ class Engine:
         script_params = {k: v for k, v in params.items() if k != "WebhookData"}
 
         def build(host: Host, workdir: str) -> Invocation:
-            return self.catalog.build_invocation(book, script_params, TargetInfo.from_host(host),
-                                                 workdir, webhook_data)
+            return self.catalog.build_invocation(
+                book, script_params, TargetInfo.from_host(host), workdir, webhook_data
+            )
 
         return Work(build=build)
 
@@ -312,14 +353,21 @@ class Engine:
 
     async def fire(self, schedule: Schedule, fire_time: datetime) -> str:
         """The scheduler's JobLauncher: one run of a schedule."""
-        job = await self.start_job(schedule.runbook, schedule.pattern, schedule.parameters,
-                                   trigger=Trigger.SCHEDULE, trigger_ref=schedule.name)
+        job = await self.start_job(
+            schedule.runbook,
+            schedule.pattern,
+            schedule.parameters,
+            trigger=Trigger.SCHEDULE,
+            trigger_ref=schedule.name,
+        )
         return job.id
 
     def is_running(self, schedule_name: str) -> bool:
         assert self.runner is not None
-        return any(job.trigger is Trigger.SCHEDULE and job.trigger_ref == schedule_name
-                   for job in self.runner.active_jobs())
+        return any(
+            job.trigger is Trigger.SCHEDULE and job.trigger_ref == schedule_name
+            for job in self.runner.active_jobs()
+        )
 
     def _wake_scheduler(self) -> None:
         if self._scheduler is not None:
@@ -331,9 +379,14 @@ class Engine:
             self._wake_scheduler()  # a run queued behind this one may start now
 
     async def _submit_webhook(self, webhook: Webhook, data: dict[str, Any]) -> list[str]:
-        job = await self.start_job(webhook.runbook, webhook.pattern, webhook.parameters,
-                                   trigger=Trigger.WEBHOOK, trigger_ref=webhook.name,
-                                   webhook_data=data)
+        job = await self.start_job(
+            webhook.runbook,
+            webhook.pattern,
+            webhook.parameters,
+            trigger=Trigger.WEBHOOK,
+            trigger_ref=webhook.name,
+            webhook_data=data,
+        )
         return [job.id]
 
     async def stop_job(self, job_id: str) -> Job:
@@ -352,25 +405,38 @@ class Engine:
         raw = {k: _raw(v) for k, v in old.parameters.items() if k != "WebhookData"}
         return await self.start_job(old.runbook, pattern, raw)
 
-    async def jobs(self, *, status: JobStatus | Collection[JobStatus] | None = None,
-                   runbook: str | None = None, host: str | None = None, limit: int = 200,
-                   before_id: str | None = None) -> list[Job]:
+    async def jobs(
+        self,
+        *,
+        status: JobStatus | Collection[JobStatus] | None = None,
+        runbook: str | None = None,
+        host: str | None = None,
+        limit: int = 200,
+        before_id: str | None = None,
+    ) -> list[Job]:
         assert self.store is not None
         if host is None:
-            return self.store.list_jobs(status=status, runbook=runbook, limit=limit,
-                                        before_id=before_id)
+            return self.store.list_jobs(
+                status=status, runbook=runbook, limit=limit, before_id=before_id
+            )
         # The store keeps no per-host index: a host that ran few jobs makes this read
         # the whole history (~0.5 s at 100,000 jobs), so it runs off the event loop.
-        return await asyncio.to_thread(self._jobs_on_host, host, status, runbook, limit,
-                                       before_id)
+        return await asyncio.to_thread(self._jobs_on_host, host, status, runbook, limit, before_id)
 
-    def _jobs_on_host(self, host: str, status: JobStatus | Collection[JobStatus] | None,
-                      runbook: str | None, limit: int, before_id: str | None) -> list[Job]:
+    def _jobs_on_host(
+        self,
+        host: str,
+        status: JobStatus | Collection[JobStatus] | None,
+        runbook: str | None,
+        limit: int,
+        before_id: str | None,
+    ) -> list[Job]:
         assert self.store is not None
         found: list[Job] = []
         while len(found) < limit:
-            page = self.store.list_jobs(status=status, runbook=runbook, limit=HOST_SCAN_PAGE,
-                                        before_id=before_id)
+            page = self.store.list_jobs(
+                status=status, runbook=runbook, limit=HOST_SCAN_PAGE, before_id=before_id
+            )
             found += [job for job in page if host in job.host_runs]
             if len(page) < HOST_SCAN_PAGE:
                 break
@@ -381,8 +447,9 @@ class Engine:
         assert self.store is not None and self.runner is not None
         return self.runner.live_job(job_id) or self.store.get_job(job_id)
 
-    async def streams(self, job_id: str, host: str | None = None,
-                      stream: str | None = None) -> list[StreamRecord]:
+    async def streams(
+        self, job_id: str, host: str | None = None, stream: str | None = None
+    ) -> list[StreamRecord]:
         assert self.store is not None
         return self.store.read_streams(job_id, host=host, stream=stream)
 
@@ -391,9 +458,10 @@ class Engine:
 
 
 def _command_work(command: str) -> Work:
-    return Work(build=lambda host, workdir: Invocation(command=command, files={}, env={},
-                                                       stdin=None),
-                needs_workdir=False)
+    return Work(
+        build=lambda host, workdir: Invocation(command=command, files={}, env={}, stdin=None),
+        needs_workdir=False,
+    )
 
 
 def _raw(value: Any) -> str:

@@ -120,8 +120,14 @@ async def run_on_hosts(
         await asyncio.gather(
             *(
                 run_on_host(
-                    host, command, pool, timeout=timeout, max_output=max_output,
-                    env=env, stdin=stdin, on_line=on_line,
+                    host,
+                    command,
+                    pool,
+                    timeout=timeout,
+                    max_output=max_output,
+                    env=env,
+                    stdin=stdin,
+                    on_line=on_line,
                 )
                 for host in hosts
             )

@@ -225,8 +225,13 @@ class _WebhookHandler:
             if not self._registry.verify_signature(
                 webhook, body, request.headers.get(SIGNATURE_HEADER)
             ):
-                raise _Reject(_error(401, "InvalidSignature",
-                                     f"the {SIGNATURE_HEADER} signature does not match the body"))
+                raise _Reject(
+                    _error(
+                        401,
+                        "InvalidSignature",
+                        f"the {SIGNATURE_HEADER} signature does not match the body",
+                    )
+                )
         except _Reject as rejected:
             return rejected.response
         return await self._start(webhook, request, body)
@@ -234,29 +239,40 @@ class _WebhookHandler:
     def _admit(self, request: web.Request) -> Webhook:
         """Every check that needs no body, in the order the module docstring explains."""
         if request.method != "POST":
-            raise _Reject(_error(405, "MethodNotAllowed", "webhooks accept POST only",
-                                 headers={"Allow": "POST"}))
+            raise _Reject(
+                _error(
+                    405, "MethodNotAllowed", "webhooks accept POST only", headers={"Allow": "POST"}
+                )
+            )
         webhook = self._registry.lookup(request.match_info["token"])
         if webhook is None:
             raise _Reject(_error(404, "WebhookNotFound", "no webhook has this URL"))
         if not webhook.allows(request.remote):
-            raise _Reject(_error(403, "Forbidden",
-                                 "this client address may not call this webhook"))
+            raise _Reject(_error(403, "Forbidden", "this client address may not call this webhook"))
         now = self._now()
         if not webhook.enabled:
             raise _Reject(_error(400, "WebhookDisabled", "the webhook is disabled"))
         if webhook.expired(now):
             raise _Reject(_error(400, "WebhookExpired", "the webhook has expired"))
         if webhook.requires_signature and SIGNATURE_HEADER not in request.headers:
-            raise _Reject(_error(401, "SignatureRequired",
-                                 f"this webhook requires an {SIGNATURE_HEADER} header"))
+            raise _Reject(
+                _error(
+                    401, "SignatureRequired", f"this webhook requires an {SIGNATURE_HEADER} header"
+                )
+            )
         length = request.content_length
         if length is not None and length > self._max_body:
             raise _Reject(self._too_large())
         wait = self._limiter.take(webhook, now)
         if wait is not None:
-            raise _Reject(_error(429, "TooManyRequests", "rate limit exceeded; retry later",
-                                 headers={"Retry-After": str(max(1, math.ceil(wait)))}))
+            raise _Reject(
+                _error(
+                    429,
+                    "TooManyRequests",
+                    "rate limit exceeded; retry later",
+                    headers={"Retry-After": str(max(1, math.ceil(wait)))},
+                )
+            )
         return webhook
 
     async def _read_body(self, request: web.Request) -> bytes:
@@ -270,8 +286,9 @@ class _WebhookHandler:
                         raise _Reject(self._too_large())
                     chunks.append(chunk)
         except TimeoutError:
-            response = _error(408, "RequestTimeout",
-                              f"the body did not arrive within {self._body_timeout:g} s")
+            response = _error(
+                408, "RequestTimeout", f"the body did not arrive within {self._body_timeout:g} s"
+            )
             response.force_close()
             raise _Reject(response) from None
         except (web.RequestPayloadError, HttpProcessingError, ConnectionError):
@@ -282,8 +299,9 @@ class _WebhookHandler:
         return b"".join(chunks)
 
     def _too_large(self) -> web.Response:
-        response = _error(413, "PayloadTooLarge",
-                          f"the body exceeds the {self._max_body // 1024} KiB limit")
+        response = _error(
+            413, "PayloadTooLarge", f"the body exceeds the {self._max_body // 1024} KiB limit"
+        )
         response.force_close()  # do not spend time draining an oversized body
         return response
 
@@ -293,8 +311,11 @@ class _WebhookHandler:
             job_ids = await self._submit(webhook, data)
         except Exception:
             log.exception("webhook %s: the job could not be created", webhook.name)
-            return _error(500, "JobNotCreated",
-                          "the job could not be created and nothing was started; resubmit")
+            return _error(
+                500,
+                "JobNotCreated",
+                "the job could not be created and nothing was started; resubmit",
+            )
         log.info("webhook %s started job(s) %s", webhook.name, ", ".join(job_ids))
         return web.json_response({"JobIds": list(job_ids)}, status=202)
 
@@ -394,8 +415,10 @@ class WebhookListener:
         self._runner = runner
         self._port = runner.addresses[0][1]
         if context is None and not _is_loopback(self._host):
-            log.warning("webhook listener on %s without TLS: tokens cross the network "
-                        "in clear text", self._host)
+            log.warning(
+                "webhook listener on %s without TLS: tokens cross the network in clear text",
+                self._host,
+            )
         log.info("webhook listener on %s", self.url_base)
 
     async def stop(self) -> None:
@@ -412,8 +435,7 @@ class WebhookListener:
             context.load_cert_chain(str(self._ssl_cert), str(self._ssl_key))
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(
-                f"cannot load the TLS certificate {self._ssl_cert} and key "
-                f"{self._ssl_key}: {exc}"
+                f"cannot load the TLS certificate {self._ssl_cert} and key {self._ssl_key}: {exc}"
             ) from exc
         return context
 

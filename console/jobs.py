@@ -31,8 +31,9 @@ class JobStatus(StrEnum):
 
 
 _ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.QUEUED: frozenset({JobStatus.STARTING, JobStatus.STOPPING, JobStatus.STOPPED,
-                                 JobStatus.FAILED}),
+    JobStatus.QUEUED: frozenset(
+        {JobStatus.STARTING, JobStatus.STOPPING, JobStatus.STOPPED, JobStatus.FAILED}
+    ),
     JobStatus.STARTING: frozenset({JobStatus.RUNNING, JobStatus.FAILED, JobStatus.STOPPING}),
     JobStatus.RUNNING: frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPING}),
     JobStatus.STOPPING: frozenset({JobStatus.STOPPED, JobStatus.FAILED}),
@@ -141,8 +142,9 @@ class Job:
         for host in self.hosts:
             self.host_runs.setdefault(host, HostRun(host))
 
-    def transition(self, new: JobStatus, reason: str | None = None,
-                   now: float | None = None) -> None:
+    def transition(
+        self, new: JobStatus, reason: str | None = None, now: float | None = None
+    ) -> None:
         check_transition(self.status, new)
         self.status = new
         stamp = time.time() if now is None else now
@@ -156,12 +158,18 @@ class Job:
     def outcome(self) -> JobStatus:
         """Completed when every host run completed, else Failed (Azure's rule)."""
         runs = self.host_runs.values()
-        return (JobStatus.COMPLETED if all(r.status is JobStatus.COMPLETED for r in runs)
-                else JobStatus.FAILED)
+        return (
+            JobStatus.COMPLETED
+            if all(r.status is JobStatus.COMPLETED for r in runs)
+            else JobStatus.FAILED
+        )
 
     def failed_hosts(self) -> list[str]:
-        return [h for h, r in self.host_runs.items()
-                if r.status in (JobStatus.FAILED, JobStatus.STOPPED)]
+        return [
+            h
+            for h, r in self.host_runs.items()
+            if r.status in (JobStatus.FAILED, JobStatus.STOPPED)
+        ]
 
     @property
     def duration(self) -> float | None:
@@ -170,8 +178,12 @@ class Job:
         return (self.ended or time.time()) - self.started
 
     def copy(self) -> Job:
-        return replace(self, hosts=list(self.hosts), parameters=dict(self.parameters),
-                       host_runs={h: replace(r) for h, r in self.host_runs.items()})
+        return replace(
+            self,
+            hosts=list(self.hosts),
+            parameters=dict(self.parameters),
+            host_runs={h: replace(r) for h, r in self.host_runs.items()},
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -44,8 +44,9 @@ class RemoteClient:
 
     async def open(self) -> RemoteClient:
         connector = aiohttp.UnixConnector(path=str(self.socket))
-        self._session = aiohttp.ClientSession(connector=connector,
-                                              timeout=aiohttp.ClientTimeout(total=None))
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=None)
+        )
         try:
             self.info = await self._call("GET", "/info")
         except aiohttp.ClientError as exc:
@@ -61,12 +62,17 @@ class RemoteClient:
         if self._session:
             await self._session.close()
 
-    async def _call(self, method: str, path: str, body: Any = None,
-                    params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
-                    ) -> Any:
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+    ) -> Any:
         assert self._session is not None, "call open() first"
-        async with self._session.request(method, f"http://engine{path}", json=body,
-                                         params=params) as response:
+        async with self._session.request(
+            method, f"http://engine{path}", json=body, params=params
+        ) as response:
             data = await response.json()
         if isinstance(data, dict) and "error" in data:
             raise error_from_dict(data["error"])
@@ -81,41 +87,70 @@ class RemoteClient:
         return self._inventory.current().select(pattern)
 
     async def probe(self, hosts: Sequence[str]) -> list[HostProbe]:
-        return [probe_from_dict(d) for d in await self._call("POST", "/probe",
-                                                             {"hosts": list(hosts)})]
+        return [
+            probe_from_dict(d) for d in await self._call("POST", "/probe", {"hosts": list(hosts)})
+        ]
 
     async def runbooks(self) -> list[RunbookInfo]:
         return [runbook_from_dict(d) for d in await self._call("GET", "/runbooks")]
 
     async def check_parameters(self, runbook: str, raw: Mapping[str, str]) -> dict[str, Any]:
         result: dict[str, Any] = await self._call(
-            "POST", "/parameters/check", {"runbook": runbook, "parameters": dict(raw)})
+            "POST", "/parameters/check", {"runbook": runbook, "parameters": dict(raw)}
+        )
         return result
 
-    async def start_job(self, runbook: str, pattern: str, raw_parameters: Mapping[str, str],
-                        trigger: Trigger = Trigger.MANUAL, trigger_ref: str | None = None,
-                        timeout: float | None = None) -> Job:
-        body = {"runbook": runbook, "pattern": pattern, "parameters": dict(raw_parameters),
-                "trigger": trigger.value, "trigger_ref": trigger_ref, "timeout": timeout}
+    async def start_job(
+        self,
+        runbook: str,
+        pattern: str,
+        raw_parameters: Mapping[str, str],
+        trigger: Trigger = Trigger.MANUAL,
+        trigger_ref: str | None = None,
+        timeout: float | None = None,
+    ) -> Job:
+        body = {
+            "runbook": runbook,
+            "pattern": pattern,
+            "parameters": dict(raw_parameters),
+            "trigger": trigger.value,
+            "trigger_ref": trigger_ref,
+            "timeout": timeout,
+        }
         return Job.from_dict(await self._call("POST", "/jobs", body))
 
-    async def start_command(self, pattern: str, command: str,
-                            trigger: Trigger = Trigger.MANUAL,
-                            timeout: float | None = None) -> Job:
-        body = {"pattern": pattern, "command": command, "trigger": trigger.value,
-                "timeout": timeout}
+    async def start_command(
+        self,
+        pattern: str,
+        command: str,
+        trigger: Trigger = Trigger.MANUAL,
+        timeout: float | None = None,
+    ) -> Job:
+        body = {
+            "pattern": pattern,
+            "command": command,
+            "trigger": trigger.value,
+            "timeout": timeout,
+        }
         return Job.from_dict(await self._call("POST", "/commands", body))
 
     async def stop_job(self, job_id: str) -> Job:
         return Job.from_dict(await self._call("POST", f"/jobs/{job_id}/stop"))
 
     async def rerun_job(self, job_id: str, failed_only: bool = False) -> Job:
-        return Job.from_dict(await self._call("POST", f"/jobs/{job_id}/rerun",
-                                              {"failed_only": failed_only}))
+        return Job.from_dict(
+            await self._call("POST", f"/jobs/{job_id}/rerun", {"failed_only": failed_only})
+        )
 
-    async def jobs(self, *, status: JobStatus | Collection[JobStatus] | None = None,
-                   runbook: str | None = None, host: str | None = None, limit: int = 200,
-                   before_id: str | None = None) -> list[Job]:
+    async def jobs(
+        self,
+        *,
+        status: JobStatus | Collection[JobStatus] | None = None,
+        runbook: str | None = None,
+        host: str | None = None,
+        limit: int = 200,
+        before_id: str | None = None,
+    ) -> list[Job]:
         statuses = [status] if isinstance(status, JobStatus) else list(status or ())
         params = [("limit", str(limit))] + [("status", JobStatus(s).value) for s in statuses]
         for key, value in (("runbook", runbook), ("host", host), ("before_id", before_id)):
@@ -126,8 +161,9 @@ class RemoteClient:
     async def job(self, job_id: str) -> Job:
         return Job.from_dict(await self._call("GET", f"/jobs/{job_id}"))
 
-    async def streams(self, job_id: str, host: str | None = None,
-                      stream: str | None = None) -> list[StreamRecord]:
+    async def streams(
+        self, job_id: str, host: str | None = None, stream: str | None = None
+    ) -> list[StreamRecord]:
         params = {k: v for k, v in (("host", host), ("stream", stream)) if v is not None}
         data = await self._call("GET", f"/jobs/{job_id}/streams", params=params)
         return [record_from_dict(d) for d in data]
@@ -158,7 +194,8 @@ class RemoteClient:
                 event = EngineEvent(
                     job_id=data["job_id"],
                     job=Job.from_dict(data["job"]) if data.get("job") else None,
-                    records=[record_from_dict(r) for r in data.get("records", ())])
+                    records=[record_from_dict(r) for r in data.get("records", ())],
+                )
                 for callback in list(self._subscribers):
                     callback(event)
 
@@ -173,7 +210,6 @@ class RemoteAdmin:
 
     def __getattr__(self, operation: str) -> Callable[..., Awaitable[Any]]:
         async def call(**kwargs: Any) -> Any:
-            return await self._client._call("POST", f"/admin/{self._service}/{operation}",
-                                            kwargs)
+            return await self._client._call("POST", f"/admin/{self._service}/{operation}", kwargs)
 
         return call

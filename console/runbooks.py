@@ -339,8 +339,13 @@ class RunbookCatalog:
                 broken = self.registry.broken_for(path.name)
                 if broken is not None:
                     name = path.name.rsplit(".", 1)[0]
-                    problems.append(RunbookProblem(path, name, ConfigError(
-                        f"{path}: its language plugin cannot be loaded: {broken}")))
+                    problems.append(
+                        RunbookProblem(
+                            path,
+                            name,
+                            ConfigError(f"{path}: its language plugin cannot be loaded: {broken}"),
+                        )
+                    )
                 continue  # not a runbook: README, notes, files of unknown languages
             language, suffix = match
             name = path.name[: -len(suffix)]

@@ -160,8 +160,7 @@ class JobRunner:
         """The oldest queued job while a job slot is free; otherwise the oldest child
         of a running job (its parent is waiting for it). Looking for a child only when
         one is queued keeps a webhook burst's long queue from being scanned per job."""
-        if not self._queue or (len(self._running) >= self.max_jobs
-                               and not self._queued_children):
+        if not self._queue or (len(self._running) >= self.max_jobs and not self._queued_children):
             return None
         for index, item in enumerate(self._queue):
             if len(self._running) < self.max_jobs or self._parent_of(item[0]) in self._running:
@@ -227,10 +226,12 @@ class JobRunner:
             job.transition(JobStatus.RUNNING)
             self._touch(job)
             deadline = None if timeout is None else time.monotonic() + timeout
-            await asyncio.gather(*(self._run_host(job, name, hosts.get(name), work, deadline)
-                                   for name in job.hosts))
-            timed_out = any((r.error or "").startswith(TimedOut.kind)
-                            for r in job.host_runs.values())
+            await asyncio.gather(
+                *(self._run_host(job, name, hosts.get(name), work, deadline) for name in job.hosts)
+            )
+            timed_out = any(
+                (r.error or "").startswith(TimedOut.kind) for r in job.host_runs.values()
+            )
             reason = f"timed out after {timeout:g} s" if timeout is not None and timed_out else None
             job.transition(job.outcome(), reason)
         except asyncio.CancelledError:
@@ -257,8 +258,9 @@ class JobRunner:
             slot = self._host_slots[host] = asyncio.Semaphore(self.max_runs_per_host)
         return slot
 
-    async def _run_host(self, job: Job, name: str, host: Host | None, work: Work,
-                        deadline: float | None) -> None:
+    async def _run_host(
+        self, job: Job, name: str, host: Host | None, work: Work, deadline: float | None
+    ) -> None:
         run = job.host_runs[name]
         if host is None:
             end_run(run, JobStatus.FAILED, "not_in_inventory: the host left the inventory")
@@ -270,16 +272,21 @@ class JobRunner:
             self._touch(job)
             capture = _StreamCapture(self, job, name)
             try:
-                extra_env = ({**self._local_env, "OPS_JOB_ID": job.id}
-                             if host.connection == "local" else {})
-                status = await _execute(self._transport_for(host), host, work, deadline,
-                                        capture.on_line, extra_env)
+                extra_env = (
+                    {**self._local_env, "OPS_JOB_ID": job.id} if host.connection == "local" else {}
+                )
+                status = await _execute(
+                    self._transport_for(host), host, work, deadline, capture.on_line, extra_env
+                )
                 run.exit_code = status.code
                 if status.ok:
                     run.transition(JobStatus.COMPLETED)
                 else:
-                    how = (f"exited with status {status.code}" if status.signal is None
-                           else f"killed by signal {status.signal}")
+                    how = (
+                        f"exited with status {status.code}"
+                        if status.signal is None
+                        else f"killed by signal {status.signal}"
+                    )
                     end_run(run, JobStatus.FAILED, f"{ExitedNonZero.kind}: {how}")
             except Cancelled as exc:
                 end_run(run, JobStatus.STOPPED, f"{exc.kind}: {exc.detail}")
@@ -302,9 +309,14 @@ def end_run(run: HostRun, final: JobStatus, error: str) -> None:
     run.error = run.error or error
 
 
-async def _execute(transport: Transport, host: Host, work: Work, deadline: float | None,
-                   on_line: Callable[[StreamName, bytes], None],
-                   extra_env: Mapping[str, str]) -> ExitStatus:
+async def _execute(
+    transport: Transport,
+    host: Host,
+    work: Work,
+    deadline: float | None,
+    on_line: Callable[[StreamName, bytes], None],
+    extra_env: Mapping[str, str],
+) -> ExitStatus:
     """Create a private workdir, upload the invocation's files, run it, clean up."""
     workdir = ""
     if work.needs_workdir:
@@ -316,9 +328,13 @@ async def _execute(transport: Transport, host: Host, work: Work, deadline: float
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         if remaining == 0.0:
             raise TimedOut(host.name, "the job's time limit ran out before this host started")
-        return await transport.run(invocation.command, stdin=invocation.stdin,
-                                   env={**invocation.env, **extra_env}, timeout=remaining,
-                                   on_line=on_line)
+        return await transport.run(
+            invocation.command,
+            stdin=invocation.stdin,
+            env={**invocation.env, **extra_env},
+            timeout=remaining,
+            on_line=on_line,
+        )
     finally:
         if workdir:
             await asyncio.shield(transport.remove_workdir(workdir))
@@ -333,10 +349,12 @@ def local_job_env(settings: Settings) -> dict[str, str]:
     scripts = os.path.dirname(sys.executable)
     if scripts not in path.split(os.pathsep):
         path = f"{path}{os.pathsep}{scripts}"
-    return {"OPSCONSOLE_INVENTORY": str(settings.inventory.resolve()),
-            "OPSCONSOLE_DATA_DIR": str(settings.data_dir.resolve()),
-            "OPSCONSOLE_RUNBOOKS": str(settings.runbooks.resolve()),
-            "PATH": path}
+    return {
+        "OPSCONSOLE_INVENTORY": str(settings.inventory.resolve()),
+        "OPSCONSOLE_DATA_DIR": str(settings.data_dir.resolve()),
+        "OPSCONSOLE_RUNBOOKS": str(settings.runbooks.resolve()),
+        "PATH": path,
+    }
 
 
 class _StreamCapture:

@@ -21,8 +21,12 @@ DECISIONS_KEPT = 10_000  # the decision log is capped: oldest rows go first
 
 
 class ScheduleBook:
-    def __init__(self, store: Store, check: Callable[[Schedule], None],
-                 on_change: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        check: Callable[[Schedule], None],
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
         """`check` validates a new schedule against the engine (runbook, parameters);
         `on_change` wakes the scheduler after any change."""
         self._schedules = store.table("schedules")
@@ -63,9 +67,12 @@ class ScheduleBook:
     def _view(self, schedule: Schedule, now: datetime) -> dict[str, Any]:
         upcoming = next_fire_times(schedule, now, 1) if schedule.enabled else []
         last = self.get_last_fire(schedule.name)
-        return {**schedule.to_dict(), "describe": schedule.describe(),
-                "next": upcoming[0].isoformat() if upcoming else None,
-                "last_fire": last.isoformat() if last else None}
+        return {
+            **schedule.to_dict(),
+            "describe": schedule.describe(),
+            "next": upcoming[0].isoformat() if upcoming else None,
+            "last_fire": last.isoformat() if last else None,
+        }
 
     async def create(self, schedule: dict[str, Any]) -> dict[str, Any]:
         new = Schedule.from_dict(schedule)

@@ -123,10 +123,18 @@ class _Waiting:
 class Scheduler:
     """Fires due schedules on the running asyncio loop. Use `await run()` or `start()`."""
 
-    def __init__(self, source: ScheduleSource, launcher: JobLauncher, state: FireStateStore,
-                 recorder: DecisionRecorder, *, max_sleep: float = 30.0,
-                 queue_poll: float = 1.0, keep_misses: int = 100,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        source: ScheduleSource,
+        launcher: JobLauncher,
+        state: FireStateStore,
+        recorder: DecisionRecorder,
+        *,
+        max_sleep: float = 30.0,
+        queue_poll: float = 1.0,
+        keep_misses: int = 100,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self._source = source
         self._launcher = launcher
         self._state = state
@@ -212,12 +220,18 @@ class Scheduler:
         if expires is not None and expires <= now and (last is None or last < expires):
             # The watermark moves to the expiry so that this is recorded only once.
             self._state.set_last_fire(schedule.name, expires)
-            self._record(schedule, expires, now, Action.EXPIRED,
-                         detail="the schedule expired; it starts no more runs")
+            self._record(
+                schedule,
+                expires,
+                now,
+                Action.EXPIRED,
+                detail="the schedule expired; it starts no more runs",
+            )
         return None
 
-    def _decide(self, schedule: Schedule, times: list[datetime], count: int, exact: bool,
-                now: datetime) -> None:
+    def _decide(
+        self, schedule: Schedule, times: list[datetime], count: int, exact: bool, now: datetime
+    ) -> None:
         latest = times[-1]
         late = (now - latest).total_seconds() > schedule.misfire_grace
         runs = not late or schedule.misfire == "run-once"
@@ -225,12 +239,20 @@ class Scheduler:
         unlisted = count - len(times)
         if unlisted:
             counted = str(unlisted) if exact else f"more than {unlisted}"
-            self._record(schedule, None, now, Action.SKIPPED_MISFIRE,
-                         detail=f"{counted} earlier missed runs are not listed one by one")
+            self._record(
+                schedule,
+                None,
+                now,
+                Action.SKIPPED_MISFIRE,
+                detail=f"{counted} earlier missed runs are not listed one by one",
+            )
         missed = times[:-1] if runs else times
-        why = ("superseded by a later due time" if runs
-               else f"missed by more than the misfire grace ({schedule.misfire_grace:g}s); "
-               "misfire rule skip")
+        why = (
+            "superseded by a later due time"
+            if runs
+            else f"missed by more than the misfire grace ({schedule.misfire_grace:g}s); "
+            "misfire rule skip"
+        )
         for due in missed:
             self._record(schedule, due, now, Action.SKIPPED_MISFIRE, detail=why)
         if not runs:
@@ -240,21 +262,35 @@ class Scheduler:
             detail = f"misfire rule run-once: ran once for {count} missed run(s)"
         self._start_or_hold(schedule, latest, now, detail)
 
-    def _start_or_hold(self, schedule: Schedule, due: datetime, now: datetime,
-                       detail: str) -> None:
+    def _start_or_hold(self, schedule: Schedule, due: datetime, now: datetime, detail: str) -> None:
         """Apply the overlap rule to a run that is due now."""
         if schedule.name in self._waiting:
-            self._record(schedule, due, now, Action.SKIPPED_RUNNING,
-                         detail="a run is already queued behind the running one")
+            self._record(
+                schedule,
+                due,
+                now,
+                Action.SKIPPED_RUNNING,
+                detail="a run is already queued behind the running one",
+            )
             return
         if schedule.overlap != "allow" and self._busy(schedule.name):
             if schedule.overlap == "queue":
                 self._waiting[schedule.name] = _Waiting(due, now)
-                self._record(schedule, due, now, Action.QUEUED,
-                             detail="the previous run is still going; starts when it ends")
+                self._record(
+                    schedule,
+                    due,
+                    now,
+                    Action.QUEUED,
+                    detail="the previous run is still going; starts when it ends",
+                )
             else:
-                self._record(schedule, due, now, Action.SKIPPED_RUNNING,
-                             detail="the previous run is still going (overlap rule skip)")
+                self._record(
+                    schedule,
+                    due,
+                    now,
+                    Action.SKIPPED_RUNNING,
+                    detail="the previous run is still going (overlap rule skip)",
+                )
             return
         self._launch(schedule, due, detail)
 
@@ -263,53 +299,90 @@ class Scheduler:
             schedule = schedules.get(name)
             if schedule is None:
                 del self._waiting[name]
-                self._record_name(name, waiting.due, now, Action.SKIPPED_RUNNING,
-                                  detail="the schedule was disabled or removed while "
-                                  "its run was queued")
+                self._record_name(
+                    name,
+                    waiting.due,
+                    now,
+                    Action.SKIPPED_RUNNING,
+                    detail="the schedule was disabled or removed while its run was queued",
+                )
             elif not self._busy(name):
                 del self._waiting[name]
                 waited = (now - waiting.since).total_seconds()
-                self._launch(schedule, waiting.due, f"queued for {waited:.1f}s behind the "
-                             "previous run", queued=True)
+                self._launch(
+                    schedule,
+                    waiting.due,
+                    f"queued for {waited:.1f}s behind the previous run",
+                    queued=True,
+                )
 
     def _busy(self, name: str) -> bool:
         return name in self._starting or self._launcher.is_running(name)
 
-    def _launch(self, schedule: Schedule, due: datetime, detail: str,
-                queued: bool = False) -> None:
+    def _launch(self, schedule: Schedule, due: datetime, detail: str, queued: bool = False) -> None:
         self._starting.add(schedule.name)
         task = asyncio.get_running_loop().create_task(
-            self._fire(schedule, due, detail, queued), name=f"fire {schedule.name}")
+            self._fire(schedule, due, detail, queued), name=f"fire {schedule.name}"
+        )
         self._fires.add(task)
         task.add_done_callback(self._fires.discard)
 
-    async def _fire(self, schedule: Schedule, due: datetime, detail: str,
-                    queued: bool) -> None:
+    async def _fire(self, schedule: Schedule, due: datetime, detail: str, queued: bool) -> None:
         started = self._clock()
         delay = (started - due).total_seconds()
         try:
             job_id = await self._launcher.fire(schedule, due)
         except Exception as exc:  # the engine's error is the user's answer
             log.warning("schedule %s: could not start its job: %s", schedule.name, exc)
-            self._record(schedule, due, started, Action.FAILED, delay=delay,
-                         detail=f"could not start the job: {exc}")
+            self._record(
+                schedule,
+                due,
+                started,
+                Action.FAILED,
+                delay=delay,
+                detail=f"could not start the job: {exc}",
+            )
         else:
             late = delay > RUN_LATE_THRESHOLD and not queued
-            self._record(schedule, due, started, Action.RAN_LATE if late else Action.FIRED,
-                         delay=delay, job_id=job_id, detail=detail)
+            self._record(
+                schedule,
+                due,
+                started,
+                Action.RAN_LATE if late else Action.FIRED,
+                delay=delay,
+                job_id=job_id,
+                detail=detail,
+            )
         finally:
             self._starting.discard(schedule.name)
             self.wake()
 
-    def _record(self, schedule: Schedule, due: datetime | None, now: datetime,
-                action: Action, *, delay: float | None = None, job_id: str | None = None,
-                detail: str = "") -> None:
-        self._record_name(schedule.name, due, now, action, delay=delay, job_id=job_id,
-                          detail=detail)
+    def _record(
+        self,
+        schedule: Schedule,
+        due: datetime | None,
+        now: datetime,
+        action: Action,
+        *,
+        delay: float | None = None,
+        job_id: str | None = None,
+        detail: str = "",
+    ) -> None:
+        self._record_name(
+            schedule.name, due, now, action, delay=delay, job_id=job_id, detail=detail
+        )
 
-    def _record_name(self, name: str, due: datetime | None, now: datetime, action: Action,
-                     *, delay: float | None = None, job_id: str | None = None,
-                     detail: str = "") -> None:
+    def _record_name(
+        self,
+        name: str,
+        due: datetime | None,
+        now: datetime,
+        action: Action,
+        *,
+        delay: float | None = None,
+        job_id: str | None = None,
+        detail: str = "",
+    ) -> None:
         if delay is None:
             delay = max((now - due).total_seconds(), 0.0) if due else 0.0
         decision = Decision(name, due, now.astimezone(UTC), action, delay, job_id, detail)

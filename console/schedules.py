@@ -168,17 +168,22 @@ class Schedule:
         return None if self.expires is None else resolve_wall_time(self.expires, self.zone)
 
     def validate(self) -> None:
-        for option, value in (("name", self.name), ("runbook", self.runbook),
-                              ("target", self.pattern)):
+        for option, value in (
+            ("name", self.name),
+            ("runbook", self.runbook),
+            ("target", self.pattern),
+        ):
             if not value.strip():
                 raise UsageError(f"schedule {option}: must not be empty")
         _validate_recurrence(self.recurrence)
         if self.overlap not in OVERLAP_RULES:
-            raise UsageError(f"--overlap: '{self.overlap}' is not one of "
-                             f"{', '.join(OVERLAP_RULES)}")
+            raise UsageError(
+                f"--overlap: '{self.overlap}' is not one of {', '.join(OVERLAP_RULES)}"
+            )
         if self.misfire not in MISFIRE_RULES:
-            raise UsageError(f"--misfire: '{self.misfire}' is not one of "
-                             f"{', '.join(MISFIRE_RULES)}")
+            raise UsageError(
+                f"--misfire: '{self.misfire}' is not one of {', '.join(MISFIRE_RULES)}"
+            )
         if self.misfire_grace < 0:
             raise UsageError("--misfire-grace: must not be negative")
         if self.expires is not None:
@@ -186,8 +191,10 @@ class Schedule:
             assert first is not None
             if self.expires <= first:
                 what = "--once time" if self.recurrence.kind == "once" else "--start"
-                raise UsageError(f"--expires: {self.expires:%Y-%m-%dT%H:%M} is not after "
-                                 f"the {what} {first:%Y-%m-%dT%H:%M}")
+                raise UsageError(
+                    f"--expires: {self.expires:%Y-%m-%dT%H:%M} is not after "
+                    f"the {what} {first:%Y-%m-%dT%H:%M}"
+                )
 
     def describe(self) -> str:
         return f"{self.recurrence.describe()} ({self.timezone})"
@@ -232,15 +239,19 @@ class Schedule:
 
 def _validate_recurrence(rec: Recurrence) -> None:
     if rec.kind not in KINDS:
-        raise UsageError(f"schedule recurrence: unknown kind '{rec.kind}'; "
-                         "use --cron, --once or --every")
+        raise UsageError(
+            f"schedule recurrence: unknown kind '{rec.kind}'; use --cron, --once or --every"
+        )
     if rec.kind == "cron":
         _validate_cron(rec.cron or "")
     elif rec.kind == "once" and rec.at is None:
         raise UsageError("--once: a time is required")
     if rec.kind != "every":
-        for option, value in (("--weekdays", rec.weekdays), ("--month-days", rec.month_days),
-                              ("--nth-weekday", rec.nth_weekdays)):
+        for option, value in (
+            ("--weekdays", rec.weekdays),
+            ("--month-days", rec.month_days),
+            ("--nth-weekday", rec.nth_weekdays),
+        ):
             if value:
                 raise UsageError(f"{option}: only with --every, not with --{rec.kind}")
         return
@@ -260,8 +271,10 @@ def _validate_recurrence(rec: Recurrence) -> None:
 def _validate_cron(expr: str) -> None:
     fields = expr.split()
     if len(fields) not in (5, 6):
-        raise UsageError(f"--cron: '{expr}' has {len(fields)} fields; use 5 (minute hour "
-                         "day-of-month month day-of-week), or 6 with seconds last")
+        raise UsageError(
+            f"--cron: '{expr}' has {len(fields)} fields; use 5 (minute hour "
+            "day-of-month month day-of-week), or 6 with seconds last"
+        )
     if not croniter.is_valid(expr):
         raise UsageError(f"--cron: '{expr}' is not a valid cron expression")
 
@@ -273,8 +286,9 @@ def parse_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"--tz: unknown time zone '{name}'; use an IANA name such as "
-                         "UTC or Europe/Berlin") from None
+        raise UsageError(
+            f"--tz: unknown time zone '{name}'; use an IANA name such as UTC or Europe/Berlin"
+        ) from None
 
 
 def _naive_wall(value: datetime, zone: ZoneInfo) -> datetime:
@@ -458,8 +472,14 @@ class DueTimes:
     first: datetime | None
 
 
-def due_times(schedule: Schedule, after: datetime, until: datetime, *, keep: int = 100,
-              count_limit: int = 10_000) -> DueTimes:
+def due_times(
+    schedule: Schedule,
+    after: datetime,
+    until: datetime,
+    *,
+    keep: int = 100,
+    count_limit: int = 10_000,
+) -> DueTimes:
     """Fire times in (after, until], cheaply even for a year of a per-minute schedule."""
     kept: deque[datetime] = deque(maxlen=keep)
     count = 0
@@ -478,8 +498,9 @@ def due_times(schedule: Schedule, after: datetime, until: datetime, *, keep: int
     return DueTimes(list(kept), count, True, first)
 
 
-def _last_times(schedule: Schedule, lower: datetime, until: datetime, keep: int,
-                spacing: timedelta) -> list[datetime]:
+def _last_times(
+    schedule: Schedule, lower: datetime, until: datetime, keep: int, spacing: timedelta
+) -> list[datetime]:
     """The last `keep` fire times in (lower, until], looking back in growing windows."""
     span = max(spacing * keep * 2, timedelta(seconds=1))
     while True:
@@ -502,7 +523,7 @@ _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(text: str, option: str = "--misfire-grace") -> float:
-    """"90s", "5m", "2h", "1d" or a bare number of seconds, as seconds."""
+    """ "90s", "5m", "2h", "1d" or a bare number of seconds, as seconds."""
     match = _DURATION.match(text.lower())
     if not match:
         raise UsageError(f"{option}: '{text}' is not a duration; use e.g. 90s, 5m, 2h, 1d")
@@ -510,15 +531,14 @@ def parse_duration(text: str, option: str = "--misfire-grace") -> float:
 
 
 def parse_every(text: str) -> tuple[int, str]:
-    """"3 hours" (or "1 week", "2days") as (3, "hours")."""
+    """ "3 hours" (or "1 week", "2days") as (3, "hours")."""
     match = re.match(r"^\s*(\d+)\s*([a-z]+)\s*$", text.lower())
     if not match:
         raise UsageError(f"--every: '{text}' is not 'N UNIT'; e.g. --every 3 hours")
     interval, unit = int(match.group(1)), match.group(2)
     unit = unit if unit.endswith("s") else unit + "s"
     if unit not in CLI_UNITS:
-        raise UsageError(f"--every: unknown unit '{match.group(2)}'; use "
-                         f"{', '.join(CLI_UNITS)}")
+        raise UsageError(f"--every: unknown unit '{match.group(2)}'; use {', '.join(CLI_UNITS)}")
     if interval < 1:
         raise UsageError(f"--every: the interval must be at least 1, not {interval}")
     return interval, unit
@@ -541,12 +561,12 @@ _FULL_DAY = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 
 
 def parse_weekdays(text: str) -> tuple[int, ...]:
-    """"mon,wed" as (0, 2)."""
+    """ "mon,wed" as (0, 2)."""
     return tuple(sorted({_weekday(item, "--weekdays") for item in _items(text)}))
 
 
 def parse_month_days(text: str) -> tuple[int, ...]:
-    """"1,15,last" as (1, 15, LAST_DAY)."""
+    """ "1,15,last" as (1, 15, LAST_DAY)."""
     days: set[int] = set()
     for item in _items(text):
         if item == "last":
@@ -559,13 +579,15 @@ def parse_month_days(text: str) -> tuple[int, ...]:
 
 
 def parse_nth_weekdays(text: str) -> tuple[tuple[int, int], ...]:
-    """"2nd-tue,last-fri" as ((2, 1), (LAST_DAY, 4))."""
+    """ "2nd-tue,last-fri" as ((2, 1), (LAST_DAY, 4))."""
     found: list[tuple[int, int]] = []
     for item in _items(text):
         nth, _, day = item.partition("-")
         if nth not in _ORDINALS or not day:
-            raise UsageError(f"--nth-weekday: '{item}' is not like 2nd-tue or last-fri "
-                             "(1st, 2nd, 3rd, 4th, 5th or last, then a weekday)")
+            raise UsageError(
+                f"--nth-weekday: '{item}' is not like 2nd-tue or last-fri "
+                "(1st, 2nd, 3rd, 4th, 5th or last, then a weekday)"
+            )
         pair = (_ORDINALS[nth], _weekday(day, "--nth-weekday"))
         if pair not in found:
             found.append(pair)
@@ -578,8 +600,9 @@ def parse_wall_time(text: str, zone: ZoneInfo, option: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise UsageError(f"{option}: '{text}' is not a date and time like "
-                         "2026-12-01T10:00") from None
+        raise UsageError(
+            f"{option}: '{text}' is not a date and time like 2026-12-01T10:00"
+        ) from None
     return _naive_wall(value, zone)
 
 
@@ -610,7 +633,6 @@ def next_minute(now: datetime, zone: ZoneInfo) -> datetime:
     return wall + timedelta(minutes=1)
 
 
-
 # --- command line ------------------------------------------------------------------------
 
 
@@ -620,40 +642,68 @@ def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
     Every option defaults to None so that `schedule_from_args` can tell "not given" apart
     and report contradictory combinations itself, as UsageErrors naming the option."""
     when = parser.add_argument_group("recurrence (exactly one)")
-    when.add_argument("--cron", metavar="EXPR",
-                      help="cron expression, 5 fields in local time of --tz "
-                      "(a 6th field is seconds)")
+    when.add_argument(
+        "--cron",
+        metavar="EXPR",
+        help="cron expression, 5 fields in local time of --tz (a 6th field is seconds)",
+    )
     when.add_argument("--once", metavar="TIME", help="run once at TIME, e.g. 2026-12-01T10:00")
-    when.add_argument("--every", nargs=2, metavar=("N", "UNIT"),
-                      help="every N minutes|hours|days|weeks|months (from --start)")
+    when.add_argument(
+        "--every",
+        nargs=2,
+        metavar=("N", "UNIT"),
+        help="every N minutes|hours|days|weeks|months (from --start)",
+    )
     detail = parser.add_argument_group("recurrence details")
     detail.add_argument("--weekdays", metavar="DAYS", help="with weeks: e.g. mon,wed,fri")
-    detail.add_argument("--month-days", metavar="DAYS",
-                        help="with months: e.g. 1,15,last (missing days are skipped)")
-    detail.add_argument("--nth-weekday", metavar="NTH",
-                        help="with months: e.g. 2nd-tue or last-fri")
+    detail.add_argument(
+        "--month-days",
+        metavar="DAYS",
+        help="with months: e.g. 1,15,last (missing days are skipped)",
+    )
+    detail.add_argument(
+        "--nth-weekday", metavar="NTH", help="with months: e.g. 2nd-tue or last-fri"
+    )
     detail.add_argument("--tz", metavar="ZONE", help="IANA time zone (default UTC)")
-    detail.add_argument("--start", metavar="TIME",
-                        help="first possible run; its time of day anchors --every "
-                        "(default: the next whole minute)")
+    detail.add_argument(
+        "--start",
+        metavar="TIME",
+        help="first possible run; its time of day anchors --every (default: the next whole minute)",
+    )
     detail.add_argument("--expires", metavar="TIME", help="no runs at or after TIME")
     run = parser.add_argument_group("runs")
-    run.add_argument("-p", "--param", dest="params", action="append", metavar="NAME=VALUE",
-                     help="runbook parameter (repeatable)")
-    run.add_argument("--overlap", choices=OVERLAP_RULES,
-                     help="when the previous run is still going (default skip)")
-    run.add_argument("--misfire", choices=MISFIRE_RULES,
-                     help="runs missed while no engine ran: skip them, or run once "
-                     "(default skip)")
-    run.add_argument("--misfire-grace", metavar="DURATION",
-                     help="a run late by less than this still runs (default 60s)")
+    run.add_argument(
+        "-p",
+        "--param",
+        dest="params",
+        action="append",
+        metavar="NAME=VALUE",
+        help="runbook parameter (repeatable)",
+    )
+    run.add_argument(
+        "--overlap",
+        choices=OVERLAP_RULES,
+        help="when the previous run is still going (default skip)",
+    )
+    run.add_argument(
+        "--misfire",
+        choices=MISFIRE_RULES,
+        help="runs missed while no engine ran: skip them, or run once (default skip)",
+    )
+    run.add_argument(
+        "--misfire-grace",
+        metavar="DURATION",
+        help="a run late by less than this still runs (default 60s)",
+    )
     run.add_argument("--description", metavar="TEXT")
-    run.add_argument("--disabled", action="store_true", default=None,
-                     help="create the schedule disabled")
+    run.add_argument(
+        "--disabled", action="store_true", default=None, help="create the schedule disabled"
+    )
 
 
-def schedule_from_args(name: str, runbook: str, pattern: str, args: argparse.Namespace,
-                       now: datetime | None = None) -> Schedule:
+def schedule_from_args(
+    name: str, runbook: str, pattern: str, args: argparse.Namespace, now: datetime | None = None
+) -> Schedule:
     """Build a validated Schedule from options added by `add_schedule_arguments`."""
     now = now or utc_now()
     tz = getattr(args, "tz", None) or "UTC"
@@ -685,32 +735,43 @@ def schedule_from_args(name: str, runbook: str, pattern: str, args: argparse.Nam
         expires=parse_wall_time(expires_text, zone, "--expires") if expires_text else None,
         overlap=getattr(args, "overlap", None) or "skip",
         misfire=getattr(args, "misfire", None) or "skip",
-        misfire_grace=(parse_duration(grace_text) if grace_text is not None
-                       else DEFAULT_MISFIRE_GRACE),
+        misfire_grace=(
+            parse_duration(grace_text) if grace_text is not None else DEFAULT_MISFIRE_GRACE
+        ),
         description=getattr(args, "description", None) or "",
         created=now,
     )
 
 
 def _recurrence_from_args(args: argparse.Namespace, zone: ZoneInfo) -> Recurrence:
-    given = [option for option, dest in (("--cron", "cron"), ("--once", "once"),
-                                         ("--every", "every"))
-             if getattr(args, dest, None)]
+    given = [
+        option
+        for option, dest in (("--cron", "cron"), ("--once", "once"), ("--every", "every"))
+        if getattr(args, dest, None)
+    ]
     if len(given) != 1:
         found = " and ".join(given) if given else "none"
-        raise UsageError(f"{' / '.join(given) or '--cron / --once / --every'}: give exactly "
-                         f"one recurrence (found {found})")
+        raise UsageError(
+            f"{' / '.join(given) or '--cron / --once / --every'}: give exactly "
+            f"one recurrence (found {found})"
+        )
     weekdays = parse_weekdays(args.weekdays) if getattr(args, "weekdays", None) else ()
     month_days = parse_month_days(args.month_days) if getattr(args, "month_days", None) else ()
     nth = parse_nth_weekdays(args.nth_weekday) if getattr(args, "nth_weekday", None) else ()
     if given[0] == "--cron":
-        return Recurrence("cron", cron=args.cron, weekdays=weekdays, month_days=month_days,
-                          nth_weekdays=nth)
+        return Recurrence(
+            "cron", cron=args.cron, weekdays=weekdays, month_days=month_days, nth_weekdays=nth
+        )
     if given[0] == "--once":
         at = parse_wall_time(args.once, zone, "--once")
-        return Recurrence("once", at=at, weekdays=weekdays, month_days=month_days,
-                          nth_weekdays=nth)
+        return Recurrence("once", at=at, weekdays=weekdays, month_days=month_days, nth_weekdays=nth)
     every = args.every if isinstance(args.every, str) else " ".join(args.every)
     interval, unit = parse_every(every)
-    return Recurrence("every", interval=interval, unit=unit, weekdays=weekdays,
-                      month_days=month_days, nth_weekdays=nth)
+    return Recurrence(
+        "every",
+        interval=interval,
+        unit=unit,
+        weekdays=weekdays,
+        month_days=month_days,
+        nth_weekdays=nth,
+    )

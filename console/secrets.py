@@ -53,9 +53,7 @@ class SecretBox:
         return Fernet.generate_key().decode("ascii")
 
     @classmethod
-    def for_data_dir(
-        cls, data_dir: Path, environ: Mapping[str, str] | None = None
-    ) -> SecretBox:
+    def for_data_dir(cls, data_dir: Path, environ: Mapping[str, str] | None = None) -> SecretBox:
         """The engine's box: the key from the environment, else from the data directory's
         key file (created on first use)."""
         env = os.environ if environ is None else environ

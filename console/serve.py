@@ -43,16 +43,26 @@ class _JobLogger:
 
 
 def _log_job(job: Job) -> None:
-    log.info("job %s", job.status.value.lower(), extra={
-        "job_id": job.id, "runbook": job.runbook, "pattern": job.pattern,
-        "status": job.status.value, "trigger": job.trigger.value,
-        "trigger_ref": job.trigger_ref, "hosts": len(job.hosts),
-        **({"reason": job.reason} if job.reason else {}),
-        **({"failed_hosts": job.failed_hosts()} if job.status.finished else {})})
+    log.info(
+        "job %s",
+        job.status.value.lower(),
+        extra={
+            "job_id": job.id,
+            "runbook": job.runbook,
+            "pattern": job.pattern,
+            "status": job.status.value,
+            "trigger": job.trigger.value,
+            "trigger_ref": job.trigger_ref,
+            "hosts": len(job.hosts),
+            **({"reason": job.reason} if job.reason else {}),
+            **({"failed_hosts": job.failed_hosts()} if job.status.finished else {}),
+        },
+    )
 
 
-async def serve(settings: Settings, options: EngineOptions, grace: float,
-                until_idle: bool = False) -> int:
+async def serve(
+    settings: Settings, options: EngineOptions, grace: float, until_idle: bool = False
+) -> int:
     engine = Engine(settings, options)
     await engine.start()
     stop = asyncio.Event()
@@ -60,10 +70,16 @@ async def serve(settings: Settings, options: EngineOptions, grace: float,
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     engine.subscribe(_JobLogger())
-    log.info("engine started", extra={
-        "pid": os.getpid(), "data_dir": str(settings.data_dir),
-        "inventory": str(settings.inventory), "runbooks": str(settings.runbooks),
-        "webhooks": engine.webhooks.url_base if engine.webhooks else None})
+    log.info(
+        "engine started",
+        extra={
+            "pid": os.getpid(),
+            "data_dir": str(settings.data_dir),
+            "inventory": str(settings.inventory),
+            "runbooks": str(settings.runbooks),
+            "webhooks": engine.webhooks.url_base if engine.webhooks else None,
+        },
+    )
     watcher: asyncio.Task[Any] | None = None
     if until_idle:
         watcher = asyncio.create_task(_stop_when_idle(engine, stop))

@@ -53,11 +53,18 @@ class WebhookService:
         self._check = check
         self._listener: WebhookListener | None = None
 
-    async def start_listener(self, submit: Submit, host: str, port: int,
-                             tls_cert: str | None, tls_key: str | None,
-                             public_url: str | None) -> None:
-        self._listener = WebhookListener(create_app(self.registry, submit), host, port,
-                                         tls_cert, tls_key, public_url=public_url)
+    async def start_listener(
+        self,
+        submit: Submit,
+        host: str,
+        port: int,
+        tls_cert: str | None,
+        tls_key: str | None,
+        public_url: str | None,
+    ) -> None:
+        self._listener = WebhookListener(
+            create_app(self.registry, submit), host, port, tls_cert, tls_key, public_url=public_url
+        )
         await self._listener.start()
         self.url_base = self._listener.url_base
 
@@ -69,27 +76,47 @@ class WebhookService:
     @staticmethod
     def _view(webhook: Webhook) -> dict[str, Any]:
         """What `webhooks list` shows: never the token, nor its hash, nor the secret."""
-        return {"name": webhook.name, "runbook": webhook.runbook, "pattern": webhook.pattern,
-                "parameters": dict(webhook.parameters), "enabled": webhook.enabled,
-                "created": webhook.created, "expires": webhook.expires,
-                "expired": webhook.expired(time.time()),
-                "signed": webhook.requires_signature, "allow_from": list(webhook.allow_from),
-                "rate_limit": webhook.rate_limit}
+        return {
+            "name": webhook.name,
+            "runbook": webhook.runbook,
+            "pattern": webhook.pattern,
+            "parameters": dict(webhook.parameters),
+            "enabled": webhook.enabled,
+            "created": webhook.created,
+            "expires": webhook.expires,
+            "expired": webhook.expired(time.time()),
+            "signed": webhook.requires_signature,
+            "allow_from": list(webhook.allow_from),
+            "rate_limit": webhook.rate_limit,
+        }
 
-    async def create(self, name: str, runbook: str, pattern: str,
-                     parameters: dict[str, str], expires: float | None = None,
-                     signed: bool = False, allow_from: list[str] | None = None,
-                     rate_limit: int | None = None) -> dict[str, Any]:
+    async def create(
+        self,
+        name: str,
+        runbook: str,
+        pattern: str,
+        parameters: dict[str, str],
+        expires: float | None = None,
+        signed: bool = False,
+        allow_from: list[str] | None = None,
+        rate_limit: int | None = None,
+    ) -> dict[str, Any]:
         """Create a webhook; the result holds its URL (and HMAC secret), shown once."""
         self._check(runbook, pattern, parameters)
         secret = secrets.token_hex(32) if signed else None
         extra = {"rate_limit": rate_limit} if rate_limit else {}
         webhook, token = self.registry.create(
-            name, runbook, pattern=pattern, parameters=parameters, secret=secret,
-            allow_from=allow_from or (), expires=expires, **extra)
+            name,
+            runbook,
+            pattern=pattern,
+            parameters=parameters,
+            secret=secret,
+            allow_from=allow_from or (),
+            expires=expires,
+            **extra,
+        )
         log.info("webhook created", extra={"webhook": name, "runbook": runbook})
-        return {**self._view(webhook), "url": webhook_url(self.url_base, token),
-                "secret": secret}
+        return {**self._view(webhook), "url": webhook_url(self.url_base, token), "secret": secret}
 
     async def entries(self) -> list[dict[str, Any]]:
         return [self._view(w) for w in self.registry.all()]

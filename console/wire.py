@@ -37,8 +37,10 @@ def runbook_to_dict(info: RunbookInfo) -> dict[str, Any]:
 
 
 def runbook_from_dict(data: dict[str, Any]) -> RunbookInfo:
-    params = tuple(ParameterInfo(**{**p, "choices": tuple(p.get("choices") or ())})
-                   for p in data.get("parameters", ()))
+    params = tuple(
+        ParameterInfo(**{**p, "choices": tuple(p.get("choices") or ())})
+        for p in data.get("parameters", ())
+    )
     return RunbookInfo(**{**data, "parameters": params})
 
 
@@ -60,8 +62,7 @@ def error_to_dict(exc: OpsError) -> dict[str, Any]:
 
 def error_from_dict(data: dict[str, Any]) -> OpsError:
     """Rebuild an engine-side error on the client, keeping its message and exit code."""
-    cls = {"UsageError": UsageError, "ConfigError": ConfigError}.get(data.get("type", ""),
-                                                                     OpsError)
+    cls = {"UsageError": UsageError, "ConfigError": ConfigError}.get(data.get("type", ""), OpsError)
     exc = cls(str(data.get("message", "the engine reported an error")))
     exc.exit_code = int(data.get("exit_code", EXIT_FAILED))
     return exc
@@ -70,10 +71,21 @@ def error_from_dict(data: dict[str, Any]) -> OpsError:
 def runbook_info(book: Runbook) -> RunbookInfo:
     meta = book.metadata
     return RunbookInfo(
-        name=book.name, language=book.language, path=str(book.path),
-        description=meta.description, target=meta.target, timeout=meta.timeout,
-        parameters=tuple(ParameterInfo(
-            name=p.name, type=p.type, required=p.required, default=p.default,
-            choices=tuple(p.choices or ()), description=p.description)
-            for p in meta.parameters.values()),
+        name=book.name,
+        language=book.language,
+        path=str(book.path),
+        description=meta.description,
+        target=meta.target,
+        timeout=meta.timeout,
+        parameters=tuple(
+            ParameterInfo(
+                name=p.name,
+                type=p.type,
+                required=p.required,
+                default=p.default,
+                choices=tuple(p.choices or ()),
+                description=p.description,
+            )
+            for p in meta.parameters.values()
+        ),
     )

@@ -83,9 +83,14 @@ class OpsConsoleApp(App[int]):
     ENABLE_COMMAND_PALETTE = True
     COMMAND_PALETTE_BINDING = "ctrl+p"
 
-    def __init__(self, client: EngineClient | None = None, *,
-                 client_factory: ClientFactory | None = None,
-                 keymap: Mapping[str, str] | None = None, ansi: bool = False) -> None:
+    def __init__(
+        self,
+        client: EngineClient | None = None,
+        *,
+        client_factory: ClientFactory | None = None,
+        keymap: Mapping[str, str] | None = None,
+        ansi: bool = False,
+    ) -> None:
         super().__init__()
         if (client is None) == (client_factory is None):
             raise ValueError("pass exactly one of client or client_factory")
@@ -216,15 +221,19 @@ class OpsConsoleApp(App[int]):
         if not active:
             self.exit(0)
             return
-        self.push_screen(QuitDialog(active, self.client.is_attached),
-                         lambda yes: self.exit(0) if yes else None)
+        self.push_screen(
+            QuitDialog(active, self.client.is_attached), lambda yes: self.exit(0) if yes else None
+        )
 
     # -- lists: Enter on a row ---------------------------------------------------------
 
     async def on_virtual_table_selected(self, event: VirtualTable.Selected) -> None:
         if event.table.id == "inventory-table":
-            self.push_screen(HostDetail(self.inventory.hosts[event.key], HOST_JOBS,
-                                        self.inventory.probes.get(event.key)))
+            self.push_screen(
+                HostDetail(
+                    self.inventory.hosts[event.key], HOST_JOBS, self.inventory.probes.get(event.key)
+                )
+            )
         elif event.table.id == "jobs-table":
             self.open_job(event.key)
 
@@ -266,7 +275,10 @@ def _client_factory(settings: Settings) -> ClientFactory:
 def run_app(args: argparse.Namespace, settings: Settings) -> int:
     """Entry point of `opsconsole` (no subcommand) and `opsconsole tui`."""
     keymap = load_keymap()
-    app = OpsConsoleApp(client_factory=_client_factory(settings), keymap=keymap,
-                        ansi=bool(getattr(args, "ansi", False)))
+    app = OpsConsoleApp(
+        client_factory=_client_factory(settings),
+        keymap=keymap,
+        ansi=bool(getattr(args, "ansi", False)),
+    )
     code = app.run()
     return int(code or 0)

@@ -36,8 +36,14 @@ class Command:
     def binding(self) -> Binding:
         # App-wide commands are priority bindings too (the app lets them stand aside
         # while a field or a dialog has the keyboard, see OpsConsoleApp.check_action).
-        return Binding(self.key, self.action, self.label or self.description, show=self.show,
-                       id=self.id, priority=self.priority or self.scope == APP)
+        return Binding(
+            self.key,
+            self.action,
+            self.label or self.description,
+            show=self.show,
+            id=self.id,
+            priority=self.priority or self.scope == APP,
+        )
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -53,18 +59,17 @@ COMMANDS: tuple[Command, ...] = (
     Command("inventory.filter", "slash", "Filter", "filter", INVENTORY, priority=True),
     Command("inventory.probe", "p", "Probe", "probe", INVENTORY),
     Command("inventory.detail", "enter", "Host detail", "detail", INVENTORY, show=False),
-    Command("inventory.clear", "escape", "Clear filter", "clear_filter", INVENTORY,
-            show=False),
+    Command("inventory.clear", "escape", "Clear filter", "clear_filter", INVENTORY, show=False),
     Command("jobs.filter", "slash", "Filter", "filter", JOBS, priority=True),
     Command("jobs.open", "enter", "Open job", "open", JOBS, show=False),
     Command("jobs.refresh", "ctrl+r", "Reload", "reload", JOBS, show=False),
     Command("jobs.clear", "escape", "Clear filter", "clear_filter", JOBS, show=False),
     Command("job.stop", "s", "Stop", "stop", JOB),
     Command("job.rerun", "a", "Run again", "rerun(False)", JOB, label="Rerun"),
-    Command("job.rerun_failed", "f", "Rerun failed hosts", "rerun(True)", JOB,
-            label="Rerun failed"),
-    Command("job.filter", "slash", "Filter hosts", "filter", JOB, label="Filter",
-            priority=True),
+    Command(
+        "job.rerun_failed", "f", "Rerun failed hosts", "rerun(True)", JOB, label="Rerun failed"
+    ),
+    Command("job.filter", "slash", "Filter hosts", "filter", JOB, label="Filter", priority=True),
     Command("job.follow", "t", "Follow tail", "follow", JOB, show=False),
     Command("job.close", "escape", "Back", "close", JOB),
 )
@@ -87,16 +92,33 @@ def by_id(command_id: str) -> Command | None:
     return next((c for c in COMMANDS if c.id == command_id), None)
 
 
-NAMED_KEYS = frozenset({"escape", "enter", "tab", "backspace", "delete", "insert", "home",
-                        "end", "pageup", "pagedown", "up", "down", "left", "right"})
+NAMED_KEYS = frozenset(
+    {
+        "escape",
+        "enter",
+        "tab",
+        "backspace",
+        "delete",
+        "insert",
+        "home",
+        "end",
+        "pageup",
+        "pagedown",
+        "up",
+        "down",
+        "left",
+        "right",
+    }
+)
 
 
 def is_typed(keys: str) -> bool:
     """Whether any of these keys ("r", "question_mark", "ctrl+o,f5") also types a
     character into a text field: a printable key without a modifier."""
-    return any("+" not in key and key not in NAMED_KEYS
-               and not (key[:1] == "f" and key[1:].isdigit())
-               for key in keys.split(","))
+    return any(
+        "+" not in key and key not in NAMED_KEYS and not (key[:1] == "f" and key[1:].isdigit())
+        for key in keys.split(",")
+    )
 
 
 KEY_NAMES = {"question_mark": "?", "slash": "/", "escape": "Esc", "enter": "Enter"}

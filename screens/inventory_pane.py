@@ -37,8 +37,13 @@ HISTORY_PAGE = 500  # jobs per call while looking for hosts' last jobs in older 
 HISTORY_WINDOW = 10_000  # at most this many newest jobs are read for "last job" cells
 
 COLUMNS = (
-    Column("Host", 15), Column("Groups", 14), Column("Address", 15), Column("Conn", 5),
-    Column("Up", 4), Column("OS", 12), Column("Last job", 8),
+    Column("Host", 15),
+    Column("Groups", 14),
+    Column("Address", 15),
+    Column("Conn", 5),
+    Column("Up", 4),
+    Column("OS", 12),
+    Column("Last job", 8),
 )
 
 
@@ -61,13 +66,15 @@ class InventoryPane(FilteredListPane):
         self._shown: list[str] = []
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter: name, group, or pattern like web:&prod",
-                    id="inventory-filter", classes="filter")
+        yield Input(
+            placeholder="filter: name, group, or pattern like web:&prod",
+            id="inventory-filter",
+            classes="filter",
+        )
         yield Static("", id="inventory-status", classes="status-line")
-        yield VirtualTable(COLUMNS, status_class, empty_text="No hosts match.",
-                           id="inventory-table")
-
-
+        yield VirtualTable(
+            COLUMNS, status_class, empty_text="No hosts match.", id="inventory-table"
+        )
 
     # -- data ------------------------------------------------------------------------
 
@@ -114,8 +121,15 @@ class InventoryPane(FilteredListPane):
         up = "?" if probe is None else ("up" if probe.reachable else "down")
         os_text = "" if probe is None else (probe.os or probe.error)
         groups = ",".join(g for g in host.groups if g not in ("all", "ungrouped"))
-        return (host.name, groups, host.address, host.connection, up, os_text,
-                self.last_job.get(host.name, self._history_state or "-"))
+        return (
+            host.name,
+            groups,
+            host.address,
+            host.connection,
+            up,
+            os_text,
+            self.last_job.get(host.name, self._history_state or "-"),
+        )
 
     def apply_filter(self, text: str) -> None:
         text = text.strip()
@@ -141,7 +155,8 @@ class InventoryPane(FilteredListPane):
         else:
             keys = "/ filter  p probe  Enter detail"
         self.query_one("#inventory-status", Static).update(
-            f"{len(self._shown)} of {len(self.hosts)} hosts{where}   {keys}")
+            f"{len(self._shown)} of {len(self.hosts)} hosts{where}   {keys}"
+        )
 
     def _matching(self, text: str) -> list[str]:
         if not text:
@@ -174,7 +189,7 @@ class InventoryPane(FilteredListPane):
     @work(exclusive=True, group="probe")
     async def probe(self, names: Sequence[str]) -> None:
         """Probe in batches; each batch's answers are shown as soon as it returns."""
-        batches = [list(names[i:i + PROBE_BATCH]) for i in range(0, len(names), PROBE_BATCH)]
+        batches = [list(names[i : i + PROBE_BATCH]) for i in range(0, len(names), PROBE_BATCH)]
         self.notify(f"Probing {len(names)} hosts...", timeout=2)
         for next_done in asyncio.as_completed([self._probe_batch(b) for b in batches]):
             for result in await next_done:

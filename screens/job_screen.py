@@ -46,19 +46,20 @@ class JobScreen(Screen[None]):
         self.job_id = job_id
         self.job: Job | None = None
         self.selected: str | None = None
-        self.records: dict[str, deque[StreamRecord]] = defaultdict(
-            lambda: deque(maxlen=MAX_LINES))
+        self.records: dict[str, deque[StreamRecord]] = defaultdict(lambda: deque(maxlen=MAX_LINES))
         self._pending: list[StreamRecord] = []
         self._loaded = False
         self._early: list[EngineEvent] = []
 
     def compose(self) -> ComposeResult:
         yield Static(f"Job {self.job_id}: loading...", id="job-header")
-        yield Input(placeholder="filter hosts: a status (failed, running...) or part of a name",
-                    id="job-filter", classes="filter")
+        yield Input(
+            placeholder="filter hosts: a status (failed, running...) or part of a name",
+            id="job-filter",
+            classes="filter",
+        )
         yield Static("", id="job-hosts-status", classes="status-line")
-        yield VirtualTable(HOST_COLUMNS, status_class, empty_text="No hosts.",
-                           id="job-hosts")
+        yield VirtualTable(HOST_COLUMNS, status_class, empty_text="No hosts.", id="job-hosts")
         yield Static("Output", id="job-output-title", classes="status-line")
         yield LogView(id="job-output")
         yield Footer(show_command_palette=False)
@@ -99,7 +100,8 @@ class JobScreen(Screen[None]):
         self.query_one("#job-header", Static).update(
             f"{job.runbook} on {job.pattern}   {job.status.value}{reason}\n"
             f"id {job.id}  trigger {job.trigger.value}  started {clock(job.started)}"
-            f"  time {job_duration(job)}  hosts {len(job.hosts)}")
+            f"  time {job_duration(job)}  hosts {len(job.hosts)}"
+        )
 
     def _tick(self) -> None:
         """The header's running time counts up while the job is active."""
@@ -143,8 +145,11 @@ class JobScreen(Screen[None]):
         text = self.filter_text()
         if not text:
             return list(job.hosts)
-        return [h for h in job.hosts
-                if text in h.lower() or job.host_runs[h].status.value.lower().startswith(text)]
+        return [
+            h
+            for h in job.hosts
+            if text in h.lower() or job.host_runs[h].status.value.lower().startswith(text)
+        ]
 
     def _show_hosts(self) -> None:
         if self.job is None:
@@ -162,8 +167,11 @@ class JobScreen(Screen[None]):
         summary = ", ".join(f"{n} {status}" for status, n in counts.items())
         text = self.filter_input.value.strip()
         total = len(self.job.hosts)
-        shown = (f"{self.hosts_table.row_count} of {total} hosts matching {text!r}" if text
-                 else f"{total} host{'s' if total != 1 else ''}")
+        shown = (
+            f"{self.hosts_table.row_count} of {total} hosts matching {text!r}"
+            if text
+            else f"{total} host{'s' if total != 1 else ''}"
+        )
         self.query_one("#job-hosts-status", Static).update(f"{shown}: {summary}")
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -187,7 +195,9 @@ class JobScreen(Screen[None]):
             self.output.write_records(self.records[host])
         self.query_one("#job-output-title", Static).update(
             f"Output of {host}   (up/down in the grid picks a host, tab moves focus)"
-            if host else "Output (no host selected: the filter matches none)")
+            if host
+            else "Output (no host selected: the filter matches none)"
+        )
 
     def on_virtual_table_highlighted(self, event: VirtualTable.Highlighted) -> None:
         if event.key is not None and event.key != self.selected and self._loaded:
@@ -210,8 +220,9 @@ class JobScreen(Screen[None]):
             return job is not None and job.status in STOPPABLE
         if action == "rerun":
             finished = job is not None and job.status.finished
-            return finished and (not parameters or not parameters[0]
-                                 or bool(job and job.failed_hosts()))
+            return finished and (
+                not parameters or not parameters[0] or bool(job and job.failed_hosts())
+            )
         return True
 
     def action_filter(self) -> None:

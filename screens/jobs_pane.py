@@ -27,8 +27,13 @@ PAGE = 200
 PRELOAD = 20  # rows from the end at which the next page is fetched
 
 COLUMNS = (
-    Column("Status", 9), Column("Runbook", 15), Column("Pattern", 11), Column("Trigger", 8),
-    Column("Started", 14), Column("Time", 6), Column("Hosts", 8),
+    Column("Status", 9),
+    Column("Runbook", 15),
+    Column("Pattern", 11),
+    Column("Trigger", 8),
+    Column("Started", 14),
+    Column("Time", 6),
+    Column("Hosts", 8),
 )
 
 
@@ -50,14 +55,18 @@ class JobsPane(FilteredListPane):
         self._loading = False
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter: a status (failed, running...) or a runbook name",
-                    id="jobs-filter", classes="filter")
+        yield Input(
+            placeholder="filter: a status (failed, running...) or a runbook name",
+            id="jobs-filter",
+            classes="filter",
+        )
         yield Static("", id="jobs-status", classes="status-line")
-        yield VirtualTable(COLUMNS, status_class,
-                           empty_text="No jobs yet. Press r to run a runbook, x for a command.",
-                           id="jobs-table")
-
-
+        yield VirtualTable(
+            COLUMNS,
+            status_class,
+            empty_text="No jobs yet. Press r to run a runbook, x for a command.",
+            id="jobs-table",
+        )
 
     def _query(self) -> dict[str, object]:
         text = self.filter_input.value.strip()
@@ -89,8 +98,7 @@ class JobsPane(FilteredListPane):
         self._loading = True
         try:
             last = self.table.keys[-1]
-            jobs = await client_of(self).jobs(limit=PAGE, before_id=last,
-                                              **self._query())  # type: ignore[arg-type]
+            jobs = await client_of(self).jobs(limit=PAGE, before_id=last, **self._query())  # type: ignore[arg-type]
             self._exhausted = len(jobs) < PAGE
             self.table.append_rows([(j.id, job_row(j)) for j in jobs])
             self.show_status()
@@ -108,7 +116,8 @@ class JobsPane(FilteredListPane):
         else:
             keys = "/ filter  Enter open"
         self.query_one("#jobs-status", Static).update(
-            f"{self.table.row_count}{more} jobs{where}   {keys}")
+            f"{self.table.row_count}{more} jobs{where}   {keys}"
+        )
 
     def engine_event(self, event: EngineEvent) -> None:
         job = event.job

@@ -39,13 +39,14 @@ def load_keymap(path: Path | None = None) -> dict[str, str]:
         raise ConfigError(f"{path}: cannot read key map: {exc}") from exc
     table = data.get("keys", data)
     if not isinstance(table, dict):
-        raise ConfigError(f"{path}: [keys] must be a table of command id = \"key\"")
+        raise ConfigError(f'{path}: [keys] must be a table of command id = "key"')
     known = {c.id for c in COMMANDS}
     keymap: dict[str, str] = {}
     for command_id, key in table.items():
         if command_id not in known:
-            raise ConfigError(f"{path}: unknown command id {command_id!r} "
-                              f"(known: {', '.join(sorted(known))})")
+            raise ConfigError(
+                f"{path}: unknown command id {command_id!r} (known: {', '.join(sorted(known))})"
+            )
         if not isinstance(key, str) or not key.strip():
             raise ConfigError(f"{path}: key for {command_id!r} must be a non-empty string")
         keymap[command_id] = key.strip()

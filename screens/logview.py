@@ -41,9 +41,12 @@ class LogView(ScrollView, can_focus=True):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        ("up", "scroll_up", "Up"), ("down", "scroll_down", "Down"),
-        ("pageup", "page_up", "Page up"), ("pagedown", "page_down", "Page down"),
-        ("home", "scroll_home", "Top"), ("end", "scroll_end", "Bottom"),
+        ("up", "scroll_up", "Up"),
+        ("down", "scroll_down", "Down"),
+        ("pageup", "page_up", "Page up"),
+        ("pagedown", "page_down", "Page down"),
+        ("home", "scroll_home", "Top"),
+        ("end", "scroll_end", "Bottom"),
     ]
 
     def __init__(self, max_lines: int = MAX_LINES, *, id: str | None = None) -> None:
@@ -86,4 +89,4 @@ class LogView(ScrollView, can_focus=True):
         stream = stream if stream in STREAMS else "output"
         style = base + self.get_component_rich_style(f"stream--{stream}", partial=True)
         x = int(self.scroll_x)
-        return Strip([Segment(text[x:x + width], style)]).adjust_cell_length(width, base)
+        return Strip([Segment(text[x : x + width], style)]).adjust_cell_length(width, base)

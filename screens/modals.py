@@ -24,8 +24,10 @@ from screens.format import short_clock
 class QuitDialog(ModalScreen[bool]):
     """Asked only when jobs are still running: says what will happen to them."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,n", "answer(False)", "Stay"),
-                Binding("y", "answer(True)", "Quit")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,n", "answer(False)", "Stay"),
+        Binding("y", "answer(True)", "Quit"),
+    ]
 
     def __init__(self, active: int, attached: bool) -> None:
         super().__init__()
@@ -36,8 +38,10 @@ class QuitDialog(ModalScreen[bool]):
         jobs = f"{self.active} job{'s are' if self.active != 1 else ' is'} still running."
         one = self.active == 1
         if self.attached:
-            fate = (f"{'It keeps' if one else 'They keep'} running: this console is "
-                    "attached to a separate engine.")
+            fate = (
+                f"{'It keeps' if one else 'They keep'} running: this console is "
+                "attached to a separate engine."
+            )
         else:
             fate = f"Quitting stops {'it' if one else 'them'}: the engine runs inside this console."
         with Vertical(id="dialog", classes="dialog small"):
@@ -85,18 +89,23 @@ class HostDetail(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         host = self.host
-        variables = yaml.safe_dump(_plain(host.vars), sort_keys=True,
-                                   default_flow_style=False).strip() or "(none)"
+        variables = (
+            yaml.safe_dump(_plain(host.vars), sort_keys=True, default_flow_style=False).strip()
+            or "(none)"
+        )
         with Vertical(id="dialog", classes="dialog wide"):
             yield Label(f"Host {host.name}", classes="dialog-title")
             with VerticalScroll(id="host-detail"):
-                address = (host.address if host.connection == "local"
-                           else f"{host.address}:{host.port}")  # no port on this machine
-                yield Static(f"Address    {address}\n"
-                             f"Connection {host.connection}\n"
-                             f"Groups     {', '.join(host.groups) or '(none)'}\n"
-                             f"Probe      {self._probe_text()}",
-                             markup=False)
+                address = (
+                    host.address if host.connection == "local" else f"{host.address}:{host.port}"
+                )  # no port on this machine
+                yield Static(
+                    f"Address    {address}\n"
+                    f"Connection {host.connection}\n"
+                    f"Groups     {', '.join(host.groups) or '(none)'}\n"
+                    f"Probe      {self._probe_text()}",
+                    markup=False,
+                )
                 yield Label("Variables (merged)", classes="section")
                 yield Static(variables, markup=False)
                 yield Label("Recent jobs", classes="section")
@@ -125,9 +134,14 @@ class HostDetail(ModalScreen[None]):
         except OpsError as exc:
             self.query_one("#host-jobs", Static).update(f"(cannot read jobs: {exc})")
             return
-        self.query_one("#host-jobs", Static).update("\n".join(
-            f"{short_clock(j.started or j.created)}  {j.host_runs[name].status.value:9}"
-            f"  {j.runbook}" for j in jobs) or "(none)")
+        self.query_one("#host-jobs", Static).update(
+            "\n".join(
+                f"{short_clock(j.started or j.created)}  {j.host_runs[name].status.value:9}"
+                f"  {j.runbook}"
+                for j in jobs
+            )
+            or "(none)"
+        )
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -150,11 +164,16 @@ class HelpScreen(ModalScreen[None]):
                 key = key_label(self.keymap.get(command.id, command.key))
                 lines.append(f"  {key:10} {command.description:18} {command.id}")
             lines.append("")
-        lines += ["In lists", "  Up/Down PgUp/PgDn Home/End move, Enter opens", "",
-                  "In dialogs",
-                  "  Tab/Enter next field, shift+Tab back; typing replaces a field's text",
-                  "  ctrl+s start, Esc cancel; Up/Down in the runbook search pick", "",
-                  "Keys are remappable by command id in ~/.config/opsconsole/keys.toml"]
+        lines += [
+            "In lists",
+            "  Up/Down PgUp/PgDn Home/End move, Enter opens",
+            "",
+            "In dialogs",
+            "  Tab/Enter next field, shift+Tab back; typing replaces a field's text",
+            "  ctrl+s start, Esc cancel; Up/Down in the runbook search pick",
+            "",
+            "Keys are remappable by command id in ~/.config/opsconsole/keys.toml",
+        ]
         with Vertical(id="dialog", classes="dialog wide"):
             yield Label("Keys", classes="dialog-title")
             with VerticalScroll(id="help-body"):

@@ -41,5 +41,6 @@ class CommandsProvider(Provider):
             label = self._label(command)
             score = matcher.match(label)
             if score > 0:
-                yield Hit(score, matcher.highlight(label), self._run(command), text=label,
-                          help=command.id)
+                yield Hit(
+                    score, matcher.highlight(label), self._run(command), text=label, help=command.id
+                )

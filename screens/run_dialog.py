@@ -63,7 +63,7 @@ def describe(param: ParameterInfo) -> str:
         parts.append("required")
     text = ", ".join(parts)
     text = f"{text}: {param.description}" if param.description else text
-    return text if len(text) <= HINT_WIDTH else text[:HINT_WIDTH - 3] + "..."
+    return text if len(text) <= HINT_WIDTH else text[: HINT_WIDTH - 3] + "..."
 
 
 class FieldRow(Horizontal):
@@ -106,7 +106,7 @@ class PatternCount(Static):
         shown = ", ".join(names[:NAMES_SHOWN]) + (", ..." if len(names) > NAMES_SHOWN else "")
         verb = "host matches" if len(names) == 1 else "hosts match"
         text = f"{len(names)} {verb}: {shown}"
-        self.update(text if len(text) <= HINT_WIDTH else text[:HINT_WIDTH - 3] + "...")
+        self.update(text if len(text) <= HINT_WIDTH else text[: HINT_WIDTH - 3] + "...")
         return True
 
 
@@ -199,14 +199,17 @@ class RunDialog(FormDialog):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Label("Run a runbook", classes="dialog-title")
-            yield FieldRow("Runbook", SearchInput(placeholder="type to search, Up/Down, Enter",
-                                                   id="run-search"))
+            yield FieldRow(
+                "Runbook",
+                SearchInput(placeholder="type to search, Up/Down, Enter", id="run-search"),
+            )
             books = OptionList(id="run-books")
             books.can_focus = False  # driven from the search field (Up/Down)
             yield books
-            yield FieldRow("Target", Input(self.initial_pattern,
-                                            placeholder="host, group or pattern",
-                                            id="run-pattern"))
+            yield FieldRow(
+                "Target",
+                Input(self.initial_pattern, placeholder="host, group or pattern", id="run-pattern"),
+            )
             yield PatternCount("", id="run-count", classes="hint count")
             yield Label("Parameters", id="run-form-title", classes="section")
             yield VerticalScroll(id="run-form", can_focus=False)
@@ -240,8 +243,12 @@ class RunDialog(FormDialog):
         ranked = sorted((s for s in scored if s[0] > 0), key=lambda s: (-s[0], s[1].name))
         options.clear_options()
         # Text, not a markup string: "[shell]" must show, not be read as a style tag.
-        options.add_options([Option(Text(f"{b.name}  [{b.language}] {b.description}"[:70]),
-                                    id=b.name) for _, b in ranked])
+        options.add_options(
+            [
+                Option(Text(f"{b.name}  [{b.language}] {b.description}"[:70]), id=b.name)
+                for _, b in ranked
+            ]
+        )
         if ranked:
             options.highlighted = 0
             await self._choose(ranked[0][1])
@@ -257,15 +264,22 @@ class RunDialog(FormDialog):
         self.chosen = book
         self._fill_target(book)
         self.query_one("#run-form-title", Label).update(
-            f"Parameters of {book.name}" + (" (empty = default)" if book.parameters else ""))
+            f"Parameters of {book.name}" + (" (empty = default)" if book.parameters else "")
+        )
         form = self.query_one("#run-form", VerticalScroll)
         await form.remove_children()
         fields: list[Widget] = []
         for param in book.parameters:
             default = "" if param.default is None else value_text(param, param.default)
             name = f"{param.name}{' *' if param.required else ''}"
-            fields.append(FieldRow(name, Input(default, placeholder=param.type,
-                                                id=f"param-{param.name}", classes="param")))
+            fields.append(
+                FieldRow(
+                    name,
+                    Input(
+                        default, placeholder=param.type, id=f"param-{param.name}", classes="param"
+                    ),
+                )
+            )
             fields.append(Static(Text(describe(param)), classes="hint param-hint"))
         if not fields:
             fields.append(Label("This runbook takes no parameters.", classes="hint"))
@@ -337,8 +351,11 @@ class RunDialog(FormDialog):
         target = self.query_one("#run-pattern", Input)
         pattern = target.value.strip()
         if not self.query_one("#run-count", PatternCount).show(pattern):
-            self._error("Type a target that matches at least one host." if not pattern
-                        else f"The target {pattern!r} matches no host.")
+            self._error(
+                "Type a target that matches at least one host."
+                if not pattern
+                else f"The target {pattern!r} matches no host."
+            )
             self.set_focus(target)
             return
         client = client_of(self)
@@ -366,9 +383,10 @@ class CommandDialog(FormDialog):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Label("Run a command", classes="dialog-title")
-            yield FieldRow("Target", Input(self.initial_pattern,
-                                            placeholder="host, group or pattern",
-                                            id="cmd-pattern"))
+            yield FieldRow(
+                "Target",
+                Input(self.initial_pattern, placeholder="host, group or pattern", id="cmd-pattern"),
+            )
             yield PatternCount("", id="cmd-count", classes="hint count")
             yield FieldRow("Command", Input(placeholder="e.g. uptime", id="cmd-command"))
             yield Static("", id="cmd-error", classes="error")
@@ -402,8 +420,11 @@ class CommandDialog(FormDialog):
         command = self.query_one("#cmd-command", Input).value.strip()
         error = self.query_one("#cmd-error", Static)
         if not self.query_one("#cmd-count", PatternCount).show(pattern):
-            error.update("Type a target that matches at least one host." if not pattern
-                         else f"The target {pattern!r} matches no host.")
+            error.update(
+                "Type a target that matches at least one host."
+                if not pattern
+                else f"The target {pattern!r} matches no host."
+            )
             self.set_focus(target)
             return
         if not command:

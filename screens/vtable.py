@@ -94,9 +94,15 @@ class VirtualTable(ScrollView, can_focus=True):
         def control(self) -> VirtualTable:
             return self.table
 
-    def __init__(self, columns: Sequence[Column], cell_class: CellClass | None = None,
-                 empty_text: str = "Nothing to show.", *, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        cell_class: CellClass | None = None,
+        empty_text: str = "Nothing to show.",
+        *,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(id=id, classes=classes)
         self.columns = tuple(columns)
         self.cell_class = cell_class
@@ -208,8 +214,9 @@ class VirtualTable(ScrollView, can_focus=True):
         widths[-1] = max(widths[-1], total - fixed)
         return widths
 
-    def _line(self, cells: Sequence[str], widths: list[int], base: Style,
-              classes: Sequence[str | None]) -> Strip:
+    def _line(
+        self, cells: Sequence[str], widths: list[int], base: Style, classes: Sequence[str | None]
+    ) -> Strip:
         segments: list[Segment] = []
         for i, (text, width) in enumerate(zip(cells, widths, strict=False)):
             cell = text[:width].ljust(width) if len(text) <= width else text[: width - 1] + "~"
@@ -244,8 +251,11 @@ class VirtualTable(ScrollView, can_focus=True):
         # The focused cursor row is one colour: a status colour on the cursor's
         # background can be unreadable once reduced to 16 colours.
         plain = on_cursor and self.has_focus
-        classes = ([self.cell_class(i, text) for i, text in enumerate(cells)]
-                   if self.cell_class and not plain else [])
+        classes = (
+            [self.cell_class(i, text) for i, text in enumerate(cells)]
+            if self.cell_class and not plain
+            else []
+        )
         return self._line(cells, widths, base, classes).adjust_cell_length(width, base)
 
     def on_resize(self) -> None:

@@ -10,8 +10,10 @@ from console.settings import Settings
 
 async def test_probe_reports_each_host_even_one_it_cannot_reach(tmp_path: Path) -> None:
     inventory = tmp_path / "inventory.yaml"
-    inventory.write_text("all:\n  hosts:\n    here:\n      ansible_connection: local\n"
-                         "    win01:\n      ansible_connection: winrm\n")
+    inventory.write_text(
+        "all:\n  hosts:\n    here:\n      ansible_connection: local\n"
+        "    win01:\n      ansible_connection: winrm\n"
+    )
     engine = Engine(Settings(inventory, tmp_path / "data", tmp_path / "runbooks"))
     await engine.start()
     try:

@@ -15,8 +15,13 @@ DAY = 86400.0
 
 
 def _finished_job(created: float) -> Job:
-    job = Job(id=new_job_id(now=created), runbook="disk-usage", pattern="localhost",
-              hosts=["localhost"], created=created)
+    job = Job(
+        id=new_job_id(now=created),
+        runbook="disk-usage",
+        pattern="localhost",
+        hosts=["localhost"],
+        created=created,
+    )
     job.transition(JobStatus.STARTING, now=created)
     job.transition(JobStatus.RUNNING, now=created)
     job.transition(JobStatus.COMPLETED, now=created + 1)
@@ -26,8 +31,9 @@ def _finished_job(created: float) -> Job:
 async def test_serving_engine_removes_jobs_older_than_retention(tmp_path: Path) -> None:
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
-    settings = Settings(inventory=inventory, data_dir=tmp_path / "data",
-                        runbooks=tmp_path / "runbooks")
+    settings = Settings(
+        inventory=inventory, data_dir=tmp_path / "data", runbooks=tmp_path / "runbooks"
+    )
     now = time.time()
     old, recent = _finished_job(now - 45 * DAY), _finished_job(now - 2 * DAY)
     store = Store(settings.data_dir)

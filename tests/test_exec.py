@@ -55,18 +55,20 @@ def test_all_hosts_ok_exits_0_with_prefixed_lines(fleet: Fleet, inventory: Path)
 
 
 def test_a_failing_host_exits_1_and_is_listed(fleet: Fleet, inventory: Path) -> None:
-    done = opsconsole(
-        fleet, inventory, "host01:host02:ghost", "--", 'test "$(hostname)" != host02'
-    )
+    done = opsconsole(fleet, inventory, "host01:host02:ghost", "--", 'test "$(hostname)" != host02')
     assert done.returncode == 1
-    summary = done.stdout[done.stdout.index("-- 1 ok, 2 failed"):]
+    summary = done.stdout[done.stdout.index("-- 1 ok, 2 failed") :]
     assert "host02: failed: exited with status 1" in summary
     assert "ghost: unreachable:" in summary
 
 
 def test_json_has_one_object_per_host_with_exact_keys(fleet: Fleet, inventory: Path) -> None:
     done = opsconsole(
-        fleet, inventory, "host01:host02:ghost", "--json", "--",
+        fleet,
+        inventory,
+        "host01:host02:ghost",
+        "--json",
+        "--",
         'hostname; [ "$(hostname)" = host01 ] || exit 3',
     )
     assert done.returncode == 1
@@ -84,8 +86,16 @@ def test_json_has_one_object_per_host_with_exact_keys(fleet: Fleet, inventory: P
 
 def test_timeout_and_output_cap_options(fleet: Fleet, inventory: Path) -> None:
     done = opsconsole(
-        fleet, inventory, "host03", "--json", "--timeout", "1", "--max-output", "1000",
-        "--", "head -c 5000 /dev/zero | tr '\\0' x; echo; sleep 30",
+        fleet,
+        inventory,
+        "host03",
+        "--json",
+        "--timeout",
+        "1",
+        "--max-output",
+        "1000",
+        "--",
+        "head -c 5000 /dev/zero | tr '\\0' x; echo; sleep 30",
     )
     [result] = json.loads(done.stdout)
     assert done.returncode == 1

@@ -29,17 +29,25 @@ def env(tmp_path: Path) -> dict[str, str]:
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text(
         "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
-        f"    ghost:\n      ansible_host: 127.0.0.1\n      ansible_port: {_free_port()}\n")
+        f"    ghost:\n      ansible_host: 127.0.0.1\n      ansible_port: {_free_port()}\n"
+    )
     (tmp_path / "runbooks").mkdir()
-    return {**os.environ, "OPSCONSOLE_INVENTORY": str(inventory),
-            "OPSCONSOLE_DATA_DIR": str(tmp_path / "data"),
-            "OPSCONSOLE_RUNBOOKS": str(tmp_path / "runbooks")}
+    return {
+        **os.environ,
+        "OPSCONSOLE_INVENTORY": str(inventory),
+        "OPSCONSOLE_DATA_DIR": str(tmp_path / "data"),
+        "OPSCONSOLE_RUNBOOKS": str(tmp_path / "runbooks"),
+    }
 
 
 @pytest.fixture
 def serve(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen([*OPSCONSOLE, "serve", "--listen", f"127.0.0.1:{_free_port()}"],
-                               env=env, cwd=ROOT, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [*OPSCONSOLE, "serve", "--listen", f"127.0.0.1:{_free_port()}"],
+        env=env,
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+    )
     socket_path = Path(env["OPSCONSOLE_DATA_DIR"]) / "control.sock"
     deadline = time.monotonic() + 15
     while not socket_path.exists():
@@ -51,30 +59,41 @@ def serve(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*OPSCONSOLE, *args], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [*OPSCONSOLE, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
 
 
-def test_exec_becomes_a_job_of_the_running_engine(env: dict[str, str],
-                                                  serve: subprocess.Popen[bytes]) -> None:
+def test_exec_becomes_a_job_of_the_running_engine(
+    env: dict[str, str], serve: subprocess.Popen[bytes]
+) -> None:
     done = _cli(env, "exec", "localhost", "--", "echo", "hello; echo oops >&2")
     assert done.returncode == 0, done.stderr
     assert "localhost | hello" in done.stdout
     assert "localhost ! oops" in done.stdout
     jobs = json.loads(_cli(env, "jobs", "list", "--json").stdout)
     assert [(j["runbook"], j["trigger"], j["status"]) for j in jobs] == [
-        ("(command)", "cli", "Completed")]
+        ("(command)", "cli", "Completed")
+    ]
 
 
-def test_attached_exec_json_keeps_the_direct_shape(env: dict[str, str],
-                                                   serve: subprocess.Popen[bytes]) -> None:
+def test_attached_exec_json_keeps_the_direct_shape(
+    env: dict[str, str], serve: subprocess.Popen[bytes]
+) -> None:
     done = _cli(env, "exec", "all", "--json", "--", "echo hi; exit 3")
     assert done.returncode == 1
     results = {r["host"]: r for r in json.loads(done.stdout)}
     assert set(results) == {"localhost", "ghost"}
     for result in results.values():
-        assert set(result) == {"host", "status", "exit_code", "stdout", "stderr",
-                               "duration", "error"}
+        assert set(result) == {
+            "host",
+            "status",
+            "exit_code",
+            "stdout",
+            "stderr",
+            "duration",
+            "error",
+        }
     assert results["localhost"]["status"] == "failed"
     assert results["localhost"]["exit_code"] == 3
     assert results["localhost"]["stdout"] == "hi\n"

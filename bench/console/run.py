@@ -64,7 +64,7 @@ STREAM_COMMAND = (
     "python3 -c 'import sys, time\n"
     "t = time.monotonic()\n"
     "for tick in range({ticks}):\n"
-    "    sys.stdout.write(\"\".join(\"line %d\\n\" % (tick * 100 + i) for i in range(100)))\n"
+    '    sys.stdout.write("".join("line %d\\n" % (tick * 100 + i) for i in range(100)))\n'
     "    sys.stdout.flush()\n"
     "    time.sleep(max(0, t + (tick + 1) * 0.01 - time.monotonic()))\n'"
 )
@@ -82,8 +82,10 @@ def write_inventory(path: Path) -> None:
             lines += [f"    {role}_{stage}:", "      hosts:"]
             for i in range(HOSTS):
                 if ROLES[i % 5] == role and ("prod", "staging")[i % 2] == stage:
-                    lines.append(f"        {host_name(i)}: {{ansible_host: "
-                                 f"10.{i // 65536}.{i // 256 % 256}.{i % 256}}}")
+                    lines.append(
+                        f"        {host_name(i)}: {{ansible_host: "
+                        f"10.{i // 65536}.{i // 256 % 256}.{i % 256}}}"
+                    )
     lines += ["    tools:", "      hosts:", "        streamer: {ansible_connection: local}"]
     path.write_text("\n".join(lines) + "\n")
 
@@ -94,13 +96,22 @@ def make_jobs() -> list[Job]:
         names = [host_name((n * 7 + k) % HOSTS) for k in range(3)]
         status = JobStatus.COMPLETED if n % 10 else JobStatus.FAILED
         start = T0 + n * 20
-        job = Job(id=f"{int(start * 1000):012x}{n:08x}", runbook=f"book{n % 40}",
-                  pattern="web:&prod", hosts=names, status=status, created=start,
-                  started=start, ended=start + 3, trigger=Trigger.SCHEDULE,
-                  trigger_ref=f"every-{n % 7}")
+        job = Job(
+            id=f"{int(start * 1000):012x}{n:08x}",
+            runbook=f"book{n % 40}",
+            pattern="web:&prod",
+            hosts=names,
+            status=status,
+            created=start,
+            started=start,
+            ended=start + 3,
+            trigger=Trigger.SCHEDULE,
+            trigger_ref=f"every-{n % 7}",
+        )
         for name in names:
-            job.host_runs[name] = HostRun(name, status, 0 if status is JobStatus.COMPLETED
-                                          else 1, None, start, start + 3)
+            job.host_runs[name] = HostRun(
+                name, status, 0 if status is JobStatus.COMPLETED else 1, None, start, start + 3
+            )
         jobs.append(job)
     return jobs
 
@@ -205,10 +216,21 @@ def cold_start_s(settings: Settings) -> float:
     import subprocess
 
     start = time.time()
-    out = subprocess.run([sys.executable, "-c", COLD, str(settings.inventory),
-                          str(settings.data_dir), str(settings.runbooks)], check=True,
-                         capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parents[2], timeout=60).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            COLD,
+            str(settings.inventory),
+            str(settings.data_dir),
+            str(settings.runbooks),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=60,
+    ).stdout
     return float(out.split()[-1]) - start
 
 
@@ -252,8 +274,14 @@ async def one_run(settings: Settings, seconds: float) -> dict[str, Any]:
         await pilot.pause(0.2)
         lines = len(await app.client.streams(job.id))
         shown = screen.output.lines[-1][1] if screen.output.lines else ""
-        result.update(stream_key_ms=latencies, lag_ms=lags, lines=lines, shown=shown,
-                      rate=lines / streamed, status=(await app.client.job(job.id)).status)
+        result.update(
+            stream_key_ms=latencies,
+            lag_ms=lags,
+            lines=lines,
+            shown=shown,
+            rate=lines / streamed,
+            status=(await app.client.job(job.id)).status,
+        )
         app.exit(0)
     return result
 
@@ -276,27 +304,35 @@ async def main() -> None:
             r = await one_run(settings, args.seconds)
             r["cold_s"] = cold_start_s(settings)
             runs.append(r)
-            print(f"run {n + 1}: ready {r['ready_s']:.2f} s, cold {r['cold_s']:.2f} s"
-                  " | filter work "
-                  f"{summary(r['filter_work_ms'])} ms, pilot trip "
-                  f"{summary(r['filter_trip_ms'])} ms | streaming {r['lines']} lines at "
-                  f"{r['rate']:.0f}/s ({r['status']}, last shown {r['shown']!r}): key "
-                  f"{summary(r['stream_key_ms'])} ms, loop lag {summary(r['lag_ms'])} ms")
+            print(
+                f"run {n + 1}: ready {r['ready_s']:.2f} s, cold {r['cold_s']:.2f} s"
+                " | filter work "
+                f"{summary(r['filter_work_ms'])} ms, pilot trip "
+                f"{summary(r['filter_trip_ms'])} ms | streaming {r['lines']} lines at "
+                f"{r['rate']:.0f}/s ({r['status']}, last shown {r['shown']!r}): key "
+                f"{summary(r['stream_key_ms'])} ms, loop lag {summary(r['lag_ms'])} ms"
+            )
     med = statistics.median
     print(f"\nmedians over {args.runs} runs ({HOSTS} hosts, {JOBS} jobs, {SIZE[0]}x{SIZE[1]}):")
     ready = med(r["ready_s"] for r in runs)
-    print(f"  start -> ready for input:          {ready:.2f} s in process, "
-          f"{med(r['cold_s'] for r in runs):.2f} s from a cold process (target <= 1.5 s)")
+    print(
+        f"  start -> ready for input:          {ready:.2f} s in process, "
+        f"{med(r['cold_s'] for r in runs):.2f} s from a cold process (target <= 1.5 s)"
+    )
     work = med(med(r["filter_work_ms"]) for r in runs)
     worst = med(max(r["filter_work_ms"]) for r in runs)
-    print(f"  filter keystroke, app work:        {work:.1f} ms, worst key {worst:.1f} ms"
-          " (target <= 100 ms)")
+    print(
+        f"  filter keystroke, app work:        {work:.1f} ms, worst key {worst:.1f} ms"
+        " (target <= 100 ms)"
+    )
     trip = med(med(r["filter_trip_ms"]) for r in runs)
     print(f"  filter keystroke, pilot round trip: {trip:.1f} ms (baseline {baseline:.1f} ms)")
     key = med(med(r["stream_key_ms"]) for r in runs)
     key_worst = med(max(r["stream_key_ms"]) for r in runs)
-    print(f"  key -> action while streaming:     {key:.1f} ms, worst {key_worst:.1f} ms "
-          "(target < 100 ms)")
+    print(
+        f"  key -> action while streaming:     {key:.1f} ms, worst {key_worst:.1f} ms "
+        "(target < 100 ms)"
+    )
     lag = med(med(r["lag_ms"]) for r in runs)
     lag_worst = med(max(r["lag_ms"]) for r in runs)
     print(f"  event-loop lag while streaming:    {lag:.1f} ms, worst {lag_worst:.1f} ms")

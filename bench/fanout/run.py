@@ -62,8 +62,9 @@ def ensure_ansible() -> Path:
     ansible = ANSIBLE_VENV / "bin" / "ansible"
     if not ansible.exists():
         subprocess.run([sys.executable, "-m", "venv", str(ANSIBLE_VENV)], check=True)
-        subprocess.run([str(ANSIBLE_VENV / "bin" / "pip"), "install", "-q", "ansible-core"],
-                       check=True)
+        subprocess.run(
+            [str(ANSIBLE_VENV / "bin" / "pip"), "install", "-q", "ansible-core"], check=True
+        )
     return ansible
 
 
@@ -80,14 +81,17 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
 def close_control_masters(control_dir: Path) -> None:
     """Ansible leaves its ControlPersist masters running for 60 s: end them now."""
     for socket_path in control_dir.glob("*"):
-        subprocess.run(["ssh", "-o", f"ControlPath={socket_path}", "-O", "exit", "master"],
-                       capture_output=True)
+        subprocess.run(
+            ["ssh", "-o", f"ControlPath={socket_path}", "-O", "exit", "master"], capture_output=True
+        )
         socket_path.unlink(missing_ok=True)
 
 
 def bench(count: int, runs: int, ansible: Path | None) -> dict[str, float]:
-    with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp, \
-            start_fleet(count, Path(tmp) / "fleet") as fleet:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp,
+        start_fleet(count, Path(tmp) / "fleet") as fleet,
+    ):
         inventory = fleet.inventory(Path(tmp) / "inventory.yaml")
         env = fleet.ssh_env()
         control_dir = Path(tmp) / "cp"
@@ -97,14 +101,31 @@ def bench(count: int, runs: int, ansible: Path | None) -> dict[str, float]:
         )
         ansible_env = {**env, "ANSIBLE_CONFIG": str(Path(tmp) / "ansible.cfg")}
         tools = {
-            "opsconsole": [str(REPO / ".venv" / "bin" / "opsconsole"), "-i", str(inventory),
-                           "exec", "fleet", "--", "uname", "-r"],
-            "asyncssh floor": [sys.executable, "-c", FLOOR, str(inventory),
-                               str(fleet.known_hosts)],
+            "opsconsole": [
+                str(REPO / ".venv" / "bin" / "opsconsole"),
+                "-i",
+                str(inventory),
+                "exec",
+                "fleet",
+                "--",
+                "uname",
+                "-r",
+            ],
+            "asyncssh floor": [sys.executable, "-c", FLOOR, str(inventory), str(fleet.known_hosts)],
         }
         if ansible is not None:
-            tools["ansible"] = [str(ansible), "fleet", "-i", str(inventory), "-m", "command",
-                                "-a", "uname -r", "-f", str(count)]
+            tools["ansible"] = [
+                str(ansible),
+                "fleet",
+                "-i",
+                str(inventory),
+                "-m",
+                "command",
+                "-a",
+                "uname -r",
+                "-f",
+                str(count),
+            ]
         times: dict[str, list[float]] = {name: [] for name in tools}
         try:
             for name, argv in tools.items():  # one warm-up each (page cache, ControlPersist)

@@ -70,9 +70,13 @@ async def _paced(url: str, rate: float, seconds: float) -> dict[str, Any]:
 
         await asyncio.gather(*(one(start + i / rate) for i in range(count)))
     latencies.sort()
-    return {"ok": len(latencies), "errors": errors,
-            "p50_ms": 1000 * _pct(latencies, 50), "p99_ms": 1000 * _pct(latencies, 99),
-            "max_ms": 1000 * latencies[-1] if latencies else float("nan")}
+    return {
+        "ok": len(latencies),
+        "errors": errors,
+        "p50_ms": 1000 * _pct(latencies, 50),
+        "p99_ms": 1000 * _pct(latencies, 99),
+        "max_ms": 1000 * latencies[-1] if latencies else float("nan"),
+    }
 
 
 async def _max_aiohttp(url: str, connections: int, seconds: float) -> dict[str, Any]:
@@ -97,27 +101,53 @@ async def _max_aiohttp(url: str, connections: int, seconds: float) -> dict[str, 
         await asyncio.gather(*(worker() for _ in range(connections)))
         took = loop.time() - began
     latencies.sort()
-    return {"tool": "aiohttp", "ok": len(latencies), "errors": errors,
-            "rps": len(latencies) / took, "p50_ms": 1000 * _pct(latencies, 50),
-            "p99_ms": 1000 * _pct(latencies, 99)}
+    return {
+        "tool": "aiohttp",
+        "ok": len(latencies),
+        "errors": errors,
+        "rps": len(latencies) / took,
+        "p50_ms": 1000 * _pct(latencies, 50),
+        "p99_ms": 1000 * _pct(latencies, 99),
+    }
 
 
 def _max_wrk(url: str, connections: int, seconds: float) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                     f"wrk.body = {json.dumps(BODY.decode())}\n")
+        script.write(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = {json.dumps(BODY.decode())}\n"
+        )
     try:
-        out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency",
-                              "-s", script.name, url], capture_output=True, text=True,
-                             check=True).stdout
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds:g}s",
+                "--latency",
+                "-s",
+                script.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     finally:
         os.unlink(script.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    pct = {p: _wrk_ms(re.search(rf"^\s+{p}%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-           for p in ("50", "99")}
-    return {"tool": "wrk", "rps": rps, "errors": {"non-2xx": int(bad.group(1))} if bad else {},
-            "p50_ms": pct["50"], "p99_ms": pct["99"]}
+    pct = {
+        p: _wrk_ms(re.search(rf"^\s+{p}%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+        for p in ("50", "99")
+    }
+    return {
+        "tool": "wrk",
+        "rps": rps,
+        "errors": {"non-2xx": int(bad.group(1))} if bad else {},
+        "p50_ms": pct["50"],
+        "p99_ms": pct["99"],
+    }
 
 
 def _wrk_ms(text: str) -> float:
@@ -142,8 +172,12 @@ def loadgen(args: argparse.Namespace) -> None:
 
 
 def run_loadgen(url: str, *extra: str) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, "loadgen", url, *extra],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, __file__, "loadgen", url, *extra],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return dict(json.loads(out))
 
 
@@ -184,32 +218,65 @@ def seed(data_dir: Path, count: int) -> float:
         jobs = []
         for n in range(first, min(first + 10_000, count)):
             created = now - 29 * 86400 + n * step
-            run = HostRun("localhost", status=JobStatus.COMPLETED, exit_code=0,
-                          started=created + 0.1, ended=created + 0.2)
-            jobs.append(Job(id=new_job_id(created), runbook="noop", pattern="localhost",
-                            hosts=["localhost"], parameters={}, trigger=Trigger.WEBHOOK,
-                            trigger_ref="bench", status=JobStatus.COMPLETED, created=created,
-                            started=created + 0.1, ended=created + 0.2,
-                            host_runs={"localhost": run}))
+            run = HostRun(
+                "localhost",
+                status=JobStatus.COMPLETED,
+                exit_code=0,
+                started=created + 0.1,
+                ended=created + 0.2,
+            )
+            jobs.append(
+                Job(
+                    id=new_job_id(created),
+                    runbook="noop",
+                    pattern="localhost",
+                    hosts=["localhost"],
+                    parameters={},
+                    trigger=Trigger.WEBHOOK,
+                    trigger_ref="bench",
+                    status=JobStatus.COMPLETED,
+                    created=created,
+                    started=created + 0.1,
+                    ended=created + 0.2,
+                    host_runs={"localhost": run},
+                )
+            )
         store.add_jobs(jobs)
     store.close()
     return time.perf_counter() - began
 
 
 def start_serve(root: Path, data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    env = {**os.environ, "OPSCONSOLE_INVENTORY": str(root / "inventory.yaml"),
-           "OPSCONSOLE_RUNBOOKS": str(root / "runbooks"), "OPSCONSOLE_DATA_DIR": str(data_dir)}
+    env = {
+        **os.environ,
+        "OPSCONSOLE_INVENTORY": str(root / "inventory.yaml"),
+        "OPSCONSOLE_RUNBOOKS": str(root / "runbooks"),
+        "OPSCONSOLE_DATA_DIR": str(data_dir),
+    }
     with log.open("wb") as out:
-        proc = subprocess.Popen([str(OPSCONSOLE), "serve", "--listen", "127.0.0.1:0"],
-                                env=env, stdout=out, stderr=out)
+        proc = subprocess.Popen(
+            [str(OPSCONSOLE), "serve", "--listen", "127.0.0.1:0"], env=env, stdout=out, stderr=out
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         for line in log.read_text().splitlines():
             if '"engine started"' in line:
                 url = subprocess.run(
-                    [str(OPSCONSOLE), "webhooks", "create", "bench", "noop", "localhost",
-                     "--rate-limit", "100000000"], env=env, capture_output=True, text=True,
-                    check=True).stdout.strip()
+                    [
+                        str(OPSCONSOLE),
+                        "webhooks",
+                        "create",
+                        "bench",
+                        "noop",
+                        "localhost",
+                        "--rate-limit",
+                        "100000000",
+                    ],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout.strip()
                 return proc, url
         time.sleep(0.1)
     proc.kill()
@@ -217,14 +284,22 @@ def start_serve(root: Path, data_dir: Path, log: Path) -> tuple[subprocess.Popen
 
 
 def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
-    paced = run_loadgen(url, "--mode", "paced", "--rate", str(args.rate),
-                        "--seconds", str(args.seconds))
-    top = run_loadgen(url, "--mode", "max", "--connections", str(args.connections),
-                      "--seconds", str(args.seconds))
-    return {"rps": top["rps"], "max_p50_ms": top["p50_ms"], "max_p99_ms": top["p99_ms"],
-            "paced_p50_ms": paced["p50_ms"], "paced_p99_ms": paced["p99_ms"],
-            "paced_max_ms": paced["max_ms"], "errors": {**paced["errors"], **top["errors"]},
-            "tool": top["tool"]}
+    paced = run_loadgen(
+        url, "--mode", "paced", "--rate", str(args.rate), "--seconds", str(args.seconds)
+    )
+    top = run_loadgen(
+        url, "--mode", "max", "--connections", str(args.connections), "--seconds", str(args.seconds)
+    )
+    return {
+        "rps": top["rps"],
+        "max_p50_ms": top["p50_ms"],
+        "max_p99_ms": top["p99_ms"],
+        "paced_p50_ms": paced["p50_ms"],
+        "paced_p99_ms": paced["p99_ms"],
+        "paced_max_ms": paced["max_ms"],
+        "errors": {**paced["errors"], **top["errors"]},
+        "tool": top["tool"],
+    }
 
 
 def bench(args: argparse.Namespace) -> None:
@@ -237,8 +312,9 @@ def bench(args: argparse.Namespace) -> None:
         print(f"seeding {args.history} jobs: {seed(seeded, args.history):.1f}s", flush=True)
         floor_rounds, engine_rounds = [], []
         for n in range(args.rounds):
-            floor = subprocess.Popen([sys.executable, __file__, "floor"],
-                                     stdout=subprocess.PIPE, text=True)
+            floor = subprocess.Popen(
+                [sys.executable, __file__, "floor"], stdout=subprocess.PIPE, text=True
+            )
             assert floor.stdout is not None
             port = floor.stdout.readline().strip()
             try:
@@ -264,37 +340,51 @@ def bench(args: argparse.Namespace) -> None:
 
 
 def _row(r: dict[str, Any]) -> str:
-    return (f"{r['rps']:8.0f} req/s (p50 {r['max_p50_ms']:.1f} ms, p99 {r['max_p99_ms']:.1f} ms)"
-            f"   paced p50 {r['paced_p50_ms']:.1f} ms p99 {r['paced_p99_ms']:.1f} ms "
-            f"max {r['paced_max_ms']:.1f} ms  errors {r['errors'] or 0}")
+    return (
+        f"{r['rps']:8.0f} req/s (p50 {r['max_p50_ms']:.1f} ms, p99 {r['max_p99_ms']:.1f} ms)"
+        f"   paced p50 {r['paced_p50_ms']:.1f} ms p99 {r['paced_p99_ms']:.1f} ms "
+        f"max {r['paced_max_ms']:.1f} ms  errors {r['errors'] or 0}"
+    )
 
 
-def report(floor: list[dict[str, Any]], engine: list[dict[str, Any]],
-           args: argparse.Namespace) -> None:
+def report(
+    floor: list[dict[str, Any]], engine: list[dict[str, Any]], args: argparse.Namespace
+) -> None:
     def med(rows: list[dict[str, Any]], key: str) -> float:
         return statistics.median(r[key] for r in rows)
 
-    print(f"\nmedians of {len(engine)} rounds; history {args.history} jobs; "
-          f"max load: {engine[0]['tool']}, {args.connections} connections, {args.seconds:g}s; "
-          f"paced: {args.rate:g} req/s for {args.seconds:g}s")
-    print(f"{'':8} {'req/s':>8} {'max p50':>8} {'max p99':>8} {'paced p50':>10} "
-          f"{'paced p99':>10} {'paced max':>10}")
+    print(
+        f"\nmedians of {len(engine)} rounds; history {args.history} jobs; "
+        f"max load: {engine[0]['tool']}, {args.connections} connections, {args.seconds:g}s; "
+        f"paced: {args.rate:g} req/s for {args.seconds:g}s"
+    )
+    print(
+        f"{'':8} {'req/s':>8} {'max p50':>8} {'max p99':>8} {'paced p50':>10} "
+        f"{'paced p99':>10} {'paced max':>10}"
+    )
     for name, rows in (("floor", floor), ("engine", engine)):
-        print(f"{name:8} {med(rows, 'rps'):8.0f} {med(rows, 'max_p50_ms'):8.1f} "
-              f"{med(rows, 'max_p99_ms'):8.1f} {med(rows, 'paced_p50_ms'):10.1f} "
-              f"{med(rows, 'paced_p99_ms'):10.1f} {med(rows, 'paced_max_ms'):10.1f}")
+        print(
+            f"{name:8} {med(rows, 'rps'):8.0f} {med(rows, 'max_p50_ms'):8.1f} "
+            f"{med(rows, 'max_p99_ms'):8.1f} {med(rows, 'paced_p50_ms'):10.1f} "
+            f"{med(rows, 'paced_p99_ms'):10.1f} {med(rows, 'paced_max_ms'):10.1f}"
+        )
     ratio = med(engine, "rps") / med(floor, "rps")
     p99 = med(engine, "paced_p99_ms")
-    print(f"throughput engine/floor: {ratio:.2f} (target >= 0.40: "
-          f"{'met' if ratio >= 0.4 else 'MISSED'})")
-    print(f"p99 at {args.rate:g} req/s: {p99:.1f} ms (target <= 50 ms: "
-          f"{'met' if p99 <= 50 else 'MISSED'}); "
-          f"engine/floor p99 ratio {p99 / med(floor, 'paced_p99_ms'):.1f}")
+    print(
+        f"throughput engine/floor: {ratio:.2f} (target >= 0.40: "
+        f"{'met' if ratio >= 0.4 else 'MISSED'})"
+    )
+    print(
+        f"p99 at {args.rate:g} req/s: {p99:.1f} ms (target <= 50 ms: "
+        f"{'met' if p99 <= 50 else 'MISSED'}); "
+        f"engine/floor p99 ratio {p99 / med(floor, 'paced_p99_ms'):.1f}"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command")
     gen = sub.add_parser("loadgen", help="(internal) the load generator process")
     gen.add_argument("url")

@@ -46,16 +46,23 @@ def global_options(default: object = None) -> argparse.ArgumentParser:
     never overwrite a value given before it."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
-        "-i", "--inventory", metavar="FILE", default=default,
+        "-i",
+        "--inventory",
+        metavar="FILE",
+        default=default,
         help="inventory file (env OPSCONSOLE_INVENTORY; default ./inventory.yaml, "
         "else the shipped sample)",
     )
     parent.add_argument(
-        "--data-dir", metavar="DIR", default=default,
+        "--data-dir",
+        metavar="DIR",
+        default=default,
         help="data directory (env OPSCONSOLE_DATA_DIR; default the XDG data dir)",
     )
     parent.add_argument(
-        "--runbooks", metavar="DIR", default=default,
+        "--runbooks",
+        metavar="DIR",
+        default=default,
         help="runbooks folder (env OPSCONSOLE_RUNBOOKS; default ./runbooks)",
     )
     return parent
@@ -96,6 +103,7 @@ def _default_handler() -> Callable[[argparse.Namespace, Settings], int]:
     from console.cli.tui_cmd import run
 
     return run
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

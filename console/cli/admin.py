@@ -29,8 +29,9 @@ def admin_handler(service: str, operation: Operation) -> Callable[..., int]:
     return handle
 
 
-def add_state_commands(actions: Any, common: argparse.ArgumentParser, service: str,
-                       noun: str) -> None:
+def add_state_commands(
+    actions: Any, common: argparse.ArgumentParser, service: str, noun: str
+) -> None:
     """`enable NAME`, `disable NAME` and `delete NAME` of a schedule or webhook."""
     for action in ("enable", "disable", "delete"):
         one = actions.add_parser(action, help=f"{action} a {noun}", parents=[common])

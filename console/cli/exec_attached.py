@@ -21,8 +21,9 @@ from console.settings import Settings
 Printer = Callable[[str, Any, str], None]
 
 
-async def run_attached(settings: Settings, args: argparse.Namespace, command: str,
-                       printer: Printer | None) -> list[HostResult]:
+async def run_attached(
+    settings: Settings, args: argparse.Namespace, command: str, printer: Printer | None
+) -> list[HostResult]:
     client = await _attach(settings)
     if client is None:
         raise ConfigError(f"the engine of {settings.data_dir} stopped; run the command again")
@@ -35,15 +36,19 @@ async def run_attached(settings: Settings, args: argparse.Namespace, command: st
                 return
             for record in event.records:
                 if printer is not None:
-                    printer(record.host, "stdout" if record.stream == "output" else "stderr",
-                            record.text)
+                    printer(
+                        record.host,
+                        "stdout" if record.stream == "output" else "stderr",
+                        record.text,
+                    )
             if event.job is not None and event.job.status.finished:
                 done.set()
 
         client.subscribe(on_event)
         await client.wait_subscribed()
-        job = await client.start_command(args.pattern, command, trigger=Trigger.CLI,
-                                         timeout=args.timeout)
+        job = await client.start_command(
+            args.pattern, command, trigger=Trigger.CLI, timeout=args.timeout
+        )
         watched["id"] = job.id
         if (await client.job(job.id)).status.finished:
             done.set()
@@ -67,11 +72,14 @@ def _result(job: Job, host: str, records: list[StreamRecord], limit: int) -> Hos
         status = "failed" if kind in ("", "exited_non_zero") else kind
     mine = [r for r in records if r.host == host]
     return HostResult(
-        host=host, status=status, exit_code=run.exit_code,
+        host=host,
+        status=status,
+        exit_code=run.exit_code,
         stdout=_capped([r.text for r in mine if r.stream == "output"], limit),
         stderr=_capped([r.text for r in mine if r.stream != "output"], limit),
         duration=(run.ended or 0.0) - (run.started or run.ended or 0.0),
-        error=None if status == "ok" else {"kind": kind or status, "message": message})
+        error=None if status == "ok" else {"kind": kind or status, "message": message},
+    )
 
 
 def _capped(lines: list[str], limit: int) -> str:

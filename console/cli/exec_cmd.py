@@ -34,23 +34,42 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_options(parser)
-    parser.add_argument("pattern", metavar="PATTERN",
-                        help="hosts to run on: a host, group, glob, tag=value, web:&prod:!web03")
-    parser.add_argument("command", metavar="-- COMMAND", nargs=argparse.REMAINDER,
-                        help="the command, after `--` (run by /bin/sh on each host)")
+    parser.add_argument(
+        "pattern",
+        metavar="PATTERN",
+        help="hosts to run on: a host, group, glob, tag=value, web:&prod:!web03",
+    )
+    parser.add_argument(
+        "command",
+        metavar="-- COMMAND",
+        nargs=argparse.REMAINDER,
+        help="the command, after `--` (run by /bin/sh on each host)",
+    )
     parser.set_defaults(handler=run_exec)
 
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
-                        help="stop the command on a host after this long (default: none)")
-    parser.add_argument("--forks", type=_positive_int, metavar="N",
-                        help="at most N hosts at a time (default: all, up to 128)")
-    parser.add_argument("--max-output", type=_positive_int, metavar="BYTES",
-                        help="keep at most this much of each host's stdout and of its "
-                        "stderr (default 1 MiB)")
-    parser.add_argument("--json", action="store_true",
-                        help="print only a JSON array with one object per host")
+    parser.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="stop the command on a host after this long (default: none)",
+    )
+    parser.add_argument(
+        "--forks",
+        type=_positive_int,
+        metavar="N",
+        help="at most N hosts at a time (default: all, up to 128)",
+    )
+    parser.add_argument(
+        "--max-output",
+        type=_positive_int,
+        metavar="BYTES",
+        help="keep at most this much of each host's stdout and of its stderr (default 1 MiB)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print only a JSON array with one object per host"
+    )
 
 
 def split_command(args: argparse.Namespace) -> str:
@@ -59,7 +78,7 @@ def split_command(args: argparse.Namespace) -> str:
     words = list(args.command)
     if "--" in words:
         cut = words.index("--")
-        leading, words = words[:cut], words[cut + 1:]
+        leading, words = words[:cut], words[cut + 1 :]
         if leading:
             options = argparse.ArgumentParser(prog="opsconsole exec", add_help=False)
             _add_options(options)
@@ -115,7 +134,9 @@ async def _run(
     pool = TransportPool(forks=args.forks, resolve_host=resolve_host)
     try:
         return await run_on_hosts(
-            hosts, command, pool,
+            hosts,
+            command,
+            pool,
             timeout=args.timeout,
             max_output=args.max_output or DEFAULT_MAX_OUTPUT,
             on_line=printer,
@@ -139,8 +160,10 @@ class _LivePrinter:
 def _print_summary(results: list[HostResult]) -> None:
     failed = [r for r in results if not r.ok]
     slowest = max((r.duration for r in results), default=0.0)
-    print(f"-- {len(results) - len(failed)} ok, {len(failed)} failed "
-          f"({len(results)} hosts, slowest {slowest:.2f} s)")
+    print(
+        f"-- {len(results) - len(failed)} ok, {len(failed)} failed "
+        f"({len(results)} hosts, slowest {slowest:.2f} s)"
+    )
     for result in failed:
         error = result.error or {}
         print(f"   {result.host}: {result.status}: {error.get('message', '')}")

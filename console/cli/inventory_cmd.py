@@ -21,14 +21,18 @@ from console.wire import host_to_dict
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
-        "inventory", parents=[common], help="list, check and graph the inventory",
+        "inventory",
+        parents=[common],
+        help="list, check and graph the inventory",
         description="Work with the Ansible-compatible inventory.",
     )
     parser.set_defaults(handler=list_hosts)
     sub = parser.add_subparsers(dest="inventory_command", metavar="ACTION")
 
     listing = sub.add_parser(
-        "list", parents=[common], help="hosts matching a target pattern (default all)",
+        "list",
+        parents=[common],
+        help="hosts matching a target pattern (default all)",
         description="Target patterns use Ansible's syntax (web:&prod:!web03, ~regex, "
         "globs) plus tag=VALUE for console_tags.",
     )
@@ -44,7 +48,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     graph.set_defaults(handler=graph_inventory)
 
     rundeck = sub.add_parser(
-        "import-rundeck", parents=[common],
+        "import-rundeck",
+        parents=[common],
         help="convert a Rundeck resources.yaml to Ansible YAML on stdout",
     )
     rundeck.add_argument("file", help="Rundeck resources.yaml (map or list form)")

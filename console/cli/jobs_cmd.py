@@ -36,8 +36,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=list_jobs)
 
-    show = actions.add_parser("show", help="show a job, its host runs and streams",
-                              parents=[common])
+    show = actions.add_parser(
+        "show", help="show a job, its host runs and streams", parents=[common]
+    )
     show.add_argument("id")
     show.add_argument("--stream", choices=STREAMS, help="only this stream")
     show.add_argument("--json", action="store_true")
@@ -53,7 +54,8 @@ def _status(text: str) -> JobStatus:
         if status.value.lower() == text.lower():
             return status
     raise argparse.ArgumentTypeError(
-        f"unknown status {text!r}; one of {', '.join(s.value for s in JobStatus)}")
+        f"unknown status {text!r}; one of {', '.join(s.value for s in JobStatus)}"
+    )
 
 
 async def _reader(settings: Settings) -> Any:
@@ -80,8 +82,7 @@ class _StoreReader:
     async def job(self, job_id: str) -> Any:
         return self.store.get_job(job_id)
 
-    async def streams(self, job_id: str, host: str | None = None,
-                      stream: str | None = None) -> Any:
+    async def streams(self, job_id: str, host: str | None = None, stream: str | None = None) -> Any:
         return self.store.read_streams(job_id, host=host, stream=stream)
 
     async def close(self) -> None:
@@ -119,9 +120,11 @@ def show_job(args: argparse.Namespace, settings: Settings) -> int:
             print_json(job_detail(job, records))
             return 0
         print(f"job {job.id}  {job.status.value}  runbook {job.runbook}  pattern {job.pattern}")
-        print(f"  trigger {job.trigger.value}{' ' + job.trigger_ref if job.trigger_ref else ''}"
-              f"  created {local_time(job.created)}  started {local_time(job.started)}"
-              f"  ended {local_time(job.ended)}")
+        print(
+            f"  trigger {job.trigger.value}{' ' + job.trigger_ref if job.trigger_ref else ''}"
+            f"  created {local_time(job.created)}  started {local_time(job.started)}"
+            f"  ended {local_time(job.ended)}"
+        )
         if job.parameters:
             print(f"  parameters {job.parameters}")
         if job.reason:

@@ -9,8 +9,14 @@ from typing import Any
 
 from console.jobs import Job, StreamRecord
 
-_MARKS = {"output": "|", "error": "!", "warning": "W", "verbose": "V", "progress": "P",
-          "debug": "D"}
+_MARKS = {
+    "output": "|",
+    "error": "!",
+    "warning": "W",
+    "verbose": "V",
+    "progress": "P",
+    "debug": "D",
+}
 
 
 def iso(stamp: float | None) -> str | None:
@@ -58,10 +64,14 @@ def job_detail(job: Job, records: list[StreamRecord]) -> dict[str, Any]:
         "parameters": job.parameters,
         "trigger_ref": job.trigger_ref,
         "reason": job.reason,
-        "host_runs": [{"host": r.host, "status": r.status.value, "exit_code": r.exit_code,
-                       "error": r.error} for r in job.host_runs.values()],
-        "streams": [{"time": iso(r.time), "host": r.host, "stream": r.stream.lower(),
-                     "text": r.text} for r in records],
+        "host_runs": [
+            {"host": r.host, "status": r.status.value, "exit_code": r.exit_code, "error": r.error}
+            for r in job.host_runs.values()
+        ],
+        "streams": [
+            {"time": iso(r.time), "host": r.host, "stream": r.stream.lower(), "text": r.text}
+            for r in records
+        ],
     }
 
 
@@ -76,17 +86,22 @@ def stream_line(record: StreamRecord, width: int) -> str:
 
 
 def print_job_table(jobs: list[Job]) -> None:
-    print(f"{'ID':<20} {'STATUS':<10} {'RUNBOOK':<22} {'PATTERN':<18} {'TRIGGER':<9} "
-          f"{'STARTED':<19} DURATION")
+    print(
+        f"{'ID':<20} {'STATUS':<10} {'RUNBOOK':<22} {'PATTERN':<18} {'TRIGGER':<9} "
+        f"{'STARTED':<19} DURATION"
+    )
     for job in jobs:
-        print(f"{job.id:<20} {job.status.value:<10} {job.runbook[:22]:<22} "
-              f"{job.pattern[:18]:<18} {job.trigger.value:<9} {local_time(job.started):<19} "
-              f"{duration(job.duration)}")
+        print(
+            f"{job.id:<20} {job.status.value:<10} {job.runbook[:22]:<22} "
+            f"{job.pattern[:18]:<18} {job.trigger.value:<9} {local_time(job.started):<19} "
+            f"{duration(job.duration)}"
+        )
 
 
 def print_host_runs(job: Job) -> None:
     width = max((len(h) for h in job.hosts), default=4)
     for run in job.host_runs.values():
         exit_code = "-" if run.exit_code is None else str(run.exit_code)
-        print(f"  {run.host:<{width}}  {run.status.value:<10} exit {exit_code:<4} "
-              f"{run.error or ''}")
+        print(
+            f"  {run.host:<{width}}  {run.status.value:<10} exit {exit_code:<4} {run.error or ''}"
+        )

@@ -19,18 +19,29 @@ from console.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser("run", help="run a runbook on the hosts of a pattern",
-                            parents=[common])
+    parser = sub.add_parser("run", help="run a runbook on the hosts of a pattern", parents=[common])
     parser.add_argument("runbook")
     parser.add_argument("pattern", nargs="?", help="hosts (default: the runbook's target)")
-    parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="a runbook parameter (repeatable)")
-    parser.add_argument("--json", action="store_true",
-                        help="print the finished job as JSON instead of live output")
-    parser.add_argument("--no-wait", action="store_true",
-                        help="print the job id and return at once")
-    parser.add_argument("--timeout", type=float, metavar="SECONDS",
-                        help="stop the job after this long (default: the runbook's own)")
+    parser.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a runbook parameter (repeatable)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the finished job as JSON instead of live output"
+    )
+    parser.add_argument(
+        "--no-wait", action="store_true", help="print the job id and return at once"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop the job after this long (default: the runbook's own)",
+    )
     parser.set_defaults(handler=run_runbook)
 
 
@@ -53,11 +64,17 @@ def run_runbook(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(_run_and_follow(args, settings, params, trigger, parent))
 
 
-async def _start(client: Any, args: argparse.Namespace, params: dict[str, str],
-                 trigger: Trigger, parent: str | None) -> Job:
+async def _start(
+    client: Any,
+    args: argparse.Namespace,
+    params: dict[str, str],
+    trigger: Trigger,
+    parent: str | None,
+) -> Job:
     pattern = args.pattern or await _default_target(client, args.runbook)
-    job: Job = await client.start_job(args.runbook, pattern, params, trigger=trigger,
-                                      trigger_ref=parent, timeout=args.timeout)
+    job: Job = await client.start_job(
+        args.runbook, pattern, params, trigger=trigger, trigger_ref=parent, timeout=args.timeout
+    )
     return job
 
 
@@ -68,8 +85,13 @@ async def _default_target(client: Any, runbook: str) -> str:
     raise UsageError(f"give a PATTERN: runbook {runbook!r} declares no default target")
 
 
-async def _start_detached(args: argparse.Namespace, settings: Settings,
-                          params: dict[str, str], trigger: Trigger, parent: str | None) -> int:
+async def _start_detached(
+    args: argparse.Namespace,
+    settings: Settings,
+    params: dict[str, str],
+    trigger: Trigger,
+    parent: str | None,
+) -> int:
     """--no-wait: the job must outlive this command, so it needs an engine that stays."""
     from console.connect import _attach, spawn_background_engine
 
@@ -97,14 +119,21 @@ async def _wait_for_background_engine(settings: Settings, timeout: float = 10.0)
     deadline = asyncio.get_running_loop().time() + timeout
     while (client := await _attach(settings)) is None:
         if asyncio.get_running_loop().time() > deadline:
-            raise UsageError(f"the background engine did not start; see "
-                             f"{settings.data_dir / 'background-engine.log'}")
+            raise UsageError(
+                f"the background engine did not start; see "
+                f"{settings.data_dir / 'background-engine.log'}"
+            )
         await asyncio.sleep(0.05)
     return client
 
 
-async def _run_and_follow(args: argparse.Namespace, settings: Settings,
-                          params: dict[str, str], trigger: Trigger, parent: str | None) -> int:
+async def _run_and_follow(
+    args: argparse.Namespace,
+    settings: Settings,
+    params: dict[str, str],
+    trigger: Trigger,
+    parent: str | None,
+) -> int:
     from console.connect import engine_client
 
     async with engine_client(settings) as client:
@@ -153,7 +182,9 @@ def _print_summary(job: Job) -> None:
     for run in job.host_runs.values():
         counts[run.status.value] = counts.get(run.status.value, 0) + 1
     tally = ", ".join(f"{n} {status.lower()}" for status, n in sorted(counts.items()))
-    print(f"job {job.id} {job.status.value}: {tally}" + (f" ({job.reason})" if job.reason
-                                                        else ""), file=sys.stderr)
+    print(
+        f"job {job.id} {job.status.value}: {tally}" + (f" ({job.reason})" if job.reason else ""),
+        file=sys.stderr,
+    )
     if job.status is not JobStatus.COMPLETED:
         print_host_runs(job)

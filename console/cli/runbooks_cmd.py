@@ -18,8 +18,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     listing = actions.add_parser("list", help="list runbooks", parents=[common])
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(handler=list_runbooks)
-    show = actions.add_parser("show", help="show a runbook's metadata and parameters",
-                              parents=[common])
+    show = actions.add_parser(
+        "show", help="show a runbook's metadata and parameters", parents=[common]
+    )
     show.add_argument("name")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(handler=show_runbook)

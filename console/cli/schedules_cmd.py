@@ -22,13 +22,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     create.add_argument("--json", action="store_true")
     create.set_defaults(handler=admin_handler("schedules", _create))
 
-    listing = actions.add_parser("list", help="list schedules with their next run",
-                                 parents=[common])
+    listing = actions.add_parser(
+        "list", help="list schedules with their next run", parents=[common]
+    )
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=admin_handler("schedules", _list))
 
-    show = actions.add_parser("show", help="a schedule and its recent decisions",
-                              parents=[common])
+    show = actions.add_parser("show", help="a schedule and its recent decisions", parents=[common])
     show.add_argument("name")
     show.add_argument("--decisions", type=int, default=20, metavar="N")
     show.add_argument("--json", action="store_true")
@@ -60,9 +60,11 @@ async def _list(book: Any, args: argparse.Namespace) -> int:
         return 0
     print(f"{'NAME':<20} {'ON':<3} {'RUNBOOK':<20} {'PATTERN':<16} {'NEXT':<26} WHEN")
     for row in rows:
-        print(f"{row['name'][:20]:<20} {'yes' if row['enabled'] else 'no':<3} "
-              f"{row['runbook'][:20]:<20} {row['pattern'][:16]:<16} "
-              f"{row['next'] or '-':<26} {row['describe']}")
+        print(
+            f"{row['name'][:20]:<20} {'yes' if row['enabled'] else 'no':<3} "
+            f"{row['runbook'][:20]:<20} {row['pattern'][:16]:<16} "
+            f"{row['next'] or '-':<26} {row['describe']}"
+        )
     return 0
 
 
@@ -71,15 +73,21 @@ async def _show(book: Any, args: argparse.Namespace) -> int:
     if args.json:
         print_json(view)
         return 0
-    print(f"schedule {view['name']} ({'enabled' if view['enabled'] else 'disabled'}): "
-          f"{view['describe']}")
+    print(
+        f"schedule {view['name']} ({'enabled' if view['enabled'] else 'disabled'}): "
+        f"{view['describe']}"
+    )
     print(f"  runbook {view['runbook']} on {view['pattern']}  parameters {view['parameters']}")
-    print(f"  overlap {view['overlap']}  misfire {view['misfire']} "
-          f"(grace {view['misfire_grace']:g}s)  next {view['next'] or '-'}")
+    print(
+        f"  overlap {view['overlap']}  misfire {view['misfire']} "
+        f"(grace {view['misfire_grace']:g}s)  next {view['next'] or '-'}"
+    )
     for d in view["decisions"]:
         job = f" job {d['job_id']}" if d.get("job_id") else ""
-        print(f"  {d['decided_at']}  {d['action']:<16} due {d['due'] or '-'}  "
-              f"delay {d['delay']:.1f}s{job} {d['detail']}")
+        print(
+            f"  {d['decided_at']}  {d['action']:<16} due {d['due'] or '-'}  "
+            f"delay {d['delay']:.1f}s{job} {d['detail']}"
+        )
     return 0
 
 

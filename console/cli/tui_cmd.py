@@ -12,11 +12,17 @@ from console.settings import Settings
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
-        "tui", parents=[common], help="the keyboard-driven console (the default command)",
+        "tui",
+        parents=[common],
+        help="the keyboard-driven console (the default command)",
         description="Full-screen console: inventory, jobs, runbooks. Usable at 80x24 over "
-        "SSH; set TEXTUAL_THEME=ansi-dark or pass --ansi to use the terminal's palette.")
-    parser.add_argument("--ansi", action="store_true",
-                        help="use the terminal's own 16-colour palette (theme ansi-dark)")
+        "SSH; set TEXTUAL_THEME=ansi-dark or pass --ansi to use the terminal's palette.",
+    )
+    parser.add_argument(
+        "--ansi",
+        action="store_true",
+        help="use the terminal's own 16-colour palette (theme ansi-dark)",
+    )
     parser.set_defaults(handler=run)
 
 

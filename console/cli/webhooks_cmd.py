@@ -21,25 +21,35 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     parser = sub.add_parser("webhooks", help="create and manage webhooks", parents=[common])
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    create = actions.add_parser("create", help="create a webhook; prints its URL once",
-                                parents=[common])
+    create = actions.add_parser(
+        "create", help="create a webhook; prints its URL once", parents=[common]
+    )
     create.add_argument("name")
     create.add_argument("runbook")
     create.add_argument("pattern")
     create.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE")
-    create.add_argument("--expires", metavar="DATE",
-                        help="ISO date or time (default: one year from now)")
-    create.add_argument("--secret", action="store_true",
-                        help="require an HMAC-SHA256 signature (X-Hub-Signature-256); "
-                        "the secret is printed once")
-    create.add_argument("--allow-from", action="append", default=[], metavar="CIDR",
-                        help="accept requests only from these networks (repeatable)")
+    create.add_argument(
+        "--expires", metavar="DATE", help="ISO date or time (default: one year from now)"
+    )
+    create.add_argument(
+        "--secret",
+        action="store_true",
+        help="require an HMAC-SHA256 signature (X-Hub-Signature-256); the secret is printed once",
+    )
+    create.add_argument(
+        "--allow-from",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="accept requests only from these networks (repeatable)",
+    )
     create.add_argument("--rate-limit", type=int, metavar="PER_MINUTE")
     create.add_argument("--json", action="store_true")
     create.set_defaults(handler=admin_handler("webhooks", _create))
 
-    listing = actions.add_parser("list", help="list webhooks (never their tokens)",
-                                 parents=[common])
+    listing = actions.add_parser(
+        "list", help="list webhooks (never their tokens)", parents=[common]
+    )
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=admin_handler("webhooks", _list))
 
@@ -52,25 +62,36 @@ def _expiry(text: str | None) -> float | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"--expires {text!r}: expected an ISO date or time, "
-                         "e.g. 2027-06-30 or 2027-06-30T18:00+02:00") from None
+        raise UsageError(
+            f"--expires {text!r}: expected an ISO date or time, "
+            "e.g. 2027-06-30 or 2027-06-30T18:00+02:00"
+        ) from None
     return moment.timestamp()  # a naive time is this machine's local time
 
 
 async def _create(service: Any, args: argparse.Namespace) -> int:
     view = await service.create(
-        name=args.name, runbook=args.runbook, pattern=args.pattern,
-        parameters=parse_param_args(args.param), expires=_expiry(args.expires),
-        signed=args.secret, allow_from=args.allow_from, rate_limit=args.rate_limit)
+        name=args.name,
+        runbook=args.runbook,
+        pattern=args.pattern,
+        parameters=parse_param_args(args.param),
+        expires=_expiry(args.expires),
+        signed=args.secret,
+        allow_from=args.allow_from,
+        rate_limit=args.rate_limit,
+    )
     if args.json:
         print_json(view)
         return 0
     print(view["url"])
     if view.get("secret"):
         print(f"secret: {view['secret']}")
-    print(f"webhook {view['name']} starts {view['runbook']} on {view['pattern']}; expires "
-          f"{local_time(view['expires'])}. Copy the URL now: it is not stored and cannot "
-          "be shown again.", file=sys.stderr)
+    print(
+        f"webhook {view['name']} starts {view['runbook']} on {view['pattern']}; expires "
+        f"{local_time(view['expires'])}. Copy the URL now: it is not stored and cannot "
+        "be shown again.",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -82,7 +103,9 @@ async def _list(service: Any, args: argparse.Namespace) -> int:
     print(f"{'NAME':<20} {'STATE':<9} {'RUNBOOK':<20} {'PATTERN':<16} {'EXPIRES':<19} SIGNED")
     for row in rows:
         state = "expired" if row["expired"] else ("enabled" if row["enabled"] else "disabled")
-        print(f"{row['name'][:20]:<20} {state:<9} {row['runbook'][:20]:<20} "
-              f"{row['pattern'][:16]:<16} {local_time(row['expires']):<19} "
-              f"{'yes' if row['signed'] else 'no'}")
+        print(
+            f"{row['name'][:20]:<20} {state:<9} {row['runbook'][:20]:<20} "
+            f"{row['pattern'][:16]:<16} {local_time(row['expires']):<19} "
+            f"{'yes' if row['signed'] else 'no'}"
+        )
     return 0

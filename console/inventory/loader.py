@@ -80,9 +80,7 @@ class _Builder:
 
     def add_child(self, parent: str, child: str, line: int) -> None:
         if child == parent or child in self.ancestors(parent):
-            raise self.error(
-                line, f"group {child!r} under {parent!r} creates a loop of groups"
-            )
+            raise self.error(line, f"group {child!r} under {parent!r} creates a loop of groups")
         if child not in self.groups[parent].children:
             self.groups[parent].children.append(child)
         if parent not in self.groups[child].parents:
@@ -134,8 +132,13 @@ class _Builder:
         depths = self._depths()
         groups = {
             name: Group(
-                name=name, vars=d.vars, hosts=tuple(d.hosts), children=tuple(d.children),
-                parents=tuple(d.parents), depth=depths[name], priority=d.priority,
+                name=name,
+                vars=d.vars,
+                hosts=tuple(d.hosts),
+                children=tuple(d.children),
+                parents=tuple(d.parents),
+                depth=depths[name],
+                priority=d.priority,
             )
             for name, d in self.groups.items()
         }
@@ -195,13 +198,14 @@ def check_variable(builder: _Builder, key: str, value: Any, line: int) -> None:
     if key == "ansible_connection":
         if value not in CONNECTIONS + SSH_ALIASES:
             raise builder.error(
-                line, f"ansible_connection: unknown connection type {value!r} "
-                "(use ssh, winrm or local)",
+                line,
+                f"ansible_connection: unknown connection type {value!r} (use ssh, winrm or local)",
             )
     elif key == "console_host_key_policy":
         if value not in HOST_KEY_POLICIES:
             raise builder.error(
-                line, f"console_host_key_policy: unknown policy {value!r} "
+                line,
+                f"console_host_key_policy: unknown policy {value!r} "
                 "(use strict, accept-new or off)",
             )
     elif key in ("ansible_port", "ansible_ssh_port"):
@@ -228,14 +232,13 @@ def _read_group(builder: _Builder, name: Any, body: Any, line: int) -> str:
     if body is None:
         return group
     if not isinstance(body, LineDict):
-        raise builder.error(
-            line, f"group {group!r} must be a mapping with hosts, vars or children"
-        )
+        raise builder.error(line, f"group {group!r} must be a mapping with hosts, vars or children")
     for key, value in body.items():
         key_line = body.line_of(key)
         if key not in GROUP_SECTIONS:
             raise builder.error(
-                key_line, f"unknown key {key!r} in group {group!r} "
+                key_line,
+                f"unknown key {key!r} in group {group!r} "
                 "(only hosts, vars and children are allowed; a host needs to be under hosts:)",
             )
         if isinstance(value, str):
@@ -244,7 +247,8 @@ def _read_group(builder: _Builder, name: Any, body: Any, line: int) -> str:
             continue
         if not isinstance(value, dict):
             raise builder.error(
-                key_line, f"{key!r} of group {group!r} must be a mapping, "
+                key_line,
+                f"{key!r} of group {group!r} must be a mapping, "
                 f"not a {type(value).__name__} (end each entry with a colon)",
             )
         if key == "vars":
@@ -271,7 +275,8 @@ def _read_host_entry(builder: _Builder, group: str, pattern: Any, body: Any, lin
         raise builder.error(line, f"host name {pattern!r} must be a string (quote numbers)")
     if body is not None and not isinstance(body, dict):
         raise builder.error(
-            line, f"host {pattern!r} must be followed by a mapping of variables or nothing, "
+            line,
+            f"host {pattern!r} must be followed by a mapping of variables or nothing, "
             f"not a {type(body).__name__}",
         )
     address = parse_address(pattern)
@@ -326,8 +331,11 @@ def _read_list_group(builder: _Builder, name: Any, body: Any, line: int) -> None
         body = {"hosts": [group], "vars": body}  # Ansible's shorthand: a host with vars
     hosts, variables = body.get("hosts", []), body.get("vars", {})
     children = body.get("children", [])
-    for key, value, kind in (("hosts", hosts, list), ("children", children, list),
-                             ("vars", variables, dict)):
+    for key, value, kind in (
+        ("hosts", hosts, list),
+        ("children", children, list),
+        ("vars", variables, dict),
+    ):
         if not isinstance(value, kind):
             raise builder.error(
                 _line(body, key, line), f"{key!r} of group {group!r} must be a {kind.__name__}"

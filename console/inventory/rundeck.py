@@ -77,9 +77,7 @@ def _nodes(path: str, data: Any) -> list[tuple[str, LineDict, int]]:
     return nodes
 
 
-def _convert(
-    path: str, name: str, node: LineDict, line: int
-) -> tuple[dict[str, Any], list[str]]:
+def _convert(path: str, name: str, node: LineDict, line: int) -> tuple[dict[str, Any], list[str]]:
     """Host variables and tags of one node; `line` is where the node starts."""
     host_vars: dict[str, Any] = {}
     hostname = node.get("hostname")

@@ -87,8 +87,9 @@ DAY = 86400.0
 class Store:
     """Jobs, streams and tables of one data directory (see the module docstring)."""
 
-    def __init__(self, data_dir: Path, *, retention_days: float = 30,
-                 segment_jobs: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, retention_days: float = 30, segment_jobs: int | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.retention_days = retention_days
         ensure_data_dir(self.data_dir)
@@ -156,10 +157,16 @@ class Store:
         with self._lock:
             return self._jobs.get(job_id)
 
-    def list_jobs(self, *, status: JobStatus | Collection[JobStatus] | None = None,
-                  runbook: str | None = None, trigger: Trigger | str | None = None,
-                  trigger_ref: str | None = None, limit: int = 200,
-                  before_id: str | None = None) -> list[Job]:
+    def list_jobs(
+        self,
+        *,
+        status: JobStatus | Collection[JobStatus] | None = None,
+        runbook: str | None = None,
+        trigger: Trigger | str | None = None,
+        trigger_ref: str | None = None,
+        limit: int = 200,
+        before_id: str | None = None,
+    ) -> list[Job]:
         """Jobs newest first matching every filter given; at most `limit`."""
         wanted = JobFilter.make(status, runbook, trigger, trigger_ref)
         with self._lock:
@@ -183,8 +190,9 @@ class Store:
         if handle is not None:
             self._streams.sync_handle(handle)
 
-    def read_streams(self, job_id: str, host: str | None = None,
-                     stream: str | None = None) -> list[StreamRecord]:
+    def read_streams(
+        self, job_id: str, host: str | None = None, stream: str | None = None
+    ) -> list[StreamRecord]:
         with self._lock:
             return self._streams.read(job_id, host, stream)
 
@@ -193,7 +201,8 @@ class Store:
     def apply_retention(self, now: float | None = None, days: float | None = None) -> int:
         """Remove finished jobs created more than `days` ago, and their streams."""
         cutoff = (time.time() if now is None else now) - DAY * (
-            self.retention_days if days is None else days)
+            self.retention_days if days is None else days
+        )
         removed = 0
         with self._lock:
             candidates = self._jobs.segments_older_than(cutoff)

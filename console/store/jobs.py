@@ -86,8 +86,13 @@ class JobFilter:
     trigger_ref: str | None = None
 
     @classmethod
-    def make(cls, status: StatusFilter, runbook: str | None, trigger: Trigger | str | None,
-             trigger_ref: str | None) -> JobFilter:
+    def make(
+        cls,
+        status: StatusFilter,
+        runbook: str | None,
+        trigger: Trigger | str | None,
+        trigger_ref: str | None,
+    ) -> JobFilter:
         if status is None:
             statuses = None
         elif isinstance(status, JobStatus):
@@ -98,10 +103,12 @@ class JobFilter:
         return cls(statuses, runbook, trig, trigger_ref)
 
     def matches(self, doc: Mapping[str, Any]) -> bool:
-        return ((self.statuses is None or doc["status"] in self.statuses)
-                and (self.runbook is None or doc["runbook"] == self.runbook)
-                and (self.trigger is None or doc["trigger"] == self.trigger)
-                and (self.trigger_ref is None or doc["trigger_ref"] == self.trigger_ref))
+        return (
+            (self.statuses is None or doc["status"] in self.statuses)
+            and (self.runbook is None or doc["runbook"] == self.runbook)
+            and (self.trigger is None or doc["trigger"] == self.trigger)
+            and (self.trigger_ref is None or doc["trigger_ref"] == self.trigger_ref)
+        )
 
 
 @dataclass
@@ -123,28 +130,37 @@ class Summary:
         return self.size() != before
 
     def size(self) -> int:
-        return (len(self.statuses) + len(self.runbooks) + len(self.triggers)
-                + len(self.trigger_refs))
+        return len(self.statuses) + len(self.runbooks) + len(self.triggers) + len(self.trigger_refs)
 
     def may_match(self, wanted: JobFilter, has_active: bool) -> bool:
         """False when no job of the segment can match. Every job once was Queued and
         Running, so unfinished statuses only count where the active index has a job."""
-        possible = {s for s in self.statuses if s in FINISHED} | (UNFINISHED if has_active
-                                                                   else set())
-        return ((wanted.statuses is None or bool(wanted.statuses & possible))
-                and (wanted.runbook is None or wanted.runbook in self.runbooks)
-                and (wanted.trigger is None or wanted.trigger in self.triggers)
-                and (wanted.trigger_ref is None or wanted.trigger_ref in self.trigger_refs))
+        possible = {s for s in self.statuses if s in FINISHED} | (
+            UNFINISHED if has_active else set()
+        )
+        return (
+            (wanted.statuses is None or bool(wanted.statuses & possible))
+            and (wanted.runbook is None or wanted.runbook in self.runbooks)
+            and (wanted.trigger is None or wanted.trigger in self.triggers)
+            and (wanted.trigger_ref is None or wanted.trigger_ref in self.trigger_refs)
+        )
 
     def to_doc(self) -> dict[str, list[Any]]:
-        return {"statuses": sorted(self.statuses), "runbooks": sorted(self.runbooks),
-                "triggers": sorted(self.triggers),
-                "trigger_refs": sorted(self.trigger_refs, key=lambda r: r or "")}
+        return {
+            "statuses": sorted(self.statuses),
+            "runbooks": sorted(self.runbooks),
+            "triggers": sorted(self.triggers),
+            "trigger_refs": sorted(self.trigger_refs, key=lambda r: r or ""),
+        }
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> Summary:
-        return cls(set(doc["statuses"]), set(doc["runbooks"]), set(doc["triggers"]),
-                   set(doc["trigger_refs"]))
+        return cls(
+            set(doc["statuses"]),
+            set(doc["runbooks"]),
+            set(doc["triggers"]),
+            set(doc["trigger_refs"]),
+        )
 
 
 def job_to_doc(job: Job) -> dict[str, Any]:
@@ -181,15 +197,21 @@ class JobStore:
     outside its state lock, so readers and new stages never wait for a disk.
     """
 
-    def __init__(self, directory: Path, *, segment_jobs: int = SEGMENT_JOBS,
-                 segment_bytes: int = SEGMENT_BYTES) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        segment_jobs: int = SEGMENT_JOBS,
+        segment_bytes: int = SEGMENT_BYTES,
+    ) -> None:
         self.directory = directory
         self.segment_jobs = segment_jobs
         self.segment_bytes = segment_bytes
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         remove_debris(directory)
-        self._starts = sorted(m.group(1) for p in directory.iterdir()
-                              if (m := _SEGMENT_FILE.match(p.name)))
+        self._starts = sorted(
+            m.group(1) for p in directory.iterdir() if (m := _SEGMENT_FILE.match(p.name))
+        )
         self._open: OrderedDict[str, AtomicDB] = OrderedDict()
         self._sizes: dict[str, int] = {}  # bytes of each segment, as last written + staged
         self._version: dict[str, int] = {}  # changes staged per segment...
@@ -201,8 +223,9 @@ class JobStore:
         self._summary_db = AtomicDB(directory / "summaries.json")
         self._active_db = AtomicDB(directory / "active.json")
         try:
-            self._summaries = {start: Summary.from_doc(doc)
-                               for start, doc in self._summary_table.raw().items()}
+            self._summaries = {
+                start: Summary.from_doc(doc) for start, doc in self._summary_table.raw().items()
+            }
             self._active.raw()
         except (StoreCorrupt, KeyError, TypeError):
             self._rebuild_indexes()
@@ -234,9 +257,12 @@ class JobStore:
         self._summary_db = AtomicDB(self.directory / "summaries.json")
         self._active_db = AtomicDB(self.directory / "active.json")
         self._summaries = {}
-        unfinished = {job_id: {"segment": start} for start in self._starts
-                      for job_id, doc in self._segment(start).raw().items()
-                      if not JobStatus(doc["status"]).finished}
+        unfinished = {
+            job_id: {"segment": start}
+            for start in self._starts
+            for job_id, doc in self._segment(start).raw().items()
+            if not JobStatus(doc["status"]).finished
+        }
         self._active.put_many(unfinished)
 
     def _rebuild_missing_summaries(self) -> None:
@@ -306,8 +332,10 @@ class JobStore:
             return job_id
         if start != self._starts[-1]:
             return start  # a back-dated id belongs to an older segment, full or not
-        full = (len(self._segment(start).raw()) >= self.segment_jobs
-                or self._sizes[start] >= self.segment_bytes)
+        full = (
+            len(self._segment(start).raw()) >= self.segment_jobs
+            or self._sizes[start] >= self.segment_bytes
+        )
         return job_id if full else start
 
     def _apply(self, start: str, doc: dict[str, Any]) -> None:
@@ -335,8 +363,10 @@ class JobStore:
 
     def _check_writable(self) -> None:
         if self.broken is not None:
-            raise StoreWriteFailed(f"the store stopped taking writes after: {self.broken}; "
-                                   "fix the disk, then restart the engine")
+            raise StoreWriteFailed(
+                f"the store stopped taking writes after: {self.broken}; "
+                "fix the disk, then restart the engine"
+            )
 
     # -- staging (callers hold the store lock) --------------------------------------
 
@@ -396,8 +426,12 @@ class JobStore:
                 files.append((db.atomic_storage, {"jobs": dict(self._segment(start).raw())}))
                 versions[start] = self._version[start]
         if self._side_version != self._side_persisted:
-            files.append((self._summary_db.atomic_storage, {"segments": {
-                s: summary.to_doc() for s, summary in self._summaries.items()}}))
+            files.append(
+                (
+                    self._summary_db.atomic_storage,
+                    {"segments": {s: summary.to_doc() for s, summary in self._summaries.items()}},
+                )
+            )
             files.append((self._active_db.atomic_storage, {"active": dict(self._active_live())}))
         return Snapshot(lines, seq, files, versions, self._side_version)
 
@@ -430,8 +464,11 @@ class JobStore:
         try:
             write(*args)
         except (OSError, StoreWriteFailed) as exc:
-            self.broken = (exc if isinstance(exc, StoreWriteFailed)
-                           else StoreWriteFailed(f"could not write the job store: {exc}"))
+            self.broken = (
+                exc
+                if isinstance(exc, StoreWriteFailed)
+                else StoreWriteFailed(f"could not write the job store: {exc}")
+            )
             raise self.broken from exc
 
     # -- reads ------------------------------------------------------------------------
@@ -454,14 +491,19 @@ class JobStore:
     def not_found(self, job_id: str) -> JobNotFound:
         """A JobNotFound that names the nearest ids, to catch a typo or a truncation."""
         if not JOB_ID.match(job_id):
-            return JobNotFound(f"{job_id!r} is not a job id (job ids are 20 hex digits, "
-                               "as shown by 'opsconsole jobs list')")
+            return JobNotFound(
+                f"{job_id!r} is not a job id (job ids are 20 hex digits, "
+                "as shown by 'opsconsole jobs list')"
+            )
         start = self._segment_of(job_id) or (self._starts[0] if self._starts else None)
         near = difflib.get_close_matches(
-            job_id, list(self._segment(start).raw()) if start else [], n=3, cutoff=0.6)
+            job_id, list(self._segment(start).raw()) if start else [], n=3, cutoff=0.6
+        )
         hint = f"; did you mean {', '.join(near)}?" if near else ""
-        return JobNotFound(f"no job {job_id} in {self.directory.parent} (it may have been removed "
-                           f"by retention){hint}")
+        return JobNotFound(
+            f"no job {job_id} in {self.directory.parent} (it may have been removed "
+            f"by retention){hint}"
+        )
 
     def query(self, wanted: JobFilter, limit: int, before_id: str | None) -> list[Job]:
         """Newest first, walking segments from the newest and skipping those whose
@@ -475,8 +517,9 @@ class JobStore:
                 break
         return found
 
-    def _newest_first(self, wanted: JobFilter,
-                      before_id: str | None) -> Iterator[Mapping[str, Any]]:
+    def _newest_first(
+        self, wanted: JobFilter, before_id: str | None
+    ) -> Iterator[Mapping[str, Any]]:
         live = {doc["segment"] for doc in self._active.raw().values()}
         for start in reversed(self._starts):
             if before_id is not None and start >= before_id:
@@ -523,8 +566,11 @@ class JobStore:
         if self._dirty(start) or self.journal.size:
             self.compact()
         docs = self._segment(start).raw()
-        old = [job_id for job_id, doc in docs.items()
-               if job_id_time(job_id) < cutoff and JobStatus(doc["status"]).finished]
+        old = [
+            job_id
+            for job_id, doc in docs.items()
+            if job_id_time(job_id) < cutoff and JobStatus(doc["status"]).finished
+        ]
         if len(old) == len(docs):
             self._drop_segment(start)
         elif old:
@@ -549,9 +595,12 @@ class JobStore:
 
     def close(self) -> None:
         """Fold the journal into the files (unless a write failed) and close."""
-        if self.broken is None and (self.journal.size or self._lines or any(
-                self._dirty(s) for s in self._starts)
-                or self._side_version != self._side_persisted):
+        if self.broken is None and (
+            self.journal.size
+            or self._lines
+            or any(self._dirty(s) for s in self._starts)
+            or self._side_version != self._side_persisted
+        ):
             self.compact()
         self.journal.close()
         for db in self._open.values():

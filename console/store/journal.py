@@ -72,7 +72,7 @@ class Journal:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(self._fd, view):]
+                view = view[os.write(self._fd, view) :]
         except OSError as exc:
             with contextlib.suppress(OSError):  # replay stops at a partial line anyway
                 os.ftruncate(self._fd, self.size)

@@ -24,7 +24,8 @@ class EngineRunning(OpsError):
         who = f"pid {pid}" if pid is not None else "pid unknown"
         super().__init__(
             f"another opsconsole engine ({who}) owns {data_dir}; attach to it through its "
-            "control socket, stop it, or use another --data-dir")
+            "control socket, stop it, or use another --data-dir"
+        )
         self.data_dir = data_dir
         self.pid = pid
 

@@ -106,8 +106,9 @@ class StreamFiles:
         handle.close()
         fsync_dir(self.directory)
 
-    def read(self, job_id: str, host: str | None = None,
-             stream: str | None = None) -> list[StreamRecord]:
+    def read(
+        self, job_id: str, host: str | None = None, stream: str | None = None
+    ) -> list[StreamRecord]:
         """The job's records in write order, optionally for one host and/or stream.
 
         Lines that cannot match are rejected on their raw bytes before any JSON
@@ -131,27 +132,35 @@ class StreamFiles:
             if not all(needle in line for needle in needles):
                 continue
             record = self._parse(job_id, number, line)
-            if (host is None or record.host == host) and (stream is None
-                                                          or record.stream == stream):
+            if (host is None or record.host == host) and (
+                stream is None or record.stream == stream
+            ):
                 records.append(record)
         return records
 
     def _parse(self, job_id: str, number: int, line: bytes) -> StreamRecord:
         try:
             raw = json.loads(line)
-            return StreamRecord(time=raw["time"], host=raw["host"], stream=raw["stream"],
-                                text=raw["text"])
+            return StreamRecord(
+                time=raw["time"], host=raw["host"], stream=raw["stream"], text=raw["text"]
+            )
         except (ValueError, KeyError, TypeError) as exc:
-            raise StoreCorrupt(f"{self.path(job_id)}:{number}: not a stream record ({exc}); "
-                               "the file was damaged outside opsconsole") from exc
+            raise StoreCorrupt(
+                f"{self.path(job_id)}:{number}: not a stream record ({exc}); "
+                "the file was damaged outside opsconsole"
+            ) from exc
 
     def sweep(self, cutoff: float, keep: set[str]) -> int:
         """Delete the files of jobs created before `cutoff`, except `keep`."""
         removed = 0
         for entry in os.scandir(self.directory):
             job_id = entry.name.removesuffix(".jsonl")
-            if (entry.name.endswith(".jsonl") and len(job_id) == 20
-                    and job_id not in keep and job_id_time(job_id) < cutoff):
+            if (
+                entry.name.endswith(".jsonl")
+                and len(job_id) == 20
+                and job_id not in keep
+                and job_id_time(job_id) < cutoff
+            ):
                 self.sync(job_id)
                 os.unlink(entry.path)
                 removed += 1

@@ -71,5 +71,7 @@ class Table:
 
 def check_table_name(name: str) -> None:
     if not _NAME.match(name):
-        raise UsageError(f"{name!r} is not a table name (lower-case letters, digits, "
-                         "'_' and '-', starting with a letter)")
+        raise UsageError(
+            f"{name!r} is not a table name (lower-case letters, digits, "
+            "'_' and '-', starting with a letter)"
+        )

@@ -44,7 +44,9 @@ class LocalTransport(Transport):
         on_line: LineCallback | None = None,
     ) -> ExitStatus:
         process = await asyncio.create_subprocess_exec(
-            "/bin/sh", "-c", command,
+            "/bin/sh",
+            "-c",
+            command,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

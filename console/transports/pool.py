@@ -210,8 +210,13 @@ class TransportPool:
         return "|".join(
             str(x)
             for x in (
-                host.name, host.address, v.get("ansible_port"), host.user,
-                host.private_key_file, host.jump_host, host.host_key_policy,
+                host.name,
+                host.address,
+                v.get("ansible_port"),
+                host.user,
+                host.private_key_file,
+                host.jump_host,
+                host.host_key_policy,
             )
         )
 
@@ -260,9 +265,15 @@ class TransportPool:
                 "nor user@host[:port]"
             )
         inherited = {
-            k: v for k, v in host.vars.items()
-            if k in ("ansible_ssh_private_key_file", "console_host_key_policy",
-                     "console_known_hosts_file", "ansible_ssh_common_args")
+            k: v
+            for k, v in host.vars.items()
+            if k
+            in (
+                "ansible_ssh_private_key_file",
+                "console_host_key_policy",
+                "console_known_hosts_file",
+                "ansible_ssh_common_args",
+            )
         }
         jump_vars = {**inherited, "ansible_host": match["host"].strip("[]")}
         if match["user"]:

@@ -74,9 +74,7 @@ def env_block(env: Mapping[str, str] | None) -> bytes:
     parts: list[bytes] = []
     for name, value in (env or {}).items():
         if not _NAME.match(name):
-            raise UsageError(
-                f"environment variable name {name!r} is not a valid shell identifier"
-            )
+            raise UsageError(f"environment variable name {name!r} is not a valid shell identifier")
         parts.append(name.encode() + b"\n" + encode_value(str(value)) + b"\n")
     parts.append(END_OF_ENV)
     return b"".join(parts)

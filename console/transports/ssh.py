@@ -59,14 +59,10 @@ class SSHTransport(Transport):
             f" || {{ rc=$?; rm -f {tmp}; exit $rc; }}"
         )
         errors: list[bytes] = []
-        status = await self.run(
-            command, stdin=data, on_line=lambda s, line: errors.append(line)
-        )
+        status = await self.run(command, stdin=data, on_line=lambda s, line: errors.append(line))
         if not status.ok:
             message = b"".join(errors).decode(errors="replace").strip()
-            raise HostError(
-                self.host.name, f"upload to {remote_path} failed: {message or status}"
-            )
+            raise HostError(self.host.name, f"upload to {remote_path} failed: {message or status}")
 
     async def close(self) -> None:
         self.pool.discard(self.host)
@@ -81,9 +77,7 @@ class SSHTransport(Transport):
     ) -> ExitStatus:
         nonce = remote_shell.new_nonce()
         try:
-            process = await conn.create_process(
-                remote_shell.wrap(command, nonce), encoding=None
-            )
+            process = await conn.create_process(remote_shell.wrap(command, nonce), encoding=None)
         except (asyncssh.Error, OSError) as exc:
             self.pool.discard(self.host)
             raise Unreachable(self.host.name, f"cannot open a session: {exc}") from exc
@@ -177,4 +171,3 @@ async def _kill_remote(
         with contextlib.suppress(asyncssh.Error, OSError, TimeoutError):
             await conn.run(remote_shell.kill_script(target), timeout=KILL_WAIT)
     process.close()
-

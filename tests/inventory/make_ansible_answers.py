@@ -82,11 +82,16 @@ SEEDS = ("0", "1", "2", "3", "4")
 
 
 def run(command: list[str], seed: str = "0") -> str:
-    env = dict(os.environ, PYTHONHASHSEED=seed, ANSIBLE_INVENTORY_ENABLED="yaml",
-               ANSIBLE_HOST_PATTERN_MISMATCH="ignore", ANSIBLE_LOCALHOST_WARNING="false",
-               ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="false")
-    done = subprocess.run(command, env=env, cwd=HERE, capture_output=True, text=True,
-                          check=True)
+    env = dict(
+        os.environ,
+        PYTHONHASHSEED=seed,
+        ANSIBLE_INVENTORY_ENABLED="yaml",
+        ANSIBLE_HOST_PATTERN_MISMATCH="ignore",
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_DEPRECATION_WARNINGS="false",
+    )
+    done = subprocess.run(command, env=env, cwd=HERE, capture_output=True, text=True, check=True)
     return done.stdout
 
 

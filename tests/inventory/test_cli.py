@@ -27,8 +27,11 @@ def test_list_json_has_exactly_the_documented_keys(capsys):
     assert main(["inventory", "list", "web:&prod", "--json", "-i", str(GOLDEN)]) == 0
     records = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in records] == [
-        "web01.example.com", "web02.example.com", "web04.example.com",
-        "web06.example.com", "web08.example.com",
+        "web01.example.com",
+        "web02.example.com",
+        "web04.example.com",
+        "web06.example.com",
+        "web08.example.com",
     ]
     assert all(set(r) == JSON_KEYS for r in records)
     assert records[0]["vars"]["env"] == "host_prod" and records[0]["port"] == 22
@@ -75,8 +78,9 @@ def test_list_hosts_works_without_a_pattern_attribute(capsys):
 
 
 def test_import_rundeck_prints_loadable_yaml(write, capsys):
-    resources = write("web1:\n  hostname: w1:2200\n  username: ops\n  tags: web\n",
-                      name="resources.yaml")
+    resources = write(
+        "web1:\n  hostname: w1:2200\n  username: ops\n  tags: web\n", name="resources.yaml"
+    )
     assert main(["inventory", "import-rundeck", str(resources)]) == 0
     converted = write(capsys.readouterr().out, name="converted.yaml")
     assert main(["-i", str(converted), "inventory", "list", "tag=web", "--json"]) == 0
@@ -85,8 +89,9 @@ def test_import_rundeck_prints_loadable_yaml(write, capsys):
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(OPSCONSOLE), *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=60)
+    return subprocess.run(
+        [str(OPSCONSOLE), *args], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
 
 
 def test_installed_script_exit_codes_and_json(write):

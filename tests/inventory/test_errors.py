@@ -13,10 +13,14 @@ BAD = {
     "host_value_not_mapping": ("all:\n  hosts:\n    web01: 42\n", 3, "web01"),
     "host_value_list": ("all:\n  hosts:\n    web01:\n      - a\n", 3, "web01"),
     "unknown_connection": (
-        "all:\n  hosts:\n    web01:\n      ansible_connection: telnet\n", 4, "ansible_connection"
+        "all:\n  hosts:\n    web01:\n      ansible_connection: telnet\n",
+        4,
+        "ansible_connection",
     ),
     "unknown_connection_in_group_vars": (
-        "all:\n  vars:\n    ansible_connection: psrp\n", 3, "ansible_connection"
+        "all:\n  vars:\n    ansible_connection: psrp\n",
+        3,
+        "ansible_connection",
     ),
     "bad_range": ("all:\n  hosts:\n    web[05:1]:\n", 3, "web[05:1]"),
     "bad_range_letters": ("all:\n  hosts:\n    web[a:5]:\n", 3, "web[a:5]"),
@@ -24,12 +28,15 @@ BAD = {
     "duplicate_top_key": ("all:\n  hosts:\n    a:\nall:\n  hosts:\n    b:\n", 4, "all"),
     "duplicate_hosts_key": (
         "all:\n  children:\n    web:\n      hosts:\n        a:\n      hosts:\n        b:\n",
-        6, "hosts",
+        6,
+        "hosts",
     ),
     "duplicate_host": ("all:\n  hosts:\n    a:\n    b:\n    a:\n", 5, "'a'"),
     "duplicate_var": ("all:\n  hosts:\n    a:\n      x: 1\n      x: 2\n", 5, "'x'"),
     "unknown_host_key_policy": (
-        "all:\n  vars:\n    console_host_key_policy: yolo\n", 3, "console_host_key_policy"
+        "all:\n  vars:\n    console_host_key_policy: yolo\n",
+        3,
+        "console_host_key_policy",
     ),
     "hosts_is_a_list": ("all:\n  children:\n    web:\n      hosts:\n        - a\n", 4, "hosts"),
     "children_is_a_list": ("all:\n  children:\n    - web\n", 2, "children"),
@@ -37,11 +44,11 @@ BAD = {
     "group_not_mapping": ("web: 3\n", 1, "web"),
     "bad_port": ("all:\n  hosts:\n    a:\n      ansible_port: http\n", 4, "ansible_port"),
     "bad_priority": (
-        "web:\n  vars:\n    ansible_group_priority: high\n", 3, "ansible_group_priority"
+        "web:\n  vars:\n    ansible_group_priority: high\n",
+        3,
+        "ansible_group_priority",
     ),
-    "group_loop": (
-        "a:\n  children:\n    b:\n      children:\n        a:\n", 3, "loop"
-    ),
+    "group_loop": ("a:\n  children:\n    b:\n      children:\n        a:\n", 3, "loop"),
     "numeric_host_name": ("all:\n  hosts:\n    1.5:\n", 3, "1.5"),
     "top_level_list": ("- a\n- b\n", 1, "mapping"),
 }

@@ -85,5 +85,8 @@ def test_ansible_inventory_list_json_loads_with_the_same_hosts_and_vars(inventor
         assert dict(host.vars) == dict(inventory.hosts[name].vars)
         assert host.groups == inventory.hosts[name].groups
     assert [h.name for h in from_json.select("web:&prod:!web02*")] == [
-        "web01.example.com", "web04.example.com", "web06.example.com", "web08.example.com"
+        "web01.example.com",
+        "web04.example.com",
+        "web06.example.com",
+        "web08.example.com",
     ]

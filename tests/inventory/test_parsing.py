@@ -9,7 +9,8 @@ from console.inventory import load_inventory
 
 
 def test_hosts_vars_children_and_implicit_groups(write):
-    inv = load_inventory(write("""
+    inv = load_inventory(
+        write("""
         all:
           hosts:
             solo:
@@ -21,7 +22,8 @@ def test_hosts_vars_children_and_implicit_groups(write):
         db:
           hosts:
             db1:
-    """))
+    """)
+    )
     assert list(inv.hosts) == ["solo", "web1", "web2", "db1"]
     assert inv.groups["all"].children == ("ungrouped", "web", "db")
     assert inv.groups["ungrouped"].hosts == ("solo",)
@@ -31,23 +33,37 @@ def test_hosts_vars_children_and_implicit_groups(write):
 
 
 def test_ranges_with_padding_letters_and_stride(write):
-    inv = load_inventory(write("""
+    inv = load_inventory(
+        write("""
         all:
           hosts:
             web[01:03].example.com:
             db-[a:c]:
             node[1:10:3]:
             rack[1:2]-u[08:09]:
-    """))
+    """)
+    )
     assert list(inv.hosts) == [
-        "web01.example.com", "web02.example.com", "web03.example.com",
-        "db-a", "db-b", "db-c", "node1", "node4", "node7", "node10",
-        "rack1-u08", "rack1-u09", "rack2-u08", "rack2-u09",
+        "web01.example.com",
+        "web02.example.com",
+        "web03.example.com",
+        "db-a",
+        "db-b",
+        "db-c",
+        "node1",
+        "node4",
+        "node7",
+        "node10",
+        "rack1-u08",
+        "rack1-u09",
+        "rack2-u08",
+        "rack2-u09",
     ]
 
 
 def test_host_key_with_port_and_host_in_many_groups(write):
-    inv = load_inventory(write("""
+    inv = load_inventory(
+        write("""
         all:
           children:
             a:
@@ -56,7 +72,8 @@ def test_host_key_with_port_and_host_in_many_groups(write):
             b:
               hosts:
                 db01: {y: 2}
-    """))
+    """)
+    )
     host = inv.get("db01")
     assert host.port == 2222 and host.groups == ("a", "b")
     assert dict(host.vars) == {"ansible_port": 2222, "x": 1, "y": 2}
@@ -64,7 +81,8 @@ def test_host_key_with_port_and_host_in_many_groups(write):
 
 
 def test_precedence_child_over_parent_host_over_group_alphabetical_and_priority(write):
-    inv = load_inventory(write("""
+    inv = load_inventory(
+        write("""
         all:
           vars: {v_all: all, level: all, pick: all, prio: all}
           children:
@@ -84,7 +102,8 @@ def test_precedence_child_over_parent_host_over_group_alphabetical_and_priority(
             mid:
               vars: {alpha: mid}
               hosts: {h1: }
-    """))
+    """)
+    )
     merged = inv.get("h1").vars
     assert merged["v_all"] == "all"
     assert merged["level"] == "child"  # deeper group wins
@@ -95,26 +114,31 @@ def test_precedence_child_over_parent_host_over_group_alphabetical_and_priority(
 
 
 def test_ungrouped_host_listed_in_another_group_leaves_ungrouped(write):
-    inv = load_inventory(write("""
+    inv = load_inventory(
+        write("""
         ungrouped:
           hosts: {h1: , h2: }
         web:
           hosts: {h2: }
-    """))
+    """)
+    )
     assert inv.groups["ungrouped"].hosts == ("h1",)
     assert inv.get("h2").groups == ("web",)
 
 
 def test_string_section_is_a_single_entry_as_in_ansible(write):
-    inv = load_inventory(write("""
+    inv = load_inventory(
+        write("""
         web:
           hosts: web01
-    """))
+    """)
+    )
     assert list(inv.hosts) == ["web01"]
 
 
 def test_connection_settings_and_aliases(write):
-    inv = load_inventory(write("""
+    inv = load_inventory(
+        write("""
         all:
           hosts:
             s: {ansible_connection: smart, ansible_user: ops, ansible_ssh_private_key_file: /k}
@@ -130,7 +154,8 @@ def test_connection_settings_and_aliases(write):
               console_jump_host: jump2
               console_host_key_policy: strict
               console_tags: web, prod
-    """))
+    """)
+    )
     s, p, w, loc = (inv.get(n) for n in "swpl".replace("wp", "pw"))
     assert (s.connection, s.user, s.private_key_file, s.port) == ("ssh", "ops", "/k", 22)
     assert p.connection == "ssh"
@@ -158,8 +183,9 @@ def test_json_from_ansible_inventory_list_detected_by_content(write):
 
 
 def test_json_suffix_with_host_lists_without_meta(write):
-    path = write('{"web": ["a", "b"], "db": {"hosts": ["c"], "children": ["web"]}}',
-                 name="inv.json")
+    path = write(
+        '{"web": ["a", "b"], "db": {"hosts": ["c"], "children": ["web"]}}', name="inv.json"
+    )
     inv = load_inventory(path)
     assert [h.name for h in inv.select("db")] == ["c", "a", "b"]
 
@@ -169,9 +195,11 @@ def test_ten_thousand_hosts_load_fast(tmp_path):
     for g in range(50):
         lines += [f"    group{g}:", "      vars:", f"        env: e{g}", "      hosts:"]
         for h in range(200):
-            lines += [f"        host{g:02d}-{h:03d}.example.com:",
-                      f"          ansible_host: 10.{g}.0.{h}",
-                      "          console_tags: [web, prod]"]
+            lines += [
+                f"        host{g:02d}-{h:03d}.example.com:",
+                f"          ansible_host: 10.{g}.0.{h}",
+                "          console_tags: [web, prod]",
+            ]
     path = tmp_path / "big.yaml"
     path.write_text("\n".join(lines) + "\n")
     started = time.perf_counter()

@@ -11,7 +11,8 @@ from console.inventory.patterns import split_pattern
 
 @pytest.fixture
 def inv(write):
-    return load_inventory(write("""
+    return load_inventory(
+        write("""
         all:
           children:
             web:
@@ -24,7 +25,8 @@ def inv(write):
               hosts:
                 web03:
                 db01:
-    """))
+    """)
+    )
 
 
 def names(hosts):

@@ -53,7 +53,11 @@ def test_map_form_round_trip(write):
     assert list(inv.hosts) == ["web01.example.com", "db01.example.com", "win01.example.com"]
     web, db, win = inv.hosts.values()
     assert (web.address, web.port, web.user, web.connection) == (
-        "web01.example.com", 22, "ops", "ssh")
+        "web01.example.com",
+        22,
+        "ops",
+        "ssh",
+    )
     assert web.tags == ("linux", "web", "prod") and web.vars["env"] == "prod"
     assert web.vars["rundeck_ssh_key_storage_path"] == "keys/project/ops/id_ed25519"
     assert (db.address, db.port) == ("10.0.0.7", 2222)

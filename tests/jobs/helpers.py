@@ -41,8 +41,10 @@ def closed_port() -> int:
 @pytest.fixture(scope="session")
 def jobs_inventory(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("jobs") / "inventory.yaml"
-    extra: dict[str, dict[str, Any]] = {"localhost": {"ansible_connection": "local"},
-             "ghost": {"ansible_host": "127.0.0.1", "ansible_port": closed_port()}}
+    extra: dict[str, dict[str, Any]] = {
+        "localhost": {"ansible_connection": "local"},
+        "ghost": {"ansible_host": "127.0.0.1", "ansible_port": closed_port()},
+    }
     return fleet.inventory(path, extra_hosts=extra)
 
 
@@ -71,8 +73,9 @@ class JobEnv:
 
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """The installed `opsconsole` script, as a user runs it."""
-        return subprocess.run([str(OPSCONSOLE), *args], capture_output=True, text=True,
-                              env=self.env, timeout=timeout)
+        return subprocess.run(
+            [str(OPSCONSOLE), *args], capture_output=True, text=True, env=self.env, timeout=timeout
+        )
 
     async def acli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """`cli` without blocking the loop an in-process engine runs on."""
@@ -82,9 +85,13 @@ class JobEnv:
         """A real `opsconsole serve` process on this data dir, once its engine started."""
         log_path = self.settings.data_dir.parent / f"serve-{len(self.serves)}.log"
         with log_path.open("wb") as log:
-            proc = subprocess.Popen([str(OPSCONSOLE), "serve", "--listen", "127.0.0.1:0", *args],
-                                    env=self.env, stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=log)
+            proc = subprocess.Popen(
+                [str(OPSCONSOLE), "serve", "--listen", "127.0.0.1:0", *args],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
         self.serves.append(proc)
         deadline = time.monotonic() + 15
         while "engine started" not in log_path.read_text(errors="replace"):
@@ -106,8 +113,9 @@ class JobEnv:
 
 
 @pytest.fixture
-def job_env(fleet: Fleet, jobs_inventory: Path, tmp_path: Path,
-            monkeypatch: pytest.MonkeyPatch) -> Iterator[JobEnv]:
+def job_env(
+    fleet: Fleet, jobs_inventory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[JobEnv]:
     made = make_job_env(fleet, jobs_inventory, tmp_path, monkeypatch)
     try:
         yield made
@@ -115,16 +123,21 @@ def job_env(fleet: Fleet, jobs_inventory: Path, tmp_path: Path,
         made.close()
 
 
-def make_job_env(fleet: Fleet, inventory: Path, tmp_path: Path,
-                 monkeypatch: pytest.MonkeyPatch) -> JobEnv:
+def make_job_env(
+    fleet: Fleet, inventory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> JobEnv:
     monkeypatch.setenv("HOME", str(fleet.home))
-    settings = Settings(inventory=inventory, data_dir=tmp_path / "data",
-                        runbooks=tmp_path / "runbooks")
+    settings = Settings(
+        inventory=inventory, data_dir=tmp_path / "data", runbooks=tmp_path / "runbooks"
+    )
     settings.runbooks.mkdir()
     env = fleet.ssh_env()
-    env.update(OPSCONSOLE_INVENTORY=str(inventory), OPSCONSOLE_DATA_DIR=str(settings.data_dir),
-               OPSCONSOLE_RUNBOOKS=str(settings.runbooks),
-               PATH=f"{OPSCONSOLE.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.update(
+        OPSCONSOLE_INVENTORY=str(inventory),
+        OPSCONSOLE_DATA_DIR=str(settings.data_dir),
+        OPSCONSOLE_RUNBOOKS=str(settings.runbooks),
+        PATH=f"{OPSCONSOLE.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
     env.pop("OPS_JOB_ID", None)
     return JobEnv(fleet, settings, env)
 
@@ -166,4 +179,3 @@ def gone_on_host(fleet: Fleet, host: str, marker: str, timeout: float = 5) -> bo
 def on_host(fleet: Fleet, host: str, marker: str) -> bool:
     pattern = f"[{marker[0]}]{marker[1:]}"
     return fleet.host(host).run(f"pgrep -f '{pattern}'").returncode == 0
-

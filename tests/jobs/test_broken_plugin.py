@@ -14,8 +14,9 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def test_a_broken_plugin_does_not_stop_other_runbooks(job_env: JobEnv, tmp_path: Path) -> None:
-    site = make_site(tmp_path / "broken-site", "opsconsole-broken-fixture",
-                     BROKEN_ENTRY_POINTS, BROKEN_MODULES)
+    site = make_site(
+        tmp_path / "broken-site", "opsconsole-broken-fixture", BROKEN_ENTRY_POINTS, BROKEN_MODULES
+    )
     job_env.env["PYTHONPATH"] = str(site)
     job_env.runbook("hello.sh", "#!/bin/sh\necho hello from $(hostname)\n")
     job_env.runbook("oops.raises", "whatever\n")

@@ -48,18 +48,19 @@ def books(job_env: JobEnv, monkeypatch: pytest.MonkeyPatch) -> JobEnv:
     job_env.runbook("child.sh", CHILD)
     # The engine of a real install finds `opsconsole` next to its own interpreter;
     # make sure this test does not pass only because the venv is on PATH already.
-    path = [p for p in os.environ.get("PATH", "").split(os.pathsep)
-            if p != str(OPSCONSOLE.parent)]
+    path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p != str(OPSCONSOLE.parent)]
     monkeypatch.setenv("PATH", os.pathsep.join(path))
     return job_env
 
 
 @pytest.mark.parametrize("child_fails", [False, True])
 async def test_in_process_engine_runs_a_child_and_the_parent_waits(
-        books: JobEnv, child_fails: bool) -> None:
+    books: JobEnv, child_fails: bool
+) -> None:
     async with books.engine() as engine:  # defaults: max_runs_per_host=1
-        parent = await engine.start_job("parent", "localhost",
-                                        {"child_fails": str(child_fails).lower()})
+        parent = await engine.start_job(
+            "parent", "localhost", {"child_fails": str(child_fails).lower()}
+        )
         done = await wait_finished(engine, parent.id, timeout=30)
         children = await engine.jobs(runbook="child")
         assert len(children) == 1

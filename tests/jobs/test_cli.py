@@ -14,8 +14,17 @@ from tests.jobs.helpers import JobEnv, gone_on_host
 
 pytestmark = pytest.mark.timeout(60)
 
-SUMMARY_KEYS = {"id", "runbook", "pattern", "hosts", "status", "trigger", "created",
-                "started", "ended"}
+SUMMARY_KEYS = {
+    "id",
+    "runbook",
+    "pattern",
+    "hosts",
+    "status",
+    "trigger",
+    "created",
+    "started",
+    "ended",
+}
 DETAIL_KEYS = SUMMARY_KEYS | {"parameters", "trigger_ref", "reason", "host_runs", "streams"}
 
 GREET = """#!/bin/sh
@@ -71,8 +80,7 @@ def test_runbooks_list_and_show(job_env: JobEnv) -> None:
 def test_run_json_and_jobs_list_show(job_env: JobEnv) -> None:
     job_env.runbook("greet.sh", GREET)
     job_env.runbook("fail.sh", FAIL)
-    done = job_env.cli("run", "greet", "host01:host02", "-p", "name=ops", "-p", "count=2",
-                       "--json")
+    done = job_env.cli("run", "greet", "host01:host02", "-p", "name=ops", "-p", "count=2", "--json")
     assert done.returncode == 0, done.stderr
     job = json.loads(done.stdout)
     assert set(job) == DETAIL_KEYS
@@ -80,8 +88,10 @@ def test_run_json_and_jobs_list_show(job_env: JobEnv) -> None:
     assert job["parameters"] == {"name": "ops", "count": 2, "tone": "warm"}
     assert [set(r) for r in job["host_runs"]] == [{"host", "status", "exit_code", "error"}] * 2
     assert {(r["host"], r["stream"], r["text"]) for r in job["streams"]} == {
-        (h, s, t) for h in ("host01", "host02") for s, t in (
-            ("output", f"warm hello ops from {h}"), ("warning", f"careful on {h}"))}
+        (h, s, t)
+        for h in ("host01", "host02")
+        for s, t in (("output", f"warm hello ops from {h}"), ("warning", f"careful on {h}"))
+    }
     assert all(set(r) == {"time", "host", "stream", "text"} for r in job["streams"])
 
     failed = job_env.cli("run", "fail", "host03")
@@ -93,9 +103,9 @@ def test_run_json_and_jobs_list_show(job_env: JobEnv) -> None:
     assert [j["runbook"] for j in listed] == ["fail", "greet"]  # newest first
     assert all(set(j) == SUMMARY_KEYS for j in listed)
     assert [j["runbook"] for j in job_env.cli_json("jobs", "list", "--status", "failed")] == [
-        "fail"]
-    assert [j["id"] for j in job_env.cli_json("jobs", "list", "--runbook", "greet")] == [
-        job["id"]]
+        "fail"
+    ]
+    assert [j["id"] for j in job_env.cli_json("jobs", "list", "--runbook", "greet")] == [job["id"]]
     assert len(job_env.cli_json("jobs", "list", "--limit", "1")) == 1
 
     warnings = job_env.cli("jobs", "show", job["id"], "--stream", "warning")
@@ -105,14 +115,18 @@ def test_run_json_and_jobs_list_show(job_env: JobEnv) -> None:
     assert "hello" not in warnings.stdout
 
 
-@pytest.mark.parametrize(("params", "words"), [
-    (["-p", "name=x", "-p", "colour=red"], ["colour", "no parameter"]),
-    ([], ["'name'", "required"]),
-    (["-p", "name=x", "-p", "count=many"], ["'count'", "whole number"]),
-    (["-p", "name=x", "-p", "tone=lukewarm"], ["'tone'", "not allowed", "warm, cold"]),
-])
-def test_bad_parameters_exit_2_and_create_no_job(job_env: JobEnv, params: list[str],
-                                                 words: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        (["-p", "name=x", "-p", "colour=red"], ["colour", "no parameter"]),
+        ([], ["'name'", "required"]),
+        (["-p", "name=x", "-p", "count=many"], ["'count'", "whole number"]),
+        (["-p", "name=x", "-p", "tone=lukewarm"], ["'tone'", "not allowed", "warm, cold"]),
+    ],
+)
+def test_bad_parameters_exit_2_and_create_no_job(
+    job_env: JobEnv, params: list[str], words: list[str]
+) -> None:
     job_env.runbook("greet.sh", GREET)
     done = job_env.cli("run", "greet", "host01", *params)
     assert done.returncode == 2, done.stderr

@@ -24,18 +24,26 @@ echo "$OPS_PARAM_SPARE on $(hostname)"
 
 async def test_command_job_and_rerun_of_its_failed_hosts(job_env: JobEnv) -> None:
     async with job_env.engine() as engine:
-        job = await engine.start_command("host01:host02:host03",
-                                         'hostname; test "$(hostname)" != host02')
+        job = await engine.start_command(
+            "host01:host02:host03", 'hostname; test "$(hostname)" != host02'
+        )
         done = await wait_finished(engine, job.id)
         assert (done.runbook, done.parameters["command"]) == (
-            COMMAND_RUNBOOK, 'hostname; test "$(hostname)" != host02')
+            COMMAND_RUNBOOK,
+            'hostname; test "$(hostname)" != host02',
+        )
         assert done.status is JobStatus.FAILED
         assert {h: r.status for h, r in done.host_runs.items()} == {
-            "host01": JobStatus.COMPLETED, "host02": JobStatus.FAILED,
-            "host03": JobStatus.COMPLETED}
+            "host01": JobStatus.COMPLETED,
+            "host02": JobStatus.FAILED,
+            "host03": JobStatus.COMPLETED,
+        }
         assert done.host_runs["host02"].exit_code == 1
         assert {(r.host, r.text) for r in await engine.streams(job.id)} == {
-            ("host01", "host01"), ("host02", "host02"), ("host03", "host03")}
+            ("host01", "host01"),
+            ("host02", "host02"),
+            ("host03", "host03"),
+        }
 
         again = await engine.rerun_job(job.id, failed_only=True)
         assert (again.runbook, again.hosts) == (COMMAND_RUNBOOK, ["host02"])

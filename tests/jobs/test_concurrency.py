@@ -13,8 +13,7 @@ pytestmark = pytest.mark.timeout(60)
 NAP = "#!/bin/sh\nsleep 0.6\necho rested\n"
 
 
-async def test_max_jobs_keeps_the_rest_queued_and_starts_them_in_order(
-        job_env: JobEnv) -> None:
+async def test_max_jobs_keeps_the_rest_queued_and_starts_them_in_order(job_env: JobEnv) -> None:
     job_env.runbook("nap.sh", NAP)
     active: set[str] = set()
     peak = 0
@@ -34,8 +33,10 @@ async def test_max_jobs_keeps_the_rest_queued_and_starts_them_in_order(
 
     async with job_env.engine(max_jobs=2) as engine:
         engine.subscribe(on_event)
-        jobs = [await engine.start_job("nap", host, {})
-                for host in ("host14", "host15", "host16", "host17")]
+        jobs = [
+            await engine.start_job("nap", host, {})
+            for host in ("host14", "host15", "host16", "host17")
+        ]
         assert [(await engine.job(j.id)).status for j in jobs[2:]] == [JobStatus.QUEUED] * 2
         done = [await wait_finished(engine, j.id) for j in jobs]
     assert {j.status for j in done} == {JobStatus.COMPLETED}

@@ -47,7 +47,8 @@ async def test_shell_and_python_runbooks_report_each_host(job_env: JobEnv) -> No
 
 
 async def test_an_unreachable_host_fails_its_run_and_the_job(
-        small_fleet: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    small_fleet: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     inventory = small_fleet.inventory(tmp_path / "inventory.yaml")
     job_env = make_job_env(small_fleet, inventory, tmp_path, monkeypatch)
     job_env.runbook("where.sh", SHELL)

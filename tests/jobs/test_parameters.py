@@ -32,24 +32,43 @@ DECLARATIONS = """# /// runbook
 # ///
 """
 
-SHELL = "#!/bin/sh\n" + DECLARATIONS + """\
+SHELL = (
+    "#!/bin/sh\n"
+    + DECLARATIONS
+    + """\
 for name in NOTE COUNT RATIO FORCE MODE FILES FILES_LINES EXTRA LOGIN; do
     eval "value=\\$OPS_PARAM_$name"
     printf '%s=%s\\n' "$name" "$value"
 done
 """
+)
 
-PYTHON = DECLARATIONS + """\
+PYTHON = (
+    DECLARATIONS
+    + """\
 import json
 from opsconsole_runbook import params
 print(json.dumps({k: [v, type(v).__name__] for k, v in params.items()}))
 """
+)
 
-RAW = {"note": "hello there", "count": "42", "ratio": "0.75", "force": "yes", "mode": "slow",
-       "files": "/var/log/a, /var/log/b", "extra": '{"a": [1, 2]}', "login": "deploy"}
+RAW = {
+    "note": "hello there",
+    "count": "42",
+    "ratio": "0.75",
+    "force": "yes",
+    "mode": "slow",
+    "files": "/var/log/a, /var/log/b",
+    "extra": '{"a": [1, 2]}',
+    "login": "deploy",
+}
 
-INJECTIONS = ['"; touch /tmp/pwned #', "$(touch /tmp/pwned2)", "`touch /tmp/pwned3`",
-              "'; touch /tmp/pwned4; '"]
+INJECTIONS = [
+    '"; touch /tmp/pwned #',
+    "$(touch /tmp/pwned2)",
+    "`touch /tmp/pwned3`",
+    "'; touch /tmp/pwned4; '",
+]
 
 
 async def test_every_type_reaches_shell_and_python_typed(job_env: JobEnv) -> None:
@@ -63,36 +82,56 @@ async def test_every_type_reaches_shell_and_python_typed(job_env: JobEnv) -> Non
         shell_lines = [r.text for r in await engine.streams(shell.id, stream="output")]
         python_lines = [r.text for r in await engine.streams(python.id, stream="output")]
     assert shell_lines == [
-        "NOTE=hello there", "COUNT=42", "RATIO=0.75", "FORCE=true", "MODE=slow",
-        'FILES=["/var/log/a","/var/log/b"]', "FILES_LINES=/var/log/a", "/var/log/b",
-        'EXTRA={"a":[1,2]}', "LOGIN=deploy",
+        "NOTE=hello there",
+        "COUNT=42",
+        "RATIO=0.75",
+        "FORCE=true",
+        "MODE=slow",
+        'FILES=["/var/log/a","/var/log/b"]',
+        "FILES_LINES=/var/log/a",
+        "/var/log/b",
+        'EXTRA={"a":[1,2]}',
+        "LOGIN=deploy",
     ]
     assert json.loads(python_lines[0]) == {
-        "note": ["hello there", "str"], "count": [42, "int"], "ratio": [0.75, "float"],
-        "force": [True, "bool"], "mode": ["slow", "str"],
-        "files": [["/var/log/a", "/var/log/b"], "list"], "extra": [{"a": [1, 2]}, "dict"],
+        "note": ["hello there", "str"],
+        "count": [42, "int"],
+        "ratio": [0.75, "float"],
+        "force": [True, "bool"],
+        "mode": ["slow", "str"],
+        "files": [["/var/log/a", "/var/log/b"], "list"],
+        "extra": [{"a": [1, 2]}, "dict"],
         "login": ["deploy", "str"],
     }
 
 
 async def test_injection_attempts_print_literally_and_run_nothing(job_env: JobEnv) -> None:
-    job_env.runbook("echo.sh", """#!/bin/sh
+    job_env.runbook(
+        "echo.sh",
+        """#!/bin/sh
 # /// runbook
 # [parameters.text]
 # type = "string"
 # ///
 printf 'got %s\\n' "$OPS_PARAM_TEXT"
-""")
-    job_env.runbook("echo-py.py", """# /// runbook
+""",
+    )
+    job_env.runbook(
+        "echo-py.py",
+        """# /// runbook
 # [parameters.text]
 # type = "string"
 # ///
 print("got " + params["text"])
-""")
+""",
+    )
     host = job_env.fleet.host("host07")
     async with job_env.engine() as engine:
-        jobs = [await engine.start_job(book, "host07", {"text": attempt})
-                for attempt in INJECTIONS for book in ("echo", "echo-py")]
+        jobs = [
+            await engine.start_job(book, "host07", {"text": attempt})
+            for attempt in INJECTIONS
+            for book in ("echo", "echo-py")
+        ]
         for job, attempt in zip(jobs, [a for a in INJECTIONS for _ in (1, 2)], strict=True):
             assert (await wait_finished(engine, job.id)).status is JobStatus.COMPLETED
             lines = [r.text for r in await engine.streams(job.id)]

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.timeout(60)
 
 
 async def test_restart_after_kill_9_fails_running_jobs_and_starts_queued_ones(
-        job_env: JobEnv) -> None:
+    job_env: JobEnv,
+) -> None:
     marker = f"crash-{uuid.uuid4().hex[:8]}"
     job_env.runbook("sleeper.sh", f"#!/bin/sh\nsh -c 'sleep 300' {marker}\n")
     job_env.runbook("hello.sh", "#!/bin/sh\necho hello from $(hostname)\n")
@@ -28,8 +29,10 @@ async def test_restart_after_kill_9_fails_running_jobs_and_starts_queued_ones(
     assert client is not None and client.info["pid"] == serve.pid
     try:
         running = await client.start_job("sleeper", "host01:host02", {}, trigger=Trigger.CLI)
-        queued = [await client.start_job("hello", host, {}, trigger=Trigger.CLI)
-                  for host in ("host03", "host04")]
+        queued = [
+            await client.start_job("hello", host, {}, trigger=Trigger.CLI)
+            for host in ("host03", "host04")
+        ]
         await wait_status(client, running.id, "Running")
         while not on_host(job_env.fleet, "host01", marker):
             await asyncio.sleep(0.05)
@@ -54,7 +57,10 @@ async def test_restart_after_kill_9_fails_running_jobs_and_starts_queued_ones(
             assert [r.text for r in await engine.streams(job.id)] == [f"hello from {host}"]
     listed = job_env.cli_json("jobs", "list")
     assert {j["id"]: j["status"] for j in listed} == {
-        running.id: "Failed", queued[0].id: "Completed", queued[1].id: "Completed"}
+        running.id: "Failed",
+        queued[0].id: "Completed",
+        queued[1].id: "Completed",
+    }
     # The orphaned remote sleep is not ours to keep: end it so the host stays clean.
     job_env.fleet.host("host01").run(f"pkill -f '[{marker[0]}]{marker[1:]}'")
     job_env.fleet.host("host02").run(f"pkill -f '[{marker[0]}]{marker[1:]}'")

@@ -38,11 +38,18 @@ async def test_streams_map_to_lower_case_names_in_jobs_show(job_env: JobEnv) -> 
     job_id = json.loads(done.stdout)["id"]
     shown = json.loads((await job_env.acli("jobs", "show", job_id, "--json")).stdout)
     records = sorted((r["stream"], r["text"]) for r in shown["streams"])
-    assert records == sorted([
-        ("output", "plain out"), ("error", "plain err"), ("warning", "disk almost full"),
-        ("verbose", "details here"), ("progress", "copying (40%)"), ("debug", "x=1"),
-        ("output", "::note::stays output"), ("output", " ::warning::stays output too"),
-    ])
+    assert records == sorted(
+        [
+            ("output", "plain out"),
+            ("error", "plain err"),
+            ("warning", "disk almost full"),
+            ("verbose", "details here"),
+            ("progress", "copying (40%)"),
+            ("debug", "x=1"),
+            ("output", "::note::stays output"),
+            ("output", " ::warning::stays output too"),
+        ]
+    )
     assert {r["host"] for r in shown["streams"]} == {"host08"}
     warning = await job_env.acli("jobs", "show", job_id, "--stream", "warning", "--json")
     assert [r["text"] for r in json.loads(warning.stdout)["streams"]] == ["disk almost full"]
@@ -54,9 +61,11 @@ async def test_stop_running_job_ends_remote_process(job_env: JobEnv) -> None:
     async with job_env.engine() as engine:
         job = await engine.start_job("sleeper", "host09:host10", {})
         await wait_status(engine, job.id, "Running")
-        while not (on_host(job_env.fleet, "host09", marker)
-                   and on_host(job_env.fleet, "host10", marker)
-                   and len(await engine.streams(job.id)) == 2):
+        while not (
+            on_host(job_env.fleet, "host09", marker)
+            and on_host(job_env.fleet, "host10", marker)
+            and len(await engine.streams(job.id)) == 2
+        ):
             await asyncio.sleep(0.05)
         stopped = await engine.stop_job(job.id)
         assert stopped.status is JobStatus.STOPPED

@@ -27,8 +27,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def schedule(name: str = "tick", recurrence: Recurrence = EVERY_SECOND,
-             **kw: object) -> Schedule:
+def schedule(name: str = "tick", recurrence: Recurrence = EVERY_SECOND, **kw: object) -> Schedule:
     """A schedule starting at the next whole second (UTC)."""
     start = (now() + timedelta(seconds=0.999)).replace(microsecond=0, tzinfo=None)
     return Schedule(name, "tick.sh", "all", recurrence, start, **kw)  # type: ignore[arg-type]
@@ -69,8 +68,9 @@ class Launcher:
         self.fired.append(Fired(schedule.name, fire_time, now(), job_id))
         if self.job_seconds:
             self.running[schedule.name] += 1
-            self.most_at_once[schedule.name] = max(self.most_at_once[schedule.name],
-                                                   self.running[schedule.name])
+            self.most_at_once[schedule.name] = max(
+                self.most_at_once[schedule.name], self.running[schedule.name]
+            )
             asyncio.get_running_loop().call_later(self.job_seconds, self._end, schedule.name)
         return job_id
 
@@ -113,10 +113,8 @@ class Log:
         return [d.action for d in self.decisions if name is None or d.schedule == name]
 
 
-def make(source: Source, launcher: Launcher, tmp_path: Path, log: Log,
-         **kw: object) -> Scheduler:
-    scheduler = Scheduler(source, launcher, FileState(tmp_path / "state.json"), log,
-                          **kw)  # type: ignore[arg-type]
+def make(source: Source, launcher: Launcher, tmp_path: Path, log: Log, **kw: object) -> Scheduler:
+    scheduler = Scheduler(source, launcher, FileState(tmp_path / "state.json"), log, **kw)  # type: ignore[arg-type]
     launcher.on_end = scheduler.wake
     return scheduler
 
@@ -145,15 +143,15 @@ async def test_fires_within_a_second_of_due_time(tmp_path: Path) -> None:
     assert {d.job_id for d in log.decisions} == {f.job_id for f in launcher.fired}
 
 
-async def test_wake_picks_up_a_new_schedule_without_waiting_out_the_sleep(
-        tmp_path: Path) -> None:
+async def test_wake_picks_up_a_new_schedule_without_waiting_out_the_sleep(tmp_path: Path) -> None:
     source, launcher, log = Source(), Launcher(), Log()
     scheduler = make(source, launcher, tmp_path, log, max_sleep=30.0)
     scheduler.start()
     await asyncio.sleep(0.2)  # asleep for up to 30 s: nothing to do
     once_at = (now() + timedelta(seconds=1)).replace(tzinfo=None)
-    source.schedules["once"] = Schedule("once", "tick.sh", "all",
-                                        Recurrence("once", at=once_at), once_at)
+    source.schedules["once"] = Schedule(
+        "once", "tick.sh", "all", Recurrence("once", at=once_at), once_at
+    )
     scheduler.wake()
     await asyncio.sleep(1.5)
     await scheduler.stop()
@@ -198,17 +196,22 @@ def outage(tmp_path: Path, misfire: str, hours: float) -> tuple[Schedule, dateti
     if now().second == 0:  # keep clear of a due time that is "now"
         time.sleep(1.1)
     # No grace, so the latest missed minute is late too (a grace would let it run).
-    minutely = Schedule("minutely", "tick.sh", "all", Recurrence("cron", cron="* * * * *"),
-                        start, misfire=misfire, misfire_grace=0.5,
-                        created=now() - timedelta(days=2))
+    minutely = Schedule(
+        "minutely",
+        "tick.sh",
+        "all",
+        Recurrence("cron", cron="* * * * *"),
+        start,
+        misfire=misfire,
+        misfire_grace=0.5,
+        created=now() - timedelta(days=2),
+    )
     last_due = now().replace(second=0, microsecond=0)
-    FileState(tmp_path / "state.json").set_last_fire(
-        "minutely", last_due - timedelta(hours=hours))
+    FileState(tmp_path / "state.json").set_last_fire("minutely", last_due - timedelta(hours=hours))
     return minutely, last_due
 
 
-async def test_misfire_skip_after_an_outage_records_misses_and_runs_nothing(
-        tmp_path: Path) -> None:
+async def test_misfire_skip_after_an_outage_records_misses_and_runs_nothing(tmp_path: Path) -> None:
     minutely, last_due = outage(tmp_path, "skip", hours=3)
     launcher, log = Launcher(), Log()
     await run_for(make(Source(minutely), launcher, tmp_path, log), 0.3)
@@ -234,8 +237,14 @@ async def test_misfire_run_once_runs_once_not_once_per_miss(tmp_path: Path) -> N
 
 async def test_a_run_late_within_the_grace_still_runs_and_says_so(tmp_path: Path) -> None:
     start = (now() - timedelta(seconds=20)).replace(microsecond=0, tzinfo=None)
-    hourly = Schedule("hourly", "tick.sh", "all", Recurrence("every", interval=1, unit="hours"),
-                      start, created=now() - timedelta(minutes=5))
+    hourly = Schedule(
+        "hourly",
+        "tick.sh",
+        "all",
+        Recurrence("every", interval=1, unit="hours"),
+        start,
+        created=now() - timedelta(minutes=5),
+    )
     launcher, log = Launcher(), Log()
     await run_for(make(Source(hourly), launcher, tmp_path, log), 0.3)
     assert log.actions() == [Action.RAN_LATE]
@@ -254,7 +263,8 @@ async def test_never_fires_twice_across_a_restart(tmp_path: Path) -> None:
 
 
 async def test_a_crash_between_watermark_and_fire_loses_the_run_rather_than_doubling(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     tick = schedule()
     due = tick.start_instant()
     # The previous engine persisted the watermark for `due` and died before firing it.
@@ -287,8 +297,9 @@ async def test_a_job_that_cannot_start_is_recorded_as_failed(tmp_path: Path) -> 
 async def test_wall_clock_jumps_neither_repeat_runs_nor_start_a_storm(tmp_path: Path) -> None:
     offset = timedelta(0)
     launcher, log = Launcher(), Log()
-    scheduler = make(Source(schedule()), launcher, tmp_path, log, max_sleep=0.5,
-                     clock=lambda: now() + offset)
+    scheduler = make(
+        Source(schedule()), launcher, tmp_path, log, max_sleep=0.5, clock=lambda: now() + offset
+    )
     scheduler.start()
     await asyncio.sleep(1.3)
     fired_before = len(launcher.fired)

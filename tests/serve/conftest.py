@@ -104,9 +104,12 @@ class Site:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "OPSCONSOLE_INVENTORY": str(self.inventory),
-                "OPSCONSOLE_DATA_DIR": str(self.data_dir),
-                "OPSCONSOLE_RUNBOOKS": str(self.runbooks)}
+        return {
+            **os.environ,
+            "OPSCONSOLE_INVENTORY": str(self.inventory),
+            "OPSCONSOLE_DATA_DIR": str(self.data_dir),
+            "OPSCONSOLE_RUNBOOKS": str(self.runbooks),
+        }
 
     def add_runbook(self, name: str, text: str) -> None:
         (self.runbooks / name).write_text(text)
@@ -116,21 +119,33 @@ class Site:
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
                 [str(OPSCONSOLE), "serve", "--listen", "127.0.0.1:0", *args],
-                env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
         serve = Serve(proc, log_path)
         self._serves.append(serve)
         if wait:
-            serve.started = serve.wait_for(lambda line: line.get("event") == "engine started",
-                                           START_TIMEOUT)
+            serve.started = serve.wait_for(
+                lambda line: line.get("event") == "engine started", START_TIMEOUT
+            )
         return serve
 
-    def cli(self, *args: str, check: bool = True, timeout: float = 30.0,
-            ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([str(OPSCONSOLE), *args], env=self.env, text=True,
-                                capture_output=True, timeout=timeout)
+    def cli(
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 30.0,
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(OPSCONSOLE), *args], env=self.env, text=True, capture_output=True, timeout=timeout
+        )
         if check and result.returncode != 0:
-            pytest.fail(f"opsconsole {' '.join(args)} exited {result.returncode}:\n"
-                        f"{result.stdout}\n{result.stderr}")
+            pytest.fail(
+                f"opsconsole {' '.join(args)} exited {result.returncode}:\n"
+                f"{result.stdout}\n{result.stderr}"
+            )
         return result
 
     def cli_json(self, *args: str) -> Any:

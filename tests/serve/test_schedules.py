@@ -30,8 +30,9 @@ def decisions(site: Site, name: str) -> list[dict[str, Any]]:
 
 
 def schedule_jobs(site: Site) -> list[dict[str, Any]]:
-    return [j for j in site.cli_json("jobs", "list", "--limit", "10000")
-            if j["trigger"] == "schedule"]
+    return [
+        j for j in site.cli_json("jobs", "list", "--limit", "10000") if j["trigger"] == "schedule"
+    ]
 
 
 def sleep_until_phase(period: int, phase: float) -> None:
@@ -46,8 +47,7 @@ def test_runs_fire_within_a_second_and_overlaps_are_recorded(site: Site) -> None
     site.add_runbook("slow.sh", runbook("outlives its period", "sleep 3"))
     serve = site.serve("--grace", "0")
     for name in ("tick", "slow"):
-        site.cli("schedules", "create", name, name, "localhost", "--cron", EVERY_2S,
-                 *now_start())
+        site.cli("schedules", "create", name, name, "localhost", "--cron", EVERY_2S, *now_start())
     time.sleep(5.5)
     assert serve.stop() == 0
 
@@ -68,15 +68,25 @@ def test_runs_fire_within_a_second_and_overlaps_are_recorded(site: Site) -> None
     assert sum(d["action"] in FIRED for d in slow) >= 1
 
 
-def test_misfires_follow_the_rule_and_no_due_time_fires_twice_across_restarts(
-        site: Site) -> None:
+def test_misfires_follow_the_rule_and_no_due_time_fires_twice_across_restarts(site: Site) -> None:
     site.add_runbook("tick.sh", runbook("quick", "echo tick"))
     serve = site.serve("--grace", "5")
     for name, rule in (("skipper", "skip"), ("catchup", "run-once")):
-        site.cli("schedules", "create", name, "tick", "localhost", "--cron", EVERY_3S,
-                 *now_start(), "--misfire", rule, "--misfire-grace", "0.5s")
-    site.cli("schedules", "create", "steady", "tick", "localhost", "--cron", EVERY_3S,
-             *now_start())
+        site.cli(
+            "schedules",
+            "create",
+            name,
+            "tick",
+            "localhost",
+            "--cron",
+            EVERY_3S,
+            *now_start(),
+            "--misfire",
+            rule,
+            "--misfire-grace",
+            "0.5s",
+        )
+    site.cli("schedules", "create", "steady", "tick", "localhost", "--cron", EVERY_3S, *now_start())
     time.sleep(3.5)
     assert serve.stop() == 0
     stopped_at = time.time()
@@ -94,8 +104,11 @@ def test_misfires_follow_the_rule_and_no_due_time_fires_twice_across_restarts(
     assert serve.stop() == 0
 
     def missed(name: str) -> list[dict[str, Any]]:
-        return [d for d in decisions(site, name)
-                if d["due"] and datetime.fromisoformat(d["due"]).timestamp() > stopped_at]
+        return [
+            d
+            for d in decisions(site, name)
+            if d["due"] and datetime.fromisoformat(d["due"]).timestamp() > stopped_at
+        ]
 
     skipper = missed("skipper")
     gap = [d for d in skipper if d["action"] == "skipped_misfire"]
@@ -113,8 +126,12 @@ def test_misfires_follow_the_rule_and_no_due_time_fires_twice_across_restarts(
 
     # Never twice: one job per fired due time, one fired decision per due time.
     jobs = schedule_jobs(site)
-    fired = [d for name in ("skipper", "catchup", "steady")
-             for d in decisions(site, name) if d["action"] in FIRED]
+    fired = [
+        d
+        for name in ("skipper", "catchup", "steady")
+        for d in decisions(site, name)
+        if d["action"] in FIRED
+    ]
     per_due = Counter((d["schedule"], d["due"]) for d in fired)
     assert max(per_due.values()) == 1, per_due
     assert sorted(d["job_id"] for d in fired) == sorted(j["id"] for j in jobs)

@@ -27,15 +27,15 @@ def test_logs_json_lines_and_lets_a_running_job_finish_on_sigterm(site: Site) ->
     assert took < 5, f"serve took {took:.1f}s to stop after its only job finished"
     events = [line["event"] for line in serve.logs()]
     assert events[-1] == "engine stopped"
-    changes = [(line["status"], line["trigger"]) for line in serve.logs()
-               if line.get("job_id") == job_id]
+    changes = [
+        (line["status"], line["trigger"]) for line in serve.logs() if line.get("job_id") == job_id
+    ]
     assert changes[0] == ("Queued", "cli") and changes[-1] == ("Completed", "cli")
     # Stopping began while the job ran; the job completed inside the grace period.
     assert events.index("engine stopping") < events.index("job completed")
 
 
-def test_sigterm_stops_a_job_that_outlives_the_grace_period_and_records_why(
-        site: Site) -> None:
+def test_sigterm_stops_a_job_that_outlives_the_grace_period_and_records_why(site: Site) -> None:
     site.add_runbook("long.sh", runbook("sleeps long", "echo begun; sleep 60"))
     serve = site.serve("--grace", "1")
     job_id = site.cli("run", "long", "localhost", "--no-wait").stdout.strip()
@@ -48,8 +48,9 @@ def test_sigterm_stops_a_job_that_outlives_the_grace_period_and_records_why(
     job = site.cli_json("jobs", "show", job_id)
     assert job["status"] == "Stopped", job
     assert "grace" in job["reason"], job["reason"]
-    stopped = serve.wait_for(lambda line: line.get("job_id") == job_id
-                             and line["status"] == "Stopped")
+    stopped = serve.wait_for(
+        lambda line: line.get("job_id") == job_id and line["status"] == "Stopped"
+    )
     assert "grace" in stopped["reason"]
 
 
@@ -77,16 +78,23 @@ def test_cli_commands_attach_to_the_running_engine(site: Site) -> None:
     jobs = site.cli_json("jobs", "list")
     assert len(jobs) == 1 and jobs[0]["status"] == "Completed"
     # The engine that ran it is serve: its log has the job, started from the CLI.
-    serve.wait_for(lambda line: line.get("job_id") == jobs[0]["id"]
-                   and line["status"] == "Completed" and line["trigger"] == "cli")
+    serve.wait_for(
+        lambda line: (
+            line.get("job_id") == jobs[0]["id"]
+            and line["status"] == "Completed"
+            and line["trigger"] == "cli"
+        )
+    )
 
     url = site.cli("webhooks", "create", "deploy", "hello", "localhost").stdout.strip()
     assert url.startswith(serve.url_base + "/webhooks/"), (url, serve.url_base)
-    serve.wait_for(lambda line: line.get("event") == "webhook created"
-                   and line["webhook"] == "deploy")
+    serve.wait_for(
+        lambda line: line.get("event") == "webhook created" and line["webhook"] == "deploy"
+    )
 
-    created = site.cli_json("schedules", "create", "nightly", "hello", "localhost",
-                            "--cron", "0 3 * * *")
+    created = site.cli_json(
+        "schedules", "create", "nightly", "hello", "localhost", "--cron", "0 3 * * *"
+    )
     assert created["next"] is not None
     assert [s["name"] for s in site.cli_json("schedules", "list")] == ["nightly"]
     # Still one engine: serve holds the lock, and it is the one that knows the schedule.

@@ -31,22 +31,31 @@ print("agent=" + webhook_data["RequestHeader"]["X-Caller"])
 """
 
 
-def post(url: str, body: bytes, headers: dict[str, str] | None = None,
-         ) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", **(headers or {})})
+def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.status, json.loads(response.read())
 
 
 def files_containing(root: Path, needle: str) -> list[Path]:
     raw = needle.encode()
-    return [p for p in root.rglob("*") if p.is_file() and not p.is_socket()
-            and raw in p.read_bytes()]
+    return [
+        p for p in root.rglob("*") if p.is_file() and not p.is_socket() and raw in p.read_bytes()
+    ]
 
 
 def test_webhook_request_reaches_shell_and_python_runbooks_and_secrets_stay_secret(
-        site: Site) -> None:
+    site: Site,
+) -> None:
     site.add_runbook("hook-sh.sh", runbook("prints WebhookData", 'echo "$OPS_WEBHOOK_DATA"'))
     site.add_runbook("hook-py.py", PY_RUNBOOK)
     serve = site.serve()
@@ -58,8 +67,9 @@ def test_webhook_request_reaches_shell_and_python_runbooks_and_secrets_stay_secr
 
     body = json.dumps({"service": "billing", "version": 7}).encode()
     signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    status, answer = post(url, body, {"X-Hub-Signature-256": f"sha256={signature}",
-                                      "X-Caller": "ci"})
+    status, answer = post(
+        url, body, {"X-Hub-Signature-256": f"sha256={signature}", "X-Caller": "ci"}
+    )
     assert status == 202 and len(answer["JobIds"]) == 1
     status, py_answer = post(py_url, body, {"X-Caller": "ci"})
     assert status == 202
@@ -77,13 +87,21 @@ def test_webhook_request_reaches_shell_and_python_runbooks_and_secrets_stay_secr
     py_job = site.wait_job(py_answer["JobIds"][0])
     assert py_job["status"] == "Completed", py_job
     assert [s["text"] for s in py_job["streams"]] == [
-        "name=py-hook", "service=billing", f"body={body.decode()}", "agent=ci"]
+        "name=py-hook",
+        "service=billing",
+        f"body={body.decode()}",
+        "agent=ci",
+    ]
 
     listed = site.cli("webhooks", "list", "--json").stdout
     shown = site.cli("jobs", "show", sh_job["id"], "--json").stdout
     assert serve.stop() == 0
-    secrets = {"token": url.rsplit("/", 1)[1], "py token": py_url.rsplit("/", 1)[1],
-               "signature": signature, "hmac secret": secret}
+    secrets = {
+        "token": url.rsplit("/", 1)[1],
+        "py token": py_url.rsplit("/", 1)[1],
+        "signature": signature,
+        "hmac secret": secret,
+    }
     for what, value in secrets.items():
         assert value not in serve.text(), f"the {what} is in serve's log"
         assert value not in shown, f"the {what} is in `jobs show --json`"
@@ -115,8 +133,9 @@ async def _flood(url: str, serve_pid: int, kill_after: int) -> list[str]:
 def test_kill_9_during_a_webhook_flood_loses_no_acknowledged_job(site: Site) -> None:
     site.add_runbook("noop.sh", runbook("does nothing", "true"))
     serve = site.serve()
-    url = site.cli("webhooks", "create", "flood", "noop", "localhost",
-                   "--rate-limit", "1000000").stdout.strip()
+    url = site.cli(
+        "webhooks", "create", "flood", "noop", "localhost", "--rate-limit", "1000000"
+    ).stdout.strip()
     accepted = asyncio.run(_flood(url, serve.pid, kill_after=150))
     assert serve.proc.wait(10) == -signal.SIGKILL
     assert len(accepted) >= 150

@@ -19,8 +19,13 @@ def main(data_dir: Path) -> None:
     table = store.table("decisions", cap=200)
     print("ready", flush=True)
     while True:
-        job = Job(id=new_job_id(), runbook="patch.sh", pattern="web", hosts=["web01"],
-                  parameters={"blob": "x" * 300})
+        job = Job(
+            id=new_job_id(),
+            runbook="patch.sh",
+            pattern="web",
+            hosts=["web01"],
+            parameters={"blob": "x" * 300},
+        )
         store.add_job(job)
         print(f"status {job.id} Queued", flush=True)
         for status in (JobStatus.STARTING, JobStatus.RUNNING):

@@ -7,13 +7,24 @@ from console.jobs import Job, JobStatus, Trigger, new_job_id
 LIFECYCLE = (JobStatus.STARTING, JobStatus.RUNNING, JobStatus.COMPLETED)
 
 
-def make_job(runbook: str = "patch.sh", *, hosts: tuple[str, ...] = ("web01", "web02"),
-             created: float | None = None, trigger: Trigger = Trigger.MANUAL,
-             trigger_ref: str | None = None) -> Job:
+def make_job(
+    runbook: str = "patch.sh",
+    *,
+    hosts: tuple[str, ...] = ("web01", "web02"),
+    created: float | None = None,
+    trigger: Trigger = Trigger.MANUAL,
+    trigger_ref: str | None = None,
+) -> Job:
     job_id = new_job_id(created)
-    job = Job(id=job_id, runbook=runbook, pattern="web", hosts=list(hosts),
-              parameters={"reboot": False, "tags": ["a", "b"]}, trigger=trigger,
-              trigger_ref=trigger_ref)
+    job = Job(
+        id=job_id,
+        runbook=runbook,
+        pattern="web",
+        hosts=list(hosts),
+        parameters={"reboot": False, "tags": ["a", "b"]},
+        trigger=trigger,
+        trigger_ref=trigger_ref,
+    )
     if created is not None:
         job.created = created
     return job

@@ -20,14 +20,16 @@ from console.store import Store
 
 WRITER = Path(__file__).with_name("crash_writer.py")
 ASYNC_WRITER = Path(__file__).with_name("writer_crash.py")
-ORDER = [s.value for s in (JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING,
-                           JobStatus.COMPLETED)]
+ORDER = [
+    s.value for s in (JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING, JobStatus.COMPLETED)
+]
 
 
 def run_and_kill(data_dir: Path, rng: random.Random, writer: Path = WRITER) -> list[str]:
     """Start the writer, let it write for a random while, SIGKILL it, return its report."""
-    proc = subprocess.Popen([sys.executable, str(writer), str(data_dir)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(writer), str(data_dir)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
     time.sleep(rng.uniform(0.0, 0.2))

@@ -13,8 +13,9 @@ from tests.store.helpers import make_job
 
 
 def records(host: str, count: int, stream: str = "output") -> list[StreamRecord]:
-    return [StreamRecord(time.time(), host, stream, f"{host} line {i} ✓ \"q\"\n")
-            for i in range(count)]
+    return [
+        StreamRecord(time.time(), host, stream, f'{host} line {i} ✓ "q"\n') for i in range(count)
+    ]
 
 
 def test_records_round_trip_in_order_with_filters(tmp_path: Path) -> None:

@@ -20,8 +20,9 @@ from tests.store.helpers import finish, make_job
 
 
 def job() -> Job:
-    return Job(id=new_job_id(), runbook="noop", pattern="localhost", hosts=["localhost"],
-               parameters={})
+    return Job(
+        id=new_job_id(), runbook="noop", pattern="localhost", hosts=["localhost"], parameters={}
+    )
 
 
 class CountingStore(Store):
@@ -56,16 +57,14 @@ async def test_one_bad_job_fails_alone(tmp_path: Path) -> None:
     first = job()
     await writer.add(first)
     good = [job() for _ in range(5)]
-    results = await asyncio.gather(*(writer.add(j) for j in [*good, first]),
-                                   return_exceptions=True)
+    results = await asyncio.gather(*(writer.add(j) for j in [*good, first]), return_exceptions=True)
     assert isinstance(results[-1], DuplicateJob) and results[:-1] == [None] * 5
     assert {j.id for j in good} <= {j.id for j in store.list_jobs(limit=100)}
     with pytest.raises(DuplicateJob):
         await writer.add(first)
 
 
-async def test_soon_and_later_saves_are_read_at_once_or_soon_and_flushed(
-        tmp_path: Path) -> None:
+async def test_soon_and_later_saves_are_read_at_once_or_soon_and_flushed(tmp_path: Path) -> None:
     store = Store(tmp_path / "data")
     writer = StoreWriter(store)
     ended, running = job(), job()
@@ -140,14 +139,16 @@ async def test_starting_is_durable_before_the_first_host_command(tmp_path: Path)
     """The job's own command looks at the journal on disk for its Starting line."""
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
-    settings = Settings(inventory=inventory, data_dir=tmp_path / "data",
-                        runbooks=tmp_path / "runbooks")
+    settings = Settings(
+        inventory=inventory, data_dir=tmp_path / "data", runbooks=tmp_path / "runbooks"
+    )
     journal = settings.data_dir / "jobs" / JOURNAL
     engine = Engine(settings)
     await engine.start()
     try:
         started = await engine.start_command(
-            "localhost", f"grep \"$OPS_JOB_ID\" '{journal}' | grep -c '\"status\":\"Starting\"'")
+            "localhost", f'grep "$OPS_JOB_ID" \'{journal}\' | grep -c \'"status":"Starting"\''
+        )
         for _ in range(200):
             done = await engine.job(started.id)
             if done.status.finished:

@@ -16,8 +16,13 @@ from console.store.writer import StoreWriter
 
 async def lifecycles(writer: StoreWriter) -> None:
     while True:
-        job = Job(id=new_job_id(), runbook="patch.sh", pattern="web", hosts=["web01"],
-                  parameters={"blob": "x" * 300})
+        job = Job(
+            id=new_job_id(),
+            runbook="patch.sh",
+            pattern="web",
+            hosts=["web01"],
+            parameters={"blob": "x" * 300},
+        )
         await writer.add(job)
         print(f"status {job.id} Queued", flush=True)
         job.transition(JobStatus.STARTING)

@@ -29,9 +29,7 @@ def host_of(fleet: Fleet, fleet_host: FleetHost, **extra: Any) -> Host:
 
 
 def pool_for(fleet: Fleet, known_hosts: Path | None = None, **options: Any) -> TransportPool:
-    return TransportPool(
-        known_hosts=known_hosts or fleet.known_hosts, ssh_config=[], **options
-    )
+    return TransportPool(known_hosts=known_hosts or fleet.known_hosts, ssh_config=[], **options)
 
 
 def gone_on_host(fleet_host: FleetHost, marker: str) -> bool:

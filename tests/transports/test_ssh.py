@@ -144,9 +144,7 @@ async def test_wrong_key_is_an_authentication_failure(fleet: Fleet, tmp_path: Pa
         await pool.close()
 
 
-async def test_unknown_host_key_is_refused_with_instructions(
-    fleet: Fleet, tmp_path: Path
-) -> None:
+async def test_unknown_host_key_is_refused_with_instructions(fleet: Fleet, tmp_path: Path) -> None:
     target = fleet.hosts[0]
     pool = pool_for(fleet, known_hosts=tmp_path / "known_hosts")
     try:
@@ -228,8 +226,9 @@ async def test_jump_host_by_inventory_name_and_by_address(small_fleet: Fleet) ->
     pool = pool_for(small_fleet, resolve_host={jump.name: jump_host}.get)
     try:
         results = await run_on_hosts([by_name, by_address], "hostname", pool)
-        direct = await run_on_hosts([host_of(small_fleet, inner)], "hostname", pool_for(
-            small_fleet, connect_timeout=1))
+        direct = await run_on_hosts(
+            [host_of(small_fleet, inner)], "hostname", pool_for(small_fleet, connect_timeout=1)
+        )
     finally:
         await pool.close()
     assert [r.stdout for r in results] == [f"{inner.name}\n", f"{inner.name}\n"]
@@ -305,7 +304,7 @@ HOSTILE = {
     "INJECT": '"; touch /tmp/pwned-env #',
     "SUBST": "$(touch /tmp/pwned-env) `touch /tmp/pwned-env`",
     "LINES": "first\nsecond\n\n",
-    "QUOTES": "it's \"quoted\" \\ back\\slash %s %b \\0101",
+    "QUOTES": 'it\'s "quoted" \\ back\\slash %s %b \\0101',
     "UNICODE": "héllo wörld ✓",
     "EMPTY": "",
 }
@@ -352,7 +351,9 @@ async def test_stdin_reaches_the_command_after_the_env(fleet: Fleet) -> None:
     lines, on_line = _collector()
     try:
         status = await transport_for(host_of(fleet, fleet.hosts[9]), pool).run(
-            "printf '%s|' \"$A\"; sha256sum; wc -c", stdin=data, env={"A": "x"},
+            "printf '%s|' \"$A\"; sha256sum; wc -c",
+            stdin=data,
+            env={"A": "x"},
             on_line=on_line,  # type: ignore[arg-type]
         )
     finally:
@@ -414,14 +415,13 @@ async def test_winrm_is_a_clear_config_error(fleet: Fleet) -> None:
     await pool.close()
 
 
-@pytest.mark.parametrize(
-    "how", ["console_known_hosts_file", "ansible_ssh_common_args"]
-)
+@pytest.mark.parametrize("how", ["console_known_hosts_file", "ansible_ssh_common_args"])
 async def test_per_host_known_hosts_file_from_the_inventory(
     fleet: Fleet, tmp_path: Path, how: str
 ) -> None:
     value = (
-        str(fleet.known_hosts) if how == "console_known_hosts_file"
+        str(fleet.known_hosts)
+        if how == "console_known_hosts_file"
         else f"-o UserKnownHostsFile={fleet.known_hosts}"
     )
     pool = pool_for(fleet, known_hosts=tmp_path / "empty_known_hosts")

@@ -33,43 +33,101 @@ def job_id(when: float, n: int) -> str:
     return f"{int(when * 1000):012x}{n:08x}"
 
 
-def finished_job(n: int, runbook: str, pattern: str, hosts: Sequence[str], status: JobStatus,
-                 failed: Sequence[str] = (), trigger: Trigger = Trigger.MANUAL,
-                 trigger_ref: str | None = None, parameters: dict[str, object] | None = None,
-                 at: float | None = None) -> Job:
+def finished_job(
+    n: int,
+    runbook: str,
+    pattern: str,
+    hosts: Sequence[str],
+    status: JobStatus,
+    failed: Sequence[str] = (),
+    trigger: Trigger = Trigger.MANUAL,
+    trigger_ref: str | None = None,
+    parameters: dict[str, object] | None = None,
+    at: float | None = None,
+) -> Job:
     """Job number `n`, started at T0 + n * 10 min, finished 12 + n seconds later."""
     start = T0 + n * 600 if at is None else at
-    job = Job(id=job_id(start, n), runbook=runbook, pattern=pattern, hosts=list(hosts),
-              parameters=dict(parameters or {}), trigger=trigger, trigger_ref=trigger_ref,
-              status=status, created=start, started=start, ended=start + 12 + n)
+    job = Job(
+        id=job_id(start, n),
+        runbook=runbook,
+        pattern=pattern,
+        hosts=list(hosts),
+        parameters=dict(parameters or {}),
+        trigger=trigger,
+        trigger_ref=trigger_ref,
+        status=status,
+        created=start,
+        started=start,
+        ended=start + 12 + n,
+    )
     if status is JobStatus.STOPPED:
         job.reason = "stopped by the operator"
     for name in hosts:
         bad = name in failed or status is JobStatus.STOPPED
-        run_status = status if status is JobStatus.STOPPED else (
-            JobStatus.FAILED if bad else JobStatus.COMPLETED)
+        run_status = (
+            status
+            if status is JobStatus.STOPPED
+            else (JobStatus.FAILED if bad else JobStatus.COMPLETED)
+        )
         job.host_runs[name] = HostRun(
-            name, run_status, None if status is JobStatus.STOPPED else int(bad),
+            name,
+            run_status,
+            None if status is JobStatus.STOPPED else int(bad),
             "exited_non_zero: status 1" if bad and status is not JobStatus.STOPPED else None,
-            start, start + 5)
+            start,
+            start + 5,
+        )
     return job
 
 
 def history() -> list[Job]:
     web = ["web01", "web02", "web03"]
     return [
-        finished_job(1, "restart-service", "stage-web01", ["stage-web01"], JobStatus.STOPPED,
-                     parameters={"service": "nginx", "delay": 0, "mode": "restart"}),
-        finished_job(2, "disk-usage", "all", ["web01", "db01", "build"], JobStatus.COMPLETED,
-                     trigger=Trigger.WEBHOOK, trigger_ref="disk-alert",
-                     parameters={"path": "/"}),
-        finished_job(3, "(command)", "db", ["db01", "db02"], JobStatus.COMPLETED,
-                     parameters={"command": "uptime"}),
-        finished_job(4, "restart-service", "web", web, JobStatus.FAILED, failed=["web03"],
-                     parameters={"service": "nginx", "delay": 0, "mode": "restart"}),
-        finished_job(5, "patch-report", "prod", ["web01", "db01"], JobStatus.COMPLETED,
-                     trigger=Trigger.SCHEDULE, trigger_ref="nightly",
-                     parameters={"security_only": False, "classes": ["Critical"]}),
+        finished_job(
+            1,
+            "restart-service",
+            "stage-web01",
+            ["stage-web01"],
+            JobStatus.STOPPED,
+            parameters={"service": "nginx", "delay": 0, "mode": "restart"},
+        ),
+        finished_job(
+            2,
+            "disk-usage",
+            "all",
+            ["web01", "db01", "build"],
+            JobStatus.COMPLETED,
+            trigger=Trigger.WEBHOOK,
+            trigger_ref="disk-alert",
+            parameters={"path": "/"},
+        ),
+        finished_job(
+            3,
+            "(command)",
+            "db",
+            ["db01", "db02"],
+            JobStatus.COMPLETED,
+            parameters={"command": "uptime"},
+        ),
+        finished_job(
+            4,
+            "restart-service",
+            "web",
+            web,
+            JobStatus.FAILED,
+            failed=["web03"],
+            parameters={"service": "nginx", "delay": 0, "mode": "restart"},
+        ),
+        finished_job(
+            5,
+            "patch-report",
+            "prod",
+            ["web01", "db01"],
+            JobStatus.COMPLETED,
+            trigger=Trigger.SCHEDULE,
+            trigger_ref="nightly",
+            parameters={"security_only": False, "classes": ["Critical"]},
+        ),
     ]
 
 
@@ -85,14 +143,19 @@ def streams(job: Job) -> list[StreamRecord]:
             StreamRecord(t + 0.2, host, "warning", "config test printed 1 warning"),
             StreamRecord(t + 0.3, host, "progress", "50% done"),
             StreamRecord(t + 0.4, host, "debug", "pid 4242"),
-            StreamRecord(t + 0.5, host, "error" if failed else "output",
-                         "Job for nginx failed." if failed else "active (running)"),
+            StreamRecord(
+                t + 0.5,
+                host,
+                "error" if failed else "output",
+                "Job for nginx failed." if failed else "active (running)",
+            ),
         ]
     return records
 
 
-def seed_data_dir(data_dir: Path, jobs: Sequence[Job] | None = None,
-                  with_streams: bool = True) -> list[Job]:
+def seed_data_dir(
+    data_dir: Path, jobs: Sequence[Job] | None = None, with_streams: bool = True
+) -> list[Job]:
     """Write `jobs` (default: `history()`) and their streams; returns them newest first."""
     jobs = list(history() if jobs is None else jobs)
     store = Store(data_dir)
@@ -113,8 +176,7 @@ def settings_for(data_dir: Path) -> Settings:
 
 def console_app(settings: Settings, **kwargs: object) -> OpsConsoleApp:
     """The app over the real engine, started inside the app's loop as `run_app` does."""
-    return OpsConsoleApp(client_factory=lambda: engine_client(settings, EngineOptions()),
-                         **kwargs)  # type: ignore[arg-type]
+    return OpsConsoleApp(client_factory=lambda: engine_client(settings, EngineOptions()), **kwargs)  # type: ignore[arg-type]
 
 
 def row(table: VirtualTable, key: str) -> tuple[str, ...]:

@@ -17,9 +17,17 @@ from tests.tui.seed import T0, finished_job, seed_data_dir, settings_for
 
 def long_history(data_dir: Path) -> Settings:
     """2,500 jobs on web01; win01 ran only the oldest one; one of each finished state."""
-    jobs = [finished_job(n, "disk-usage", "web01", ["web01"],
-                         (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED)[n % 3],
-                         at=T0 + n * 60) for n in range(1, 2500)]
+    jobs = [
+        finished_job(
+            n,
+            "disk-usage",
+            "web01",
+            ["web01"],
+            (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED)[n % 3],
+            at=T0 + n * 60,
+        )
+        for n in range(1, 2500)
+    ]
     jobs.append(finished_job(0, "disk-usage", "win01", ["win01"], JobStatus.FAILED, at=T0))
     seed_data_dir(data_dir, jobs, with_streams=False)
     return settings_for(data_dir)

@@ -79,8 +79,7 @@ async def wait_finished(app: OpsConsoleApp, job_id: str, timeout: float = 30) ->
         await asyncio.sleep(0.1)
 
 
-async def fill_run_dialog(pilot: Pilot[int], app: OpsConsoleApp,
-                           **params: str) -> RunDialog:
+async def fill_run_dialog(pilot: Pilot[int], app: OpsConsoleApp, **params: str) -> RunDialog:
     await pilot.press("r", *"greet")
     await app.workers.wait_for_complete()
     await pilot.pause()
@@ -95,8 +94,7 @@ async def fill_run_dialog(pilot: Pilot[int], app: OpsConsoleApp,
     return dialog
 
 
-async def start_from_dialog(pilot: Pilot[int], app: OpsConsoleApp,
-                            **params: str) -> Job:
+async def start_from_dialog(pilot: Pilot[int], app: OpsConsoleApp, **params: str) -> Job:
     await fill_run_dialog(pilot, app, **params)
     await pilot.press("ctrl+s")
     for _ in range(50):
@@ -109,7 +107,8 @@ async def start_from_dialog(pilot: Pilot[int], app: OpsConsoleApp,
 
 
 async def test_run_dialog_starts_a_job_that_completes_on_the_fleet(
-        settings: Settings, small_fleet: Fleet) -> None:
+    settings: Settings, small_fleet: Fleet
+) -> None:
     app = make_app(settings)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()

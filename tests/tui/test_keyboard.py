@@ -76,8 +76,7 @@ async def test_run_dialog_walked_with_keys_starts_a_runbook(app: OpsConsoleApp) 
         await until(pilot, lambda: ("output", 'classes: ["Security"]') in screen.output.lines)
 
 
-async def test_run_dialog_picking_and_a_target_that_follows_the_runbook(
-        app: OpsConsoleApp) -> None:
+async def test_run_dialog_picking_and_a_target_that_follows_the_runbook(app: OpsConsoleApp) -> None:
     """Up/Down in the search pick; the target is the runbook's own until one is typed;
     Enter walks the fields down to Start."""
     async with app.run_test(size=(80, 24)) as pilot:
@@ -121,8 +120,9 @@ async def test_dialogs_keep_keys_typed_in_one_burst(app: OpsConsoleApp) -> None:
         assert (screen.job.runbook, screen.job.hosts) == ("disk-usage", ["build"])
         assert screen.job.parameters == {"path": "/tmp"}
         burst(app, "x", *"build", "enter", *"echo burst", "enter")
-        await until(pilot, lambda: isinstance(app.screen, JobScreen)
-                    and app.screen.job_id != screen.job_id)
+        await until(
+            pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.job_id != screen.job_id
+        )
         command = app.screen
         assert isinstance(command, JobScreen)
         await until(pilot, lambda: ("output", "burst") in command.output.lines)
@@ -177,21 +177,24 @@ async def test_job_footer_offers_what_applies_and_fits_80_columns(app: OpsConsol
         await until(pilot, lambda: isinstance(app.screen, JobScreen))
         screen = app.screen
         assert isinstance(screen, JobScreen)
-        await until(pilot, lambda: screen.job is not None
-                    and screen.job.status is JobStatus.RUNNING)
+        await until(
+            pilot, lambda: screen.job is not None and screen.job.status is JobStatus.RUNNING
+        )
         await pilot.pause()
         keys = footer_keys(app)
         assert "Stop" in keys and "Rerun" not in keys and "Rerun failed" not in keys
         await pilot.press("s")
-        await until(pilot, lambda: screen.job is not None
-                    and screen.job.status is JobStatus.STOPPED)
+        await until(
+            pilot, lambda: screen.job is not None and screen.job.status is JobStatus.STOPPED
+        )
         await pilot.pause()
         keys = footer_keys(app)
         assert "Stop" not in keys and {"Rerun", "Rerun failed", "Back", "Quit"} <= set(keys)
         assert all(key.region.right <= 80 for key in keys.values())
         await pilot.press("f")  # the stopped host again
-        await until(pilot, lambda: isinstance(app.screen, JobScreen)
-                    and app.screen.job_id != screen.job_id)
+        await until(
+            pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.job_id != screen.job_id
+        )
         rerun = app.screen
         assert isinstance(rerun, JobScreen)
         await until(pilot, lambda: rerun.job is not None)

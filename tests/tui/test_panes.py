@@ -45,8 +45,7 @@ async def ready(pilot: Pilot[int]) -> None:
     await pilot.pause()
 
 
-async def until(pilot: Pilot[int], check: Callable[[], bool],
-                timeout: float = 15) -> None:
+async def until(pilot: Pilot[int], check: Callable[[], bool], timeout: float = 15) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not check():
         assert asyncio.get_running_loop().time() < deadline, "timed out waiting"
@@ -65,8 +64,9 @@ async def test_number_keys_switch_panes(app: OpsConsoleApp) -> None:
             await pilot.press(key)
             assert tabs.active == pane
         await pilot.press("3")
-        assert "Not available yet" in str(app.query_one("#updates").query_one(".empty-state")
-                                           .render())
+        assert "Not available yet" in str(
+            app.query_one("#updates").query_one(".empty-state").render()
+        )
 
 
 async def test_inventory_shows_each_hosts_last_job_from_history(app: OpsConsoleApp) -> None:
@@ -149,8 +149,9 @@ async def test_a_real_job_updates_lists_and_output_live(app: OpsConsoleApp) -> N
     """`x` on the local host: the job screen, the Jobs list and the inventory follow it."""
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
-        await pilot.press("x", *"build", "enter", *"echo live 1; sleep 1; echo live 2 >&2",
-                          "ctrl+s")
+        await pilot.press(
+            "x", *"build", "enter", *"echo live 1; sleep 1; echo live 2 >&2", "ctrl+s"
+        )
         await until(pilot, lambda: isinstance(app.screen, JobScreen))
         screen = app.screen
         assert isinstance(screen, JobScreen)
@@ -183,8 +184,11 @@ async def test_run_dialog_generates_the_form_and_counts_hosts(app: OpsConsoleApp
         dialog = app.screen
         assert isinstance(dialog, RunDialog)
         assert dialog.chosen is not None and dialog.chosen.name == "restart-service"
-        assert [i.id for i in dialog.query(".param")] == ["param-service", "param-delay",
-                                                          "param-mode"]
+        assert [i.id for i in dialog.query(".param")] == [
+            "param-service",
+            "param-delay",
+            "param-mode",
+        ]
         assert "3 hosts match" in text_of(app, "#run-count")  # the runbook's target "web"
         await pilot.press("escape")
         assert not isinstance(app.screen, RunDialog)
@@ -200,8 +204,9 @@ async def test_exec_dialog_refuses_an_empty_command(app: OpsConsoleApp) -> None:
         assert "Type the command" in text_of(app, "#cmd-error")
 
 
-async def test_help_lists_every_command_with_remapped_keys(seeded: Settings,
-                                                          tmp_path: Path) -> None:
+async def test_help_lists_every_command_with_remapped_keys(
+    seeded: Settings, tmp_path: Path
+) -> None:
     keys = tmp_path / "keys.toml"
     keys.write_text('[keys]\nrun = "ctrl+o"\n')
     app = console_app(seeded, keymap=load_keymap(keys))
@@ -277,8 +282,12 @@ async def test_ansi_theme_uses_the_terminal_palette(seeded: Settings) -> None:
 
 
 async def test_jobs_are_paged_from_the_store(tmp_path: Path) -> None:
-    history = [finished_job(n, "disk-usage", "all", ["build"], JobStatus.COMPLETED,
-                            at=1_714_564_800.0 + n * 60) for n in range(450)]
+    history = [
+        finished_job(
+            n, "disk-usage", "all", ["build"], JobStatus.COMPLETED, at=1_714_564_800.0 + n * 60
+        )
+        for n in range(450)
+    ]
     seed_data_dir(tmp_path / "data", history, with_streams=False)
     app = console_app(settings_for(tmp_path / "data"))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -297,11 +306,23 @@ async def test_jobs_are_paged_from_the_store(tmp_path: Path) -> None:
 
 async def test_last_job_and_host_detail_come_from_deep_history(tmp_path: Path) -> None:
     """win01 ran one job, older than the first page of 200: the console still finds it."""
-    history = [finished_job(n, "disk-usage", "build", ["build"], JobStatus.COMPLETED,
-                            at=1_714_564_800.0 + n * 60) for n in range(1, 1500)]
-    history.append(finished_job(0, "restart-service", "win01", ["win01"], JobStatus.FAILED,
-                                failed=["win01"],
-                                at=1_714_564_800.0))
+    history = [
+        finished_job(
+            n, "disk-usage", "build", ["build"], JobStatus.COMPLETED, at=1_714_564_800.0 + n * 60
+        )
+        for n in range(1, 1500)
+    ]
+    history.append(
+        finished_job(
+            0,
+            "restart-service",
+            "win01",
+            ["win01"],
+            JobStatus.FAILED,
+            failed=["win01"],
+            at=1_714_564_800.0,
+        )
+    )
     seed_data_dir(tmp_path / "data", history, with_streams=False)
     app = console_app(settings_for(tmp_path / "data"))
     async with app.run_test(size=(80, 24)) as pilot:

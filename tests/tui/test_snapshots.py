@@ -32,6 +32,7 @@ def keys(*pressed: str) -> Callable[[Any], Awaitable[None]]:
         await settle(pilot)
         await pilot.press(*pressed)
         await settle(pilot)
+
     return run_before
 
 

@@ -53,8 +53,7 @@ echo "$greeting $OPS_PARAM_NAME"
 
 
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
 
 
 def screen(session: str) -> str:
@@ -81,11 +80,16 @@ def session(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     (tmp_path / "runbooks" / "greet.sh").write_text(GREET)
     status = tmp_path / "status"
     name = f"opsconsole-test-{uuid.uuid4().hex[:8]}"
-    env = {"TERM": "xterm", "OPSCONSOLE_INVENTORY": str(tmp_path / "inventory.yaml"),
-           "OPSCONSOLE_DATA_DIR": str(tmp_path / "data"),
-           "OPSCONSOLE_RUNBOOKS": str(tmp_path / "runbooks"),
-           "XDG_CONFIG_HOME": str(tmp_path / "config"), "PYTHONPATH": str(ROOT),
-           "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)}
+    env = {
+        "TERM": "xterm",
+        "OPSCONSOLE_INVENTORY": str(tmp_path / "inventory.yaml"),
+        "OPSCONSOLE_DATA_DIR": str(tmp_path / "data"),
+        "OPSCONSOLE_RUNBOOKS": str(tmp_path / "runbooks"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "PYTHONPATH": str(ROOT),
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+    }
     exports = " ".join(f"{k}='{v}'" for k, v in env.items())
     command = f"env -i {exports} {sys.executable} -m console; echo $? > {status}; sleep 60"
     tmux("new-session", "-d", "-s", name, "-x", "80", "-y", "24", command)
@@ -135,8 +139,7 @@ def test_console_in_tmux_at_80x24(session: tuple[str, Path]) -> None:
     assert status.read_text().strip() == "0", screen(name)
 
 
-def test_runbook_started_from_the_run_dialog_completes_in_tmux(
-        session: tuple[str, Path]) -> None:
+def test_runbook_started_from_the_run_dialog_completes_in_tmux(session: tuple[str, Path]) -> None:
     """r, pick greet, Enter; the target is the runbook's own ("web"), replaced by db01;
     Tab to the parameters (defaults shown as the CLI takes them), ctrl+s; the job
     screen shows it complete with the output of what was typed."""

@@ -106,10 +106,12 @@ async def make_server(tmp_path: Path) -> AsyncIterator[MakeServer]:
         box = SecretBox.for_data_dir(tmp_path / f"data{len(listeners)}", environ={})
         registry = WebhookRegistry(MemoryStore(), box)
         jobs, clock = Jobs(), Clock()
-        app = create_app(registry, jobs.submit, now=clock, body_timeout=body_timeout,
-                         max_body=max_body)
-        listener = WebhookListener(app, host, port=0, ssl_cert=ssl_cert, ssl_key=ssl_key,
-                                   header_timeout=header_timeout)
+        app = create_app(
+            registry, jobs.submit, now=clock, body_timeout=body_timeout, max_body=max_body
+        )
+        listener = WebhookListener(
+            app, host, port=0, ssl_cert=ssl_cert, ssl_key=ssl_key, header_timeout=header_timeout
+        )
         await listener.start()
         listeners.append(listener)
         return Server(registry, jobs, clock, listener, box)

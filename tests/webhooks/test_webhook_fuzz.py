@@ -30,8 +30,16 @@ from tests.webhooks.conftest import Jobs, MemoryStore, status_of
 SECRET = "fuzz-secret"
 TOKEN_CHARS = string.ascii_letters + string.digits + "-_"
 HEADER_NAME_CHARS = string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~"
-FRAMING_HEADERS = {"content-length", "transfer-encoding", "connection", "host", "expect",
-                   "upgrade", "content-encoding", "x-hub-signature-256"}
+FRAMING_HEADERS = {
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "host",
+    "expect",
+    "upgrade",
+    "content-encoding",
+    "x-hub-signature-256",
+}
 VALUE_BYTES = bytes([9, *range(0x20, 0x7F), *range(0x80, 0x100)])
 
 
@@ -54,8 +62,9 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
         "signed": registry.create("signed", "a.sh", secret=SECRET, **fast)[1],
         "off": registry.create("off", "a.sh", **fast)[1],
         "walled": registry.create("walled", "a.sh", allow_from=["10.0.0.0/8"], **fast)[1],
-        "old": registry.create("old", "a.sh", now=time.time() - 7200,
-                               expires=time.time() - 3600, **fast)[1],
+        "old": registry.create(
+            "old", "a.sh", now=time.time() - 7200, expires=time.time() - 3600, **fast
+        )[1],
     }
     registry.disable("off")
     jobs = Jobs()
@@ -97,21 +106,36 @@ class FuzzRequest:
 methods = st.one_of(
     st.just(b"POST"),
     st.just(b"POST"),
-    st.sampled_from([b"GET", b"PUT", b"DELETE", b"PATCH", b"HEAD", b"OPTIONS", b"post",
-                     b"CONNECT", b"TRACE"]),
+    st.sampled_from(
+        [b"GET", b"PUT", b"DELETE", b"PATCH", b"HEAD", b"OPTIONS", b"post", b"CONNECT", b"TRACE"]
+    ),
     st.text(alphabet=HEADER_NAME_CHARS, min_size=1, max_size=12).map(str.encode),
     st.binary(min_size=1, max_size=12),
 )
-header_names = st.one_of(
-    st.sampled_from(["Content-Type", "User-Agent", "X-GitHub-Event", "Authorization",
-                     "Cookie", "Accept", "X-Request-Id"]),
-    st.text(alphabet=HEADER_NAME_CHARS, min_size=1, max_size=20),
-).filter(lambda name: name.lower() not in FRAMING_HEADERS).map(str.encode)
+header_names = (
+    st.one_of(
+        st.sampled_from(
+            [
+                "Content-Type",
+                "User-Agent",
+                "X-GitHub-Event",
+                "Authorization",
+                "Cookie",
+                "Accept",
+                "X-Request-Id",
+            ]
+        ),
+        st.text(alphabet=HEADER_NAME_CHARS, min_size=1, max_size=20),
+    )
+    .filter(lambda name: name.lower() not in FRAMING_HEADERS)
+    .map(str.encode)
+)
 header_values = st.lists(st.sampled_from(VALUE_BYTES), max_size=60).map(bytes).map(bytes.strip)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 bodies = st.one_of(
@@ -123,15 +147,27 @@ bodies = st.one_of(
 
 @st.composite
 def fuzz_requests(draw: st.DrawFn, tokens: dict[str, str]) -> FuzzRequest:
-    kind = draw(st.sampled_from([*tokens, "open", "open", "signed", "mutated:open",
-                                 "mutated:signed", "random-token", "random-path"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                *tokens,
+                "open",
+                "open",
+                "signed",
+                "mutated:open",
+                "mutated:signed",
+                "random-token",
+                "random-path",
+            ]
+        )
+    )
     if kind in tokens:
         path = f"/webhooks/{tokens[kind]}".encode()
     elif kind.startswith("mutated:"):
         token = tokens[kind.split(":", 1)[1]]
         i = draw(st.integers(0, len(token) - 1))
         swap = draw(st.sampled_from(TOKEN_CHARS).filter(lambda c: c != token[i]))
-        path = f"/webhooks/{token[:i]}{swap}{token[i + 1:]}".encode()
+        path = f"/webhooks/{token[:i]}{swap}{token[i + 1 :]}".encode()
     elif kind == "random-token":
         path = ("/webhooks/" + draw(st.text(alphabet=TOKEN_CHARS, max_size=60))).encode()
     else:
@@ -177,8 +213,10 @@ def should_start_a_job(request: FuzzRequest) -> bool:
         request.method == b"POST"
         and request.framing != "short"
         and not duplicated & SINGLETON_HEADERS  # e.g. two Content-Type headers: 400
-        and (request.target == "open"
-             or (request.target == "signed" and request.signature == "right"))
+        and (
+            request.target == "open"
+            or (request.target == "signed" and request.signature == "right")
+        )
     )
 
 
@@ -197,8 +235,12 @@ def test_fuzzed_requests_start_jobs_only_when_valid(target: FuzzTarget) -> None:
     started = time.monotonic()
     outcomes: dict[int | None, int] = {}
 
-    @settings(max_examples=1000, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=1000,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(request=fuzz_requests(target.tokens))
     def check(request: FuzzRequest) -> None:
         before = len(target.jobs.calls)
@@ -219,9 +261,21 @@ def test_fuzzed_requests_start_jobs_only_when_valid(target: FuzzTarget) -> None:
 
     check()
     # The listener still serves a valid request, promptly.
-    reply = exchange(target.port, encode(FuzzRequest(
-        b"POST", "open", f"/webhooks/{target.tokens['open']}".encode(), [], "none",
-        "exact", b'{"after": "fuzz"}')), half_close=False)
+    reply = exchange(
+        target.port,
+        encode(
+            FuzzRequest(
+                b"POST",
+                "open",
+                f"/webhooks/{target.tokens['open']}".encode(),
+                [],
+                "none",
+                "exact",
+                b'{"after": "fuzz"}',
+            )
+        ),
+        half_close=False,
+    )
     assert status_of(reply) == 202
     assert time.monotonic() - started < 60
     assert outcomes.get(202, 0) >= 50  # the run did exercise the accepting path

@@ -31,9 +31,14 @@ def sign(secret: str, body: bytes) -> str:
 
 async def post(url: str, body: bytes = b"{}", **kwargs: object) -> tuple[int, dict, dict]:
     """POST and return (status, JSON body, headers)."""
-    async with aiohttp.ClientSession() as session, session.post(
-        url, data=body, **kwargs  # type: ignore[arg-type]
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            url,
+            data=body,
+            **kwargs,  # type: ignore[arg-type]
+        ) as response,
+    ):
         return response.status, await response.json(), dict(response.headers)
 
 
@@ -44,13 +49,20 @@ async def test_accepted_request_starts_a_job_with_webhook_data(server: Server) -
     status, body, _ = await post(
         url,
         b'{"ref": "refs/heads/main"}',
-        headers={"Content-Type": "application/json", "Authorization": "Bearer abc",
-                 "Cookie": "session=xyz", "X-GitHub-Event": "push"},
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": "Bearer abc",
+            "Cookie": "session=xyz",
+            "X-GitHub-Event": "push",
+        },
     )
     assert (status, body) == (202, {"JobIds": ["job-1"]})
     [(webhook, data)] = server.jobs.calls
     assert (webhook.name, webhook.runbook, webhook.parameters) == (
-        "deploy", "deploy.sh", {"env": "prod"})
+        "deploy",
+        "deploy.sh",
+        {"env": "prod"},
+    )
     assert data["WebhookName"] == "deploy"
     assert data["RequestBody"] == '{"ref": "refs/heads/main"}'
     assert data["RequestBodyJson"] == {"ref": "refs/heads/main"}
@@ -88,9 +100,10 @@ async def test_unknown_and_near_miss_tokens_are_404(server: Server) -> None:
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
 async def test_other_methods_are_405(server: Server, method: str) -> None:
     token = server.create()
-    async with aiohttp.ClientSession() as session, session.request(
-        method, server.url(token)
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, server.url(token)) as response,
+    ):
         assert response.status == 405
         assert response.headers["Allow"] == "POST"
     assert server.jobs.calls == []
@@ -117,8 +130,10 @@ async def test_expired_webhook_is_400(server: Server) -> None:
 
 async def test_declared_oversized_body_is_413_without_reading_it(server: Server) -> None:
     token = server.create()
-    head = (f"POST /webhooks/{token} HTTP/1.1\r\nHost: x\r\n"
-            f"Content-Length: {1024 * 1024 * 1024}\r\n\r\n").encode()
+    head = (
+        f"POST /webhooks/{token} HTTP/1.1\r\nHost: x\r\n"
+        f"Content-Length: {1024 * 1024 * 1024}\r\n\r\n"
+    ).encode()
     started = time.monotonic()
     response = await raw_head(server.port, head + b"x" * 1000, timeout=2)
     assert status_of(response) == 413
@@ -169,16 +184,17 @@ async def test_signature_required_missing_wrong_and_right(server: Server) -> Non
     body = b'{"action": "opened"}'
     status, reply, _ = await post(server.url(token), body)
     assert (status, reply["error"]["code"]) == (401, "SignatureRequired")
-    status, reply, _ = await post(server.url(token), body,
-                                  headers={"X-Hub-Signature-256": sign("wrong", body)})
+    status, reply, _ = await post(
+        server.url(token), body, headers={"X-Hub-Signature-256": sign("wrong", body)}
+    )
     assert (status, reply["error"]["code"]) == (401, "InvalidSignature")
-    status, _, _ = await post(server.url(token), body,
-                              headers={"X-Hub-Signature-256": sign("gh-secret", body + b" ")})
+    status, _, _ = await post(
+        server.url(token), body, headers={"X-Hub-Signature-256": sign("gh-secret", body + b" ")}
+    )
     assert status == 401
     assert server.jobs.calls == []
     good = sign("gh-secret", body)
-    status, reply, _ = await post(server.url(token), body,
-                                  headers={"X-Hub-Signature-256": good})
+    status, reply, _ = await post(server.url(token), body, headers={"X-Hub-Signature-256": good})
     assert (status, reply) == (202, {"JobIds": ["job-1"]})
     headers = server.jobs.calls[0][1]["RequestHeader"]
     assert headers["X-Hub-Signature-256"] == "<redacted>"
@@ -239,9 +255,13 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
     )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     key_path.chmod(0o600)
     return cert_path, key_path
 
@@ -279,15 +299,18 @@ async def test_tokens_and_signatures_never_reach_the_logs(
     long_line = f"POST /webhooks/{token}?{'a' * 9000} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
     assert status_of(await raw_exchange(server.port, long_line)) == 400
     # A header too long: aiohttp quotes the header line.
-    long_header = (f"POST /webhooks/{token} HTTP/1.1\r\nHost: x\r\n"
-                   f"X-Hub-Signature-256: {good}{'0' * 9000}\r\n\r\n").encode()
+    long_header = (
+        f"POST /webhooks/{token} HTTP/1.1\r\nHost: x\r\n"
+        f"X-Hub-Signature-256: {good}{'0' * 9000}\r\n\r\n"
+    ).encode()
     assert status_of(await raw_exchange(server.port, long_header)) in (400, 431)
     text = caplog.text
     assert "/webhooks/<redacted>" in text  # the access log did run
     assert "boom" in text  # the submit failure was logged, with its cause
     malformed = [r for r in caplog.records if r.name == "console.http.server"]
-    assert malformed and all(r.levelname == "WARNING" and "\n" not in r.getMessage()
-                             for r in malformed)  # one line each, no traceback to flood logs
+    assert malformed and all(
+        r.levelname == "WARNING" and "\n" not in r.getMessage() for r in malformed
+    )  # one line each, no traceback to flood logs
     assert token not in text and token[:20] not in text
     assert good not in text and good[7:27] not in text
 
@@ -298,8 +321,12 @@ async def test_listener_setup_errors_are_config_errors(server: Server, tmp_path:
         await WebhookListener(app, port=server.port).start()  # port already taken
     with pytest.raises(ConfigError, match="both a certificate and a key"):
         WebhookListener(app, port=0, ssl_cert=tmp_path / "cert.pem")
-    missing = WebhookListener(create_app(server.registry, server.jobs.submit), port=0,
-                              ssl_cert=tmp_path / "nope.pem", ssl_key=tmp_path / "nope.key")
+    missing = WebhookListener(
+        create_app(server.registry, server.jobs.submit),
+        port=0,
+        ssl_cert=tmp_path / "nope.pem",
+        ssl_key=tmp_path / "nope.key",
+    )
     with pytest.raises(ConfigError, match="cannot load the TLS certificate"):
         await missing.start()
     assert (await post(server.url(server.create())))[0] == 202  # the first one still serves

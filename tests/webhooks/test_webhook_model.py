@@ -30,8 +30,7 @@ def test_tokens_are_long_random_and_url_safe() -> None:
 def test_only_the_token_hash_is_stored(tmp_path: Path) -> None:
     store = MemoryStore()
     registry = make_registry(tmp_path, store)
-    webhook, token = registry.create("deploy", "deploy.sh", parameters={"env": "prod"},
-                                     now=1000.0)
+    webhook, token = registry.create("deploy", "deploy.sh", parameters={"env": "prod"}, now=1000.0)
     record = store.records["deploy"]
     assert token not in repr(record)
     assert record["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
@@ -42,8 +41,14 @@ def test_only_the_token_hash_is_stored(tmp_path: Path) -> None:
 def test_registry_reloads_from_store(tmp_path: Path) -> None:
     store = MemoryStore()
     first = make_registry(tmp_path, store)
-    _, token = first.create("deploy", "deploy.sh", secret="gh-secret",
-                            allow_from=["10.0.0.0/8", "2001:db8::/32"], rate_limit=5, burst=2)
+    _, token = first.create(
+        "deploy",
+        "deploy.sh",
+        secret="gh-secret",
+        allow_from=["10.0.0.0/8", "2001:db8::/32"],
+        rate_limit=5,
+        burst=2,
+    )
     first.disable("deploy")
     second = make_registry(tmp_path, store)
     second.load()

@@ -12,15 +12,18 @@ from tests.webhooks.conftest import MakeServer, Server, raw_exchange, raw_head, 
 
 def request_bytes(token: str, body: bytes, extra: str = "", length: int | None = None) -> bytes:
     size = len(body) if length is None else length
-    return (f"POST /webhooks/{token} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}"
-            f"Content-Length: {size}\r\nConnection: close\r\n\r\n").encode() + body
+    return (
+        f"POST /webhooks/{token} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}"
+        f"Content-Length: {size}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
 
 
 async def timed_post(server: Server, token: str) -> tuple[int, float]:
     started = time.monotonic()
-    async with aiohttp.ClientSession() as session, session.post(
-        server.url(token), data=b"{}"
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(server.url(token), data=b"{}") as response,
+    ):
         return response.status, time.monotonic() - started
 
 
@@ -40,7 +43,8 @@ async def test_invalid_json_and_invalid_utf8_bodies_still_start_the_job(server: 
 async def test_invalid_utf8_in_headers_is_stored_as_valid_text(server: Server) -> None:
     token = server.create()
     raw = request_bytes(token, b"{}", extra="X-Note: cafe\r\n").replace(
-        b"X-Note: cafe", b"X-Note: caf\xe9\xff")  # Latin-1 and a byte invalid in UTF-8
+        b"X-Note: cafe", b"X-Note: caf\xe9\xff"
+    )  # Latin-1 and a byte invalid in UTF-8
     assert status_of(await raw_exchange(server.port, raw)) == 202
     note = server.jobs.calls[0][1]["RequestHeader"]["X-Note"]
     note.encode("utf-8")  # valid text: storable as JSON
@@ -61,8 +65,10 @@ async def test_conflicting_framing_is_refused(server: Server) -> None:
     token = server.create()
     smuggle = request_bytes(token, b"0\r\n\r\n", extra="Transfer-Encoding: chunked\r\n")
     assert status_of(await raw_exchange(server.port, smuggle)) == 400
-    bad_chunks = (f"POST /webhooks/{token} HTTP/1.1\r\nHost: x\r\n"
-                  "Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n").encode()
+    bad_chunks = (
+        f"POST /webhooks/{token} HTTP/1.1\r\nHost: x\r\n"
+        "Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"
+    ).encode()
     assert status_of(await raw_exchange(server.port, bad_chunks)) == 400
     assert server.jobs.calls == []
 
