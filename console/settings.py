@@ -11,12 +11,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SAMPLE_INVENTORY = Path(__file__).resolve().parent.parent / "sample-inventory.yaml"
+SAMPLE_RUNBOOKS = Path(__file__).resolve().parent.parent / "runbooks"
 
 
 def default_inventory() -> Path:
     """`./inventory.yaml` when present, else the shipped sample so a first run just works."""
     local = Path("inventory.yaml")
     return local if local.exists() else SAMPLE_INVENTORY
+
+
+def default_runbooks() -> Path:
+    """`./runbooks` when present, else the shipped examples."""
+    local = Path("runbooks")
+    return local if local.is_dir() or not SAMPLE_RUNBOOKS.is_dir() else SAMPLE_RUNBOOKS
 
 
 def default_data_dir() -> Path:
@@ -44,5 +51,5 @@ class Settings:
         return cls(
             inventory=Path(inv) if inv else default_inventory(),
             data_dir=Path(data) if data else default_data_dir(),
-            runbooks=Path(books) if books else Path("runbooks"),
+            runbooks=Path(books) if books else default_runbooks(),
         )

@@ -63,7 +63,8 @@ def global_options(default: object = None) -> argparse.ArgumentParser:
         "--runbooks",
         metavar="DIR",
         default=default,
-        help="runbooks folder (env OPSCONSOLE_RUNBOOKS; default ./runbooks)",
+        help="runbooks folder (env OPSCONSOLE_RUNBOOKS; default ./runbooks, else the "
+        "shipped examples)",
     )
     return parent
 
@@ -71,7 +72,8 @@ def global_options(default: object = None) -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="opsconsole",
-        description="Agentless operations console: inventory, exec, runbooks, jobs.",
+        description="Agentless operations console: inventory, exec, runbooks, jobs, schedules, "
+        "webhooks; with no command, the full-screen console.",
         parents=[global_options()],
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
