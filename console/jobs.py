@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -99,6 +99,12 @@ class HostRun:
         if new.finished:
             self.ended = stamp
 
+    def copy(self) -> HostRun:
+        """A snapshot (all fields are immutable values, so a shallow copy is whole)."""
+        new = object.__new__(HostRun)
+        new.__dict__.update(self.__dict__)
+        return new
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "host": self.host,
@@ -178,12 +184,17 @@ class Job:
         return (self.ended or time.time()) - self.started
 
     def copy(self) -> Job:
-        return replace(
-            self,
-            hosts=list(self.hosts),
-            parameters=dict(self.parameters),
-            host_runs={h: replace(r) for h, r in self.host_runs.items()},
-        )
+        """A snapshot: its lists, parameters (one level) and host runs are its own.
+
+        Built field by field rather than with `dataclasses.replace`, which re-runs
+        `__init__` and `__post_init__`: the engine copies a job on every event it
+        publishes, and this is about four times cheaper."""
+        new = object.__new__(Job)
+        new.__dict__.update(self.__dict__)
+        new.hosts = list(self.hosts)
+        new.parameters = dict(self.parameters)
+        new.host_runs = {h: r.copy() for h, r in self.host_runs.items()}
+        return new
 
     def to_dict(self) -> dict[str, Any]:
         return {
