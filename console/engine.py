@@ -23,7 +23,7 @@ from console.api import ControlServer, socket_path
 from console.client import EngineEvent, EventCallback, HostProbe, RunbookInfo
 from console.errors import HostError, OpsError, UsageError
 from console.events import EventHub
-from console.inventory.model import Host
+from console.inventory.model import Host, Inventory
 from console.jobs import Job, JobStatus, StreamRecord, Trigger, new_job_id
 from console.languages import Invocation, TargetInfo
 from console.live_inventory import LiveInventory
@@ -50,6 +50,7 @@ COMMAND_RUNBOOK = "(command)"
 INTERRUPTED = "engine stopped while the job was running"
 HOST_SCAN_PAGE = 1000  # jobs read per store call when filtering by host
 RETENTION_INTERVAL = 24 * 3600.0
+SELECTIONS_KEPT = 256  # host patterns whose selection is kept (typed filters come and go)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class Engine:
         self._writer: StoreWriter | None = None
         self.runner: JobRunner | None = None
         self._inventory = LiveInventory(settings.inventory)
+        self._selected_from: Inventory | None = None  # the inventory `_selected` is of
+        self._selected: dict[str, list[Host]] = {}  # pattern -> its hosts
         self.catalog = RunbookCatalog(settings.runbooks)
         self._control: ControlServer | None = None
         self.schedules: ScheduleBook | None = None
@@ -208,7 +211,16 @@ class Engine:
 
     # ------------------------------------------------------------------ inventory
     def hosts(self, pattern: str = "all") -> list[Host]:
-        return self._inventory.current().select(pattern)
+        """Hosts matching `pattern` in the current inventory. A selection is kept until
+        the inventory file changes (a new Inventory object): a webhook burst resolves
+        the same pattern per request."""
+        inventory = self._inventory.current()
+        if inventory is not self._selected_from or len(self._selected) >= SELECTIONS_KEPT:
+            self._selected_from, self._selected = inventory, {}
+        hosts = self._selected.get(pattern)
+        if hosts is None:
+            hosts = self._selected[pattern] = inventory.select(pattern)
+        return list(hosts)
 
     def _host_named(self, name: str) -> Host | None:
         return self._inventory.current().hosts.get(name)
@@ -266,6 +278,23 @@ class Engine:
         webhook_data: dict[str, Any] | None = None,
         timeout: float | None = None,
     ) -> Job:
+        job = await self._start_runbook_job(
+            runbook, pattern, raw_parameters, trigger, trigger_ref, webhook_data, timeout
+        )
+        return job.copy()
+
+    async def _start_runbook_job(
+        self,
+        runbook: str,
+        pattern: str,
+        raw_parameters: Mapping[str, str],
+        trigger: Trigger,
+        trigger_ref: str | None,
+        webhook_data: dict[str, Any] | None,
+        timeout: float | None,
+    ) -> Job:
+        """`start_job` minus the caller's copy: returns the runner's live job, which the
+        caller must only read at once (a webhook needs just its id)."""
         book = self.catalog.get(runbook)
         params = parse_values(book.metadata.parameters, raw_parameters, book.name)
         if webhook_data is not None:
@@ -281,9 +310,8 @@ class Engine:
             trigger=trigger,
             trigger_ref=trigger_ref,
         )
-        return await self._submit(
-            job, self._runbook_work(book, params), timeout or book.metadata.timeout
-        )
+        await self._submit(job, self._runbook_work(book, params), timeout or book.metadata.timeout)
+        return job
 
     async def start_command(
         self,
@@ -304,7 +332,8 @@ class Engine:
             runbook_hash=hashlib.sha256(command.encode()).hexdigest(),
             trigger=trigger,
         )
-        return await self._submit(job, _command_work(command), timeout)
+        await self._submit(job, _command_work(command), timeout)
+        return job.copy()
 
     def _select_for_job(self, pattern: str) -> list[Host]:
         hosts = self.hosts(pattern)
@@ -314,16 +343,16 @@ class Engine:
             )
         return hosts
 
-    async def _submit(self, job: Job, work: Work, timeout: float | None) -> Job:
+    async def _submit(self, job: Job, work: Work, timeout: float | None) -> None:
         """Store the job durably, then queue it: a job is acknowledged only once stored.
-        Jobs submitted at once (a webhook burst) share one fsync (see StoreWriter)."""
+        Jobs submitted at once (a webhook burst) share one fsync (see StoreWriter).
+        `job` is the runner's from then on: callers hand out copies of it."""
         assert self._writer is not None and self.runner is not None
         if not self._accepting:
             raise OpsError("the engine is shutting down and takes no new jobs")
         await self._writer.add(job)
         self.runner.enqueue(job, work, timeout)
         self.events.publish(EngineEvent(job_id=job.id, job=job.copy()))
-        return job.copy()
 
     def _work_for_job(self, job: Job) -> Work:
         if job.runbook == COMMAND_RUNBOOK:
@@ -379,13 +408,14 @@ class Engine:
             self._wake_scheduler()  # a run queued behind this one may start now
 
     async def _submit_webhook(self, webhook: Webhook, data: dict[str, Any]) -> list[str]:
-        job = await self.start_job(
+        job = await self._start_runbook_job(
             webhook.runbook,
             webhook.pattern,
             webhook.parameters,
-            trigger=Trigger.WEBHOOK,
-            trigger_ref=webhook.name,
-            webhook_data=data,
+            Trigger.WEBHOOK,
+            webhook.name,
+            data,
+            None,
         )
         return [job.id]
 
