@@ -279,6 +279,11 @@ class _WebhookHandler:
         chunks: list[bytes] = []
         size = 0
         try:
+            if request.content.is_eof():  # it all came with the headers: no timer, no wait
+                body = request.content.read_nowait()
+                if len(body) > self._max_body:
+                    raise _Reject(self._too_large())
+                return body
             async with asyncio.timeout(self._body_timeout):
                 while chunk := await request.content.readany():
                     size += len(chunk)
