@@ -58,6 +58,12 @@ async def _attach(settings: Settings, wait: float = ATTACH_WAIT) -> RemoteClient
         await asyncio.sleep(0.05)  # the holder is still starting up
 
 
+def console_options(**overrides: Any) -> EngineOptions:
+    """The console's own engine owns the data directory like `serve` does, so it also
+    fires schedules and serves webhooks; a busy webhook port must not stop the UI."""
+    return options_from_env(triggers=True, listener_required=False, **overrides)
+
+
 @asynccontextmanager
 async def engine_client(
     settings: Settings,

@@ -21,7 +21,7 @@ from typing import Any
 
 from console.api import ControlServer, socket_path
 from console.client import EngineEvent, EventCallback, HostProbe, RunbookInfo
-from console.errors import HostError, OpsError, UsageError
+from console.errors import ConfigError, HostError, OpsError, UsageError
 from console.events import EventHub
 from console.inventory.model import Host, Inventory
 from console.jobs import Job, JobStatus, StreamRecord, Trigger, new_job_id
@@ -63,6 +63,8 @@ class EngineOptions:
     # console); a one-shot CLI engine only runs the jobs it was asked for.
     triggers: bool = False
     listen: str = "127.0.0.1:8080"
+    # serve fails when it cannot listen; the console starts anyway (and says why).
+    listener_required: bool = True
     tls_cert: str | None = None
     tls_key: str | None = None
     public_url: str | None = None
@@ -97,6 +99,7 @@ class Engine:
         self._scheduler: Scheduler | None = None
         self._retention: asyncio.Task[None] | None = None
         self._accepting = False
+        self.listener_problem: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -141,9 +144,15 @@ class Engine:
         self._scheduler.start()
         self._retention = asyncio.create_task(self._retention_forever(), name="retention")
         self.events.subscribe(self._on_event_for_scheduler)
-        await self.webhooks.start_listener(
-            self._submit_webhook, host, port, opts.tls_cert, opts.tls_key, opts.public_url
-        )
+        try:
+            await self.webhooks.start_listener(
+                self._submit_webhook, host, port, opts.tls_cert, opts.tls_key, opts.public_url
+            )
+        except ConfigError as exc:
+            if opts.listener_required:
+                raise
+            self.listener_problem = f"webhooks are not served: {exc}"
+            log.warning(self.listener_problem)
 
     async def close(self, grace: float = 0.0) -> None:
         """Stop taking work (webhooks, schedules, the control API), give running jobs

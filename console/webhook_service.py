@@ -62,11 +62,16 @@ class WebhookService:
         tls_key: str | None,
         public_url: str | None,
     ) -> None:
-        self._listener = WebhookListener(
+        listener = WebhookListener(
             create_app(self.registry, submit), host, port, tls_cert, tls_key, public_url=public_url
         )
-        await self._listener.start()
-        self.url_base = self._listener.url_base
+        await listener.start()
+        self._listener = listener
+        self.url_base = listener.url_base
+
+    @property
+    def listening(self) -> bool:
+        return self._listener is not None
 
     async def stop_listener(self) -> None:
         if self._listener is not None:

@@ -267,9 +267,9 @@ class OpsConsoleApp(App[int]):
 
 def _client_factory(settings: Settings) -> ClientFactory:
     """The engine started in this process, or a client attached to a running `serve`."""
-    from console.connect import engine_client
+    from console.connect import console_options, engine_client
 
-    return lambda: engine_client(settings)
+    return lambda: engine_client(settings, console_options())
 
 
 def run_app(args: argparse.Namespace, settings: Settings) -> int:
