@@ -39,7 +39,7 @@ def options_from_env(**overrides: Any) -> EngineOptions:
     return EngineOptions(**values)
 
 
-async def _attach(settings: Settings, wait: float = ATTACH_WAIT) -> RemoteClient | None:
+async def attach(settings: Settings, wait: float = ATTACH_WAIT) -> RemoteClient | None:
     """A client of the engine holding the lock, or None when no engine holds it."""
     deadline = asyncio.get_running_loop().time() + wait
     sock = socket_path(settings.data_dir)
@@ -72,7 +72,7 @@ async def engine_client(
     """Yield an EngineClient: a RemoteClient when attached, else an in-process Engine
     (closed, with its running jobs stopped, when the block ends)."""
     for _ in range(3):
-        remote = await _attach(settings)
+        remote = await attach(settings)
         if remote is not None:
             try:
                 yield remote

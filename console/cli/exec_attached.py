@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from console.connect import _attach
+from console.connect import attach
 from console.errors import ConfigError
 from console.fanout import DEFAULT_MAX_OUTPUT, HostResult, truncation_marker
 from console.jobs import Job, JobStatus, StreamRecord, Trigger
@@ -24,7 +24,7 @@ Printer = Callable[[str, Any, str], None]
 async def run_attached(
     settings: Settings, args: argparse.Namespace, command: str, printer: Printer | None
 ) -> list[HostResult]:
-    client = await _attach(settings)
+    client = await attach(settings)
     if client is None:
         raise ConfigError(f"the engine of {settings.data_dir} stopped; run the command again")
     try:

@@ -60,9 +60,9 @@ def _status(text: str) -> JobStatus:
 
 async def _reader(settings: Settings) -> Any:
     """An attached client, or a plain reader of the store when no engine runs."""
-    from console.connect import _attach
+    from console.connect import attach
 
-    client = await _attach(settings)
+    client = await attach(settings)
     if client is not None:
         return client
     from console.store import Store

@@ -93,9 +93,9 @@ async def _start_detached(
     parent: str | None,
 ) -> int:
     """--no-wait: the job must outlive this command, so it needs an engine that stays."""
-    from console.connect import _attach, spawn_background_engine
+    from console.connect import attach, spawn_background_engine
 
-    client = await _attach(settings)
+    client = await attach(settings)
     if client is None:
         spawn_background_engine(settings)
         client = await _wait_for_background_engine(settings)
@@ -112,12 +112,12 @@ async def _start_detached(
 
 async def _wait_for_background_engine(settings: Settings, timeout: float = 10.0) -> Any:
     """Attach to the engine just spawned. Until it takes the lock there is nothing to
-    attach to; once it has, `_attach` waits for its control socket to answer (an
+    attach to; once it has, `attach` waits for its control socket to answer (an
     attach that does not wait fails while the engine is still starting up)."""
-    from console.connect import _attach
+    from console.connect import attach
 
     deadline = asyncio.get_running_loop().time() + timeout
-    while (client := await _attach(settings)) is None:
+    while (client := await attach(settings)) is None:
         if asyncio.get_running_loop().time() > deadline:
             raise UsageError(
                 f"the background engine did not start; see "

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from console.connect import _attach
+from console.connect import attach
 from console.engine import INTERRUPTED, Engine
 from console.jobs import JobStatus, Trigger
 from console.store.lock import EngineRunning
@@ -25,7 +25,7 @@ async def test_restart_after_kill_9_fails_running_jobs_and_starts_queued_ones(
     job_env.runbook("sleeper.sh", f"#!/bin/sh\nsh -c 'sleep 300' {marker}\n")
     job_env.runbook("hello.sh", "#!/bin/sh\necho hello from $(hostname)\n")
     serve = await asyncio.to_thread(job_env.serve, "--max-jobs", "1")
-    client = await _attach(job_env.settings)
+    client = await attach(job_env.settings)
     assert client is not None and client.info["pid"] == serve.pid
     try:
         running = await client.start_job("sleeper", "host01:host02", {}, trigger=Trigger.CLI)
@@ -77,7 +77,7 @@ async def test_second_engine_is_refused_and_the_cli_attaches(job_env: JobEnv) ->
     done = await job_env.acli("run", "hello", "host05", "--json")
     assert done.returncode == 0, done.stderr
     job_id = json.loads(done.stdout)["id"]
-    client = await _attach(job_env.settings)
+    client = await attach(job_env.settings)
     assert client is not None
     try:
         assert client.info["pid"] == serve.pid
