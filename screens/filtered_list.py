@@ -31,6 +31,15 @@ class FilteredListPane(Vertical):
     def show_status(self) -> None:
         """Refresh the status line (which keys it mentions depends on the focus)."""
 
+    def filter_hint(self, list_keys: str) -> tuple[str, str]:
+        """(" matching 'text'" or "", the keys that apply now) for the status line;
+        `list_keys` are the pane's own keys on the list."""
+        text = self.filter_input.value.strip()
+        where = f" matching {text!r}" if text else ""
+        if self.screen.focused is self.filter_input:
+            return where, "Enter/Esc back to the list"
+        return where, f"{'Esc clear filter' if text else '/ filter'}  {list_keys}"
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.table.focus()
 

@@ -146,14 +146,7 @@ class InventoryPane(FilteredListPane):
         self.show_status()
 
     def show_status(self) -> None:
-        text = self.filter_input.value.strip()
-        where = f" matching {text!r}" if text else ""
-        if self.screen.focused is self.filter_input:
-            keys = "Enter/Esc back to the list"
-        elif text:
-            keys = "Esc clear filter  p probe  Enter detail"
-        else:
-            keys = "/ filter  p probe  Enter detail"
+        where, keys = self.filter_hint("p probe  Enter detail")
         self.query_one("#inventory-status", Static).update(
             f"{len(self._shown)} of {len(self.hosts)} hosts{where}   {keys}"
         )

@@ -107,14 +107,7 @@ class JobsPane(FilteredListPane):
 
     def show_status(self) -> None:
         more = "" if self._exhausted else "+ (more load as you scroll)"
-        text = self.filter_input.value.strip()
-        where = f" matching {text!r}" if text else ""
-        if self.screen.focused is self.filter_input:
-            keys = "Enter/Esc back to the list"
-        elif text:
-            keys = "Esc clear filter  Enter open"
-        else:
-            keys = "/ filter  Enter open"
+        where, keys = self.filter_hint("Enter open")
         self.query_one("#jobs-status", Static).update(
             f"{self.table.row_count}{more} jobs{where}   {keys}"
         )

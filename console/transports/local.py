@@ -19,7 +19,7 @@ from pathlib import Path
 
 from console.errors import Cancelled, HostError, TimedOut
 from console.transports.base import ExitStatus, LineCallback, Transport
-from console.transports.streams import pump_lines
+from console.transports.streams import pump_outputs
 
 KILL_GRACE = 2.0
 
@@ -101,15 +101,7 @@ async def _drive(
             await process.stdin.drain()
         process.stdin.close()
 
-    feeder = asyncio.ensure_future(feed())
-    try:
-        await asyncio.gather(
-            pump_lines(process.stdout.read, "stdout", on_line),
-            pump_lines(process.stderr.read, "stderr", on_line),
-        )
-        await process.wait()
-    finally:
-        feeder.cancel()
+    await pump_outputs(feed(), process.stdout.read, process.stderr.read, on_line, process.wait)
 
 
 async def _kill_group(process: asyncio.subprocess.Process) -> None:

@@ -21,7 +21,7 @@ from console.inventory.model import Host
 from console.transports import remote_shell
 from console.transports.base import ExitStatus, LineCallback, StreamName, Transport
 from console.transports.pool import TransportPool
-from console.transports.streams import pump_lines
+from console.transports.streams import pump_outputs
 
 # How long to wait for the wrapper's process-group report before giving up on a
 # clean kill, and how long the kill channel may take.
@@ -145,15 +145,9 @@ async def _drive(
             await process.stdin.drain()
             process.stdin.write_eof()
 
-    feeder = asyncio.ensure_future(feed())
-    try:
-        await asyncio.gather(
-            pump_lines(process.stdout.read, "stdout", on_line),
-            pump_lines(process.stderr.read, "stderr", on_line),
-        )
-        await process.wait_closed()
-    finally:
-        feeder.cancel()
+    await pump_outputs(
+        feed(), process.stdout.read, process.stderr.read, on_line, process.wait_closed
+    )
 
 
 async def _kill_remote(

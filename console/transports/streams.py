@@ -8,7 +8,9 @@ delivered in pieces instead of being held in memory whole.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from console.transports.base import LineCallback, StreamName
 
@@ -58,3 +60,26 @@ async def pump_lines(
     rest = splitter.flush()
     if rest and on_line is not None:
         on_line(stream, rest)
+
+
+async def pump_outputs(
+    feed_stdin: Coroutine[Any, Any, None],
+    read_stdout: Callable[[int], Awaitable[bytes]],
+    read_stderr: Callable[[int], Awaitable[bytes]],
+    on_line: LineCallback | None,
+    wait_exit: Callable[[], Awaitable[object]],
+) -> None:
+    """Feed stdin in the background while both outputs are read to EOF, line by line,
+    then wait for the command to end (stdin keeps being fed until it does).
+
+    Shared by the transports: only how stdin is written and closed, and how the end
+    is awaited, differ."""
+    feeder = asyncio.ensure_future(feed_stdin)
+    try:
+        await asyncio.gather(
+            pump_lines(read_stdout, "stdout", on_line),
+            pump_lines(read_stderr, "stderr", on_line),
+        )
+        await wait_exit()
+    finally:
+        feeder.cancel()
