@@ -19,8 +19,11 @@ class LiveInventory:
         self._stamp: tuple[float, int] | None = None
 
     def current(self) -> Inventory:
-        stat = self.path.stat() if self.path.exists() else None
-        stamp = (stat.st_mtime, stat.st_size) if stat else None
+        try:
+            info = self.path.stat()
+            stamp: tuple[float, int] | None = (info.st_mtime, info.st_size)
+        except FileNotFoundError:
+            stamp = None  # load_inventory names the missing file
         if self._inventory is None or stamp != self._stamp:
             self._inventory = load_inventory(self.path)
             self._stamp = stamp
