@@ -23,6 +23,7 @@ from console.api import ControlServer, socket_path
 from console.client import EngineEvent, EventCallback, HostProbe, RunbookInfo
 from console.errors import ConfigError, HostError, OpsError, UsageError
 from console.events import EventHub
+from console.intake.journal import IntakeRecord
 from console.inventory.model import Host, Inventory
 from console.jobs import Job, JobStatus, StreamRecord, Trigger, new_job_id
 from console.languages import Invocation, TargetInfo
@@ -35,13 +36,13 @@ from console.scheduler import Scheduler
 from console.schedules import Schedule
 from console.settings import Settings
 from console.store import Store
+from console.store.jobs import DuplicateJob, JobNotFound
 from console.store.lock import DataDirLock
 from console.store.writer import StoreWriter
 from console.transports.base import Transport
 from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
 from console.webhook_service import WebhookService, parse_listen
-from console.webhooks import Webhook
 from console.wire import runbook_info
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ class Engine:
             raise
 
     async def _start_triggers(self) -> None:
-        assert self.store is not None
+        assert self.store is not None and self._writer is not None
         opts = self.options
         host, port = parse_listen(opts.listen)
         url_base = opts.public_url or f"{'https' if opts.tls_cert else 'http'}://{host}:{port}"
@@ -146,7 +147,13 @@ class Engine:
         self.events.subscribe(self._on_event_for_scheduler)
         try:
             await self.webhooks.start_listener(
-                self._submit_webhook, host, port, opts.tls_cert, opts.tls_key, opts.public_url
+                self._import_webhook_requests,
+                self._writer.flush,
+                host,
+                port,
+                opts.tls_cert,
+                opts.tls_key,
+                opts.public_url,
             )
         except ConfigError as exc:
             if opts.listener_required:
@@ -303,14 +310,33 @@ class Engine:
         timeout: float | None,
     ) -> Job:
         """`start_job` minus the caller's copy: returns the runner's live job, which the
-        caller must only read at once (a webhook needs just its id)."""
+        caller must only read at once."""
+        job, work, book_timeout = self._runbook_job(
+            runbook, pattern, raw_parameters, trigger, trigger_ref, webhook_data
+        )
+        await self._submit(job, work, timeout or book_timeout)
+        return job
+
+    def _runbook_job(
+        self,
+        runbook: str,
+        pattern: str,
+        raw_parameters: Mapping[str, str],
+        trigger: Trigger,
+        trigger_ref: str | None,
+        webhook_data: dict[str, Any] | None,
+        job_id: str | None = None,
+        created: float | None = None,
+    ) -> tuple[Job, Work, float | None]:
+        """A new Queued job of a runbook, its work and the runbook's timeout. Raises
+        OpsError when the runbook, its parameters or the pattern do not fit."""
         book = self.catalog.get(runbook)
         params = parse_values(book.metadata.parameters, raw_parameters, book.name)
         if webhook_data is not None:
             params["WebhookData"] = webhook_data
         hosts = self._select_for_job(pattern)
         job = Job(
-            id=new_job_id(),
+            id=job_id or new_job_id(),
             runbook=book.name,
             pattern=pattern,
             hosts=[h.name for h in hosts],
@@ -318,9 +344,9 @@ class Engine:
             runbook_hash=book.hash,
             trigger=trigger,
             trigger_ref=trigger_ref,
+            created=time.time() if created is None else created,
         )
-        await self._submit(job, self._runbook_work(book, params), timeout or book.metadata.timeout)
-        return job
+        return job, self._runbook_work(book, params), book.metadata.timeout
 
     async def start_command(
         self,
@@ -416,20 +442,37 @@ class Engine:
         if job is not None and job.trigger is Trigger.SCHEDULE and job.status.finished:
             self._wake_scheduler()  # a run queued behind this one may start now
 
-    async def _submit_webhook(self, webhook: Webhook, data: dict[str, Any]) -> list[str]:
-        job = await self._start_runbook_job(
-            webhook.runbook,
-            webhook.pattern,
-            webhook.parameters,
-            Trigger.WEBHOOK,
-            webhook.name,
-            data,
-            None,
-        )
-        return [job.id]
+    async def _import_webhook_requests(self, records: list[IntakeRecord]) -> None:
+        """Jobs for the webhook requests the intake worker acknowledged (their 202 with
+        the job id is sent): each becomes a Queued job, or a Failed one saying why when
+        it cannot run (its runbook, parameters or hosts changed since the webhook was
+        made). A record already stored (imported before a crash) is skipped."""
+        assert self._writer is not None and self.runner is not None
+        for record in records:
+            try:
+                job, work, timeout = self._runbook_job(
+                    record.runbook,
+                    record.pattern,
+                    record.parameters,
+                    Trigger.WEBHOOK,
+                    record.webhook,
+                    record.data,
+                    job_id=record.id,
+                    created=record.created,
+                )
+            except OpsError as exc:
+                job, work, timeout = _unstartable(record, exc), None, None
+            try:
+                self._writer.add_later(job)
+            except DuplicateJob:
+                continue
+            if work is not None:
+                self.runner.enqueue(job, work, timeout)
+            self.events.publish(EngineEvent(job_id=job.id, job=job.copy()))
 
     async def stop_job(self, job_id: str) -> Job:
         assert self.runner is not None
+        await self.job(job_id)  # a webhook job still in the intake journal: import it first
         stopped = await self.runner.stop(job_id)
         return stopped if stopped is not None else await self.job(job_id)
 
@@ -484,6 +527,12 @@ class Engine:
 
     async def job(self, job_id: str) -> Job:
         assert self.store is not None and self.runner is not None
+        try:
+            return self.runner.live_job(job_id) or self.store.get_job(job_id)
+        except JobNotFound:
+            intake = self.webhooks.intake if self.webhooks else None
+            if intake is None or not await intake.import_pending(job_id):
+                raise
         return self.runner.live_job(job_id) or self.store.get_job(job_id)
 
     async def streams(
@@ -494,6 +543,23 @@ class Engine:
 
     def subscribe(self, callback: EventCallback) -> Callable[[], None]:
         return self.events.subscribe(callback)
+
+
+def _unstartable(record: IntakeRecord, problem: OpsError) -> Job:
+    """The Failed job of a webhook request whose job cannot run: the caller got its id,
+    so the job exists and says why."""
+    job = Job(
+        id=record.id,
+        runbook=record.runbook,
+        pattern=record.pattern,
+        hosts=[],
+        parameters={"WebhookData": record.data},
+        trigger=Trigger.WEBHOOK,
+        trigger_ref=record.webhook,
+        created=record.created,
+    )
+    job.transition(JobStatus.FAILED, f"could not start: {problem}")
+    return job
 
 
 def _command_work(command: str) -> Work:

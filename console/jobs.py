@@ -7,7 +7,7 @@ are legal, so a bug elsewhere cannot, say, resurrect a Stopped job.
 
 from __future__ import annotations
 
-import os
+import random
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -73,7 +73,9 @@ def new_job_id(now: float | None = None) -> str:
     if now is None:
         ms = max(ms, _last_id_ms + 1)
         _last_id_ms = ms
-    return f"{ms:012x}{os.urandom(4).hex()}"
+    # Not a secret, only unique: the process's seeded PRNG is ~20x cheaper than
+    # os.urandom, a system call per job in a webhook flood.
+    return f"{ms:012x}{random.getrandbits(32):08x}"
 
 
 def job_id_time(job_id: str) -> float:

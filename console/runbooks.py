@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -307,6 +308,12 @@ class CatalogScan:
     problems: list[RunbookProblem]
 
 
+def _stamp(path: Path) -> tuple[int, int, int]:
+    """What changes when a file is edited or replaced, or a folder's entries change."""
+    info = os.stat(path)
+    return (info.st_mtime_ns, info.st_size, info.st_ino)
+
+
 class RunbookCatalog:
     """The runbooks of one folder (not its subfolders), current on every scan.
 
@@ -323,6 +330,8 @@ class RunbookCatalog:
         self.folder = Path(folder)
         self.registry = registry
         self._parsed: dict[Path, tuple[tuple[int, int, int], Runbook]] = {}
+        # The folder's stamp when the last scan began, and the runbooks it found.
+        self._last_scan: tuple[tuple[int, int, int], dict[str, Runbook]] | None = None
 
     def scan(self) -> CatalogScan:
         """Every runbook, plus a problem per file with broken metadata (never fatal)."""
@@ -331,6 +340,7 @@ class RunbookCatalog:
             return CatalogScan([], [RunbookProblem(self.folder, "", missing)])
         runbooks: dict[str, Runbook] = {}
         problems: list[RunbookProblem] = []
+        folder_stamp = _stamp(self.folder)
         for path in sorted(self.folder.iterdir()):
             if path.name.startswith(".") or not path.is_file():
                 continue
@@ -358,11 +368,11 @@ class RunbookCatalog:
                 runbooks[name] = self._load(path, name, language)
             except ConfigError as exc:
                 problems.append(RunbookProblem(path, name, exc))
+        self._last_scan = (folder_stamp, runbooks)
         return CatalogScan(list(runbooks.values()), problems)
 
     def _load(self, path: Path, name: str, language: RunbookLanguage) -> Runbook:
-        info = path.stat()
-        stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
+        stamp = _stamp(path)
         cached = self._parsed.get(path)
         if cached is not None and cached[0] == stamp and cached[1].language == language.name:
             return cached[1]
@@ -375,6 +385,9 @@ class RunbookCatalog:
 
     def get(self, name: str) -> Runbook:
         """The runbook called `name`; a UsageError with close matches when there is none."""
+        unchanged = self._unchanged(name)
+        if unchanged is not None:
+            return unchanged
         scan = self.scan()
         for runbook in scan.runbooks:
             if runbook.name == name:
@@ -392,6 +405,26 @@ class RunbookCatalog:
             )
         )
         raise UsageError(f"no runbook named {name!r}{hint}")
+
+    def _unchanged(self, name: str) -> Runbook | None:
+        """The last scan's runbook `name` when no file was added, removed or renamed in
+        the folder (its stamp) and the runbook's file is the one parsed: two stats
+        instead of a scan of the whole folder for every job a webhook burst starts."""
+        if self._last_scan is None:
+            return None
+        folder_stamp, runbooks = self._last_scan
+        runbook = runbooks.get(name)
+        if runbook is None:
+            return None
+        try:
+            if (
+                _stamp(self.folder) != folder_stamp
+                or _stamp(runbook.path) != self._parsed[runbook.path][0]
+            ):
+                return None
+        except (OSError, KeyError):
+            return None
+        return runbook
 
     def language(self, runbook: Runbook) -> RunbookLanguage:
         return self.registry.get(runbook.language)

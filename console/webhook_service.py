@@ -2,28 +2,31 @@
 
 The registry is written through to the store table `webhooks`; HMAC secrets are
 encrypted with the data directory's SecretBox; tokens exist only in the URL shown once
-at creation. Admin operations are async and return JSON-able dicts, so the CLI calls
-them the same way in-process and over the control socket.
+at creation. Requests are served by the intake worker (`console.intake`): every change
+to the table is pushed to it before the operation returns, so a disabled or deleted
+webhook is refused from then on. Admin operations are async and return JSON-able
+dicts, so the CLI calls them the same way in-process and over the control socket.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from console.errors import UsageError
-from console.http import WebhookListener, create_app
+from console.http import listen_socket, listener_url, tls_context
+from console.intake.process import Flush, ImportRecords, IntakeConfig, IntakeProcess
 from console.secrets import SecretBox
 from console.store import Store
 from console.webhooks import Webhook, WebhookRegistry, webhook_url
 
 log = logging.getLogger(__name__)
 
-Submit = Callable[[Webhook, dict[str, Any]], Awaitable[list[str]]]
 Check = Callable[[str, str, dict[str, str]], None]
 
 
@@ -50,33 +53,60 @@ class WebhookService:
         self.registry = WebhookRegistry(_TableStore(store), SecretBox.for_data_dir(data_dir))
         self.registry.load()
         self.url_base = url_base
+        self._data_dir = data_dir
         self._check = check
-        self._listener: WebhookListener | None = None
+        self._intake: IntakeProcess | None = None
+        self._socket: socket.socket | None = None
 
     async def start_listener(
         self,
-        submit: Submit,
+        import_records: ImportRecords,
+        flush: Flush,
         host: str,
         port: int,
         tls_cert: str | None,
         tls_key: str | None,
         public_url: str | None,
     ) -> None:
-        listener = WebhookListener(
-            create_app(self.registry, submit), host, port, tls_cert, tls_key, public_url=public_url
+        """Bind the address and start the intake worker on it. Raises ConfigError when
+        the address cannot be bound or the TLS files cannot be loaded."""
+        if tls_cert is not None or tls_key is not None:
+            tls_context(tls_cert, tls_key)  # its errors are the engine's, at once
+        sock = listen_socket(host, port)
+        config = IntakeConfig(self._data_dir, tls_cert, tls_key, public_url)
+        intake = IntakeProcess(
+            sock, config, lambda: [w.to_dict() for w in self.registry.all()], import_records, flush
         )
-        await listener.start()
-        self._listener = listener
-        self.url_base = listener.url_base
+        try:
+            await intake.start()
+        except BaseException:
+            sock.close()
+            raise
+        self._socket, self._intake = sock, intake
+        bound_host, bound_port = sock.getsockname()[:2]
+        self.url_base = listener_url(bound_host, bound_port, tls_cert is not None, public_url)
+        log.info("webhook listener on %s", self.url_base)
 
     @property
     def listening(self) -> bool:
-        return self._listener is not None
+        return self._intake is not None
+
+    @property
+    def intake(self) -> IntakeProcess | None:
+        return self._intake
 
     async def stop_listener(self) -> None:
-        if self._listener is not None:
-            await self._listener.stop()
-            self._listener = None
+        """Stop taking requests; returns once every acknowledged one is imported."""
+        if self._intake is not None:
+            await self._intake.stop()
+            self._intake = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+    async def _push(self) -> None:
+        if self._intake is not None:
+            await self._intake.push()
 
     @staticmethod
     def _view(webhook: Webhook) -> dict[str, Any]:
@@ -120,6 +150,7 @@ class WebhookService:
             expires=expires,
             **extra,
         )
+        await self._push()
         log.info("webhook created", extra={"webhook": name, "runbook": runbook})
         return {**self._view(webhook), "url": webhook_url(self.url_base, token), "secret": secret}
 
@@ -128,10 +159,13 @@ class WebhookService:
 
     async def set_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
         webhook = self.registry.enable(name) if enabled else self.registry.disable(name)
+        await self._push()
         return self._view(webhook)
 
     async def delete(self, name: str) -> dict[str, Any]:
-        return self._view(self.registry.remove(name))
+        webhook = self.registry.remove(name)
+        await self._push()
+        return self._view(webhook)
 
 
 def parse_listen(text: str) -> tuple[str, int]:

@@ -39,6 +39,7 @@ class StoreWriter:
         self.store = store
         self._later: dict[str, Job] = {}
         self._later_timer: asyncio.TimerHandle | None = None
+        self._sync_timer: asyncio.TimerHandle | None = None
         self._streams_to_sync: list[str] = []
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._syncer: asyncio.Task[None] | None = None
@@ -47,6 +48,16 @@ class StoreWriter:
         """Store a new job; returns once it is durable. Raises DuplicateJob (or what
         the disk raised), in which case the job is not acknowledged."""
         await self._durable(self.store.stage_add(job))
+
+    def add_later(self, job: Job) -> None:
+        """Store a new job now (every read sees it), durable within LATER_DELAY: for
+        jobs whose request is durable elsewhere until `flush` returns (the webhook
+        intake journal), so a flood of them costs a few syncs a second, not one per
+        batch. Raises DuplicateJob if the job is stored already."""
+        self.store.stage_add(job)
+        if self._sync_timer is None:
+            loop = asyncio.get_running_loop()
+            self._sync_timer = loop.call_later(LATER_DELAY, self._sync_due)
 
     async def save(self, job: Job) -> None:
         """Store the job's current state; returns once it is durable."""
@@ -81,6 +92,9 @@ class StoreWriter:
             await self.flush()
         except OpsError as exc:
             log.error("jobs not stored at shutdown: %s", exc)
+        if self._sync_timer is not None:
+            self._sync_timer.cancel()
+            self._sync_timer = None
 
     # ------------------------------------------------------------------ internals
     def _stage(self, job: Job) -> None:
@@ -107,6 +121,10 @@ class StoreWriter:
         self._kick()
         # Shielded: a caller that goes away must not cancel a write others wait for.
         await asyncio.shield(done)
+
+    def _sync_due(self) -> None:
+        self._sync_timer = None
+        self._kick()
 
     def _kick(self) -> None:
         if self._syncer is None or self._syncer.done():

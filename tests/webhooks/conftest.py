@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from console.http import MAX_BODY, WebhookListener, create_app
+from console.http import MAX_BODY, WebhookListener, create_handler
 from console.secrets import SecretBox
 from console.webhooks import Webhook, WebhookRegistry, webhook_url
 
@@ -106,11 +106,11 @@ async def make_server(tmp_path: Path) -> AsyncIterator[MakeServer]:
         box = SecretBox.for_data_dir(tmp_path / f"data{len(listeners)}", environ={})
         registry = WebhookRegistry(MemoryStore(), box)
         jobs, clock = Jobs(), Clock()
-        app = create_app(
+        handler = create_handler(
             registry, jobs.submit, now=clock, body_timeout=body_timeout, max_body=max_body
         )
         listener = WebhookListener(
-            app, host, port=0, ssl_cert=ssl_cert, ssl_key=ssl_key, header_timeout=header_timeout
+            handler, host, port=0, ssl_cert=ssl_cert, ssl_key=ssl_key, header_timeout=header_timeout
         )
         await listener.start()
         listeners.append(listener)

@@ -22,7 +22,7 @@ from aiohttp.http_parser import SINGLETON_HEADERS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from console.http import WebhookListener, create_app
+from console.http import WebhookListener, create_handler
 from console.secrets import SecretBox
 from console.webhooks import WebhookRegistry
 from tests.webhooks.conftest import Jobs, MemoryStore, status_of
@@ -71,7 +71,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    listener = WebhookListener(create_app(registry, jobs.submit, body_timeout=5.0), port=0)
+    listener = WebhookListener(create_handler(registry, jobs.submit, body_timeout=5.0), port=0)
     asyncio.run_coroutine_threadsafe(listener.start(), loop).result(10)
     try:
         yield FuzzTarget(listener.port, jobs, tokens)

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from console.errors import ConfigError
-from console.http import WebhookListener, create_app
+from console.http import WebhookListener, create_handler
 from tests.webhooks.conftest import MakeServer, Server, raw_exchange, raw_head, status_of
 
 
@@ -316,13 +316,13 @@ async def test_tokens_and_signatures_never_reach_the_logs(
 
 
 async def test_listener_setup_errors_are_config_errors(server: Server, tmp_path: Path) -> None:
-    app = create_app(server.registry, server.jobs.submit)
+    handler = create_handler(server.registry, server.jobs.submit)
     with pytest.raises(ConfigError, match=r"cannot listen on 127\.0\.0\.1"):
-        await WebhookListener(app, port=server.port).start()  # port already taken
+        await WebhookListener(handler, port=server.port).start()  # port already taken
     with pytest.raises(ConfigError, match="both a certificate and a key"):
-        WebhookListener(app, port=0, ssl_cert=tmp_path / "cert.pem")
+        WebhookListener(handler, port=0, ssl_cert=tmp_path / "cert.pem")
     missing = WebhookListener(
-        create_app(server.registry, server.jobs.submit),
+        create_handler(server.registry, server.jobs.submit),
         port=0,
         ssl_cert=tmp_path / "nope.pem",
         ssl_key=tmp_path / "nope.key",

@@ -1,0 +1,186 @@
+"""The intake journal: webhook requests the worker accepted, durable before their 202.
+
+Files live in `DATA_DIR/intake/`, named by creation time so they sort in order; one
+line per accepted request (`IntakeRecord`). The worker appends and makes a whole batch
+durable with one fdatasync (group commit, in a thread, so the event loop keeps
+answering), then tells the engine how far the file is durable. A file is closed at
+`ROTATE_AT` bytes and the worker starts a new one; the engine deletes a closed file
+once every job in it is durable in the store. Files are zero-filled when made; the
+data ends at the last newline. A torn last line (a crash mid-write) was never
+acknowledged, and readers stop before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from console.store.atomic import fsync_dir
+from console.store.journal import StoreWriteFailed
+
+INTAKE_DIR = "intake"
+ROTATE_AT = 4 * 1024 * 1024  # a file takes no new batch once it holds this much
+PREALLOCATED = ROTATE_AT + 1024 * 1024  # zeros written when a file is made (see _write)
+SUFFIX = ".jsonl"
+
+
+def intake_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / INTAKE_DIR
+
+
+def journal_files(directory: Path) -> list[Path]:
+    """The intake files in the order they were written."""
+    return sorted(directory.glob(f"*{SUFFIX}")) if directory.is_dir() else []
+
+
+@dataclass(frozen=True)
+class IntakeRecord:
+    """One accepted webhook request: what the engine needs to create its job. The
+    webhook's runbook, pattern and parameters are those it had when the request came."""
+
+    id: str
+    created: float
+    webhook: str
+    runbook: str
+    pattern: str
+    parameters: dict[str, str]
+    data: dict[str, Any]  # WebhookData
+
+    def to_line(self) -> bytes:
+        doc = {
+            "id": self.id,
+            "created": self.created,
+            "webhook": self.webhook,
+            "runbook": self.runbook,
+            "pattern": self.pattern,
+            "parameters": self.parameters,
+            "data": self.data,
+        }
+        return json.dumps(doc, separators=(",", ":")).encode() + b"\n"
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> IntakeRecord:
+        return cls(
+            id=str(doc["id"]),
+            created=float(doc["created"]),
+            webhook=str(doc["webhook"]),
+            runbook=str(doc["runbook"]),
+            pattern=str(doc["pattern"]),
+            parameters={str(k): str(v) for k, v in dict(doc["parameters"]).items()},
+            data=dict(doc["data"]),
+        )
+
+
+def read_records(
+    path: Path, start: int = 0, end: int | None = None
+) -> tuple[list[IntakeRecord], int]:
+    """The whole records in bytes [start, end) of an intake file, and the offset just
+    after the last of them. Stops at the first torn or damaged line."""
+    with path.open("rb") as file:
+        file.seek(start)
+        data = file.read() if end is None else file.read(max(0, end - start))
+    records, size = read_records_from(data)
+    return records, start + size
+
+
+def read_records_from(data: bytes) -> tuple[list[IntakeRecord], int]:
+    """The whole records at the start of `data`, and how many bytes they take."""
+    records: list[IntakeRecord] = []
+    offset = 0
+    for line in data.split(b"\n")[:-1]:  # the part after the last newline is torn
+        try:
+            records.append(IntakeRecord.from_dict(json.loads(line)))
+        except (ValueError, KeyError, TypeError):
+            break
+        offset += len(line) + 1
+    return records, offset
+
+
+Durable = Callable[[str, int], None]
+
+
+class IntakeWriter:
+    """The worker's side: `await append(line)` returns once the line is durable.
+    `on_durable(file_name, end)` is called after each sync with the durable end of the
+    current file (a new file name means every earlier file is complete)."""
+
+    def __init__(self, directory: Path, on_durable: Durable) -> None:
+        self._directory = directory
+        self._on_durable = on_durable
+        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._syncer: asyncio.Task[None] | None = None
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._name, self._fd, self._size = self._open()
+
+    async def append(self, line: bytes) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((line, done))
+        if self._syncer is None:
+            self._syncer = asyncio.create_task(self._sync_forever(), name="intake sync")
+        await done  # each line has its own future: cancelling one cancels no write
+
+    async def close(self) -> None:
+        """Wait for the lines already appended; then close the file."""
+        if self._syncer is not None:
+            await self._syncer
+        os.close(self._fd)
+
+    async def _sync_forever(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    await asyncio.to_thread(self._write, b"".join(line for line, _ in batch))
+                except StoreWriteFailed as exc:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                    continue
+                for _, done in batch:
+                    if not done.done():  # (cancelled: its request was abandoned)
+                        done.set_result(None)
+                self._on_durable(self._name, self._size)
+                if self._size >= ROTATE_AT:
+                    os.close(self._fd)
+                    self._name, self._fd, self._size = await asyncio.to_thread(self._open)
+        finally:
+            self._syncer = None
+
+    def _write(self, data: bytes) -> None:
+        """(worker thread) Write after the last line and fdatasync. The file is zeros
+        up to PREALLOCATED, so this changes neither its size nor its block map, and the
+        fdatasync flushes data only: no filesystem journal commit, which would queue
+        behind the engine's own syncs. On failure the bytes are zeroed again, so a line
+        that was not acknowledged is never followed by later ones."""
+        try:
+            view, offset = memoryview(data), self._size
+            while view:
+                written = os.pwrite(self._fd, view, offset)
+                view, offset = view[written:], offset + written
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.pwrite(self._fd, bytes(len(data)), self._size)
+            path = self._directory / self._name
+            raise StoreWriteFailed(f"could not write {path}: {exc}") from exc
+        self._size += len(data)
+
+    def _open(self) -> tuple[str, int, int]:
+        """A new file, zero-filled and synced (what PostgreSQL does for its WAL)."""
+        name = f"{time.time_ns():020d}-{os.getpid()}{SUFFIX}"
+        fd = os.open(self._directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.pwrite(fd, bytes(PREALLOCATED), 0)
+            os.fsync(fd)
+            fsync_dir(self._directory)
+        except OSError as exc:
+            os.close(fd)
+            raise StoreWriteFailed(f"could not create {self._directory / name}: {exc}") from exc
+        return name, fd, 0
