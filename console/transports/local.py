@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 import shutil
 import signal
-import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,19 +22,6 @@ from console.transports.base import ExitStatus, LineCallback, Transport
 from console.transports.streams import pump_outputs
 
 KILL_GRACE = 2.0
-
-
-@functools.cache
-def _watch_children_with_pidfds() -> None:
-    """Python 3.11 waits for every child process in a thread of its own (a thread
-    started per job); a pidfd in the event loop is cheaper, and the default from 3.12
-    on. Linux 5.3 or later has pidfds; elsewhere 3.11 keeps its threads."""
-    if sys.version_info < (3, 12) and hasattr(os, "pidfd_open"):
-        try:
-            os.close(os.pidfd_open(os.getpid()))
-        except OSError:  # the kernel is too old
-            return
-        asyncio.set_child_watcher(asyncio.PidfdChildWatcher())
 
 
 class LocalTransport(Transport):
@@ -58,7 +43,6 @@ class LocalTransport(Transport):
         timeout: float | None = None,
         on_line: LineCallback | None = None,
     ) -> ExitStatus:
-        _watch_children_with_pidfds()
         process = await asyncio.create_subprocess_exec(
             "/bin/sh",
             "-c",
