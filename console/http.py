@@ -177,11 +177,16 @@ class RateLimiter:
 def _clean(text: str) -> str:
     """Header text as aiohttp decodes it may hold lone surrogates (invalid UTF-8
     bytes); make it valid text so the job record can be stored as JSON."""
+    if text.isascii():  # nearly every header: nothing to repair
+        return text
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+_STRICT_JSON = json.JSONDecoder(parse_constant=_reject_constant)  # made once, not per body
 
 
 def webhook_data(webhook: Webhook, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
@@ -204,7 +209,7 @@ def webhook_data(webhook: Webhook, headers: Mapping[str, str], body: bytes) -> d
         "RequestBody": text,
     }
     with contextlib.suppress(ValueError, RecursionError):  # not JSON: RequestBody only
-        data["RequestBodyJson"] = json.loads(text, parse_constant=_reject_constant)
+        data["RequestBodyJson"] = _STRICT_JSON.decode(text)
     return data
 
 

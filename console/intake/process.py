@@ -31,6 +31,7 @@ from console.errors import OpsError
 from console.http import BODY_TIMEOUT, HEADER_TIMEOUT, MAX_BODY
 from console.intake.journal import (
     IntakeRecord,
+    claim,
     intake_dir,
     journal_files,
     read_records,
@@ -43,7 +44,7 @@ ACK_TIMEOUT = 10.0  # seconds the worker may take to apply a webhook change
 STOP_TIMEOUT = 15.0  # seconds a stopping worker may take to finish its requests
 RESTART_DELAYS = (0.2, 1.0, 5.0, 30.0)  # after consecutive failures
 IMPORT_SLICE = 64  # records imported between two turns of the event loop
-IMPORT_SHARE = 0.25  # of the engine's time spent importing while requests keep coming
+IMPORT_SHARE = 0.1  # of the engine's time spent importing while requests keep coming
 BUSY_WINDOW = 0.2  # seconds after the last durable batch the worker counts as busy
 
 ImportRecords = Callable[[list[IntakeRecord]], Awaitable[None]]
@@ -95,6 +96,7 @@ class IntakeProcess:
     async def start(self) -> None:
         """Import what a previous engine left in the journal, then start the worker."""
         for path in journal_files(self._dir):
+            await claim(path, STOP_TIMEOUT)
             await self._import_to_end(path, 0)
             await self._retire(path)
         self._supervisor = asyncio.create_task(self._supervise(), name="intake worker")
@@ -183,6 +185,7 @@ class IntakeProcess:
         )
         self._proc = proc
         self._acked = 0
+        log.info("webhook intake worker started", extra={"pid": proc.pid})
         self._write({"config": self._worker_config()})
         self._send_table()
         if self._stopping and proc.stdin is not None:
@@ -194,9 +197,9 @@ class IntakeProcess:
         await importer
         await relay
         code = await proc.wait()
-        if self._file is not None:  # whatever reached the disk before it ended
-            path = self._dir / self._file
-            await self._import_to_end(path, self._offset)
+        # Whatever reached the disk before it ended, in files it told of or not.
+        for path in journal_files(self._dir):
+            await self._import_to_end(path, self._offset if path.name == self._file else 0)
             await self._retire(path)
         return code
 

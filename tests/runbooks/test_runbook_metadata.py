@@ -278,3 +278,21 @@ def test_catalog_sees_an_edited_runbook_at_once(tmp_path: Path) -> None:
     assert catalog.get("hello") is catalog.get("hello")  # not parsed again
     book.write_text('# /// runbook\n# description = "second, longer"\n# ///\necho hi\n')
     assert catalog.get("hello").metadata.description == "second, longer"
+
+
+def test_catalog_lookups_see_files_replaced_added_and_removed(tmp_path: Path) -> None:
+    """`get` skips the folder scan while nothing changed; any change is seen at once."""
+    book = tmp_path / "hello.sh"
+    book.write_text('# /// runbook\n# description = "first"\n# ///\necho hi\n')
+    catalog = RunbookCatalog(tmp_path)
+    assert catalog.get("hello").metadata.description == "first"
+    # Same size, replaced by rename (as editors and deploy tools do).
+    fresh = tmp_path / ".hello.sh.new"
+    fresh.write_text('# /// runbook\n# description = "again"\n# ///\necho hi\n')
+    fresh.rename(book)
+    assert catalog.get("hello").metadata.description == "again"
+    (tmp_path / "other.sh").write_text('# /// runbook\n# description = "other"\n# ///\ntrue\n')
+    assert catalog.get("other").metadata.description == "other"
+    book.unlink()
+    with pytest.raises(UsageError, match="no runbook named 'hello'"):
+        catalog.get("hello")
