@@ -1,7 +1,8 @@
 """Benchmark: webhook requests per second and latency to the 202, against the floor.
 
-The engine (`opsconsole serve`) answers 202 only once the job is durably stored, so its
-figures include the fsyncs. The floor is a bare aiohttp handler that reads the body and
+The engine (`opsconsole serve`) answers 202 only once the request is durably stored
+(its line in the intake journal fdatasynced; its webhook intake worker answers while
+the engine makes and runs the jobs), so its figures include the fsyncs. The floor is a bare aiohttp handler that reads the body and
 answers the same 202 JSON, in its own process on the same machine. Both are measured by
 a load generator in a separate process:
 
@@ -17,6 +18,7 @@ accepts. Targets (issue 5): throughput at least 40% of the floor's; p99 at most 
 at 100 requests per second.
 
 Usage:  .venv/bin/python bench/webhooks/run.py [--rounds 3] [--history 100000]
+                                              [--no-priority]
 """
 
 from __future__ import annotations
@@ -246,7 +248,15 @@ def seed(data_dir: Path, count: int) -> float:
     return time.perf_counter() - began
 
 
-def start_serve(root: Path, data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+# Run serve without CAP_SYS_NICE (as an unprivileged user would): the intake worker
+# then cannot raise its priority above the engine's (docs/serve.md).
+WITHOUT_PRIORITY = ["setpriv", "--bounding-set", "-sys_nice", "--inh-caps", "-sys_nice"]
+NO_PRIORITY_LINE = "webhook intake runs at the engine's priority"
+
+
+def start_serve(
+    root: Path, data_dir: Path, log: Path, deny_priority: bool
+) -> tuple[subprocess.Popen[bytes], str]:
     env = {
         **os.environ,
         "OPSCONSOLE_INVENTORY": str(root / "inventory.yaml"),
@@ -255,7 +265,16 @@ def start_serve(root: Path, data_dir: Path, log: Path) -> tuple[subprocess.Popen
     }
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(OPSCONSOLE), "serve", "--listen", "127.0.0.1:0"], env=env, stdout=out, stderr=out
+            [
+                *(WITHOUT_PRIORITY if deny_priority else []),
+                str(OPSCONSOLE),
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+            ],
+            env=env,
+            stdout=out,
+            stderr=out,
         )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -324,9 +343,11 @@ def bench(args: argparse.Namespace) -> None:
                 floor.wait()
             data = root / f"data-{n}"
             shutil.copytree(seeded, data)
-            proc, url = start_serve(root, data, root / f"serve-{n}.log")
+            log = root / f"serve-{n}.log"
+            proc, url = start_serve(root, data, log, args.no_priority)
             try:
                 engine_rounds.append(measure(url, args))
+                engine_rounds[-1]["priority"] = NO_PRIORITY_LINE not in log.read_text()
             finally:
                 proc.send_signal(signal.SIGKILL)  # the copy is discarded: no need to drain
                 proc.wait()
@@ -368,6 +389,12 @@ def report(
             f"{med(rows, 'max_p99_ms'):8.1f} {med(rows, 'paced_p50_ms'):10.1f} "
             f"{med(rows, 'paced_p99_ms'):10.1f} {med(rows, 'paced_max_ms'):10.1f}"
         )
+    raised = [r["priority"] for r in engine]
+    print(
+        "intake worker priority: "
+        + ("raised above the engine's" if all(raised) else "the engine's (not raised)")
+        + ("" if len(set(raised)) == 1 else " in some rounds only")
+    )
     ratio = med(engine, "rps") / med(floor, "rps")
     p99 = med(engine, "paced_p99_ms")
     print(
@@ -400,6 +427,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--keep", action="store_true", help="keep the tmp dir (logs)")
+    parser.add_argument(
+        "--no-priority",
+        action="store_true",
+        help="run serve without CAP_SYS_NICE (setpriv), as an unprivileged user would",
+    )
     args = parser.parse_args()
     if args.command == "loadgen":
         loadgen(args)

@@ -21,6 +21,7 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,19 +135,18 @@ class IntakeWriter:
     `on_durable(file_name, end)` is called after each sync with the durable end of the
     current file (a new file name means every earlier file is complete).
 
-    One thread of its own writes and syncs, fed through a SimpleQueue and answering
-    with `call_soon_threadsafe`: a fifth of the loop's time went to handing each batch
-    to a ThreadPoolExecutor (its queue and semaphore are Python code behind locks)."""
+    A thread of its own takes whatever lines are waiting, writes them, syncs, and
+    starts on the next lines at once: it never waits for the event loop between two
+    syncs (a busy loop would otherwise stretch every sync cycle). The loop only queues
+    lines and, told by the thread, answers their waiters."""
 
     def __init__(self, directory: Path, on_durable: Durable) -> None:
         self._directory = directory
         self._on_durable = on_durable
         self._loop = asyncio.get_running_loop()
-        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
-        self._syncing: list[tuple[bytes, asyncio.Future[None]]] | None = None
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._batches: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._pending: deque[tuple[bytes, asyncio.Future[None]]] = deque()
+        self._thread_idle = True
+        self._kicks: queue.SimpleQueue[bool] = queue.SimpleQueue()
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._name, self._fd, self._size = self._open()
         self._thread = threading.Thread(target=self._sync_thread, name="intake sync", daemon=True)
@@ -155,60 +155,74 @@ class IntakeWriter:
     async def append(self, line: bytes) -> None:
         done: asyncio.Future[None] = self._loop.create_future()
         self._pending.append((line, done))
-        if self._syncing is None:
-            self._next_batch()
+        if self._thread_idle:
+            self._thread_idle = False
+            self._kicks.put(True)
         await done  # each line has its own future: cancelling one cancels no write
 
     async def close(self) -> None:
-        """Wait for the lines already appended; then stop the thread, close the file."""
-        await self._idle.wait()
-        self._batches.put(None)
+        """Write what was appended, stop the thread, close the file. Waiters are
+        answered before this returns (the thread's callbacks precede the join's)."""
+        self._kicks.put(False)
         await asyncio.to_thread(self._thread.join)
         os.close(self._fd)
 
-    def _next_batch(self) -> None:
-        if not self._pending:
-            self._syncing = None
-            self._idle.set()
-            return
-        self._syncing, self._pending = self._pending, []
-        self._idle.clear()
-        self._batches.put(b"".join(line for line, _ in self._syncing))
-
     def _sync_thread(self) -> None:
-        """(its thread) Write and sync each batch; rotate the file when it is full."""
-        while (data := self._batches.get()) is not None:
-            try:
-                self._write(data)
-            except StoreWriteFailed as exc:
-                self._loop.call_soon_threadsafe(self._synced, self._name, self._size, exc)
-                continue
-            self._loop.call_soon_threadsafe(self._synced, self._name, self._size, None)
-            if self._size >= ROTATE_AT:
-                try:
-                    rotated = self._open()
-                except StoreWriteFailed as exc:  # the current file just grows
-                    log.error("%s", exc)
-                    continue
-                os.close(self._fd)
-                self._name, self._fd, self._size = rotated
+        """(its thread) While lines are waiting: write and sync them, hand the result
+        to the loop, rotate a full file. Then sleep until kicked."""
+        while self._kicks.get():
+            while batch := self._take():
+                self._sync(batch)
+            self._thread_idle = True
+            # A line queued after the last take saw the thread busy and did not kick.
+            while self._pending and self._thread_idle:
+                self._thread_idle = False
+                while batch := self._take():
+                    self._sync(batch)
+                self._thread_idle = True
+        while batch := self._take():  # closing: what is left
+            self._sync(batch)
 
-    def _synced(self, name: str, end: int, error: StoreWriteFailed | None) -> None:
-        """(loop) Answer the batch's waiters, report how far `name` is durable, and
-        hand the thread the lines that came meanwhile."""
-        assert self._syncing is not None
+    def _take(self) -> list[tuple[bytes, asyncio.Future[None]]]:
+        batch = []
+        with contextlib.suppress(IndexError):
+            while True:
+                batch.append(self._pending.popleft())
+        return batch
+
+    def _sync(self, batch: list[tuple[bytes, asyncio.Future[None]]]) -> None:
         try:
-            for _, done in self._syncing:
-                if done.done():  # cancelled: its request was abandoned
-                    continue
-                if error is None:
-                    done.set_result(None)
-                else:
-                    done.set_exception(error)
+            self._write(b"".join(line for line, _ in batch))
+        except StoreWriteFailed as exc:
+            self._loop.call_soon_threadsafe(self._settle, batch, self._name, self._size, exc)
+            return
+        self._loop.call_soon_threadsafe(self._settle, batch, self._name, self._size, None)
+        if self._size >= ROTATE_AT:
+            try:
+                rotated = self._open()
+            except StoreWriteFailed as exc:  # the current file just grows
+                log.error("%s", exc)
+                return
+            os.close(self._fd)
+            self._name, self._fd, self._size = rotated
+
+    def _settle(
+        self,
+        batch: list[tuple[bytes, asyncio.Future[None]]],
+        name: str,
+        end: int,
+        error: StoreWriteFailed | None,
+    ) -> None:
+        """(loop) Answer the batch's waiters; report how far `name` is durable."""
+        for _, done in batch:
+            if done.done():  # cancelled: its request was abandoned
+                continue
             if error is None:
-                self._on_durable(name, end)
-        finally:
-            self._next_batch()  # whatever the callback did, the next batch is written
+                done.set_result(None)
+            else:
+                done.set_exception(error)
+        if error is None:
+            self._on_durable(name, end)
 
     def _write(self, data: bytes) -> None:
         """(worker thread) Write after the last line and fdatasync. The file is zeros

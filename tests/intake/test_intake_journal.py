@@ -99,3 +99,21 @@ async def test_a_job_not_imported_yet_is_imported_when_asked_for(tmp_path: Path)
         assert not await intake.import_pending(record(3).id)  # torn: never acknowledged
         assert not await intake.import_pending("0" * 20)
     assert os.listdir(directory)  # asking imports; it does not retire the file
+
+
+async def test_writer_never_loses_a_wakeup_between_bursts(tmp_path: Path) -> None:
+    """Lines that arrive while the sync thread is going idle are still written: bursts
+    of every size, separated by pauses of every length, all come back acknowledged."""
+    notices: list[tuple[str, int]] = []
+    writer = IntakeWriter(tmp_path, lambda name, end: notices.append((name, end)))
+    sent = []
+    for wave in range(200):
+        lines = [record(wave * 1000 + n).to_line() for n in range(wave % 7 + 1)]
+        sent += lines
+        await asyncio.wait_for(asyncio.gather(*(writer.append(line) for line in lines)), 10)
+        await asyncio.sleep((wave % 5) * 0.0003)
+    await writer.close()
+    name, end = notices[-1]
+    assert end == sum(map(len, sent))
+    records, _ = read_records(tmp_path / name, 0, end)
+    assert len(records) == len(sent)
