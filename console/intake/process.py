@@ -43,6 +43,7 @@ log = logging.getLogger("console.intake")
 ACK_TIMEOUT = 10.0  # seconds the worker may take to apply a webhook change
 STOP_TIMEOUT = 15.0  # seconds a stopping worker may take to finish its requests
 RESTART_DELAYS = (0.2, 1.0, 5.0, 30.0)  # after consecutive failures
+HEALTHY_AFTER = 60.0  # seconds of life after which a crash is not "consecutive"
 IMPORT_SLICE = 64  # records imported between two turns of the event loop
 IMPORT_SHARE = 0.1  # of the engine's time spent importing while requests keep coming
 BUSY_WINDOW = 0.2  # seconds after the last durable batch the worker counts as busy
@@ -64,6 +65,8 @@ class IntakeConfig:
 
 
 class IntakeProcess:
+    """One engine's intake worker, restarted when it dies, and its journal's importer."""
+
     def __init__(
         self,
         sock: socket.socket,
@@ -81,6 +84,7 @@ class IntakeProcess:
         self._proc: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = False
+        self._stop_requested = asyncio.Event()
         self._seq = 0  # the latest table version
         self._acked = 0  # the version the running worker enforces
         self._acked_changed = asyncio.Event()
@@ -88,10 +92,6 @@ class IntakeProcess:
         self._file: str | None = None  # the journal file being imported, and how far
         self._offset = 0
         self._last_notice = 0.0  # loop time of the worker's latest durable batch
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
 
     async def start(self) -> None:
         """Import what a previous engine left in the journal, then start the worker."""
@@ -143,6 +143,7 @@ class IntakeProcess:
         """Stop taking requests, let the worker answer the ones in progress, and import
         every record it acknowledged."""
         self._stopping = True
+        self._stop_requested.set()
         proc = self._proc
         if proc is not None and proc.stdin is not None:
             proc.stdin.close()
@@ -159,9 +160,12 @@ class IntakeProcess:
     async def _supervise(self) -> None:
         failures = 0
         while not self._stopping:
+            began = asyncio.get_running_loop().time()
             code = await self._run_worker()
             if self._stopping:
                 break
+            if asyncio.get_running_loop().time() - began > HEALTHY_AFTER:
+                failures = 0  # a crash after a long healthy life: restart at once
             delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS) - 1)]
             failures += 1
             log.error(
@@ -170,19 +174,24 @@ class IntakeProcess:
                 delay,
                 extra={"exit_code": code},
             )
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):  # stop() cuts the wait short
+                await asyncio.wait_for(self._stop_requested.wait(), delay)
 
     async def _run_worker(self) -> int | None:
         """One worker's life: start it, serve, and import all it acknowledged."""
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "console.intake.worker",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            pass_fds=(self._sock.fileno(),),
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "console.intake.worker",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                pass_fds=(self._sock.fileno(),),
+            )
+        except OSError as exc:  # out of processes or file descriptors: try again later
+            log.error("cannot start the webhook intake worker: %s", exc)
+            return None
         self._proc = proc
         self._acked = 0
         log.info("webhook intake worker started", extra={"pid": proc.pid})

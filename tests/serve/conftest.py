@@ -114,11 +114,12 @@ class Site:
     def add_runbook(self, name: str, text: str) -> None:
         (self.runbooks / name).write_text(text)
 
-    def serve(self, *args: str, wait: bool = True) -> Serve:
+    def serve(self, *args: str, wait: bool = True, prefix: tuple[str, ...] = ()) -> Serve:
+        """`prefix` runs serve through another command (e.g. setpriv)."""
         log_path = self.root / f"serve-{len(self._serves)}.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [str(OPSCONSOLE), "serve", "--listen", "127.0.0.1:0", *args],
+                [*prefix, str(OPSCONSOLE), "serve", "--listen", "127.0.0.1:0", *args],
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

@@ -174,3 +174,28 @@ def test_serve_answers_webhooks_over_tls_and_refuses_a_bad_certificate(site: Sit
     bad = site.serve("--tls-cert", str(cert), "--tls-key", str(site.root / "bad.key"), wait=False)
     assert bad.proc.wait(30) != 0
     assert "cannot load the TLS certificate" in bad.text()
+
+
+def nice_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def test_the_worker_answers_before_the_engine_when_the_system_allows_it(site: Site) -> None:
+    make_site(site)
+    serve = site.serve()  # as root (CI): allowed
+    worker = serve.wait_for(lambda line: line.get("event") == "webhook intake worker started")
+    deadline = time.monotonic() + 10  # it raises its priority first thing after it starts
+    while nice_of(worker["pid"]) == nice_of(serve.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert nice_of(worker["pid"]) == nice_of(serve.pid) - 5
+    assert serve.stop() == 0
+    # Without CAP_SYS_NICE (an unprivileged install): same priority, and the log says so.
+    bounded = ("setpriv", "--bounding-set", "-sys_nice", "--inh-caps", "-sys_nice")
+    plain = site.serve(prefix=bounded)
+    line = plain.wait_for(lambda line: "runs at the engine's priority" in line.get("event", ""))
+    assert "LimitNICE" in line["event"]
+    worker = plain.events("webhook intake worker started")[0]
+    assert nice_of(worker["pid"]) == nice_of(plain.pid)
+    url = site.cli("webhooks", "create", "hook", "noop", "localhost").stdout.strip()
+    assert post(url)[0] == 202  # and it serves all the same
+    assert plain.stop() == 0
