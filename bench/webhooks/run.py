@@ -2,9 +2,10 @@
 
 The engine (`opsconsole serve`) answers 202 only once the request is durably stored
 (its line in the intake journal fdatasynced; its webhook intake worker answers while
-the engine makes and runs the jobs), so its figures include the fsyncs. The floor is a bare aiohttp handler that reads the body and
-answers the same 202 JSON, in its own process on the same machine. Both are measured by
-a load generator in a separate process:
+the engine makes and runs the jobs), so its figures include the fsyncs. The floor is a
+bare aiohttp handler that reads the body and answers the same 202 JSON, in its own
+process on the same machine. Both are measured by a load generator in a separate
+process:
 
 - **max**: sustained requests per second with C connections for D seconds (closed loop);
   `wrk` when it is installed (apt install wrk), else an aiohttp client;
