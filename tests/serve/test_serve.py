@@ -54,6 +54,21 @@ def test_sigterm_stops_a_job_that_outlives_the_grace_period_and_records_why(site
     assert "grace" in stopped["reason"]
 
 
+def test_jobs_still_queued_at_sigterm_run_when_the_engine_starts_again(site: Site) -> None:
+    site.add_runbook("long.sh", runbook("sleeps long", "echo begun; sleep 60"))
+    site.add_runbook("quick.sh", runbook("says hi", "echo hi"))
+    serve = site.serve("--grace", "0", "--max-jobs", "1")
+    running = site.cli("run", "long", "localhost", "--no-wait").stdout.strip()
+    serve.wait_for(lambda line: line.get("job_id") == running and line["status"] == "Running")
+    queued = [site.cli("run", "quick", "localhost", "--no-wait").stdout.strip() for _ in range(2)]
+    assert serve.stop(signal.SIGTERM) == 0
+    assert site.cli_json("jobs", "show", running)["status"] == "Stopped"
+    assert [site.cli_json("jobs", "show", j)["status"] for j in queued] == ["Queued", "Queued"]
+    again = site.serve()
+    assert [site.wait_job(j)["status"] for j in queued] == ["Completed", "Completed"]
+    assert again.stop() == 0
+
+
 def test_sigint_also_stops_cleanly(site: Site) -> None:
     serve = site.serve()
     assert serve.stop(signal.SIGINT) == 0
