@@ -278,5 +278,7 @@ def test_fuzzed_requests_start_jobs_only_when_valid(target: FuzzTarget) -> None:
     )
     assert status_of(reply) == 202
     assert time.monotonic() - started < 60
-    assert outcomes.get(202, 0) >= 50  # the run did exercise the accepting path
+    # The run did exercise the accepting path: 48 to 80 of 1,000 examples are valid in
+    # the runs seen so far (random seeds), so ask for half the lowest.
+    assert outcomes.get(202, 0) >= 25
     assert sum(n for s, n in outcomes.items() if s in (400, 404, 405)) >= 300
