@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from console.jobs import JobStatus, Trigger
 from console.store import DuplicateJob, JobNotFound, Store
+from console.store import jobs as store_jobs
 from tests.store.helpers import finish, make_job
 
 
@@ -114,7 +114,9 @@ def test_unfinished_jobs_survive_a_restart(tmp_path: Path) -> None:
     assert unfinished[0].status is JobStatus.STARTING
 
 
-def test_first_page_and_old_lookup_stay_fast_with_a_big_history(tmp_path: Path) -> None:
+def test_first_page_and_old_lookup_stay_fast_with_a_big_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = Store(tmp_path)
     start = time.time() - 86400
     history = [make_job(f"rb{i % 20}.sh", created=start + i * 0.01) for i in range(12_000)]
@@ -132,28 +134,39 @@ def test_first_page_and_old_lookup_stay_fast_with_a_big_history(tmp_path: Path) 
             store.save_job(job)
     store.close()
 
+    # What is read is counted in segment files opened, not timed: CPU time on a shared
+    # machine is too noisy for a unit test (bench/store has the timings).
+    opened: list[str] = []
+
+    class CountingDB(store_jobs.AtomicDB):
+        def __init__(self, path: Path) -> None:
+            opened.append(Path(path).name)
+            super().__init__(path)
+
+    def segments_read(since: int) -> list[str]:
+        return [name for name in opened[since:] if name.startswith("seg-")]
+
+    monkeypatch.setattr(store_jobs, "AtomicDB", CountingDB)
+    assert len(list((tmp_path / "jobs").glob("seg-*.json"))) == 24
     store = Store(tmp_path)
-    began = time.process_time()  # CPU time: other load on the machine does not count
+    at_open = len(opened)
     page = store.list_jobs(limit=200)
     store.get_job(history[5].id)
     job = make_job()
     store.add_job(job)
     store.save_job(finish(job))
-    elapsed = time.process_time() - began
     assert [j.id for j in page] == [j.id for j in history[::-1][:200]]
-    # reading all 24 segments costs ~0.1-0.3 s of CPU; these read three of them
-    assert elapsed < 0.15, f"these calls took {elapsed:.3f}s of CPU"
+    # the newest segment (the first page, the new job) and the oldest (the old lookup)
+    assert len(segments_read(at_open)) <= 3, segments_read(at_open)
+    store.close()
 
-    began = time.process_time()
+    # Every segment once held a Running job, yet only the stuck job's one is read.
+    store = Store(tmp_path)
+    at_open = len(opened)
     running = store.list_jobs(status=JobStatus.RUNNING)
-    running_cpu = time.process_time() - began
     assert [j.id for j in running] == [stuck.id]
-    began = time.process_time()
-    for segment in (tmp_path / "jobs").glob("seg-*.json"):
-        json.loads(segment.read_bytes())
-    full_scan_cpu = time.process_time() - began
-    # every segment once held a Running job, yet only the stuck job's one is read
-    assert running_cpu < full_scan_cpu / 4, (running_cpu, full_scan_cpu)
+    assert len(segments_read(at_open)) <= 1, segments_read(at_open)
+    store.close()
 
 
 def test_ids_outside_the_newest_segment_still_land_in_order(tmp_path: Path) -> None:
