@@ -10,8 +10,8 @@ Protocol (one JSON object per line):
   "seq": N}` whenever the webhook table changes (answered `{"ack": N}` once it is in
   force). End of input (the engine closed it, or died) makes the worker stop taking
   requests, finish the ones in progress, and exit 0.
-- stdout, to the engine: `{"ready": true}` or `{"error": "..."}` once, then
-  `{"ack": N}` and `{"durable": [FILE, END]}` (FILE is durable up to byte END).
+- stdout, to the engine: `{"ack": N}`, `{"durable": [FILE, END]}` (FILE is durable
+  up to byte END), or `{"error": "..."}` if it cannot serve (then it exits 2).
 - stderr: JSON log lines (rejected requests, problems), relayed by the engine.
 """
 
@@ -25,6 +25,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ import uvloop
 
 from console import logs
 from console.errors import OpsError
-from console.http import WebhookListener, create_handler
+from console.http import Submit, WebhookListener, create_handler
 from console.intake.journal import IntakeRecord, IntakeWriter
 from console.jobs import new_job_id
 from console.secrets import SecretBox
@@ -94,9 +95,7 @@ async def _pipes() -> tuple[asyncio.StreamReader, asyncio.WriteTransport, _Outpu
     return reader, transport, protocol
 
 
-async def serve_intake() -> int:
-    commands, output, protocol = await _pipes()
-
+def _sender(output: asyncio.WriteTransport) -> Callable[[dict[str, Any]], None]:
     def send(message: dict[str, Any]) -> None:
         """To the engine; dropped once it is gone (the worker then finishes the
         requests it took, which a new engine imports from the journal)."""
@@ -104,13 +103,11 @@ async def serve_intake() -> int:
             with contextlib.suppress(OSError, RuntimeError):
                 output.write(json.dumps(message).encode() + b"\n")
 
-    first = await commands.readline()
-    if not first:
-        return 0
-    config = json.loads(first)["config"]
-    snapshot = _Snapshot()
-    registry = WebhookRegistry(snapshot, SecretBox.for_data_dir(Path(config["data_dir"])))
-    journal = IntakeWriter(Path(config["intake_dir"]), lambda f, end: send({"durable": [f, end]}))
+    return send
+
+
+def _submitter(journal: IntakeWriter) -> Submit:
+    """The handler's `submit`: a journal line per accepted request, its id once durable."""
 
     async def submit(webhook: Webhook, data: dict[str, Any]) -> list[str]:
         record = IntakeRecord(
@@ -125,8 +122,24 @@ async def serve_intake() -> int:
         await journal.append(record.to_line())
         return [record.id]
 
+    return submit
+
+
+async def serve_intake() -> int:
+    commands, output, protocol = await _pipes()
+    send = _sender(output)
+    first = await commands.readline()
+    if not first:
+        return 0
+    config = json.loads(first)["config"]
+    snapshot = _Snapshot()
+    registry = WebhookRegistry(snapshot, SecretBox.for_data_dir(Path(config["data_dir"])))
+    journal = IntakeWriter(Path(config["intake_dir"]), lambda f, end: send({"durable": [f, end]}))
     handler = create_handler(
-        registry, submit, body_timeout=config["body_timeout"], max_body=config["max_body"]
+        registry,
+        _submitter(journal),
+        body_timeout=config["body_timeout"],
+        max_body=config["max_body"],
     )
     listener = WebhookListener(
         handler,
@@ -136,24 +149,23 @@ async def serve_intake() -> int:
         header_timeout=config["header_timeout"],
         public_url=config.get("public_url"),
     )
+    code = 0
     try:
         await listener.start()
     except OpsError as exc:
         send({"error": str(exc)})
-        output.close()
-        await protocol.closed
-        return 2
-    send({"ready": True})
-    while line := await commands.readline():
-        message = json.loads(line)
-        snapshot.records = message["webhooks"]
-        registry.load()
-        send({"ack": message["seq"]})
-    await listener.stop()
+        code = 2
+    else:
+        while line := await commands.readline():  # until the engine closes it, or dies
+            message = json.loads(line)
+            snapshot.records = message["webhooks"]
+            registry.load()
+            send({"ack": message["seq"]})
+        await listener.stop()
     await journal.close()
     output.close()  # sends what is buffered first
     await protocol.closed
-    return 0
+    return code
 
 
 def main() -> None:
