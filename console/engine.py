@@ -23,6 +23,7 @@ from console.api import ControlServer, socket_path
 from console.client import EngineEvent, EventCallback, HostProbe, RunbookInfo
 from console.errors import ConfigError, HostError, OpsError, UsageError
 from console.events import EventHub
+from console.http import listener_url
 from console.intake.journal import IntakeRecord
 from console.inventory.model import Host, Inventory
 from console.jobs import Job, JobStatus, StreamRecord, Trigger, new_job_id
@@ -134,7 +135,7 @@ class Engine:
         assert self.store is not None and self._writer is not None
         opts = self.options
         host, port = parse_listen(opts.listen)
-        url_base = opts.public_url or f"{'https' if opts.tls_cert else 'http'}://{host}:{port}"
+        url_base = listener_url(host, port, opts.tls_cert is not None, opts.public_url)
         self.schedules = ScheduleBook(self.store, self._check_schedule, self._wake_scheduler)
         self.webhooks = WebhookService(
             self.store, self.settings.data_dir, url_base, self._check_target

@@ -171,17 +171,20 @@ class IntakeWriter:
         """(its thread) While lines are waiting: write and sync them, hand the result
         to the loop, rotate a full file. Then sleep until kicked."""
         while self._kicks.get():
+            self._drain()
+        self._drain()  # closing: what is left
+
+    def _drain(self) -> None:
+        """Sync batches until none is waiting, then mark the thread idle. A line queued
+        after the last take saw the thread busy and did not kick: take it too, unless
+        its kick came after all (the thread is then marked busy again)."""
+        while True:
             while batch := self._take():
                 self._sync(batch)
             self._thread_idle = True
-            # A line queued after the last take saw the thread busy and did not kick.
-            while self._pending and self._thread_idle:
-                self._thread_idle = False
-                while batch := self._take():
-                    self._sync(batch)
-                self._thread_idle = True
-        while batch := self._take():  # closing: what is left
-            self._sync(batch)
+            if not (self._pending and self._thread_idle):
+                return
+            self._thread_idle = False
 
     def _take(self) -> list[tuple[bytes, asyncio.Future[None]]]:
         batch = []

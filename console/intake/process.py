@@ -97,8 +97,7 @@ class IntakeProcess:
         """Import what a previous engine left in the journal, then start the worker."""
         for path in journal_files(self._dir):
             await claim(path, STOP_TIMEOUT)
-            await self._import_to_end(path, 0)
-            await self._retire(path)
+            await self._finish_file(path, 0)
         self._supervisor = asyncio.create_task(self._supervise(), name="intake worker")
 
     async def push(self) -> None:
@@ -208,8 +207,7 @@ class IntakeProcess:
         code = await proc.wait()
         # Whatever reached the disk before it ended, in files it told of or not.
         for path in journal_files(self._dir):
-            await self._import_to_end(path, self._offset if path.name == self._file else 0)
-            await self._retire(path)
+            await self._finish_file(path, self._offset if path.name == self._file else 0)
         return code
 
     def _worker_config(self) -> dict[str, Any]:
@@ -260,18 +258,22 @@ class IntakeProcess:
             name, end = notice
             if name != self._file:
                 if self._file is not None:  # a new file: the previous one is complete
-                    previous = self._dir / self._file
-                    await self._import_to_end(previous, self._offset)
-                    await self._retire(previous)
+                    await self._finish_file(self._dir / self._file, self._offset)
                 self._file, self._offset = name, 0
             if end > self._offset:
                 records, self._offset = read_records(self._dir / name, self._offset, end)
                 await self._import_paced(records)
 
-    async def _import_to_end(self, path: Path, offset: int) -> None:
+    async def _finish_file(self, path: Path, offset: int) -> None:
+        """Import a complete journal file from `offset` on, then delete it once its jobs
+        are durable in the store."""
         with contextlib.suppress(FileNotFoundError):
             records, _ = read_records(path, offset)
             await self._import_paced(records)
+        await self._flush()
+        path.unlink(missing_ok=True)
+        if self._file == path.name:
+            self._file, self._offset = None, 0
 
     async def _import_paced(self, records: list[IntakeRecord]) -> None:
         """Import in slices; while the worker is busy, rest after each slice so that
@@ -282,13 +284,6 @@ class IntakeProcess:
             await self._import(records[first : first + IMPORT_SLICE])
             busy = began - self._last_notice < BUSY_WINDOW and not self._stopping
             await asyncio.sleep((loop.time() - began) * (1 / IMPORT_SHARE - 1) if busy else 0)
-
-    async def _retire(self, path: Path) -> None:
-        """Delete a complete journal file once its jobs are durable in the store."""
-        await self._flush()
-        path.unlink(missing_ok=True)
-        if self._file == path.name:
-            self._file, self._offset = None, 0
 
 
 async def _relay_logs(stderr: asyncio.StreamReader | None) -> None:
