@@ -18,7 +18,9 @@ and skipped; it never stops the others.
 
 The runner turns a runbook into an `Invocation` with `build_invocation`, creates a
 private temporary workdir on the host, uploads `files` into it, runs `command` with
-`env` (values never on the command line) and removes the workdir.
+`env` (values never on the command line) and removes the workdir. Values too big for
+the environment are moved into files first, for every language alike
+(`console.env_files`).
 """
 
 from __future__ import annotations
@@ -79,13 +81,20 @@ class Invocation:
 
     `files` maps names relative to the workdir (no folders) to their content;
     `command` is a command line for the host's shell that refers to them; `env` holds
-    every value that came from a user.
+    every value that came from a user. `data_files` are values that never run (see
+    `console.env_files`), uploaded readable by the owner only.
     """
 
     command: str
     files: dict[str, bytes] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     stdin: bytes | None = None
+    data_files: dict[str, bytes] = field(default_factory=dict)
+
+    def uploads(self) -> list[tuple[str, bytes, int]]:
+        """(name in the workdir, content, mode) of every file the run needs."""
+        programs = [(name, data, 0o700) for name, data in self.files.items()]
+        return programs + [(name, data, 0o600) for name, data in self.data_files.items()]
 
 
 class RunbookLanguage(ABC):
@@ -113,7 +122,11 @@ class RunbookLanguage(ABC):
 def runbook_env(
     runbook: Runbook, params: dict[str, Any], workdir: str, webhook_data: dict[str, Any] | None
 ) -> dict[str, str]:
-    """The variables every language sets: OPS_PARAM_*, OPS_WEBHOOK_DATA, OPS_RUNBOOK..."""
+    """The variables every language sets: OPS_PARAM_*, OPS_WEBHOOK_DATA, OPS_RUNBOOK...
+
+    Any size is fine here: the catalog moves values too big for the environment into
+    files (`console.env_files.fit_environment`) after the language built its invocation.
+    """
     env = env_for(runbook.metadata.parameters, params)
     env["OPS_RUNBOOK"] = runbook.name
     env["OPS_WORKDIR"] = workdir

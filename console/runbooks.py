@@ -437,10 +437,14 @@ class RunbookCatalog:
         workdir: str,
         webhook_data: dict[str, Any] | None = None,
     ) -> Invocation:
-        """What the runner runs on one host: `params` are typed (see parse_values)."""
-        return self.language(runbook).build_invocation(
+        """What the runner runs on one host: `params` are typed (see parse_values).
+        Values too big for the environment become files, whatever the language."""
+        from console.env_files import fit_environment  # it imports console.languages
+
+        invocation = self.language(runbook).build_invocation(
             runbook, dict(params), target, workdir, webhook_data
         )
+        return fit_environment(invocation, target, workdir)
 
 
 def load_runbook(path: Path, name: str, language: RunbookLanguage) -> Runbook:

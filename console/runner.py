@@ -323,8 +323,8 @@ async def _execute(
         workdir = await transport.make_workdir()
     try:
         invocation = work.build(host, workdir)
-        for file_name, data in invocation.files.items():
-            await transport.upload(data, f"{workdir}/{file_name}", 0o700)
+        for file_name, data, mode in invocation.uploads():
+            await transport.upload(data, f"{workdir}/{file_name}", mode)
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         if remaining == 0.0:
             raise TimedOut(host.name, "the job's time limit ran out before this host started")
@@ -342,9 +342,15 @@ async def _execute(
 
 def local_job_env(settings: Settings) -> dict[str, str]:
     """What a job on the console machine needs to start child runbooks: the engine's
-    settings (so `opsconsole run` attaches to this engine through its control socket)
+    three paths (so `opsconsole run` attaches to this engine through its control socket)
     and a PATH that ends with this installation's scripts folder, so `opsconsole` is
-    found even when the engine runs from a virtualenv that is not on PATH."""
+    found even when the engine runs from a virtualenv that is not on PATH.
+
+    Paths only, never the secret key or other settings: the local transport starts
+    from a clean environment and adds just these and the job's own OPS_* variables.
+    Knowing where the socket is grants nothing: the data directory is 0700 and the
+    socket 0600, so only the engine's own user (whom a local job runs as anyway)
+    can connect."""
     path = os.environ.get("PATH", os.defpath)
     scripts = os.path.dirname(sys.executable)
     if scripts not in path.split(os.pathsep):

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from console.cli.output import job_detail, print_host_runs, print_json, stream_line
@@ -29,6 +30,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         default=[],
         metavar="NAME=VALUE",
         help="a runbook parameter (repeatable)",
+    )
+    parser.add_argument(
+        "--param-file",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="a runbook parameter read from a UTF-8 file, for values too long for a command line",
     )
     parser.add_argument(
         "--json", action="store_true", help="print the finished job as JSON instead of live output"
@@ -55,8 +63,20 @@ def parse_param_args(values: list[str]) -> dict[str, str]:
     return params
 
 
+def read_param_files(values: list[str]) -> dict[str, str]:
+    """`--param-file NAME=PATH`: the file's text is the value (Linux refuses a single
+    command-line argument over 128 KiB, so big values cannot come through `-p`)."""
+    params: dict[str, str] = {}
+    for name, path in parse_param_args(values).items():
+        try:
+            params[name] = Path(path).read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--param-file {name}={path}: cannot be read: {exc}") from None
+    return params
+
+
 def run_runbook(args: argparse.Namespace, settings: Settings) -> int:
-    params = parse_param_args(args.param)
+    params = {**parse_param_args(args.param), **read_param_files(args.param_file)}
     parent = os.environ.get("OPS_JOB_ID")
     trigger = Trigger.PARENT if parent else Trigger.CLI
     if args.no_wait:

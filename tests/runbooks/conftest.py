@@ -41,13 +41,13 @@ RunInvocation = Callable[[Invocation, Path], LocalRun]
 
 
 def run_locally(invocation: Invocation, workdir: Path, timeout: float = 30) -> LocalRun:
-    """Upload (write) the files into `workdir` (mode 0700, like the runner) and run."""
+    """Upload (write) the files into `workdir` (with the runner's modes) and run."""
     workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for name, data in invocation.files.items():
+    for name, data, mode in invocation.uploads():
         assert "/" not in name, "files must be plain names inside the workdir"
         path = workdir / name
         path.write_bytes(data)
-        path.chmod(0o700)
+        path.chmod(mode)
     base_env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
     result = subprocess.run(
         ["sh", "-c", invocation.command],
