@@ -4,6 +4,12 @@ Same semantics as SSH: `/bin/sh -c COMMAND`, output line by line, the environmen
 passed through `execve` (never on the command line; `/proc/PID/environ` is readable
 only by the same user), and the command started in its own session so a timeout or a
 cancel kills its whole process group, children included.
+
+A command starts from a clean environment, as sudo's `env_reset` and systemd services
+do: PATH, HOME, LANG, LC_ALL, TZ, USER and LOGNAME from the engine, then the variables
+the caller passes. Nothing else of the engine's environment (`OPSCONSOLE_SECRET_KEY`,
+tokens an operator exported, the engine's settings) reaches a job, just as an SSH host
+never sees them.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pwd
 import shutil
 import signal
 import tempfile
@@ -22,6 +29,7 @@ from console.transports.base import ExitStatus, LineCallback, Transport
 from console.transports.streams import pump_outputs
 
 KILL_GRACE = 2.0
+INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
 
 
 class LocalTransport(Transport):
@@ -43,16 +51,19 @@ class LocalTransport(Transport):
         timeout: float | None = None,
         on_line: LineCallback | None = None,
     ) -> ExitStatus:
-        process = await asyncio.create_subprocess_exec(
-            "/bin/sh",
-            "-c",
-            command,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, **(env or {})},
-            start_new_session=True,
-        )
+        try:
+            process = await asyncio.create_subprocess_exec(
+                "/bin/sh",
+                "-c",
+                command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=clean_environment(env),
+                start_new_session=True,
+            )
+        except OSError as exc:  # E2BIG, ENOMEM, EAGAIN: this host run fails, not the job
+            raise HostError(self.host.name, f"cannot start /bin/sh: {exc.strerror}") from exc
         try:
             async with asyncio.timeout(timeout):
                 await _drive(process, stdin or b"", on_line)
@@ -87,6 +98,21 @@ class LocalTransport(Transport):
 
     async def close(self) -> None:
         """Nothing to release: every command is its own process."""
+
+
+def clean_environment(variables: Mapping[str, str] | None) -> dict[str, str]:
+    """The environment of a local command: the `INHERITED` variables of the engine
+    (HOME, USER and LOGNAME from the password database when the engine lacks them, as
+    under a bare systemd unit), then `variables`."""
+    env = {name: os.environ[name] for name in INHERITED if name in os.environ}
+    env.setdefault("PATH", os.defpath)
+    if not {"HOME", "USER", "LOGNAME"} <= env.keys():
+        with contextlib.suppress(KeyError):
+            account = pwd.getpwuid(os.getuid())
+            env.setdefault("HOME", account.pw_dir)
+            env.setdefault("USER", account.pw_name)
+            env.setdefault("LOGNAME", account.pw_name)
+    return {**env, **(variables or {})}
 
 
 async def _drive(
