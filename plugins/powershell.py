@@ -11,7 +11,10 @@ runbook with `opsconsole_params.json`. It:
 - runs the runbook with the parameters its `param()` block declares splatted in
   (Azure's style, including `$WebhookData`), and exits with its exit code.
 
-Parameters are also in the environment as `OPS_PARAM_<NAME>` like in every language.
+`$Params`, `$WebhookData` and the bound parameters hold values of any size (the JSON
+file has no limit). Parameters are also in the environment as `OPS_PARAM_<NAME>` like
+in every language, or as a file named by `OPS_PARAM_<NAME>_FILE` when too big for it
+(see `console.env_files`).
 """
 
 from __future__ import annotations

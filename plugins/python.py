@@ -10,8 +10,10 @@ as `__main__`, with these globals already set:
     output, error, warning, verbose, progress, debug   one-line stream helpers
 
 A runbook that prefers explicit imports (for linters) writes
-`from opsconsole_runbook import params, warning`. Parameters are also in the
-environment as `OPS_PARAM_<NAME>` like in every language.
+`from opsconsole_runbook import params, warning`. `params` and `webhook_data` hold
+values of any size (the JSON file has no limit). Parameters are also in the
+environment as `OPS_PARAM_<NAME>` like in every language, or as a file named by
+`OPS_PARAM_<NAME>_FILE` when too big for it (see `console.env_files`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Shell runbooks (`.sh`): POSIX `sh`, or `bash` when the shebang names bash.
 
 The script is uploaded into the workdir and run from there; parameters arrive only as
-`OPS_PARAM_<NAME>` environment variables, which is the natural form for a shell.
+`OPS_PARAM_<NAME>` environment variables, which is the natural form for a shell, and a
+value too big for the environment as a file named by `OPS_PARAM_<NAME>_FILE` (see
+`console.env_files`; WebhookData is always in `OPS_WEBHOOK_DATA_FILE`).
 Options on the shebang line (`#!/bin/sh -eu`) are kept, because running `sh file`
 would otherwise silently drop them.
 """
