@@ -31,7 +31,7 @@ from console.languages import Invocation, TargetInfo
 from console.live_inventory import LiveInventory
 from console.parameters import parse_values
 from console.runbooks import Runbook, RunbookCatalog
-from console.runner import JobRunner, Work, end_run, local_job_env
+from console.runner import JobRunner, Work, local_job_env
 from console.schedule_book import ScheduleBook
 from console.scheduler import Scheduler
 from console.schedules import Schedule
@@ -39,6 +39,8 @@ from console.settings import Settings
 from console.store import Store
 from console.store.jobs import DuplicateJob, JobNotFound
 from console.store.lock import DataDirLock
+from console.store.recovery import INTERRUPTED as INTERRUPTED  # the reason, re-exported
+from console.store.recovery import fail_job, recover_interrupted
 from console.store.writer import StoreWriter
 from console.transports.base import Transport
 from console.transports.factory import transport_for
@@ -49,7 +51,6 @@ from console.wire import runbook_info
 log = logging.getLogger(__name__)
 
 COMMAND_RUNBOOK = "(command)"
-INTERRUPTED = "engine stopped while the job was running"
 HOST_SCAN_PAGE = 1000  # jobs read per store call when filtering by host
 RETENTION_INTERVAL = 24 * 3600.0
 SELECTIONS_KEPT = 256  # host patterns whose selection is kept (typed filters come and go)
@@ -198,21 +199,14 @@ class Engine:
         await self.close()
 
     def _recover(self) -> None:
-        """Jobs a crashed engine left running are Failed; Queued ones start again."""
+        """Jobs a crashed engine left running are Failed (console.store.recovery, which
+        `jobs list` also applies); Queued ones start again."""
         assert self.store is not None and self.runner is not None
-        for job in sorted(self.store.unfinished_jobs(), key=lambda j: j.id):
-            if job.status is JobStatus.QUEUED:
-                try:
-                    self.runner.enqueue(job, self._work_for_job(job))
-                    continue
-                except OpsError as exc:
-                    reason = f"could not restart after an engine restart: {exc}"
-            else:
-                reason = INTERRUPTED
-            for run in job.host_runs.values():
-                end_run(run, JobStatus.FAILED, f"interrupted: {reason}")
-            job.transition(JobStatus.FAILED, reason)
-            self.store.save_job(job)
+        for job in recover_interrupted(self.store):
+            try:
+                self.runner.enqueue(job, self._work_for_job(job))
+            except OpsError as exc:
+                fail_job(self.store, job, f"could not restart after an engine restart: {exc}")
 
     async def _retention_forever(self) -> None:
         """Azure keeps 30 days of jobs; so do we, checked at start and then daily."""

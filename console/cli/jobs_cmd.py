@@ -1,7 +1,7 @@
 """`opsconsole jobs list|show|stop`: job history and control.
 
-Reading history needs no engine: with none running, the store is read directly
-(its files are only ever replaced atomically, so a read never sees a torn file).
+Reading history needs no engine: with none running, the store is read directly,
+holding the data-directory lock and after crash recovery (console.store.recovery).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from contextlib import ExitStack
 from typing import Any
 
 from console.cli.output import (
@@ -20,7 +21,7 @@ from console.cli.output import (
     print_json,
     stream_line,
 )
-from console.errors import UsageError
+from console.errors import ConfigError, UsageError
 from console.jobs import STREAMS, JobStatus
 from console.settings import Settings
 
@@ -59,22 +60,32 @@ def _status(text: str) -> JobStatus:
 
 
 async def _reader(settings: Settings) -> Any:
-    """An attached client, or a plain reader of the store when no engine runs."""
+    """An attached client, or, when no engine runs, the store itself, opened under the
+    data-directory lock with crash recovery applied (so a job a killed engine left
+    Running shows as Failed). An engine starting meanwhile wins the lock: attach."""
     from console.connect import attach
+    from console.store.lock import EngineRunning
+    from console.store.recovery import open_recovered
 
-    client = await attach(settings)
-    if client is not None:
-        return client
-    from console.store import Store
-
-    return _StoreReader(Store(settings.data_dir))
+    for _ in range(3):
+        client = await attach(settings)
+        if client is not None:
+            return client
+        stack = ExitStack()
+        try:
+            store = stack.enter_context(open_recovered(settings.data_dir))
+        except EngineRunning:
+            continue
+        return _StoreReader(store, stack)
+    raise ConfigError(f"could not read {settings.data_dir}: an engine keeps starting and stopping")
 
 
 class _StoreReader:
     """The read-only part of the client interface, straight from the store."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, owner: ExitStack) -> None:
         self.store = store
+        self._owner = owner  # closes the store and releases the lock
 
     async def jobs(self, **query: Any) -> Any:
         return self.store.list_jobs(**query)
@@ -86,7 +97,7 @@ class _StoreReader:
         return self.store.read_streams(job_id, host=host, stream=stream)
 
     async def close(self) -> None:
-        self.store.close()
+        self._owner.close()
 
 
 def list_jobs(args: argparse.Namespace, settings: Settings) -> int:

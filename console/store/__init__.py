@@ -15,11 +15,14 @@ directory: see .atomic), so no crash leaves a torn or empty file. A job change i
 line appended to the job journal (see .journal), and one fdatasync makes any number of
 them durable; the segments are rewritten from memory when the journal is compacted.
 So a job write costs the same whatever the size of its segment or of the history.
+A damaged record (disk damage, a hand edit) costs that record alone: it is skipped,
+kept in `<file>.damaged` and logged once (see .damage). Crash recovery of the jobs a
+dead engine left running is in .recovery, applied by whoever next holds the lock.
 
 The `Store` API (all calls synchronous; one asyncio loop plus worker threads may share
 a Store; a state lock serialises calls, and journal I/O runs outside it; only one
-process may open a data directory, which the engine guarantees by holding
-`DataDirLock` first):
+process may open a data directory: the engine, or a CLI reader through
+`recovery.open_recovered`, holds `DataDirLock` first):
 
 - `Store(data_dir, retention_days=30)`: opens (creating, mode 0700) the directory,
   replaying the journal a crash left behind.

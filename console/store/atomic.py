@@ -13,6 +13,7 @@ calls `read()` before every operation) parses the file once, not on every query.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -23,21 +24,16 @@ from tinydb.storages import Storage
 from tinydb.table import Table as TinyTable
 
 from console.errors import OpsError
+from console.store.damage import encode_tables, salvage_tables, set_aside
+from console.store.damage import fsync_dir as fsync_dir  # re-exported: the store's callers
+
+log = logging.getLogger(__name__)
 
 TMP_MARK = ".tmp-"  # temp files are named ".<target>.tmp-<pid>"; leftovers are debris
 
 
 class StoreCorrupt(OpsError):
     """A store file exists but cannot be parsed (disk damage or a hand edit)."""
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a rename or unlink in `directory` durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -84,32 +80,56 @@ def read_json(path: Path) -> Any:
 
 
 class AtomicJSONStorage(Storage):
-    """TinyDB storage: one JSON file, replaced atomically on each write, cached in memory."""
+    """TinyDB storage: one JSON file, replaced atomically on each write, cached in memory.
 
-    def __init__(self, path: str | Path) -> None:
+    A file that does not parse is repaired on first read (see .damage): set aside as
+    `.damaged`, and what still parses of it written in its place. With `repair=False`
+    (derived files that are better rebuilt) it raises StoreCorrupt instead."""
+
+    def __init__(self, path: str | Path, repair: bool = True) -> None:
         super().__init__()
         self.path = Path(path)
+        self.repair = repair
         self._cache: dict[str, dict[str, Any]] | None = None
         self.size = self.path.stat().st_size if self.path.exists() else 0
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         if self._cache is None:
-            self._cache = read_json(self.path)
+            try:
+                self._cache = read_json(self.path)
+            except StoreCorrupt:
+                if not self.repair:
+                    raise
+                self._cache = self._salvage()
         return self._cache
+
+    def _salvage(self) -> dict[str, dict[str, Any]]:
+        """Keep the damaged file aside and carry on with the rows that still parse."""
+        tables, damage = salvage_tables(self.path.read_bytes())
+        aside = set_aside(self.path)
+        self.persist(tables)
+        rows = sum(len(t) for t in tables.values())
+        log.error(
+            "%s was damaged: kept as %s; %d row(s) recovered, %d damaged line(s) lost "
+            "(they are in the kept file)",
+            self.path,
+            aside,
+            rows,
+            len(damage),
+        )
+        return tables
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         # TinyDB mutates the dict `read()` returned before calling `write()`: if the
         # write fails, forget the cache so the next read reflects what is on disk.
         self._cache = None
-        payload = json.dumps(data, separators=(",", ":")).encode()
-        write_atomic(self.path, payload)
+        self.persist(data)
         self._cache = data
-        self.size = len(payload)
 
     def persist(self, data: dict[str, dict[str, Any]]) -> None:
         """Write `data` (a snapshot taken by the caller) to the file, leaving the
         in-memory state alone: it may have moved on since the snapshot."""
-        payload = json.dumps(data, separators=(",", ":")).encode()
+        payload = encode_tables(data)
         write_atomic(self.path, payload)
         self.size = len(payload)
 
@@ -159,8 +179,8 @@ class AtomicDB(TinyDB):
 
     table_class = KeyedTable
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, storage=AtomicJSONStorage)
+    def __init__(self, path: Path, *, repair: bool = True) -> None:
+        super().__init__(path, storage=AtomicJSONStorage, repair=repair)
 
     def keyed(self, name: str) -> KeyedTable:
         table = self.table(name, cache_size=0)

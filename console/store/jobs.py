@@ -52,6 +52,7 @@ from console.store.atomic import (
     fsync_dir,
     remove_debris,
 )
+from console.store.damage import Damage, keep_damaged
 from console.store.journal import Journal, StoreWriteFailed, entry_line, read_entries
 
 SEGMENT_JOBS = 500
@@ -220,8 +221,8 @@ class JobStore:
         self._lines: list[bytes] = []  # staged journal lines not yet written
         self.staged_seq = self.durable_seq = 0  # counts of staged / durable changes
         self.broken: StoreWriteFailed | None = None
-        self._summary_db = AtomicDB(directory / "summaries.json")
-        self._active_db = AtomicDB(directory / "active.json")
+        self._summary_db = AtomicDB(directory / "summaries.json", repair=False)
+        self._active_db = AtomicDB(directory / "active.json", repair=False)
         try:
             self._summaries = {
                 start: Summary.from_doc(doc) for start, doc in self._summary_table.raw().items()
@@ -254,8 +255,8 @@ class JobStore:
             db.close()
             if path.exists():
                 path.rename(path.with_name(f"{path.name}.damaged-{int(time.time())}"))
-        self._summary_db = AtomicDB(self.directory / "summaries.json")
-        self._active_db = AtomicDB(self.directory / "active.json")
+        self._summary_db = AtomicDB(self.directory / "summaries.json", repair=False)
+        self._active_db = AtomicDB(self.directory / "active.json", repair=False)
         self._summaries = {}
         unfinished = {
             job_id: {"segment": start}
@@ -278,15 +279,21 @@ class JobStore:
 
     def _replay(self) -> None:
         """Apply what the journal holds (a crash before its compaction), then fold it
-        into the files so the journal starts empty."""
+        into the files so the journal starts empty. A damaged line is kept aside and
+        skipped; the lines after it still count (see .journal)."""
+        entries, damage = read_entries(self.journal.path)
         replayed = 0
-        for start, doc in read_entries(self.journal.path):
-            if not (JOB_ID.match(start) and JOB_ID.match(str(doc.get("id")))):
-                break  # damaged beyond a torn line: the rest cannot be trusted
-            if start not in self._starts:
-                bisect.insort(self._starts, start)
-            self._apply(start, doc)
+        for entry in entries:
+            problem = entry_problem(entry.start, entry.doc)
+            if problem is not None:
+                damage.append(Damage(entry.line, entry.offset, entry.raw, problem))
+                continue
+            if entry.start not in self._starts:
+                bisect.insort(self._starts, entry.start)
+            self._apply(entry.start, entry.doc)
             replayed += 1
+        if damage:  # durable before the compaction empties the journal
+            keep_damaged(self.journal.path, sorted(damage, key=lambda d: d.line))
         if replayed or self.journal.size:
             self.compact()
 
@@ -608,6 +615,18 @@ class JobStore:
         self._open.clear()
         self._summary_db.close()
         self._active_db.close()
+
+
+def entry_problem(start: str, doc: dict[str, Any]) -> str | None:
+    """Why a journal entry that parsed cannot be a job change, or None when it can."""
+    job_id = str(doc.get("id"))
+    if not (JOB_ID.match(start) and JOB_ID.match(job_id) and start <= job_id):
+        return "not a job id in its segment"
+    try:
+        job_from_doc(doc)
+    except (ValueError, KeyError, TypeError) as exc:
+        return f"not a job ({exc!r})"
+    return None
 
 
 def check_id(job_id: str) -> None:

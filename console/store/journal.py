@@ -10,8 +10,14 @@ summaries and the active index are rewritten only when the journal is *compacted
 Replaying a line is idempotent (it replaces the whole job document), so a crash in the
 middle of a compaction, when some files are new and the journal is still full, is
 repaired by replaying it again. A crash in the middle of an append leaves a torn last
-line, which was never acknowledged: replay stops at the first line that is not a whole
-entry, and the compaction that follows at open empties the file.
+line (no newline), which was never acknowledged: replay drops it silently, and the
+compaction that follows at open empties the file.
+
+Each line carries the CRC-32 of its JSON (`<crc as 8 hex digits> <json>`), as LevelDB's
+and PostgreSQL's logs checksum each record, so a flipped byte anywhere is found rather
+than replayed. A damaged line in the middle is skipped, kept in `journal.jsonl.damaged`
+and logged (see .damage); the lines after it are replayed, so the compaction keeps
+them. (Lines without a CRC, from before it existed, are still read.)
 """
 
 from __future__ import annotations
@@ -19,12 +25,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+import zlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from console.errors import OpsError
-from console.store.atomic import fsync_dir
+from console.store.damage import Damage, fsync_dir, lines_with_offsets
 
 
 class StoreWriteFailed(OpsError):
@@ -36,23 +43,50 @@ class StoreWriteFailed(OpsError):
 
 def entry_line(start: str, doc: Mapping[str, Any]) -> bytes:
     """One journal line: the segment the job lives in and its whole document."""
-    return json.dumps([start, doc], separators=(",", ":")).encode() + b"\n"
+    body = json.dumps([start, doc], separators=(",", ":")).encode()
+    return b"%08x %s\n" % (zlib.crc32(body), body)
 
 
-def read_entries(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The whole entries of a journal, in order, up to the first torn or damaged line."""
+class Entry(NamedTuple):
+    """One intact journal line: where it was, its bytes, and what it says."""
+
+    line: int
+    offset: int
+    raw: bytes
+    start: str
+    doc: dict[str, Any]
+
+
+def read_entries(path: Path) -> tuple[list[Entry], list[Damage]]:
+    """The intact entries of a journal, in order, and the damaged lines among them;
+    the torn tail after the last newline is neither."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return
-    for line in data.split(b"\n")[:-1]:  # the part after the last newline is torn
+        return [], []
+    entries, damage = [], []
+    for number, offset, line in lines_with_offsets(data):
         try:
-            start, doc = json.loads(line)
-        except ValueError:
-            return
-        if not isinstance(start, str) or not isinstance(doc, dict):
-            return
-        yield start, doc
+            entries.append(Entry(number, offset, line, *parse_entry(line)))
+        except ValueError as exc:
+            damage.append(Damage(number, offset, line, str(exc)))
+    return entries, damage
+
+
+def parse_entry(line: bytes) -> tuple[str, dict[str, Any]]:
+    """`[start, doc]` of one line, or ValueError saying why it is damaged."""
+    body = line
+    if not line.startswith(b"["):  # the CRC-framed form
+        crc, _, body = line.partition(b" ")
+        if len(crc) != 8 or int(crc, 16) != zlib.crc32(body):
+            raise ValueError("checksum mismatch")
+    entry = json.loads(body)
+    if not (isinstance(entry, list) and len(entry) == 2):
+        raise ValueError("not a [segment, job] pair")
+    start, doc = entry
+    if not isinstance(start, str) or not isinstance(doc, dict):
+        raise ValueError("not a [segment, job] pair")
+    return start, doc
 
 
 class Journal:

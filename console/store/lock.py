@@ -4,17 +4,26 @@
 `<data dir>/engine.lock` and writes the holder's pid into it. The kernel releases a
 flock when its holder dies, however it dies, so a crashed engine never leaves a stale
 lock behind, and the pid in the file is only a hint for messages and attaching.
+
+A CLI command that reads the store with no engine running (`jobs list`) takes the
+same lock for a moment, as a *reader*: it writes `<pid> reader`, so nobody tries to
+attach to it, and an engine (or another reader) that finds the lock held by a reader,
+or by a holder that has not written its pid yet, waits up to READER_WAIT for it instead
+of failing. Only a live engine's pid makes `acquire` raise `EngineRunning`.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 
 from console.errors import OpsError
 
 LOCK_FILE = "engine.lock"
+READER_MARK = "reader"
+READER_WAIT = 30.0  # a reader holds the lock for one listing; this bounds a stuck one
 
 
 class EngineRunning(OpsError):
@@ -47,20 +56,28 @@ class DataDirLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def acquire(self) -> None:
-        """Take the lock or raise `EngineRunning` naming the holder's pid."""
+    def acquire(self, *, reader: bool = False, wait: float = READER_WAIT) -> None:
+        """Take the lock or raise `EngineRunning` naming the engine's pid. A reader
+        (or a holder still writing its pid) is waited for, up to `wait` seconds."""
         if self._fd is not None:
             return
         ensure_data_dir(self.data_dir)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid = _read_pid(fd)
-            os.close(fd)
-            raise EngineRunning(self.data_dir, pid) from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                pid, is_reader = _read_holder(fd)
+                engine = pid is not None and not is_reader and _alive(pid)
+                if engine or time.monotonic() > deadline:
+                    os.close(fd)
+                    raise EngineRunning(self.data_dir, pid) from None
+                time.sleep(0.02)
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        mark = f" {READER_MARK}" if reader else ""
+        os.pwrite(fd, f"{os.getpid()}{mark}\n".encode(), 0)
         os.fsync(fd)
         self._fd = fd
 
@@ -73,7 +90,8 @@ class DataDirLock:
         self._fd = None
 
     def holder_pid(self) -> int | None:
-        """The pid of the live engine holding the lock (maybe this process), or None."""
+        """The pid of the live engine holding the lock (maybe this process), or None
+        (also while a reader holds it: there is no engine to attach to)."""
         if self._fd is not None:
             return os.getpid()
         try:
@@ -83,7 +101,8 @@ class DataDirLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return _read_pid(fd)
+            pid, is_reader = _read_holder(fd)
+            return None if is_reader else pid
         else:
             fcntl.flock(fd, fcntl.LOCK_UN)
             return None  # nobody holds it: a pid in the file is from a dead engine
@@ -98,7 +117,21 @@ class DataDirLock:
         self.release()
 
 
-def _read_pid(fd: int) -> int | None:
-    """The pid the holder wrote; None while it is still writing it (or garbage)."""
-    text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-    return int(text) if text.isdigit() else None
+def _read_holder(fd: int) -> tuple[int | None, bool]:
+    """The pid the holder wrote (None while it is still writing it, or garbage) and
+    whether it marked itself a reader."""
+    words = os.pread(fd, 64, 0).decode(errors="replace").split()
+    pid = int(words[0]) if words and words[0].isdigit() else None
+    return pid, words[1:] == [READER_MARK]
+
+
+def _alive(pid: int) -> bool:
+    """False for a pid no process has: a stale pid a crashed holder left in the file,
+    read in the moment before the new holder wrote its own."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

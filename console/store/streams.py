@@ -7,7 +7,10 @@ loses nothing already appended); `sync` fsyncs it when a host run ends (so a pow
 cut loses nothing of a finished host run).
 
 A crash can leave a torn last line. Readers ignore it, and the next append to that
-file first cuts it off, so a torn line never ends up glued to a good one.
+file first cuts it off, so a torn line never ends up glued to a good one. A damaged
+line elsewhere (disk damage, a hand edit) costs that line only: the first read that
+meets it moves it to `<job id>.jsonl.damaged`, logs it and rewrites the file without
+it (see .damage); every other record stays readable.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from console.jobs import StreamRecord, job_id_time
-from console.store.atomic import StoreCorrupt, fsync_dir
+from console.store.atomic import write_atomic
+from console.store.damage import SUFFIX, Damage, fsync_dir, keep_damaged, lines_with_offsets
 from console.store.jobs import check_id
 
 OPEN_FILES = 128  # append handles kept open; more running jobs just reopen theirs
@@ -34,6 +38,21 @@ def encode(value: str) -> bytes:
 
 def record_line(record: StreamRecord) -> bytes:
     return json.dumps(record.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def parse_record(line: bytes) -> StreamRecord | None:
+    """The record of one line, or None when the line is damaged."""
+    try:
+        raw = json.loads(line)
+        record = StreamRecord(
+            time=raw["time"], host=raw["host"], stream=raw["stream"], text=raw["text"]
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+    fields_ok = isinstance(record.time, (int, float)) and all(
+        isinstance(v, str) for v in (record.host, record.stream, record.text)
+    )
+    return record if fields_ok else None
 
 
 def cut_torn_tail(path: Path) -> None:
@@ -112,7 +131,8 @@ class StreamFiles:
         """The job's records in write order, optionally for one host and/or stream.
 
         Lines that cannot match are rejected on their raw bytes before any JSON
-        parsing, so filtering a 10,000-line job costs little more than reading it."""
+        parsing, so filtering a 10,000-line job costs little more than reading it.
+        A damaged line found on the way is repaired away (see `_repair`)."""
         handle = self._handles.get(job_id)
         if handle is not None:
             handle.flush()
@@ -122,33 +142,51 @@ class StreamFiles:
             return []
         lines = data.split(b"\n")
         lines.pop()  # b"" after a final newline, else a torn record: ignored
+        records = self._select(lines, host, stream)
+        if records is None:
+            records = self._select(self._repair(job_id, data), host, stream)
+        assert records is not None  # a repaired file holds only good lines
+        return records
+
+    def _select(
+        self, lines: list[bytes], host: str | None, stream: str | None
+    ) -> list[StreamRecord] | None:
+        """The records of `lines` that match, or None at the first damaged one."""
         needles = []
         if host is not None:
             needles.append(b'"host":' + encode(host))
         if stream is not None:
             needles.append(b'"stream":' + encode(stream))
         records = []
-        for number, line in enumerate(lines, 1):
+        for line in lines:
             if not all(needle in line for needle in needles):
                 continue
-            record = self._parse(job_id, number, line)
+            record = parse_record(line)
+            if record is None:
+                return None
             if (host is None or record.host == host) and (
                 stream is None or record.stream == stream
             ):
                 records.append(record)
         return records
 
-    def _parse(self, job_id: str, number: int, line: bytes) -> StreamRecord:
-        try:
-            raw = json.loads(line)
-            return StreamRecord(
-                time=raw["time"], host=raw["host"], stream=raw["stream"], text=raw["text"]
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise StoreCorrupt(
-                f"{self.path(job_id)}:{number}: not a stream record ({exc}); "
-                "the file was damaged outside opsconsole"
-            ) from exc
+    def _repair(self, job_id: str, data: bytes) -> list[bytes]:
+        """Move the file's damaged lines to `<job id>.jsonl.damaged` (logged there,
+        once) and rewrite the file with every other line; returns those lines. The
+        append handle is closed first: the next append reopens the new file."""
+        path = self.path(job_id)
+        good, damage = [], []
+        for number, offset, line in lines_with_offsets(data):
+            if parse_record(line) is None:
+                damage.append(Damage(number, offset, line, "not a stream record"))
+            else:
+                good.append(line)
+        handle = self._handles.pop(job_id, None)
+        if handle is not None:
+            handle.close()
+        keep_damaged(path, damage)
+        write_atomic(path, b"".join(line + b"\n" for line in good))
+        return good
 
     def sweep(self, cutoff: float, keep: set[str]) -> int:
         """Delete the files of jobs created before `cutoff`, except `keep`."""
@@ -163,6 +201,7 @@ class StreamFiles:
             ):
                 self.sync(job_id)
                 os.unlink(entry.path)
+                Path(entry.path + SUFFIX).unlink(missing_ok=True)  # its kept damage
                 removed += 1
         if removed:
             fsync_dir(self.directory)

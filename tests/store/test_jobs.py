@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from pathlib import Path
 
@@ -139,9 +140,9 @@ def test_first_page_and_old_lookup_stay_fast_with_a_big_history(
     opened: list[str] = []
 
     class CountingDB(store_jobs.AtomicDB):
-        def __init__(self, path: Path) -> None:
+        def __init__(self, path: Path, *, repair: bool = True) -> None:
             opened.append(Path(path).name)
-            super().__init__(path)
+            super().__init__(path, repair=repair)
 
     def segments_read(since: int) -> list[str]:
         return [name for name in opened[since:] if name.startswith("seg-")]
@@ -219,3 +220,37 @@ def test_damaged_index_files_are_rebuilt_from_the_segments(tmp_path: Path) -> No
     assert [j.id for j in store.list_jobs(runbook="b.sh")] == [j.id for j in jobs[::3]][::-1]
     assert [j.id for j in store.unfinished_jobs()] == [j.id for j in jobs[1:]]
     assert list((tmp_path / "jobs").glob("summaries.json.damaged-*"))
+
+
+def crashed_copy(store_dir: Path, to: Path) -> Path:
+    """The data directory as a kill -9 would leave it: copied while the store is open,
+    so its journal still holds every change since the last compaction."""
+    shutil.copytree(store_dir, to)
+    return to
+
+
+def test_a_damaged_journal_line_costs_that_line_only(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = Store(tmp_path / "live")
+    jobs = [make_job() for _ in range(7)]
+    for job in jobs:
+        store.add_job(job)
+    data = crashed_copy(tmp_path / "live", tmp_path / "crashed")
+    store.close()
+    journal = data / "jobs" / "journal.jsonl"
+    lines = journal.read_bytes().split(b"\n")
+    at = lines[3].index(jobs[3].id.encode()) + 5  # one byte inside the 4th job's id
+    lines[3] = (
+        lines[3][:at] + (b"0" if lines[3][at : at + 1] != b"0" else b"1") + lines[3][at + 1 :]
+    )
+    journal.write_bytes(b"\n".join(lines) + b'1234abcd ["torn')  # and a torn tail
+
+    store = Store(data)
+    assert [j.id for j in store.list_jobs()] == [j.id for j in jobs if j is not jobs[3]][::-1]
+    store.close()
+    assert [j.id for j in Store(data).list_jobs()] == [j.id for j in jobs if j is not jobs[3]][::-1]
+    damaged = (data / "jobs" / "journal.jsonl.damaged").read_bytes().split(b"\n")
+    assert damaged[0].startswith(b"# journal.jsonl line 4 (byte ") and b"checksum" in damaged[0]
+    assert damaged[1:] == [lines[3], b""]  # the torn tail is not damage: not kept
+    assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1

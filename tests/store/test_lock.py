@@ -60,3 +60,39 @@ def test_a_released_lock_can_be_taken_by_another_process(tmp_path: Path) -> None
     holder = start_holder(tmp_path)
     holder.kill()
     holder.wait()
+
+
+READER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from console.store import DataDirLock
+    lock = DataDirLock(Path(sys.argv[1]))
+    lock.acquire(reader=True)
+    print("locked", flush=True)
+    sys.stdin.readline()
+    lock.release()
+""")
+
+
+def test_a_reader_is_waited_for_and_never_attached_to(tmp_path: Path) -> None:
+    """A command reading the store holds the lock for a moment: an engine starting
+    then waits for it instead of failing, and nobody tries to attach to it."""
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert reader.stdin is not None and reader.stdout is not None
+    assert reader.stdout.readline().strip() == "locked"
+    lock = DataDirLock(tmp_path)
+    assert lock.holder_pid() is None
+    with pytest.raises(EngineRunning):
+        lock.acquire(wait=0.2)  # still held after a short wait
+    reader.stdin.write("done\n")
+    reader.stdin.flush()
+    lock.acquire()  # waits for the reader to let go
+    assert lock.holder_pid() == os.getpid()
+    lock.release()
+    reader.wait()
+    assert reader.returncode == 0

@@ -1,4 +1,4 @@
-"""Stream files: append, filter, torn last line, damage reporting, speed."""
+"""Stream files: append, filter, torn last line, damaged lines, speed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from console.jobs import StreamRecord
-from console.store import Store, StoreCorrupt
+from console.store import Store
 from tests.store.helpers import make_job
 
 
@@ -59,17 +59,30 @@ def test_torn_last_line_is_ignored_and_cut_before_the_next_append(tmp_path: Path
     assert len(store.read_streams(job.id)) == 3
 
 
-def test_damage_in_the_middle_is_reported_with_file_and_line(tmp_path: Path) -> None:
+def test_damage_in_the_middle_costs_that_line_only_and_is_kept_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     store = Store(tmp_path)
     job = make_job()
     path = tmp_path / "streams" / f"{job.id}.jsonl"
-    store.append_streams(job.id, records("web01", 1))
+    before, after = records("web01", 2), records("web02", 2)
+    store.append_streams(job.id, before)
     store.sync_streams(job.id)
     with open(path, "ab") as handle:
-        handle.write(b"garbage\n")
-    store.append_streams(job.id, records("web01", 1))
-    with pytest.raises(StoreCorrupt, match=rf"{job.id}.jsonl:2"):
-        store.read_streams(job.id)
+        handle.write(b'{"time":1.0,"host":"web01","stream":"out\xffput","text":"x"}\n')
+    store.append_streams(job.id, after)  # the append handle stays open
+
+    assert store.read_streams(job.id) == before + after
+    damaged = path.with_name(path.name + ".damaged").read_bytes()
+    assert damaged.startswith(f"# {path.name} line 3 (byte ".encode())
+    assert b'"stream":"out\xffput"' in damaged
+    assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1
+    later = records("web03", 1)
+    store.append_streams(job.id, later)  # into the repaired file, not the old one
+    assert store.read_streams(job.id, host="web03") == later
+    store.close()
+    assert Store(tmp_path).read_streams(job.id) == before + after + later
+    assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1  # logged once
 
 
 def test_filtering_a_10000_line_job_is_fast(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from console.errors import UsageError
-from console.store import Store, StoreCorrupt
+from console.store import Store
 
 
 def test_rows_round_trip_and_survive_a_restart(tmp_path: Path) -> None:
@@ -52,11 +52,26 @@ def test_table_names_cannot_escape_the_data_dir(tmp_path: Path) -> None:
         Store(tmp_path).table("../jobs/active")
 
 
-def test_a_damaged_table_file_is_reported_not_silently_emptied(tmp_path: Path) -> None:
+def test_a_damaged_table_file_is_kept_aside_and_its_good_rows_recovered(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     store = Store(tmp_path)
-    store.table("webhooks").upsert("deploy", {"token_hash": "ab12"})
+    for name in ("alpha", "bravo", "charlie"):
+        store.table("webhooks").upsert(name, {"token_hash": f"{name}-hash"})
     store.close()
     path = tmp_path / "tables" / "webhooks.json"
-    path.write_text('{"rows": {"deploy": {"tok')
-    with pytest.raises(StoreCorrupt, match=r"webhooks\.json is not valid JSON"):
-        Store(tmp_path).table("webhooks").all()
+    original = path.read_bytes()
+    at = original.index(b"bravo-hash")
+    path.write_bytes(original[:at] + b"\xff" + original[at + 1 :])
+
+    rows = Store(tmp_path).table("webhooks").all()
+    assert rows == {
+        "alpha": {"token_hash": "alpha-hash"},
+        "charlie": {"token_hash": "charlie-hash"},
+    }
+    aside = path.with_name("webhooks.json.damaged")
+    assert aside.read_bytes() == original[:at] + b"\xff" + original[at + 1 :]
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "1 damaged line" in errors[0] and str(aside) in errors[0]
+    assert Store(tmp_path).table("webhooks").all() == rows  # repaired: nothing more to say
+    assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1
