@@ -10,8 +10,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from console.intake.journal import IntakeRecord, intake_dir, journal_files
-from tests.serve.conftest import Serve, Site, runbook, site  # noqa: F401 (the fixture)
+from tests.serve.conftest import Serve, Site, runbook
 
 DEADLINE = 30.0
 
