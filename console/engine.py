@@ -15,7 +15,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +24,8 @@ from console.client import EngineEvent, EventCallback, HostProbe, RunbookInfo
 from console.errors import ConfigError, HostError, OpsError, UsageError
 from console.events import EventHub
 from console.http import listener_url
-from console.intake.journal import IntakeRecord
+from console.intake.journal import IntakeRecord, intake_dir, rejected_path
+from console.intake.limits import MAX_JSON_DEPTH
 from console.inventory.model import Host, Inventory
 from console.jobs import Job, JobStatus, StreamRecord, Trigger, new_job_id
 from console.languages import Invocation, TargetInfo
@@ -443,33 +444,69 @@ class Engine:
         if job is not None and job.trigger is Trigger.SCHEDULE and job.status.finished:
             self._wake_scheduler()  # a run queued behind this one may start now
 
-    async def _import_webhook_requests(self, records: list[IntakeRecord]) -> None:
+    async def _import_webhook_requests(
+        self, records: list[IntakeRecord]
+    ) -> list[tuple[IntakeRecord, str]]:
         """Jobs for the webhook requests the intake worker acknowledged (their 202 with
         the job id is sent): each becomes a Queued job, or a Failed one saying why when
         it cannot run (its runbook, parameters or hosts changed since the webhook was
-        made). A record already stored (imported before a crash) is skipped."""
-        assert self._writer is not None and self.runner is not None
+        made). A record already stored (imported before a crash) is skipped. A record
+        that cannot be imported at all (too deep, or a bug) fails its job alone, with
+        its data left out; it is returned with the reason, for the intake to keep."""
+        rejected: list[tuple[IntakeRecord, str]] = []
         for record in records:
             try:
-                job, work, timeout = self._runbook_job(
-                    record.runbook,
-                    record.pattern,
-                    record.parameters,
-                    Trigger.WEBHOOK,
-                    record.webhook,
-                    record.data,
-                    job_id=record.id,
-                    created=record.created,
-                )
-            except OpsError as exc:
-                job, work, timeout = _unstartable(record, exc), None, None
-            try:
-                self._writer.add_later(job)
-            except DuplicateJob:
-                continue
-            if work is not None:
-                self.runner.enqueue(job, work, timeout)
-            self.events.publish(EngineEvent(job_id=job.id, job=job.copy()))
+                self._import_record(record)
+            except Exception as exc:  # this record alone, never the importer
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                rejected.append((record, reason))
+                self._fail_rejected(record, reason)
+        return rejected
+
+    def _import_record(self, record: IntakeRecord) -> None:
+        assert self._writer is not None and self.runner is not None
+        if record.too_deep():
+            raise UsageError(f"its data nests deeper than {MAX_JSON_DEPTH} levels")
+        try:
+            job, work, timeout = self._runbook_job(
+                record.runbook,
+                record.pattern,
+                record.parameters,
+                Trigger.WEBHOOK,
+                record.webhook,
+                record.data,
+                job_id=record.id,
+                created=record.created,
+            )
+        except OpsError as exc:
+            job, work, timeout = _unstartable(record, exc), None, None
+        published = job.copy()  # before storing: a job that cannot be copied is not stored
+        try:
+            self._writer.add_later(job)
+        except DuplicateJob:
+            return
+        if work is not None:
+            self.runner.enqueue(job, work, timeout)
+        self.events.publish(EngineEvent(job_id=job.id, job=published))
+
+    def _fail_rejected(self, record: IntakeRecord, reason: str) -> None:
+        """The Failed job of a rejected record (its caller has the id), without the
+        request's data, which is kept in the intake's rejected file instead."""
+        assert self._writer is not None
+        problem = OpsError(
+            f"the webhook request could not be imported ({reason}); it is kept in "
+            f"{rejected_path(intake_dir(self.settings.data_dir))}"
+        )
+        bare = replace(record, parameters={}, data={"WebhookName": record.webhook})
+        job = _unstartable(bare, problem)
+        try:
+            self._writer.add_later(job)
+        except DuplicateJob:
+            return
+        except Exception:  # the request stays in the rejected file
+            log.exception("webhook job %s: could not store its failure", record.id)
+            return
+        self.events.publish(EngineEvent(job_id=job.id, job=job.copy()))
 
     async def stop_job(self, job_id: str) -> Job:
         assert self.runner is not None

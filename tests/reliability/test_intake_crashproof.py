@@ -8,8 +8,10 @@ import json
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
+from console.intake.journal import IntakeRecord, intake_dir
 from tests.serve.conftest import Serve, Site, runbook
 
 DEADLINE = 30.0
@@ -54,6 +56,11 @@ def moved(url: str, serve: Serve) -> str:
 
 def hook(site: Site) -> str:
     site.add_runbook("noop.sh", runbook("does nothing", "true"))
+    return hook_after_start(site)
+
+
+def hook_after_start(site: Site) -> str:
+    """A new webhook `hook` on runbook noop; returns its URL."""
     return site.cli("webhooks", "create", "hook", "noop", "localhost").stdout.strip()
 
 
@@ -72,4 +79,91 @@ def test_a_deeply_nested_body_is_refused_and_webhook_jobs_go_on(site: Site) -> N
     assert serve.stop() == 0
     again = site.serve()
     assert post(moved(url, again), b"{}")[0] == 202
+    assert again.stop() == 0
+
+
+def record(n: int, body: Any = None, line: bytes | None = None) -> IntakeRecord:
+    """A request a worker acknowledged (its 202 was sent) before the engine stopped."""
+    data = {"WebhookName": "hook", "RequestHeader": {}, "RequestBody": "{}"}
+    if body is not None:
+        data["RequestBodyJson"] = body
+    return IntakeRecord(
+        id=f"{int(time.time() * 1000) - 1000 + n:012x}0000{n:04d}",
+        created=time.time() - 1,
+        webhook="hook",
+        runbook="noop",
+        pattern="localhost",
+        parameters={},
+        data=data,
+    )
+
+
+def deep_line(item: IntakeRecord, depth: int) -> bytes:
+    """`item`'s journal line with a body nested `depth` levels, as a worker without a
+    nesting limit wrote it (by hand: json.dumps itself stops near 1,000 levels)."""
+    head = item.to_line()[: -len(b'"}}\n')]
+    return head + b'","RequestBodyJson":' + nested(depth) + b"}}\n"
+
+
+def leave_journal(site: Site, lines: list[bytes]) -> Path:
+    """A journal file as a stopped engine left it: lines, then the preallocated zeros."""
+    directory = intake_dir(site.data_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "00000000000000000001-1.jsonl"
+    path.write_bytes(b"".join(lines) + bytes(4096))
+    return path
+
+
+def test_records_that_cannot_be_imported_fail_alone_and_are_kept_aside(site: Site) -> None:
+    site.add_runbook("noop.sh", runbook("does nothing", "true"))
+    good = [record(n) for n in range(4)]
+    deep, unreadable = record(4), record(5)
+    lines = [deep_line(deep, 700), deep_line(unreadable, 5000)]
+    left = leave_journal(
+        site, [good[0].to_line(), good[1].to_line(), *lines, *[g.to_line() for g in good[2:]]]
+    )
+    serve = site.serve()
+    jobs = wait_finished(site, [g.id for g in good] + [deep.id, unreadable.id])
+    assert [jobs[g.id]["status"] for g in good] == ["Completed"] * 4
+    rejected = intake_dir(site.data_dir) / "rejected.jsonl"
+    for item in (deep, unreadable):
+        failed = site.cli_json("jobs", "show", item.id)
+        assert failed["status"] == "Failed" and failed["trigger_ref"] == "hook"
+        assert "could not be imported" in failed["reason"] and str(rejected) in failed["reason"]
+        assert "deeper than 64 levels" in failed["reason"]
+    assert rejected.read_bytes() == b"".join(lines)  # the requests, as they came
+    logged = [e for e in serve.logs() if "could not be imported" in e.get("event", "")]
+    assert sorted(e["job_id"] for e in logged) == sorted([deep.id, unreadable.id])
+    assert not left.exists()
+    url = hook_after_start(site)
+    status, answer = post(url, b"{}")
+    assert status == 202
+    assert wait_finished(site, answer["JobIds"])[answer["JobIds"][0]]["status"] == "Completed"
+    assert serve.stop() == 0
+    again = site.serve()  # the data directory a bad record left behind
+    assert rejected.read_bytes() == b"".join(lines)
+    assert again.stop() == 0
+
+
+def test_a_damaged_journal_line_costs_that_record_alone(site: Site) -> None:
+    site.add_runbook("noop.sh", runbook("does nothing", "true"))
+    items = [record(n) for n in range(9)]
+    lines = [item.to_line() for item in items]
+    data = bytearray(b"".join(lines))
+    middle = next(i for i in range(len(data) // 2, len(data)) if chr(data[i]).isalnum())
+    hit = data[:middle].count(b"\n")  # the line the middle byte is in
+    data[middle] = 0xFF  # one byte: no longer UTF-8, so no longer JSON
+    left = leave_journal(site, [bytes(data)])
+    serve = site.serve()
+    survivors = [item.id for n, item in enumerate(items) if n != hit]
+    jobs = wait_finished(site, survivors)
+    assert [jobs[i]["status"] for i in survivors] == ["Completed"] * 8  # before AND after it
+    assert items[hit].id not in jobs
+    damaged = left.with_name(left.name + ".damaged")
+    assert damaged.read_bytes() == bytes(data).splitlines(keepends=True)[hit]
+    assert len([e for e in serve.logs() if "damaged" in e.get("event", "")]) == 1
+    assert not left.exists()
+    assert serve.stop() == 0
+    again = site.serve()
+    assert len(stored_jobs(site)) == 8
     assert again.stop() == 0
