@@ -21,7 +21,6 @@ import contextlib
 import json
 import logging
 import socket
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from console.intake.journal import (
     read_records_from,
     rejected_path,
 )
+from console.isolated import python_module_command
 
 log = logging.getLogger("console.intake")
 
@@ -187,9 +187,7 @@ class IntakeProcess:
         """One worker's life: start it, serve, and import all it acknowledged."""
         try:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "console.intake.worker",
+                *python_module_command("console.intake.worker"),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,

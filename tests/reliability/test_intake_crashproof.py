@@ -5,6 +5,7 @@ engine's shutdown, or keeps the next engine from starting (issue 9, items 1 and 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from console.intake.journal import IntakeRecord, intake_dir
-from tests.serve.conftest import Serve, Site, runbook
+from tests.serve.conftest import OPSCONSOLE, Serve, Site, runbook
 
 DEADLINE = 30.0
 
@@ -167,3 +168,53 @@ def test_a_damaged_journal_line_costs_that_record_alone(site: Site) -> None:
     again = site.serve()
     assert len(stored_jobs(site)) == 8
     assert again.stop() == 0
+
+
+def evil_cwd(site: Site) -> tuple[Path, Path]:
+    """A directory holding a `console/` package that leaves a marker when imported."""
+    evil, marker = site.root / "evil", site.root / "evil-code-ran"
+    (evil / "console" / "intake").mkdir(parents=True)
+    plant = f"open({str(marker)!r}, 'a').write(__name__ + '\\n')\n"
+    for init in ("console/__init__.py", "console/intake/__init__.py", "console/__main__.py"):
+        (evil / init).write_text(plant)
+    (evil / "console" / "intake" / "worker.py").write_text(plant)
+    return evil, marker
+
+
+def serve_from(site: Site, cwd: Path) -> Serve:
+    log_path = site.root / "serve-from-cwd.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [str(OPSCONSOLE), "serve", "--listen", "127.0.0.1:0"],
+            cwd=cwd,
+            env=site.env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
+    serve = Serve(proc, log_path)
+    serve.started = serve.wait_for(lambda line: line.get("event") == "engine started", 15.0)
+    return serve
+
+
+def test_the_engines_helpers_run_the_installed_code_whatever_the_cwd(site: Site) -> None:
+    evil, marker = evil_cwd(site)
+    serve = serve_from(site, evil)
+    url = hook(site)
+    status, answer = post(url, b"{}")
+    assert status == 202
+    assert wait_finished(site, answer["JobIds"])[answer["JobIds"][0]]["status"] == "Completed"
+    assert serve.stop() == 0
+    # run --no-wait with no engine starts one in the background, from the same cwd.
+    started = subprocess.run(
+        [str(OPSCONSOLE), "run", "noop", "localhost", "--no-wait"],
+        cwd=evil,
+        env=site.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode == 0, started.stderr
+    job_id = started.stdout.strip()
+    assert site.wait_job(job_id, timeout=DEADLINE)["status"] == "Completed"
+    assert not marker.exists(), marker.read_text()
