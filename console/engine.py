@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -165,31 +165,42 @@ class Engine:
 
     async def close(self, grace: float = 0.0) -> None:
         """Stop taking work (webhooks, schedules, the control API), give running jobs
-        `grace` seconds, stop the rest with a recorded reason, flush, release the lock."""
+        `grace` seconds, stop the rest with a recorded reason, flush, release the lock.
+        A part that fails to stop is logged and the others still stop: the lock is
+        always released, never held by a half-closed engine."""
         self._accepting = False
         if self._retention is not None:
             self._retention.cancel()
-        if self.webhooks is not None:
-            await self.webhooks.stop_listener()
-        if self._scheduler is not None:
-            await self._scheduler.stop()
-        if self._control is not None:
-            await self._control.stop()
-        if self.runner is not None:
-            reason = (
-                f"engine shut down: still running after the {grace:g} s grace period"
-                if grace
-                else "engine shut down while the job was running"
-            )
-            await self.runner.close(grace, reason=reason)
-        if self._pool is not None:
-            await self._pool.close()
-        if self._writer is not None:
-            await self._writer.close()  # everything the runner recorded is durable
-        if self.store is not None:
-            self.store.close()
-        if self._lock.held:
-            self._lock.release()
+        try:
+            for part, stop in self._shutdown_steps(grace):
+                try:
+                    await stop()
+                except Exception:
+                    log.exception("engine shutdown: stopping the %s failed; going on", part)
+            if self.store is not None:
+                self.store.close()
+        finally:
+            if self._lock.held:
+                self._lock.release()
+
+    def _shutdown_steps(self, grace: float) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
+        """The engine's parts that need stopping, in order: intake first (its requests
+        become jobs), the store writer last (everything recorded is durable)."""
+        reason = (
+            f"engine shut down: still running after the {grace:g} s grace period"
+            if grace
+            else "engine shut down while the job was running"
+        )
+        runner = self.runner
+        parts: list[tuple[str, Any]] = [
+            ("webhook listener", self.webhooks and self.webhooks.stop_listener),
+            ("scheduler", self._scheduler and self._scheduler.stop),
+            ("control API", self._control and self._control.stop),
+            ("job runner", runner and (lambda: runner.close(grace, reason=reason))),
+            ("connection pool", self._pool and self._pool.close),
+            ("store writer", self._writer and self._writer.close),
+        ]
+        return [(part, stop) for part, stop in parts if stop]
 
     async def __aenter__(self) -> Engine:
         await self.start()
@@ -225,6 +236,8 @@ class Engine:
                     log.info("retention removed old jobs", extra={"removed": removed})
             except OpsError as exc:
                 log.warning("retention failed: %s", exc)
+            except Exception:  # a bug: logged, and tried again at the next interval
+                log.exception("retention failed")
             await asyncio.sleep(RETENTION_INTERVAL)
 
     # ------------------------------------------------------------------ inventory
