@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from console.api import socket_path
 from console.engine import Engine, EngineOptions
 from console.errors import ConfigError
+from console.isolated import python_module_command
 from console.remote import RemoteClient
 from console.settings import Settings
 from console.store.lock import DataDirLock, EngineRunning
@@ -103,7 +103,7 @@ def spawn_background_engine(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     log = open(settings.data_dir / "background-engine.log", "ab")  # noqa: SIM115
     subprocess.Popen(
-        [sys.executable, "-m", "console", "serve", "--until-idle"],
+        python_module_command("console", "serve", "--until-idle"),
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=log,

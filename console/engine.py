@@ -14,8 +14,8 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +24,8 @@ from console.client import EngineEvent, EventCallback, HostProbe, RunbookInfo
 from console.errors import ConfigError, HostError, OpsError, UsageError
 from console.events import EventHub
 from console.http import listener_url
-from console.intake.journal import IntakeRecord
+from console.intake.journal import IntakeRecord, intake_dir, rejected_path
+from console.intake.limits import MAX_JSON_DEPTH
 from console.inventory.model import Host, Inventory
 from console.jobs import Job, JobStatus, StreamRecord, Trigger, new_job_id
 from console.languages import Invocation, TargetInfo
@@ -165,31 +166,42 @@ class Engine:
 
     async def close(self, grace: float = 0.0) -> None:
         """Stop taking work (webhooks, schedules, the control API), give running jobs
-        `grace` seconds, stop the rest with a recorded reason, flush, release the lock."""
+        `grace` seconds, stop the rest with a recorded reason, flush, release the lock.
+        A part that fails to stop is logged and the others still stop: the lock is
+        always released, never held by a half-closed engine."""
         self._accepting = False
         if self._retention is not None:
             self._retention.cancel()
-        if self.webhooks is not None:
-            await self.webhooks.stop_listener()
-        if self._scheduler is not None:
-            await self._scheduler.stop()
-        if self._control is not None:
-            await self._control.stop()
-        if self.runner is not None:
-            reason = (
-                f"engine shut down: still running after the {grace:g} s grace period"
-                if grace
-                else "engine shut down while the job was running"
-            )
-            await self.runner.close(grace, reason=reason)
-        if self._pool is not None:
-            await self._pool.close()
-        if self._writer is not None:
-            await self._writer.close()  # everything the runner recorded is durable
-        if self.store is not None:
-            self.store.close()
-        if self._lock.held:
-            self._lock.release()
+        try:
+            for part, stop in self._shutdown_steps(grace):
+                try:
+                    await stop()
+                except Exception:
+                    log.exception("engine shutdown: stopping the %s failed; going on", part)
+            if self.store is not None:
+                self.store.close()
+        finally:
+            if self._lock.held:
+                self._lock.release()
+
+    def _shutdown_steps(self, grace: float) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
+        """The engine's parts that need stopping, in order: intake first (its requests
+        become jobs), the store writer last (everything recorded is durable)."""
+        reason = (
+            f"engine shut down: still running after the {grace:g} s grace period"
+            if grace
+            else "engine shut down while the job was running"
+        )
+        runner = self.runner
+        parts: list[tuple[str, Any]] = [
+            ("webhook listener", self.webhooks and self.webhooks.stop_listener),
+            ("scheduler", self._scheduler and self._scheduler.stop),
+            ("control API", self._control and self._control.stop),
+            ("job runner", runner and (lambda: runner.close(grace, reason=reason))),
+            ("connection pool", self._pool and self._pool.close),
+            ("store writer", self._writer and self._writer.close),
+        ]
+        return [(part, stop) for part, stop in parts if stop]
 
     async def __aenter__(self) -> Engine:
         await self.start()
@@ -218,6 +230,8 @@ class Engine:
                     log.info("retention removed old jobs", extra={"removed": removed})
             except OpsError as exc:
                 log.warning("retention failed: %s", exc)
+            except Exception:  # a bug: logged, and tried again at the next interval
+                log.exception("retention failed")
             await asyncio.sleep(RETENTION_INTERVAL)
 
     # ------------------------------------------------------------------ inventory
@@ -437,33 +451,69 @@ class Engine:
         if job is not None and job.trigger is Trigger.SCHEDULE and job.status.finished:
             self._wake_scheduler()  # a run queued behind this one may start now
 
-    async def _import_webhook_requests(self, records: list[IntakeRecord]) -> None:
+    async def _import_webhook_requests(
+        self, records: list[IntakeRecord]
+    ) -> list[tuple[IntakeRecord, str]]:
         """Jobs for the webhook requests the intake worker acknowledged (their 202 with
         the job id is sent): each becomes a Queued job, or a Failed one saying why when
         it cannot run (its runbook, parameters or hosts changed since the webhook was
-        made). A record already stored (imported before a crash) is skipped."""
-        assert self._writer is not None and self.runner is not None
+        made). A record already stored (imported before a crash) is skipped. A record
+        that cannot be imported at all (too deep, or a bug) fails its job alone, with
+        its data left out; it is returned with the reason, for the intake to keep."""
+        rejected: list[tuple[IntakeRecord, str]] = []
         for record in records:
             try:
-                job, work, timeout = self._runbook_job(
-                    record.runbook,
-                    record.pattern,
-                    record.parameters,
-                    Trigger.WEBHOOK,
-                    record.webhook,
-                    record.data,
-                    job_id=record.id,
-                    created=record.created,
-                )
-            except OpsError as exc:
-                job, work, timeout = _unstartable(record, exc), None, None
-            try:
-                self._writer.add_later(job)
-            except DuplicateJob:
-                continue
-            if work is not None:
-                self.runner.enqueue(job, work, timeout)
-            self.events.publish(EngineEvent(job_id=job.id, job=job.copy()))
+                self._import_record(record)
+            except Exception as exc:  # this record alone, never the importer
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                rejected.append((record, reason))
+                self._fail_rejected(record, reason)
+        return rejected
+
+    def _import_record(self, record: IntakeRecord) -> None:
+        assert self._writer is not None and self.runner is not None
+        if record.too_deep():
+            raise UsageError(f"its data nests deeper than {MAX_JSON_DEPTH} levels")
+        try:
+            job, work, timeout = self._runbook_job(
+                record.runbook,
+                record.pattern,
+                record.parameters,
+                Trigger.WEBHOOK,
+                record.webhook,
+                record.data,
+                job_id=record.id,
+                created=record.created,
+            )
+        except OpsError as exc:
+            job, work, timeout = _unstartable(record, exc), None, None
+        published = job.copy()  # before storing: a job that cannot be copied is not stored
+        try:
+            self._writer.add_later(job)
+        except DuplicateJob:
+            return
+        if work is not None:
+            self.runner.enqueue(job, work, timeout)
+        self.events.publish(EngineEvent(job_id=job.id, job=published))
+
+    def _fail_rejected(self, record: IntakeRecord, reason: str) -> None:
+        """The Failed job of a rejected record (its caller has the id), without the
+        request's data, which is kept in the intake's rejected file instead."""
+        assert self._writer is not None
+        problem = OpsError(
+            f"the webhook request could not be imported ({reason}); it is kept in "
+            f"{rejected_path(intake_dir(self.settings.data_dir))}"
+        )
+        bare = replace(record, parameters={}, data={"WebhookName": record.webhook})
+        job = _unstartable(bare, problem)
+        try:
+            self._writer.add_later(job)
+        except DuplicateJob:
+            return
+        except Exception:  # the request stays in the rejected file
+            log.exception("webhook job %s: could not store its failure", record.id)
+            return
+        self.events.publish(EngineEvent(job_id=job.id, job=job.copy()))
 
     async def stop_job(self, job_id: str) -> Job:
         assert self.runner is not None

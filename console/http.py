@@ -53,6 +53,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 
 from console.errors import ConfigError
+from console.intake.limits import MAX_JSON_DEPTH, body_too_deep
 from console.webhooks import SIGNATURE_HEADER, Webhook, WebhookRegistry
 
 MAX_BODY = 512 * 1024  # Azure's webhook payload limit
@@ -134,6 +135,14 @@ class _Reject(Exception):
     def __init__(self, response: web.Response) -> None:
         super().__init__(response.status)
         self.response = response
+
+
+def _too_deep() -> web.Response:
+    return _error(
+        400,
+        "TooDeeplyNested",
+        f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels of arrays and objects",
+    )
 
 
 def _error(
@@ -246,6 +255,8 @@ class _WebhookHandler:
                         f"the {SIGNATURE_HEADER} signature does not match the body",
                     )
                 )
+            if body_too_deep(body):
+                raise _Reject(_too_deep())
         except _Reject as rejected:
             return rejected.response
         return await self._start(webhook, request, body)

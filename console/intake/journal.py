@@ -7,7 +7,10 @@ answering), then tells the engine how far the file is durable. A file is closed 
 `ROTATE_AT` bytes and the worker starts a new one; the engine deletes a closed file
 once every job in it is durable in the store. Files are zero-filled when made; the
 data ends at the last newline. A torn last line (a crash mid-write) was never
-acknowledged, and readers stop before it.
+acknowledged, and readers stop before it. A whole line that is no record (a damaged
+disk block) costs that record alone: it is kept in `FILE.damaged` beside the file and
+logged once, and the lines after it are read as usual. Records the engine cannot
+import are kept in `rejected.jsonl` (see `console.intake.process`).
 """
 
 from __future__ import annotations
@@ -19,14 +22,16 @@ import json
 import logging
 import os
 import queue
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from console.intake.limits import MAX_RECORD_DEPTH, body_too_deep, value_depth
 from console.store.atomic import fsync_dir
 from console.store.journal import StoreWriteFailed
 
@@ -36,6 +41,11 @@ INTAKE_DIR = "intake"
 ROTATE_AT = 4 * 1024 * 1024  # a file takes no new batch once it holds this much
 PREALLOCATED = ROTATE_AT + 1024 * 1024  # zeros written when a file is made (see _write)
 SUFFIX = ".jsonl"
+REJECTED = "rejected.jsonl"  # records the engine could not import, kept for the operator
+DAMAGED_SUFFIX = ".damaged"  # beside a journal file: its lines that were no record
+_JOURNAL_NAME = re.compile(r"\d+-\d+" + re.escape(SUFFIX))
+# The fields `IntakeRecord.to_line` writes first, up to the parameters.
+_HEAD = re.compile(rb'(\{"id":"[^"\\]*","created":[0-9.eE+-]+,"webhook":.*?),"parameters":')
 
 
 def intake_dir(data_dir: Path) -> Path:
@@ -43,8 +53,10 @@ def intake_dir(data_dir: Path) -> Path:
 
 
 def journal_files(directory: Path) -> list[Path]:
-    """The intake files in the order they were written."""
-    return sorted(directory.glob(f"*{SUFFIX}")) if directory.is_dir() else []
+    """The intake files in the order they were written (not the files kept aside)."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.glob(f"*{SUFFIX}") if _JOURNAL_NAME.fullmatch(p.name))
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,7 @@ class IntakeRecord:
     pattern: str
     parameters: dict[str, str]
     data: dict[str, Any]  # WebhookData
+    line: bytes = field(default=b"", compare=False, repr=False)  # as read from the journal
 
     def to_line(self) -> bytes:
         doc = {
@@ -72,8 +85,15 @@ class IntakeRecord:
         }
         return json.dumps(doc, separators=(",", ":")).encode() + b"\n"
 
+    def too_deep(self) -> bool:
+        """Whether its data nests deeper than a webhook body may (see limits): judged
+        on the line when there is one, at C speed, since the data may be large."""
+        if self.line:  # {"id":..,"data":{"RequestBodyJson":body}}: one more level
+            return body_too_deep(self.line, MAX_RECORD_DEPTH + 1)
+        return value_depth(self.data) > MAX_RECORD_DEPTH
+
     @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> IntakeRecord:
+    def from_dict(cls, doc: dict[str, Any], line: bytes = b"") -> IntakeRecord:
         return cls(
             id=str(doc["id"]),
             created=float(doc["created"]),
@@ -82,32 +102,96 @@ class IntakeRecord:
             pattern=str(doc["pattern"]),
             parameters={str(k): str(v) for k, v in dict(doc["parameters"]).items()},
             data=dict(doc["data"]),
+            line=line,
         )
+
+    @classmethod
+    def from_line(cls, line: bytes) -> IntakeRecord:
+        """The record of one journal line (without its newline). Raises ValueError when
+        the line is no record: damaged on disk, or not written by a worker."""
+        try:
+            return cls.from_dict(json.loads(line), line + b"\n")
+        except RecursionError:
+            return cls._too_deep_to_read(line)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not an intake record: {exc}") from None
+
+    @classmethod
+    def _too_deep_to_read(cls, line: bytes) -> IntakeRecord:
+        """A record nested too deeply for json (written before the worker had a nesting
+        limit): its id and webhook, from the fields `to_line` writes first, with no
+        data, so that the engine can fail its job and keep the line aside."""
+        head = _HEAD.match(line)
+        if head is None:
+            raise ValueError("not an intake record: nested too deeply to read")
+        fields = json.loads(head.group(1) + b"}")
+        return cls.from_dict({**fields, "parameters": {}, "data": {}}, line + b"\n")
 
 
 def read_records(
     path: Path, start: int = 0, end: int | None = None
 ) -> tuple[list[IntakeRecord], int]:
     """The whole records in bytes [start, end) of an intake file, and the offset just
-    after the last of them. Stops at the first torn or damaged line."""
+    after the last whole line. A damaged line is skipped: it is kept in
+    `FILE.damaged` beside the file and logged, once (see `keep_aside`)."""
     with path.open("rb") as file:
         file.seek(start)
         data = file.read() if end is None else file.read(max(0, end - start))
-    records, size = read_records_from(data)
+    records, size, damaged = read_records_from(data)
+    if damaged:
+        for line in keep_aside(damaged_path(path), damaged):
+            log.error(
+                "a damaged intake journal line was skipped and kept in %s: %.120r",
+                damaged_path(path),
+                line,
+            )
     return records, start + size
 
 
-def read_records_from(data: bytes) -> tuple[list[IntakeRecord], int]:
-    """The whole records at the start of `data`, and how many bytes they take."""
+def read_records_from(data: bytes) -> tuple[list[IntakeRecord], int, list[bytes]]:
+    """The records in the whole lines of `data`, how many bytes those lines take, and
+    the whole lines that are no record. The part after the last newline is torn (a
+    crash mid-write, never acknowledged); so is everything from a line that starts
+    with a zero byte on (the file's preallocated zeros: nothing was written there)."""
     records: list[IntakeRecord] = []
+    damaged: list[bytes] = []
     offset = 0
-    for line in data.split(b"\n")[:-1]:  # the part after the last newline is torn
-        try:
-            records.append(IntakeRecord.from_dict(json.loads(line)))
-        except (ValueError, KeyError, TypeError):
+    for line in data.split(b"\n")[:-1]:
+        if line.startswith(b"\0"):
             break
+        try:
+            records.append(IntakeRecord.from_line(line))
+        except ValueError:
+            damaged.append(line + b"\n")
         offset += len(line) + 1
-    return records, offset
+    return records, offset, damaged
+
+
+def damaged_path(path: Path) -> Path:
+    return path.with_name(path.name + DAMAGED_SUFFIX)
+
+
+def rejected_path(directory: Path) -> Path:
+    return directory / REJECTED
+
+
+def keep_aside(path: Path, lines: list[bytes]) -> list[bytes]:
+    """Append `lines` to `path` (durably, before their journal file may be deleted)
+    unless it holds them already: a journal read again after a crash adds no copies.
+    Returns the lines that were new, so each is logged once."""
+    try:
+        kept = set(path.read_bytes().splitlines(keepends=True))
+    except FileNotFoundError:
+        kept = set()
+    new = [line for line in dict.fromkeys(lines) if line not in kept]
+    if new:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, b"".join(new))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return new
 
 
 async def claim(path: Path, timeout: float) -> None:

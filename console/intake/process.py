@@ -21,7 +21,6 @@ import contextlib
 import json
 import logging
 import socket
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +33,12 @@ from console.intake.journal import (
     claim,
     intake_dir,
     journal_files,
+    keep_aside,
     read_records,
     read_records_from,
+    rejected_path,
 )
+from console.isolated import python_module_command
 
 log = logging.getLogger("console.intake")
 
@@ -48,7 +50,8 @@ IMPORT_SLICE = 64  # records imported between two turns of the event loop
 IMPORT_SHARE = 0.1  # of the engine's time spent importing while requests keep coming
 BUSY_WINDOW = 0.2  # seconds after the last durable batch the worker counts as busy
 
-ImportRecords = Callable[[list[IntakeRecord]], Awaitable[None]]
+# Imports records as jobs; returns those it could not import, each with the reason.
+ImportRecords = Callable[[list[IntakeRecord]], Awaitable[list[tuple[IntakeRecord, str]]]]
 Flush = Callable[[], Awaitable[None]]
 Table = Callable[[], list[dict[str, Any]]]
 
@@ -132,9 +135,9 @@ class IntakeProcess:
             at = data.find(needle)
             if at >= 0 and (at == 0 or data[at - 1 : at] == b"\n"):
                 line = data[at : data.find(b"\n", at) + 1]
-                records, _ = read_records_from(line)
+                records, _, _ = read_records_from(line)
                 if records:
-                    await self._import(records)
+                    await self._import_slice(records)
                     return True
         return False
 
@@ -160,7 +163,11 @@ class IntakeProcess:
         failures = 0
         while not self._stopping:
             began = asyncio.get_running_loop().time()
-            code = await self._run_worker()
+            try:
+                code = await self._run_worker()
+            except Exception:  # a bug here must not end webhook intake for good
+                log.exception("the webhook intake supervisor failed")
+                code = await self._end_worker()
             if self._stopping:
                 break
             if asyncio.get_running_loop().time() - began > HEALTHY_AFTER:
@@ -180,9 +187,7 @@ class IntakeProcess:
         """One worker's life: start it, serve, and import all it acknowledged."""
         try:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "console.intake.worker",
+                *python_module_command("console.intake.worker"),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -209,6 +214,16 @@ class IntakeProcess:
         for path in journal_files(self._dir):
             await self._finish_file(path, self._offset if path.name == self._file else 0)
         return code
+
+    async def _end_worker(self) -> int | None:
+        """Kill a worker whose supervision failed: the next one must not share its
+        socket with it. Requests it had not acknowledged are retried by their senders."""
+        proc = self._proc
+        if proc is None:
+            return None
+        if proc.returncode is None:
+            proc.kill()
+        return await proc.wait()
 
     def _worker_config(self) -> dict[str, Any]:
         c = self._config
@@ -238,39 +253,54 @@ class IntakeProcess:
         assert stdout is not None
         while line := await stdout.readline():
             try:
-                message = json.loads(line)
-            except ValueError:
-                log.error("the intake worker wrote a line that is not JSON: %.200r", line)
-                continue
-            if "durable" in message:
-                name, end = message["durable"]
-                self._notices.put_nowait((str(name), int(end)))
-                self._last_notice = asyncio.get_running_loop().time()
-            elif "ack" in message:
-                self._acked = max(self._acked, int(message["ack"]))
-                self._acked_changed.set()
-            elif "error" in message:
-                log.error("webhooks are not served: %s", message["error"])
+                self._on_message(json.loads(line))
+            except (ValueError, TypeError, KeyError):
+                log.error("the intake worker wrote a line that is not a message: %.200r", line)
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        if "durable" in message:
+            name, end = message["durable"]
+            self._notices.put_nowait((str(name), int(end)))
+            self._last_notice = asyncio.get_running_loop().time()
+        elif "ack" in message:
+            self._acked = max(self._acked, int(message["ack"]))
+            self._acked_changed.set()
+        elif "error" in message:
+            log.error("webhooks are not served: %s", message["error"])
 
     # ------------------------------------------------------------------ the journal
     async def _import_notices(self) -> None:
+        """Import each range the worker reports durable. A range that fails (a disk
+        error, a bug) is logged and tried again with the next notice, or when the
+        worker's life ends: the importer itself never stops before the worker."""
         while (notice := await self._notices.get()) is not None:
-            name, end = notice
-            if name != self._file:
-                if self._file is not None:  # a new file: the previous one is complete
-                    await self._finish_file(self._dir / self._file, self._offset)
-                self._file, self._offset = name, 0
-            if end > self._offset:
-                records, self._offset = read_records(self._dir / name, self._offset, end)
-                await self._import_paced(records)
+            try:
+                await self._import_notice(*notice)
+            except Exception:
+                log.exception("importing webhook requests failed; retrying with the next ones")
+
+    async def _import_notice(self, name: str, end: int) -> None:
+        if name != self._file:
+            if self._file is not None:  # a new file: the previous one is complete
+                await self._finish_file(self._dir / self._file, self._offset)
+            self._file, self._offset = name, 0
+        if end > self._offset:
+            records, offset = read_records(self._dir / name, self._offset, end)
+            await self._import_paced(records)
+            self._offset = offset
 
     async def _finish_file(self, path: Path, offset: int) -> None:
         """Import a complete journal file from `offset` on, then delete it once its jobs
-        are durable in the store."""
-        with contextlib.suppress(FileNotFoundError):
-            records, _ = read_records(path, offset)
-            await self._import_paced(records)
-        await self._flush()
+        are durable in the store. If that fails the file stays, and is imported again
+        (jobs already stored are skipped) when the worker restarts or the engine starts."""
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                records, _ = read_records(path, offset)
+                await self._import_paced(records)
+            await self._flush()
+        except Exception:
+            log.exception("could not import %s; it is kept and imported later", path)
+            return
         path.unlink(missing_ok=True)
         if self._file == path.name:
             self._file, self._offset = None, 0
@@ -281,9 +311,27 @@ class IntakeProcess:
         loop = asyncio.get_running_loop()
         for first in range(0, len(records), IMPORT_SLICE):
             began = loop.time()
-            await self._import(records[first : first + IMPORT_SLICE])
+            await self._import_slice(records[first : first + IMPORT_SLICE])
             busy = began - self._last_notice < BUSY_WINDOW and not self._stopping
             await asyncio.sleep((loop.time() - began) * (1 / IMPORT_SHARE - 1) if busy else 0)
+
+    async def _import_slice(self, records: list[IntakeRecord]) -> None:
+        """Import records; those the engine could not import are kept in
+        `rejected.jsonl` (durably, before their journal file may go) and logged once."""
+        rejected = await self._import(records)
+        if not rejected:
+            return
+        path = rejected_path(self._dir)
+        why = {record.line or record.to_line(): (record.id, reason) for record, reason in rejected}
+        for line in keep_aside(path, list(why)):
+            job_id, reason = why[line]
+            log.error(
+                "a webhook request could not be imported; its job failed and the request "
+                "is kept in %s: %s",
+                path,
+                reason,
+                extra={"job_id": job_id},
+            )
 
 
 async def _relay_logs(stderr: asyncio.StreamReader | None) -> None:
@@ -299,6 +347,6 @@ async def _relay_logs(stderr: asyncio.StreamReader | None) -> None:
             event = str(record.pop("event", ""))
             record.pop("time", None)
             logger.log(level if isinstance(level, int) else logging.INFO, event, extra=record)
-        except (ValueError, AttributeError, KeyError):
+        except Exception:  # not a log line of ours: relay it as text
             if text:
                 log.error("intake worker: %s", text)

@@ -29,7 +29,7 @@ async def timed_post(server: Server, token: str) -> tuple[int, float]:
 
 async def test_invalid_json_and_invalid_utf8_bodies_still_start_the_job(server: Server) -> None:
     token = server.create()
-    bodies = [b'{"unterminated": ', b"\xff\xfe ref=\xc3(", b"NaN", b"[" * 100_000 + b"]" * 100_000]
+    bodies = [b'{"unterminated": ', b"\xff\xfe ref=\xc3(", b"NaN", b"x" + b"[" * 100_000]
     for body in bodies:
         assert status_of(await raw_exchange(server.port, request_bytes(token, body))) == 202
     data = [d for _, d in server.jobs.calls]
@@ -37,7 +37,16 @@ async def test_invalid_json_and_invalid_utf8_bodies_still_start_the_job(server: 
     assert all("RequestBodyJson" not in d for d in data)  # none is strict JSON
     assert data[0]["RequestBody"] == '{"unterminated": '
     assert data[1]["RequestBody"] == "\ufffd\ufffd ref=\ufffd("  # replaced, not a crash
-    assert len(data[3]["RequestBody"]) == 200_000
+    assert len(data[3]["RequestBody"]) == 100_001
+
+
+async def test_json_nested_deeper_than_the_limit_is_refused_before_any_job(server: Server) -> None:
+    token = server.create()
+    for depth in (65, 700, 100_000):
+        body = b"[" * depth + b"]" * depth
+        answer = await raw_exchange(server.port, request_bytes(token, body))
+        assert status_of(answer) == 400 and b"TooDeeplyNested" in answer
+    assert server.jobs.calls == []
 
 
 async def test_invalid_utf8_in_headers_is_stored_as_valid_text(server: Server) -> None:
