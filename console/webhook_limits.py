@@ -21,11 +21,18 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 log = logging.getLogger("console.intake")
 
 RATE_FILE = "ratelimit.log"
 COMPACT_EVERY = 10_000  # lines appended before the file is rewritten with live buckets
+
+
+def open_private(path: Path) -> IO[str]:
+    """A new file for writing that only its owner can read (0600 whatever the umask):
+    these files tell who calls which webhook how often."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w")
 
 
 @dataclass
@@ -89,7 +96,7 @@ class BucketFile:
         tmp = self._path.with_name(f".{self._path.name}.{os.getpid()}.tmp")
         try:
             self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            with tmp.open("w") as file:
+            with open_private(tmp) as file:
                 for key, bucket in buckets.items():
                     doc = {"k": key, "r": bucket.rate, "c": bucket.capacity, "n": bucket.tokens}
                     file.write(json.dumps({**doc, "l": bucket.last}, separators=(",", ":")))

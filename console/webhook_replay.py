@@ -32,6 +32,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
+from console.webhook_limits import open_private
 from console.webhooks import Webhook
 
 log = logging.getLogger("console.intake")
@@ -173,7 +174,7 @@ class DeliveryLog:
         self.close()
         tmp = self._path.with_name(f".{self._path.name}.{os.getpid()}.tmp")
         self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with tmp.open("w") as file:
+        with open_private(tmp) as file:
             for key, (accepted, ids) in self._seen.items():
                 doc = {"k": key, "t": accepted, "j": ids}
                 file.write(json.dumps(doc, separators=(",", ":")) + "\n")

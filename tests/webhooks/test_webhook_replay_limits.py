@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import stat
 from pathlib import Path
 
 import aiohttp
@@ -52,6 +53,7 @@ async def test_a_delivery_is_remembered_for_24_hours_across_reopening(tmp_path: 
     assert b"k1" not in path.read_bytes()  # pruned when the file was rewritten
     assert await later.once("k1", starts) == ["job-2"]
     later.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 async def test_concurrent_copies_of_a_delivery_start_one_job(tmp_path: Path) -> None:
@@ -105,6 +107,7 @@ def test_bucket_states_are_read_back_and_full_ones_forgotten(tmp_path: Path) -> 
     after_a_while = RateLimiter(BucketFile(path), now=2000.0)
     after_a_while.close()
     assert b"busy" not in path.read_bytes()  # full again: nothing to remember
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_the_previous_secret_is_valid_for_the_grace_period_only(server: Server) -> None:
