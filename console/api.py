@@ -30,7 +30,7 @@ SHUTDOWN_TIMEOUT = 5.0  # seconds a request in flight may take once the engine s
 # console.webhook_service).
 ADMIN_OPERATIONS = {
     "schedules": frozenset({"create", "entries", "show", "set_enabled", "delete", "next"}),
-    "webhooks": frozenset({"create", "entries", "set_enabled", "delete"}),
+    "webhooks": frozenset({"create", "entries", "set_enabled", "delete", "rotate_secret"}),
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

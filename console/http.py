@@ -18,17 +18,28 @@ Order of checks, and why:
 4. Enabled, then expiry (400): Azure's answers.
 5. Signature header present (401), and a declared Content-Length over the limit (413):
    both cheap, decided before any body byte is read.
-6. Rate limit (429): before reading the body, so a flood costs no body reads or HMACs.
-   A holder of the URL who lacks the signing secret can use up the budget; the URL is
-   the secret, so that holder is already a leak to fix by recreating the webhook.
-7. Body: read in chunks up to the limit (413) within a deadline (408); never more
-   than the limit plus one chunk is held in memory.
-8. Signature value (401): an HMAC of the raw body, compared in constant time.
-9. submit (202, or 500 if it raised: no job ids are reported because none were kept).
+6. The client's own budget (429): requests that start nothing (a wrong signature, a
+   replayed delivery) are charged to a bucket per webhook and client address, with the
+   webhook's rate and burst; a client that spent it is refused here, before its body
+   is read or hashed. Its refusals never touch the budget of the webhook's sender.
+7. Signed webhooks: body (below), then the signature value (401): an HMAC of the raw
+   body, compared in constant time, with the current secret or, during its grace
+   period after `rotate-secret`, the previous one. A failure is charged to step 6.
+8. Replay (202 with the first delivery's job ids, nothing started): a delivery id
+   (`X-GitHub-Delivery`, `X-Request-Id`, `Idempotency-Key`) this webhook accepted in
+   the last 24 h; see `console.webhook_replay`. Charged to step 6.
+9. Rate limit (429, with Retry-After): the webhook's budget, spent only by requests
+   that passed every check above and will start a job. For an unsigned webhook, which
+   has nothing more to check, this comes before the body is read, so a flood costs no
+   body reads.
+10. Body: read in chunks up to the limit (413) within a deadline (408); never more
+    than the limit plus one chunk is held in memory.
+11. submit (202, or 500 if it raised: no job ids are reported because none were kept).
 
 Tokens and signatures never reach the logs: the access log prints the path as
-`/webhooks/<redacted>`, and a filter redacts them from aiohttp's own error messages
-(which quote the first bytes of a malformed request line).
+`/webhooks/<redacted>`, and a filter redacts them (and any query string after them)
+from aiohttp's own error messages (which quote the first bytes of a malformed request
+line). Nor do they reach the job: see `console.webhook_masking`.
 """
 
 from __future__ import annotations
@@ -43,7 +54,6 @@ import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,15 +64,14 @@ from aiohttp.web_request import BaseRequest
 
 from console.errors import ConfigError
 from console.intake.limits import MAX_JSON_DEPTH, body_too_deep
+from console.webhook_limits import RateLimiter
+from console.webhook_masking import MASK, TokenScrubber
+from console.webhook_replay import DeliveryLog, delivery_key
 from console.webhooks import SIGNATURE_HEADER, Webhook, WebhookRegistry
 
 MAX_BODY = 512 * 1024  # Azure's webhook payload limit
 BODY_TIMEOUT = 10.0  # seconds a client may take to send its body
 HEADER_TIMEOUT = 15.0  # seconds a connection may sit without a complete request
-MASKED_HEADERS = frozenset(
-    {"x-hub-signature-256", "x-hub-signature", "authorization", "proxy-authorization", "cookie"}
-)
-MASK = "<redacted>"
 
 Submit = Callable[[Webhook, dict[str, Any]], Awaitable[list[str]]]
 Handler = Callable[[BaseRequest], Awaitable[web.StreamResponse]]
@@ -72,7 +81,7 @@ access_log = logging.getLogger("console.http.access")
 server_log = logging.getLogger("console.http.server")
 
 _SECRET_IN_TEXT = (
-    (re.compile(r"/webhooks/[^\s'\"?#]*"), "/webhooks/" + MASK),
+    (re.compile(r"/webhooks/[^\s'\"#]*"), "/webhooks/" + MASK),
     (re.compile(r"sha(1|256)=[0-9A-Za-z]+"), r"sha\1=" + MASK),
 )
 
@@ -154,35 +163,6 @@ def _error(
     )
 
 
-@dataclass
-class _Bucket:
-    rate: float  # tokens added per second
-    capacity: float
-    tokens: float
-    last: float
-
-
-class RateLimiter:
-    """A token bucket per webhook: `rate_limit` requests a minute, `burst` at once."""
-
-    def __init__(self) -> None:
-        self._buckets: dict[str, _Bucket] = {}
-
-    def take(self, webhook: Webhook, now: float) -> float | None:
-        """Spend one token. None if allowed, else the seconds until one is available."""
-        rate, capacity = webhook.rate_limit / 60.0, float(webhook.burst)
-        bucket = self._buckets.get(webhook.name)
-        if bucket is None or (bucket.rate, bucket.capacity) != (rate, capacity):
-            bucket = self._buckets[webhook.name] = _Bucket(rate, capacity, capacity, now)
-        elapsed = max(0.0, now - bucket.last)  # a clock stepped backwards adds nothing
-        bucket.tokens = min(capacity, bucket.tokens + elapsed * rate)
-        bucket.last = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
-            return None
-        return (1.0 - bucket.tokens) / rate
-
-
 def _clean(text: str) -> str:
     """Header text as aiohttp decodes it may hold lone surrogates (invalid UTF-8
     bytes); make it valid text so the job record can be stored as JSON."""
@@ -198,20 +178,23 @@ def _reject_constant(name: str) -> Any:
 _STRICT_JSON = json.JSONDecoder(parse_constant=_reject_constant)  # made once, not per body
 
 
-def webhook_data(webhook: Webhook, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+def webhook_data(
+    webhook: Webhook, headers: Mapping[str, str], body: bytes, scrub: TokenScrubber
+) -> dict[str, Any]:
     """Azure's `WebhookData`: the webhook's name and the request's headers and body.
 
-    Credentials in headers (signature, Authorization, Cookie) are masked because job
-    inputs are stored and shown with the job. `RequestBodyJson` is added when the body
-    is strict JSON, so runbooks need not parse it themselves.
+    Job inputs are stored, shown with the job and sent to its hosts, so credential
+    headers are masked and the webhook's token is removed wherever it appears (`scrub`,
+    see `console.webhook_masking`). `RequestBodyJson` is added when the body is strict
+    JSON, so runbooks need not parse it themselves.
     """
     merged: dict[str, str] = {}
     spelled: dict[str, str] = {}
     for name, raw in headers.items():
-        value = MASK if name.lower() in MASKED_HEADERS else _clean(raw)
-        key = spelled.setdefault(name.lower(), _clean(name))
+        value = scrub.header_value(name, _clean(raw))
+        key = spelled.setdefault(name.lower(), scrub(_clean(name)))
         merged[key] = f"{merged[key]}, {value}" if key in merged else value
-    text = body.decode("utf-8", "replace")
+    text = scrub(body.decode("utf-8", "replace"))
     data: dict[str, Any] = {
         "WebhookName": webhook.name,
         "RequestHeader": merged,
@@ -230,13 +213,16 @@ class _WebhookHandler:
         now: Callable[[], float],
         body_timeout: float,
         max_body: int,
+        limiter: RateLimiter,
+        deliveries: DeliveryLog,
     ) -> None:
         self._registry = registry
         self._submit = submit
         self._now = now
         self._body_timeout = body_timeout
         self._max_body = max_body
-        self._limiter = RateLimiter()
+        self._limiter = limiter
+        self._deliveries = deliveries
 
     async def handle(self, request: BaseRequest) -> web.Response:
         token = _token(request.path)
@@ -244,22 +230,26 @@ class _WebhookHandler:
             return _error(404, "NotFound", "webhooks are at /webhooks/<token>")
         try:
             webhook = self._admit(request, token)
-            body = await self._read_body(request)
-            if not self._registry.verify_signature(
-                webhook, body, request.headers.get(SIGNATURE_HEADER)
-            ):
-                raise _Reject(
-                    _error(
-                        401,
-                        "InvalidSignature",
-                        f"the {SIGNATURE_HEADER} signature does not match the body",
-                    )
-                )
+            now = self._now()
+            body = await self._authenticate(webhook, request, now)
+            delivery = delivery_key(webhook, request.headers)
+            earlier = None if delivery is None else self._deliveries.seen(delivery)
+            if earlier is not None:  # a replay: nothing more is started
+                self._charge_idle(webhook, request, now)
+                if body is None:
+                    await self._read_body(request)  # a broken request is refused all the same
+                return _accepted(earlier)
+            self._charge(webhook, now)
+            if body is None:
+                body = await self._read_body(request)
             if body_too_deep(body):
                 raise _Reject(_too_deep())
         except _Reject as rejected:
             return rejected.response
-        return await self._start(webhook, request, body)
+        scrub = TokenScrubber((token, _raw_token(request.raw_path)))
+        return await self._start(
+            webhook, webhook_data(webhook, request.headers, body, scrub), delivery
+        )
 
     def _admit(self, request: BaseRequest, token: str) -> Webhook:
         """Every check that needs no body, in the order the module docstring explains."""
@@ -288,17 +278,43 @@ class _WebhookHandler:
         length = request.content_length
         if length is not None and length > self._max_body:
             raise _Reject(self._too_large())
-        wait = self._limiter.take(webhook, now)
-        if wait is not None:
+        idle_wait = self._limiter.wait(_idle_key(webhook, request), *_budget(webhook), now)
+        if idle_wait is not None:
+            raise _Reject(_too_many(idle_wait))
+        return webhook
+
+    async def _authenticate(
+        self, webhook: Webhook, request: BaseRequest, now: float
+    ) -> bytes | None:
+        """The body of a signed webhook's request once its signature is checked (a
+        failure is charged to the client's own budget); None for an unsigned webhook,
+        whose body is read only after the rate limit."""
+        if not webhook.requires_signature:
+            return None
+        body = await self._read_body(request)
+        if not self._registry.verify_signature(
+            webhook, body, request.headers.get(SIGNATURE_HEADER), now
+        ):
+            self._charge_idle(webhook, request, now)
             raise _Reject(
                 _error(
-                    429,
-                    "TooManyRequests",
-                    "rate limit exceeded; retry later",
-                    headers={"Retry-After": str(max(1, math.ceil(wait)))},
+                    401,
+                    "InvalidSignature",
+                    f"the {SIGNATURE_HEADER} signature does not match the body",
                 )
             )
-        return webhook
+        return body
+
+    def _charge(self, webhook: Webhook, now: float) -> None:
+        """Spend the webhook's budget (429 when it is spent)."""
+        wait = self._limiter.take(webhook.name, *_budget(webhook), now)
+        if wait is not None:
+            raise _Reject(_too_many(wait))
+
+    def _charge_idle(self, webhook: Webhook, request: BaseRequest, now: float) -> None:
+        """Spend the client's budget for requests that start nothing (checked in
+        `_admit`, so an empty one only refuses the client's next request)."""
+        self._limiter.take(_idle_key(webhook, request), *_budget(webhook), now)
 
     async def _read_body(self, request: BaseRequest) -> bytes:
         chunks: list[bytes] = []
@@ -335,10 +351,14 @@ class _WebhookHandler:
         response.force_close()  # do not spend time draining an oversized body
         return response
 
-    async def _start(self, webhook: Webhook, request: BaseRequest, body: bytes) -> web.Response:
-        data = webhook_data(webhook, request.headers, body)
+    async def _start(
+        self, webhook: Webhook, data: dict[str, Any], delivery: str | None
+    ) -> web.Response:
         try:
-            job_ids = await self._submit(webhook, data)
+            if delivery is None:
+                job_ids = await self._submit(webhook, data)
+            else:  # a concurrent copy of this delivery waits for this one, and gets its ids
+                job_ids = await self._deliveries.once(delivery, lambda: self._submit(webhook, data))
         except Exception:
             log.exception("webhook %s: the job could not be created", webhook.name)
             return _error(
@@ -346,17 +366,44 @@ class _WebhookHandler:
                 "JobNotCreated",
                 "the job could not be created and nothing was started; resubmit",
             )
-        return web.Response(
-            status=202,
-            body=json.dumps({"JobIds": job_ids}).encode(),
-            content_type="application/json",
-        )
+        return _accepted(job_ids)
+
+
+def _accepted(job_ids: list[str]) -> web.Response:
+    return web.Response(
+        status=202,
+        body=json.dumps({"JobIds": job_ids}).encode(),
+        content_type="application/json",
+    )
+
+
+def _too_many(wait: float) -> web.Response:
+    return _error(
+        429,
+        "TooManyRequests",
+        "rate limit exceeded; retry later",
+        headers={"Retry-After": str(max(1, math.ceil(wait)))},
+    )
+
+
+def _budget(webhook: Webhook) -> tuple[int, int]:
+    return webhook.rate_limit, webhook.burst
+
+
+def _idle_key(webhook: Webhook, request: BaseRequest) -> str:
+    """The bucket of one client's requests that start nothing (see the module doc)."""
+    return f"{webhook.name} from {request.remote}"
 
 
 def _token(path: str) -> str | None:
     """The token of a `/webhooks/<token>` path (one segment), else None."""
     prefix, _, token = path.rpartition("/")
     return token if prefix == "/webhooks" and token else None
+
+
+def _raw_token(raw_path: str) -> str:
+    """The token as the client spelled it (percent-encoded or not), for masking."""
+    return raw_path.partition("?")[0].rpartition("/")[2]
 
 
 def create_handler(
@@ -366,13 +413,25 @@ def create_handler(
     now: Callable[[], float] = time.time,
     body_timeout: float = BODY_TIMEOUT,
     max_body: int = MAX_BODY,
+    limiter: RateLimiter | None = None,
+    deliveries: DeliveryLog | None = None,
 ) -> Handler:
     """The webhook request handler. `submit(webhook, webhook_data)` must create the
     job durably and return its ids; the client is answered 202 only after it returns.
+    `limiter` and `deliveries` are kept in memory unless given (the intake worker gives
+    ones backed by files, so that they outlive it).
 
     It serves the one route itself, on aiohttp's low-level server: no application,
     router or middleware runs per request (a tenth of the cost of a request)."""
-    return _WebhookHandler(registry, submit, now, body_timeout, max_body).handle
+    return _WebhookHandler(
+        registry,
+        submit,
+        now,
+        body_timeout,
+        max_body,
+        limiter or RateLimiter(),
+        deliveries or DeliveryLog(now=now),
+    ).handle
 
 
 class WebhookListener:

@@ -23,7 +23,7 @@ from console.http import listen_socket, listener_url, tls_context
 from console.intake.process import Flush, ImportRecords, IntakeConfig, IntakeProcess
 from console.secrets import SecretBox
 from console.store import Store
-from console.webhooks import Webhook, WebhookRegistry, webhook_url
+from console.webhooks import ROTATION_GRACE, Webhook, WebhookRegistry, webhook_url
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,7 @@ class WebhookService:
             "expires": webhook.expires,
             "expired": webhook.expired(time.time()),
             "signed": webhook.requires_signature,
+            "previous_secret_until": webhook.previous_secret_until,
             "allow_from": list(webhook.allow_from),
             "rate_limit": webhook.rate_limit,
         }
@@ -161,6 +162,16 @@ class WebhookService:
         webhook = self.registry.enable(name) if enabled else self.registry.disable(name)
         await self._push()
         return self._view(webhook)
+
+    async def rotate_secret(
+        self, name: str, grace_hours: float = ROTATION_GRACE / 3600
+    ) -> dict[str, Any]:
+        """A new HMAC secret for a signed webhook, in the result only (shown once); the
+        previous one is accepted for `grace_hours` more (see `WebhookRegistry`)."""
+        webhook, secret = self.registry.rotate_secret(name, grace_hours * 3600)
+        await self._push()
+        log.info("webhook secret rotated", extra={"webhook": name, "grace_hours": grace_hours})
+        return {**self._view(webhook), "secret": secret, "grace_hours": grace_hours}
 
     async def delete(self, name: str) -> dict[str, Any]:
         webhook = self.registry.remove(name)

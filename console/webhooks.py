@@ -25,6 +25,7 @@ from console.errors import ConfigError, UsageError
 from console.secrets import SecretBox
 
 ONE_YEAR = 365 * 24 * 3600
+ROTATION_GRACE = 24 * 3600.0  # seconds the previous HMAC secret stays valid after rotation
 DEFAULT_RATE_LIMIT = 60  # requests per minute
 DEFAULT_BURST = 10  # requests accepted at once after a quiet period
 TOKEN_BYTES = 32
@@ -78,6 +79,8 @@ class Webhook:
     created: float = field(default_factory=time.time)
     expires: float | None = None  # None here means "one year after `created`"
     secret_encrypted: str | None = None  # HMAC secret, encrypted with the engine's SecretBox
+    previous_secret_encrypted: str | None = None  # the one before `rotate_secret`, encrypted
+    previous_secret_until: float | None = None  # when the previous secret stops being valid
     allow_from: list[str] = field(default_factory=list)  # CIDRs; empty allows every client
     rate_limit: int = DEFAULT_RATE_LIMIT
     burst: int = DEFAULT_BURST
@@ -134,6 +137,8 @@ class Webhook:
             "created": self.created,
             "expires": self.expires,
             "secret_encrypted": self.secret_encrypted,
+            "previous_secret_encrypted": self.previous_secret_encrypted,
+            "previous_secret_until": self.previous_secret_until,
             "allow_from": list(self.allow_from),
             "rate_limit": self.rate_limit,
             "burst": self.burst,
@@ -152,14 +157,20 @@ class Webhook:
                 parameters={str(k): str(v) for k, v in dict(data.get("parameters", {})).items()},
                 enabled=bool(data.get("enabled", True)),
                 created=float(data["created"]),
-                expires=None if data.get("expires") is None else float(data["expires"]),
+                expires=_optional_float(data.get("expires")),
                 secret_encrypted=data.get("secret_encrypted"),
+                previous_secret_encrypted=data.get("previous_secret_encrypted"),
+                previous_secret_until=_optional_float(data.get("previous_secret_until")),
                 allow_from=[str(c) for c in data.get("allow_from", [])],
                 rate_limit=int(data.get("rate_limit", DEFAULT_RATE_LIMIT)),
                 burst=int(data.get("burst", DEFAULT_BURST)),
             )
         except (KeyError, TypeError, ValueError, UsageError) as exc:
             raise ConfigError(f"stored webhook {name!r} is damaged: {exc}") from exc
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 class WebhookStore(Protocol):
@@ -291,17 +302,58 @@ class WebhookRegistry:
             return None
         return webhook
 
-    def verify_signature(self, webhook: Webhook, body: bytes, header: str | None) -> bool:
+    def rotate_secret(
+        self, name: str, grace: float = ROTATION_GRACE, now: float | None = None
+    ) -> tuple[Webhook, str]:
+        """Give a signed webhook a new HMAC secret; returns it (shown once, like the
+        token). The current secret stays valid for `grace` seconds, so senders can be
+        switched over without refused deliveries (Stripe's "roll secret" keeps the old
+        one up to a day by default; we keep it `ROTATION_GRACE`). Only one previous
+        secret is kept: rotating again ends the older one's grace at once."""
+        webhook = self.by_name(name)
+        if not webhook.requires_signature:
+            raise UsageError(
+                f"webhook {name} is not signed: it has no secret to rotate (create a signed "
+                f"webhook with `webhooks create --secret`)"
+            )
+        if grace < 0:
+            raise UsageError(f"webhook {name}: the grace period cannot be negative")
+        secret = secrets.token_hex(32)
+        current = time.time() if now is None else now
+        updated = self._replace(
+            webhook,
+            secret_encrypted=self._encrypt(secret),
+            previous_secret_encrypted=webhook.secret_encrypted if grace > 0 else None,
+            previous_secret_until=current + grace if grace > 0 else None,
+        )
+        return updated, secret
+
+    def verify_signature(
+        self, webhook: Webhook, body: bytes, header: str | None, now: float | None = None
+    ) -> bool:
         """Check GitHub's `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`
-        in constant time. True when the webhook does not require a signature."""
+        in constant time, with the current secret or a previous one still in its grace
+        period. True when the webhook does not require a signature."""
         if webhook.secret_encrypted is None:
             return True
         if not header or not header.startswith("sha256="):
             return False
+        presented = header.encode("utf-8", "replace")
+        if self._signed_by(webhook.secret_encrypted, body, presented):
+            return True
+        current = time.time() if now is None else now
+        return (
+            webhook.previous_secret_encrypted is not None
+            and webhook.previous_secret_until is not None
+            and current < webhook.previous_secret_until
+            and self._signed_by(webhook.previous_secret_encrypted, body, presented)
+        )
+
+    def _signed_by(self, encrypted: str, body: bytes, presented: bytes) -> bool:
         assert self._box is not None, "a signed webhook was loaded without a SecretBox"
-        key = self._box.decrypt(webhook.secret_encrypted).encode("utf-8")
+        key = self._box.decrypt(encrypted).encode("utf-8")
         expected = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected.encode("ascii"), header.encode("utf-8", "replace"))
+        return hmac.compare_digest(expected.encode("ascii"), presented)
 
     def _encrypt(self, secret: str) -> str:
         assert self._box is not None

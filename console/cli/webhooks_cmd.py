@@ -2,6 +2,8 @@
 
 The URL (and, with --secret, the HMAC secret) is printed once at creation; only a hash
 of the token is stored, so it cannot be shown again: delete and create a new one.
+`rotate-secret` prints a signed webhook's new secret once; the previous one is accepted
+for a grace period (24 h unless --grace-hours says otherwise).
 """
 
 from __future__ import annotations
@@ -53,6 +55,21 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=admin_handler("webhooks", _list))
 
+    rotate = actions.add_parser(
+        "rotate-secret",
+        help="give a signed webhook a new HMAC secret, printed once",
+        parents=[common],
+    )
+    rotate.add_argument("name")
+    rotate.add_argument(
+        "--grace-hours",
+        type=float,
+        metavar="HOURS",
+        help="how long the previous secret stays valid (default: 24; 0 ends it now)",
+    )
+    rotate.add_argument("--json", action="store_true")
+    rotate.set_defaults(handler=admin_handler("webhooks", _rotate_secret))
+
     add_state_commands(actions, common, "webhooks", "webhook")
 
 
@@ -90,6 +107,27 @@ async def _create(service: Any, args: argparse.Namespace) -> int:
         f"webhook {view['name']} starts {view['runbook']} on {view['pattern']}; expires "
         f"{local_time(view['expires'])}. Copy the URL now: it is not stored and cannot "
         "be shown again.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+async def _rotate_secret(service: Any, args: argparse.Namespace) -> int:
+    grace = {} if args.grace_hours is None else {"grace_hours": args.grace_hours}
+    view = await service.rotate_secret(name=args.name, **grace)
+    if args.json:
+        print_json(view)
+        return 0
+    print(f"secret: {view['secret']}")
+    until = view["previous_secret_until"]
+    previous = (
+        f"the previous secret stays valid for {view['grace_hours']:g} h, until {local_time(until)}"
+        if until is not None
+        else "the previous secret is no longer valid"
+    )
+    print(
+        f"webhook {view['name']} has a new secret; {previous}. Copy the secret now: it is "
+        "stored encrypted and cannot be shown again.",
         file=sys.stderr,
     )
     return 0

@@ -37,6 +37,8 @@ from console.http import Submit, WebhookListener, create_handler
 from console.intake.journal import IntakeRecord, IntakeWriter
 from console.jobs import new_job_id
 from console.secrets import SecretBox
+from console.webhook_limits import RATE_FILE, BucketFile, RateLimiter
+from console.webhook_replay import DELIVERY_FILE, DeliveryLog
 from console.webhooks import Webhook, WebhookRegistry
 
 log = logging.getLogger("console.intake")
@@ -125,6 +127,16 @@ def _submitter(journal: IntakeWriter) -> Submit:
     return submit
 
 
+def _memory(directory: Path) -> tuple[RateLimiter, DeliveryLog]:
+    """The rate limits and the deliveries seen, as the previous worker left them: a
+    restart must neither hand out a fresh burst nor forget which deliveries it took."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return (
+        RateLimiter(BucketFile(directory / RATE_FILE), time.time()),
+        DeliveryLog(directory / DELIVERY_FILE),
+    )
+
+
 async def serve_intake() -> int:
     commands, output, protocol = await _pipes()
     send = _sender(output)
@@ -135,11 +147,14 @@ async def serve_intake() -> int:
     snapshot = _Snapshot()
     registry = WebhookRegistry(snapshot, SecretBox.for_data_dir(Path(config["data_dir"])))
     journal = IntakeWriter(Path(config["intake_dir"]), lambda f, end: send({"durable": [f, end]}))
+    limiter, deliveries = _memory(Path(config["intake_dir"]))
     handler = create_handler(
         registry,
         _submitter(journal),
         body_timeout=config["body_timeout"],
         max_body=config["max_body"],
+        limiter=limiter,
+        deliveries=deliveries,
     )
     listener = WebhookListener(
         handler,
@@ -163,6 +178,8 @@ async def serve_intake() -> int:
             send({"ack": message["seq"]})
         await listener.stop()
     await journal.close()
+    limiter.close()
+    deliveries.close()
     output.close()  # sends what is buffered first
     await protocol.closed
     return code

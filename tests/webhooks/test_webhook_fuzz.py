@@ -1,7 +1,8 @@
 """Property-based fuzzing of the real listener over raw sockets: random methods, paths,
 headers, bodies, tokens and framings. Only a well-formed POST to an enabled, allowed,
-unexpired webhook (with the right signature when one is required) may start a job; no
-request gets a 5xx, and the listener answers a valid request afterwards."""
+unexpired webhook (with the right signature when one is required) may start a job, and
+only once per delivery id; no request gets a 5xx, and the listener answers a valid
+request afterwards."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 
 from console.http import WebhookListener, create_handler
 from console.secrets import SecretBox
+from console.webhook_replay import DELIVERY_HEADERS
 from console.webhooks import WebhookRegistry
 from tests.webhooks.conftest import Jobs, MemoryStore, status_of
 
@@ -220,6 +222,16 @@ def should_start_a_job(request: FuzzRequest) -> bool:
     )
 
 
+def delivery_id(request: FuzzRequest) -> tuple[str, str] | None:
+    """The delivery a request names, as the listener reads it: the first of the
+    delivery headers present with a non-blank value (the first such header of a name)."""
+    for wanted in DELIVERY_HEADERS:
+        values = [v for n, v in request.headers if n.decode().lower() == wanted.lower()]
+        if values and (value := values[0].decode("utf-8", "surrogateescape").strip()):
+            return request.target, value
+    return None
+
+
 def exchange(port: int, data: bytes, half_close: bool) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(data)
@@ -234,6 +246,7 @@ def exchange(port: int, data: bytes, half_close: bool) -> bytes:
 def test_fuzzed_requests_start_jobs_only_when_valid(target: FuzzTarget) -> None:
     started = time.monotonic()
     outcomes: dict[int | None, int] = {}
+    delivered: set[tuple[str, str]] = set()  # a repeat is answered 202 and starts nothing
 
     @settings(
         max_examples=1000,
@@ -248,9 +261,15 @@ def test_fuzzed_requests_start_jobs_only_when_valid(target: FuzzTarget) -> None:
         status = status_of(reply)
         outcomes[status] = outcomes.get(status, 0) + 1
         new_calls = len(target.jobs.calls) - before
-        if should_start_a_job(request):
+        delivery = delivery_id(request)
+        if should_start_a_job(request) and delivery in delivered:
+            assert status == 202, reply[:300]
+            assert new_calls == 0
+        elif should_start_a_job(request):
             assert status == 202, reply[:300]
             assert new_calls == 1
+            if delivery is not None:
+                delivered.add(delivery)
             body = b"" if request.framing == "none" else request.body
             data = target.jobs.calls[-1][1]
             assert data["RequestBody"] == body.decode("utf-8", "replace")
