@@ -25,8 +25,9 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from console.client import EngineEvent
 from console.errors import Cancelled, ExitedNonZero, HostError, OpsError, TimedOut
@@ -40,6 +41,7 @@ from console.streams import classify
 from console.transports.base import ExitStatus, StreamName, Transport
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # A stream of one host run keeps at most this much text (Azure keeps 1 MiB per stream).
 STREAM_CAP_BYTES = 1024 * 1024
@@ -225,9 +227,9 @@ class JobRunner:
             hosts = self._hosts_for(job.hosts)
             job.transition(JobStatus.RUNNING)
             self._touch(job)
-            deadline = None if timeout is None else time.monotonic() + timeout
-            await asyncio.gather(
-                *(self._run_host(job, name, hosts.get(name), work, deadline) for name in job.hosts)
+            limit = TimeLimit(timeout)
+            await _all_or_none(
+                self._run_host(job, name, hosts.get(name), work, limit) for name in job.hosts
             )
             timed_out = any(
                 (r.error or "").startswith(TimedOut.kind) for r in job.host_runs.values()
@@ -259,44 +261,103 @@ class JobRunner:
         return slot
 
     async def _run_host(
-        self, job: Job, name: str, host: Host | None, work: Work, deadline: float | None
+        self, job: Job, name: str, host: Host | None, work: Work, limit: TimeLimit
     ) -> None:
+        """One host's run. Whatever goes wrong ends this host run alone, with the reason:
+        the other hosts of the job go on."""
         run = job.host_runs[name]
         if host is None:
             end_run(run, JobStatus.FAILED, "not_in_inventory: the host left the inventory")
             self._touch(job)
             return
-        async with self._use_host(job, name):
-            run.transition(JobStatus.STARTING)
-            run.transition(JobStatus.RUNNING)
-            self._touch(job)
-            capture = _StreamCapture(self, job, name)
-            try:
+        capture = _StreamCapture(self, job, name)
+        try:
+            transport = self._transport_for(host)
+            # Connect first: a host that does not answer never holds the host's run slot.
+            await limit.bound(transport.connect(), host, "not connected within")
+            async with self._use_host(job, name):
+                run.transition(JobStatus.STARTING)
+                run.transition(JobStatus.RUNNING)
+                self._touch(job)
                 extra_env = (
                     {**self._local_env, "OPS_JOB_ID": job.id} if host.connection == "local" else {}
                 )
-                status = await _execute(
-                    self._transport_for(host), host, work, deadline, capture.on_line, extra_env
-                )
-                run.exit_code = status.code
-                if status.ok:
-                    run.transition(JobStatus.COMPLETED)
-                else:
-                    how = (
-                        f"exited with status {status.code}"
-                        if status.signal is None
-                        else f"killed by signal {status.signal}"
-                    )
-                    end_run(run, JobStatus.FAILED, f"{ExitedNonZero.kind}: {how}")
-            except Cancelled as exc:
-                end_run(run, JobStatus.STOPPED, f"{exc.kind}: {exc.detail}")
-            except HostError as exc:
-                end_run(run, JobStatus.FAILED, f"{exc.kind}: {exc.detail}")
-            except OpsError as exc:  # e.g. a connection type this engine cannot reach
-                end_run(run, JobStatus.FAILED, f"error: {exc}")
-            finally:
-                capture.flush()
-            self._touch(job)
+                status = await _execute(transport, host, work, limit, capture.on_line, extra_env)
+            _record_exit(run, status)
+        except Cancelled as exc:
+            end_run(run, JobStatus.STOPPED, f"{exc.kind}: {exc.detail}")
+        except HostError as exc:
+            end_run(run, JobStatus.FAILED, f"{exc.kind}: {exc.detail}")
+        except OpsError as exc:  # e.g. a connection type this engine cannot reach
+            end_run(run, JobStatus.FAILED, f"error: {exc}")
+        except Exception as exc:  # a bug (a plugin's, say) fails this host run, not the job
+            log.exception("job %s: the run on %s failed unexpectedly", job.id, name)
+            end_run(run, JobStatus.FAILED, f"internal_error: {type(exc).__name__}: {exc}")
+        finally:
+            capture.flush()
+        self._touch(job)
+
+
+async def _all_or_none(runs: Iterator[Coroutine[Any, Any, None]]) -> None:
+    """Run the host runs concurrently. If this is cancelled (the job is stopped) or
+    fails, every host run still going is cancelled and awaited, which ends its remote
+    process: a job that ends never leaves a host run behind."""
+    tasks = [asyncio.ensure_future(run) for run in runs]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _record_exit(run: HostRun, status: ExitStatus) -> None:
+    run.exit_code = status.code
+    if status.ok:
+        run.transition(JobStatus.COMPLETED)
+        return
+    how = (
+        f"exited with status {status.code}"
+        if status.signal is None
+        else f"killed by signal {status.signal}"
+    )
+    end_run(run, JobStatus.FAILED, f"{ExitedNonZero.kind}: {how}")
+
+
+@dataclass(frozen=True)
+class TimeLimit:
+    """A job's time limit, which bounds each host run whole: connecting, preparing the
+    workdir, uploading and the command itself."""
+
+    seconds: float | None
+    deadline: float | None = None
+
+    def __init__(self, seconds: float | None) -> None:
+        object.__setattr__(self, "seconds", seconds)
+        deadline = None if seconds is None else time.monotonic() + seconds
+        object.__setattr__(self, "deadline", deadline)
+
+    def left(self) -> float | None:
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+    async def bound(self, step: Coroutine[Any, Any, T], host: Host, doing: str) -> T:
+        """Await `step`, cancelling it (which ends any remote command it started) and
+        raising TimedOut when the limit runs out first. The step runs as its own task
+        because a transport turns its cancellation into `Cancelled`, which must not be
+        mistaken for the job being stopped."""
+        left = self.left()
+        if left is None:
+            return await step
+        task = asyncio.ensure_future(step)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=left)
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if not done:
+            raise TimedOut(host.name, f"{doing} the job's {self.seconds:g} s time limit")
+        return task.result()
 
 
 def end_run(run: HostRun, final: JobStatus, error: str) -> None:
@@ -313,19 +374,21 @@ async def _execute(
     transport: Transport,
     host: Host,
     work: Work,
-    deadline: float | None,
+    limit: TimeLimit,
     on_line: Callable[[StreamName, bytes], None],
     extra_env: Mapping[str, str],
 ) -> ExitStatus:
-    """Create a private workdir, upload the invocation's files, run it, clean up."""
+    """Create a private workdir, upload the invocation's files, run it, clean up; all
+    within the job's time limit."""
     workdir = ""
     if work.needs_workdir:
-        workdir = await transport.make_workdir()
+        workdir = await limit.bound(transport.make_workdir(), host, "not prepared within")
     try:
         invocation = work.build(host, workdir)
         for file_name, data in invocation.files.items():
-            await transport.upload(data, f"{workdir}/{file_name}", 0o700)
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            upload = transport.upload(data, f"{workdir}/{file_name}", 0o700)
+            await limit.bound(upload, host, "files not uploaded within")
+        remaining = limit.left()
         if remaining == 0.0:
             raise TimedOut(host.name, "the job's time limit ran out before this host started")
         return await transport.run(
