@@ -1,5 +1,9 @@
 """The job runner: a FIFO queue, concurrency limits, timeouts, stop, stream capture.
 
+A host run connects before it takes its host's slot (a host that does not answer holds
+no slot), the job's time limit bounds each host run whole (connect included), and any
+exception in one host run fails that host run alone, with the reason.
+
 Limits are two: how many jobs run at once (`max_jobs`; later jobs stay Queued and
 start in order) and how many host runs may use one host at once
 (`max_runs_per_host`; a host run waiting for its host stays Queued inside its
@@ -27,7 +31,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from console.client import EngineEvent
 from console.errors import Cancelled, ExitedNonZero, HostError, OpsError, TimedOut
@@ -38,10 +42,10 @@ from console.languages import Invocation
 from console.settings import Settings
 from console.store.writer import StoreWriter
 from console.streams import classify
+from console.time_limit import TimeLimit
 from console.transports.base import ExitStatus, StreamName, Transport
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 # A stream of one host run keeps at most this much text (Azure keeps 1 MiB per stream).
 STREAM_CAP_BYTES = 1024 * 1024
@@ -322,42 +326,6 @@ def _record_exit(run: HostRun, status: ExitStatus) -> None:
         else f"killed by signal {status.signal}"
     )
     end_run(run, JobStatus.FAILED, f"{ExitedNonZero.kind}: {how}")
-
-
-@dataclass(frozen=True)
-class TimeLimit:
-    """A job's time limit, which bounds each host run whole: connecting, preparing the
-    workdir, uploading and the command itself."""
-
-    seconds: float | None
-    deadline: float | None = None
-
-    def __init__(self, seconds: float | None) -> None:
-        object.__setattr__(self, "seconds", seconds)
-        deadline = None if seconds is None else time.monotonic() + seconds
-        object.__setattr__(self, "deadline", deadline)
-
-    def left(self) -> float | None:
-        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
-
-    async def bound(self, step: Coroutine[Any, Any, T], host: Host, doing: str) -> T:
-        """Await `step`, cancelling it (which ends any remote command it started) and
-        raising TimedOut when the limit runs out first. The step runs as its own task
-        because a transport turns its cancellation into `Cancelled`, which must not be
-        mistaken for the job being stopped."""
-        left = self.left()
-        if left is None:
-            return await step
-        task = asyncio.ensure_future(step)
-        try:
-            done, _ = await asyncio.wait({task}, timeout=left)
-        finally:
-            if not task.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-        if not done:
-            raise TimedOut(host.name, f"{doing} the job's {self.seconds:g} s time limit")
-        return task.result()
 
 
 def end_run(run: HostRun, final: JobStatus, error: str) -> None:
