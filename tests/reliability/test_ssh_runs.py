@@ -224,6 +224,25 @@ def test_a_real_jump_pair_still_works_and_a_looping_one_is_refused(
     assert f"host {inner.name!r}" in done.stderr or f"host {jump.name!r}" in done.stderr
 
 
+def test_an_ansible_style_jump_to_a_real_bastion_reaches_the_inner_host(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """`-o ProxyJump=user@bastion` written the Ansible way: the hop is reached directly
+    (with the target's key), not through the same ProxyJump again."""
+    if not fleet.pair_hosts:
+        fleet.jump_pair()
+    jump = next(h for h in fleet.pair_hosts if h.role == "jump")
+    inner = next(h for h in fleet.pair_hosts if h.role == "inner")
+    path = fleet.inventory(tmp_path / "inv.yaml")
+    document = yaml.safe_load(path.read_text())
+    inner_vars = document["all"]["children"]["behind_jump"]["hosts"][inner.name]
+    del inner_vars["console_jump_host"]
+    inner_vars["ansible_ssh_common_args"] = f"-o ProxyJump={fleet.user}@{jump.address}"
+    inventory = _write(path, document)
+    done, _ = exec_cli(fleet, inventory, inner.name, "--json", "--timeout", "30", "--", "hostname")
+    assert by_host(done)[inner.name]["stdout"] == f"{inner.name}\n", done.stdout + done.stderr
+
+
 # ------------------------------------------------- runbook timeouts and slots (runner)
 
 
