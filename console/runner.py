@@ -1,5 +1,9 @@
 """The job runner: a FIFO queue, concurrency limits, timeouts, stop, stream capture.
 
+A host run connects before it takes its host's slot (a host that does not answer holds
+no slot), the job's time limit bounds each host run whole (connect included), and any
+exception in one host run fails that host run alone, with the reason.
+
 Limits are two: how many jobs run at once (`max_jobs`; later jobs stay Queued and
 start in order) and how many host runs may use one host at once
 (`max_runs_per_host`; a host run waiting for its host stays Queued inside its
@@ -25,8 +29,9 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from console.client import EngineEvent
 from console.errors import Cancelled, ExitedNonZero, HostError, OpsError, TimedOut
@@ -37,6 +42,7 @@ from console.languages import Invocation
 from console.settings import Settings
 from console.store.writer import StoreWriter
 from console.streams import classify
+from console.time_limit import TimeLimit
 from console.transports.base import ExitStatus, StreamName, Transport
 
 log = logging.getLogger(__name__)
@@ -225,9 +231,9 @@ class JobRunner:
             hosts = self._hosts_for(job.hosts)
             job.transition(JobStatus.RUNNING)
             self._touch(job)
-            deadline = None if timeout is None else time.monotonic() + timeout
-            await asyncio.gather(
-                *(self._run_host(job, name, hosts.get(name), work, deadline) for name in job.hosts)
+            limit = TimeLimit(timeout)
+            await _all_or_none(
+                self._run_host(job, name, hosts.get(name), work, limit) for name in job.hosts
             )
             timed_out = any(
                 (r.error or "").startswith(TimedOut.kind) for r in job.host_runs.values()
@@ -259,44 +265,67 @@ class JobRunner:
         return slot
 
     async def _run_host(
-        self, job: Job, name: str, host: Host | None, work: Work, deadline: float | None
+        self, job: Job, name: str, host: Host | None, work: Work, limit: TimeLimit
     ) -> None:
+        """One host's run. Whatever goes wrong ends this host run alone, with the reason:
+        the other hosts of the job go on."""
         run = job.host_runs[name]
         if host is None:
             end_run(run, JobStatus.FAILED, "not_in_inventory: the host left the inventory")
             self._touch(job)
             return
-        async with self._use_host(job, name):
-            run.transition(JobStatus.STARTING)
-            run.transition(JobStatus.RUNNING)
-            self._touch(job)
-            capture = _StreamCapture(self, job, name)
-            try:
+        capture = _StreamCapture(self, job, name)
+        try:
+            transport = self._transport_for(host)
+            # Connect first: a host that does not answer never holds the host's run slot.
+            await limit.bound(transport.connect(), host, "not connected within")
+            async with self._use_host(job, name):
+                run.transition(JobStatus.STARTING)
+                run.transition(JobStatus.RUNNING)
+                self._touch(job)
                 extra_env = (
                     {**self._local_env, "OPS_JOB_ID": job.id} if host.connection == "local" else {}
                 )
-                status = await _execute(
-                    self._transport_for(host), host, work, deadline, capture.on_line, extra_env
-                )
-                run.exit_code = status.code
-                if status.ok:
-                    run.transition(JobStatus.COMPLETED)
-                else:
-                    how = (
-                        f"exited with status {status.code}"
-                        if status.signal is None
-                        else f"killed by signal {status.signal}"
-                    )
-                    end_run(run, JobStatus.FAILED, f"{ExitedNonZero.kind}: {how}")
-            except Cancelled as exc:
-                end_run(run, JobStatus.STOPPED, f"{exc.kind}: {exc.detail}")
-            except HostError as exc:
-                end_run(run, JobStatus.FAILED, f"{exc.kind}: {exc.detail}")
-            except OpsError as exc:  # e.g. a connection type this engine cannot reach
-                end_run(run, JobStatus.FAILED, f"error: {exc}")
-            finally:
-                capture.flush()
-            self._touch(job)
+                status = await _execute(transport, host, work, limit, capture.on_line, extra_env)
+            _record_exit(run, status)
+        except Cancelled as exc:
+            end_run(run, JobStatus.STOPPED, f"{exc.kind}: {exc.detail}")
+        except HostError as exc:
+            end_run(run, JobStatus.FAILED, f"{exc.kind}: {exc.detail}")
+        except OpsError as exc:  # e.g. a connection type this engine cannot reach
+            end_run(run, JobStatus.FAILED, f"error: {exc}")
+        except Exception as exc:  # a bug (a plugin's, say) fails this host run, not the job
+            log.exception("job %s: the run on %s failed unexpectedly", job.id, name)
+            end_run(run, JobStatus.FAILED, f"internal_error: {type(exc).__name__}: {exc}")
+        finally:
+            capture.flush()
+        self._touch(job)
+
+
+async def _all_or_none(runs: Iterator[Coroutine[Any, Any, None]]) -> None:
+    """Run the host runs concurrently. If this is cancelled (the job is stopped) or
+    fails, every host run still going is cancelled and awaited, which ends its remote
+    process: a job that ends never leaves a host run behind."""
+    tasks = [asyncio.ensure_future(run) for run in runs]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _record_exit(run: HostRun, status: ExitStatus) -> None:
+    run.exit_code = status.code
+    if status.ok:
+        run.transition(JobStatus.COMPLETED)
+        return
+    how = (
+        f"exited with status {status.code}"
+        if status.signal is None
+        else f"killed by signal {status.signal}"
+    )
+    end_run(run, JobStatus.FAILED, f"{ExitedNonZero.kind}: {how}")
 
 
 def end_run(run: HostRun, final: JobStatus, error: str) -> None:
@@ -313,19 +342,21 @@ async def _execute(
     transport: Transport,
     host: Host,
     work: Work,
-    deadline: float | None,
+    limit: TimeLimit,
     on_line: Callable[[StreamName, bytes], None],
     extra_env: Mapping[str, str],
 ) -> ExitStatus:
-    """Create a private workdir, upload the invocation's files, run it, clean up."""
+    """Create a private workdir, upload the invocation's files, run it, clean up; all
+    within the job's time limit."""
     workdir = ""
     if work.needs_workdir:
-        workdir = await transport.make_workdir()
+        workdir = await limit.bound(transport.make_workdir(), host, "not prepared within")
     try:
         invocation = work.build(host, workdir)
         for file_name, data, mode in invocation.uploads():
-            await transport.upload(data, f"{workdir}/{file_name}", mode)
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            upload = transport.upload(data, f"{workdir}/{file_name}", mode)
+            await limit.bound(upload, host, "files not uploaded within")
+        remaining = limit.left()
         if remaining == 0.0:
             raise TimedOut(host.name, "the job's time limit ran out before this host started")
         return await transport.run(

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from console.errors import InventoryError
+from console.errors import ConfigError, InventoryError
 from console.inventory.addresses import parse_address
+from console.inventory.jumps import describe_loop, jump_loop
 from console.inventory.model import (
     CONNECTIONS,
     HOST_KEY_POLICIES,
@@ -35,6 +36,8 @@ from console.inventory.yamlload import LineDict, load_yaml
 
 GROUP_SECTIONS = ("hosts", "vars", "children")
 PRIORITY_VAR = "ansible_group_priority"
+# The variables that can set a jump host; their lines are kept to point at a loop.
+JUMP_VARS = ("console_jump_host", "ansible_ssh_common_args")
 
 
 @dataclass
@@ -57,6 +60,7 @@ class _Builder:
         self.groups: dict[str, _Draft] = {}
         self.host_vars: dict[str, dict[str, Any]] = {}
         self.host_groups: dict[str, list[str]] = {}
+        self.jump_lines: dict[tuple[str, str, str], int] = {}  # (group|host, name, var)
         self.add_group("all", 0)
         self.add_group("ungrouped", 0)
         self.add_child("all", "ungrouped", 0)
@@ -105,12 +109,16 @@ class _Builder:
                 raise self.error(line, f"{PRIORITY_VAR} must be an integer") from None
         else:
             self.groups[group].vars[key] = value
+            if key in JUMP_VARS:
+                self.jump_lines["group", group, key] = line
 
     def set_host_var(self, host: str, key: Any, value: Any, line: int) -> None:
         if not isinstance(key, str):
             raise self.error(line, f"variable name {key!r} of host {host!r} must be a string")
         check_variable(self, key, value, line)
         self.host_vars[host][key] = value
+        if key in JUMP_VARS:
+            self.jump_lines["host", host, key] = line
 
     def finish(self, path: Path) -> Inventory:
         """Ansible's reconcile step, depths, merged variables; returns the Inventory."""
@@ -142,7 +150,36 @@ class _Builder:
             )
             for name, d in self.groups.items()
         }
-        return Inventory(path, self._hosts(groups), groups)
+        inventory = Inventory(path, self._hosts(groups), groups)
+        self._check_jumps(inventory)
+        return inventory
+
+    def _check_jumps(self, inventory: Inventory) -> None:
+        """Refuse a jump chain that loops: it could never connect (it used to hang)."""
+        for host in inventory.hosts.values():
+            try:
+                loop = jump_loop(host, inventory.hosts.get)
+            except ConfigError as exc:
+                raise self.error(self._jump_line(host.name, inventory), str(exc)) from None
+            if loop is not None:
+                raise self.error(
+                    self._jump_line(host.name, inventory),
+                    f"host {host.name!r}: {describe_loop(loop)}",
+                )
+
+    def _jump_line(self, name: str, inventory: Inventory) -> int | None:
+        """Where the host's jump comes from: its own variable, else the group that wins."""
+        host = inventory.hosts[name]
+        var = "console_jump_host" if "console_jump_host" in host.vars else "ansible_ssh_common_args"
+        own = self.jump_lines.get(("host", name, var))
+        if own is not None:
+            return own
+        groups = inventory.groups
+        ranked = sorted(
+            (g for g in (*host.groups, "all") if var in groups[g].vars),
+            key=lambda g: (groups[g].depth, groups[g].priority, g),
+        )
+        return self.jump_lines.get(("group", ranked[-1], var)) if ranked else None
 
     def _depths(self) -> dict[str, int]:
         """Longest path from `all`, which is what Ansible's incremental depth ends at."""

@@ -60,6 +60,11 @@ class Transport(ABC):
         Environment values never appear on the remote command line.
         """
 
+    async def connect(self) -> None:
+        """Open the connection ahead of a run, so that a run slot is taken only once the
+        host answered. Connectionless transports (local) have nothing to do."""
+        return None
+
     @abstractmethod
     async def upload(self, data: bytes, remote_path: str, mode: int = 0o600) -> None:
         """Write `data` to `remote_path` on the host with permissions `mode`."""

@@ -8,7 +8,11 @@ seconds after, with keepalives to notice a dead peer.
 Two separate limits (the Mitogen lesson): `max_connects` bounds connection set-ups in
 flight (handshakes saturate a small machine's CPU long before sockets run out), and
 `max_commands` (`forks`) bounds commands in flight. A host that never answers holds a
-set-up slot only until `connect_timeout`.
+set-up slot only until `connect_timeout`, and never a command slot: a command takes
+its slot once its connection is open.
+
+`connect_timeout` is one budget for a whole jump chain: each hop's connect spends from
+it, so a chain of any length is bounded by it (not by one timeout per hop).
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +31,10 @@ from console.errors import (
     ConfigError,
     HostError,
     HostKeyUnknown,
+    TimedOut,
     Unreachable,
 )
+from console.inventory.jumps import describe_loop, direct_jump
 from console.inventory.model import Host
 from console.transports.base import Transport
 from console.transports.hostkeys import POLICIES, HostKeyChecker, default_known_hosts
@@ -44,8 +49,6 @@ DEFAULT_KEEPALIVE = 15.0
 # curve25519 first: far cheaper than the post-quantum hybrids (test-fleet.md); the
 # rest of asyncssh's defaults follow as fallbacks.
 KEX_PREFERENCE = ("curve25519-sha256", "curve25519-sha256@libssh.org")
-
-_JUMP = re.compile(r"(?:(?P<user>[^@]+)@)?(?P<host>\[[^\]]+\]|[^:]+)(?::(?P<port>\d+))?\Z")
 
 
 @dataclass
@@ -67,6 +70,13 @@ class _Entry:
     jump: _Entry | None = None
     users: int = 0
     idle_handle: asyncio.TimerHandle | None = None
+
+
+@dataclass
+class _Budget:
+    """Connect time left for one jump chain; every hop's connect spends from it."""
+
+    left: float
 
 
 class _Client(asyncssh.SSHClient):
@@ -141,9 +151,22 @@ class TransportPool:
             yield
 
     @contextlib.asynccontextmanager
-    async def connection(self, host: Host) -> AsyncIterator[asyncssh.SSHClientConnection]:
-        """The host's open connection (opened on first use), held while in the block."""
-        entry = await self._acquire(host)
+    async def connection(
+        self, host: Host, timeout: float | None = None
+    ) -> AsyncIterator[asyncssh.SSHClientConnection]:
+        """The host's open connection (opened on first use), held while in the block.
+
+        `timeout` (a run's own time limit) bounds getting it, on top of the connect
+        timeout: an abandoned connect goes on in the background, bounded by the latter."""
+        try:
+            async with asyncio.timeout(timeout):
+                entry = await self._acquire(host)
+        except TimeoutError:
+            if timeout is None:
+                raise
+            raise TimedOut(
+                host.name, f"not connected within the {timeout:g} s time limit"
+            ) from None
         try:
             yield entry.conn
         finally:
@@ -155,13 +178,21 @@ class TransportPool:
         if entry is not None:
             self._drop(entry)
 
-    async def _acquire(self, host: Host) -> _Entry:
+    async def _acquire(
+        self, host: Host, budget: _Budget | None = None, chain: tuple[str, ...] = ()
+    ) -> _Entry:
+        """`chain` lists the hosts this one is a jump for: meeting one again is a loop
+        (the inventory refuses those at load; this guards hosts built elsewhere)."""
         key = self._key(host)
+        if key in chain:
+            names = [k.split("|", 1)[0] for k in (*chain, key)]
+            raise ConfigError(f"{names[0]}: {describe_loop(names)}")
         entry = self._entries.get(key)
         if entry is not None and not entry.conn.is_closed():
             self.stats.reuses += 1
         else:
-            entry = await self._open_shared(key, host)
+            budget = budget or _Budget(self.connect_timeout)
+            entry = await self._open_shared(key, host, budget, (*chain, key))
         entry.users += 1
         if entry.idle_handle is not None:
             entry.idle_handle.cancel()
@@ -170,6 +201,10 @@ class TransportPool:
 
     def _release(self, entry: _Entry) -> None:
         entry.users -= 1
+        self._idle_later(entry)
+
+    def _idle_later(self, entry: _Entry) -> None:
+        """Close the connection `idle_timeout` seconds from now unless it is used again."""
         if entry.users == 0 and self._entries.get(entry.key) is entry:
             loop = asyncio.get_running_loop()
             entry.idle_handle = loop.call_later(self.idle_timeout, self._expire, entry)
@@ -220,26 +255,29 @@ class TransportPool:
             )
         )
 
-    async def _open_shared(self, key: str, host: Host) -> _Entry:
-        """Open the connection once even when many commands ask for it at once."""
+    async def _open_shared(
+        self, key: str, host: Host, budget: _Budget, chain: tuple[str, ...]
+    ) -> _Entry:
+        """Open the connection once even when many commands ask for it at once (the
+        later ones wait on the first one's connect, which its budget bounds)."""
         task = self._pending.get(key)
         if task is None:
-            task = asyncio.ensure_future(self._open(key, host))
+            task = asyncio.ensure_future(self._open(key, host, budget, chain))
             self._pending[key] = task
             task.add_done_callback(lambda _t: self._pending.pop(key, None))
         return await asyncio.shield(task)
 
-    async def _open(self, key: str, host: Host) -> _Entry:
-        jump = self._jump_host(host)
+    async def _open(self, key: str, host: Host, budget: _Budget, chain: tuple[str, ...]) -> _Entry:
+        jump = direct_jump(host, self.resolve_host)
         jump_entry = None
         if jump is not None:
             try:
-                jump_entry = await self._acquire(jump)
+                jump_entry = await self._acquire(jump, budget, chain)
             except HostError as exc:
                 raise type(exc)(host.name, f"via jump host {jump.name}: {exc.detail}") from exc
         try:
             async with self._connect_slots:
-                conn = await self._connect(host, jump_entry.conn if jump_entry else None)
+                conn = await self._connect_within(host, jump_entry, budget)
         except BaseException:
             self.stats.failures += 1
             if jump_entry is not None:
@@ -248,42 +286,31 @@ class TransportPool:
         self.stats.connects += 1
         entry = _Entry(key, conn, jump=jump_entry)
         self._entries[key] = entry
+        self._idle_later(entry)  # closed in time even if every waiter gave up meanwhile
         return entry
 
-    def _jump_host(self, host: Host) -> Host | None:
-        spec = host.jump_host
-        if not spec:
-            return None
-        if self.resolve_host is not None:
-            found = self.resolve_host(spec)
-            if found is not None:
-                return found
-        match = _JUMP.match(spec)
-        if match is None:
-            raise ConfigError(
-                f"{host.name}: console_jump_host {spec!r} is neither an inventory host "
-                "nor user@host[:port]"
-            )
-        inherited = {
-            k: v
-            for k, v in host.vars.items()
-            if k
-            in (
-                "ansible_ssh_private_key_file",
-                "console_host_key_policy",
-                "console_known_hosts_file",
-                "ansible_ssh_common_args",
-            )
-        }
-        jump_vars = {**inherited, "ansible_host": match["host"].strip("[]")}
-        if match["user"]:
-            jump_vars["ansible_user"] = match["user"]
-        if match["port"]:
-            jump_vars["ansible_port"] = int(match["port"])
-        return Host(name=spec, vars=jump_vars)
+    async def _connect_within(
+        self, host: Host, jump: _Entry | None, budget: _Budget
+    ) -> asyncssh.SSHClientConnection:
+        """One hop's connect, given what is left of the chain's connect budget."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            if budget.left <= 0:
+                raise TimeoutError
+            async with asyncio.timeout(budget.left):
+                return await self._connect(host, jump.conn if jump else None, budget.left)
+        except TimeoutError as exc:
+            raise Unreachable(
+                host.name,
+                f"no SSH answer from {host.address} within {self.connect_timeout:g} s "
+                "(host down, firewalled, or wrong address/port?)",
+            ) from exc
+        finally:
+            budget.left -= loop.time() - started
 
     async def _connect(
-        self, host: Host, tunnel: asyncssh.SSHClientConnection | None
+        self, host: Host, tunnel: asyncssh.SSHClientConnection | None, timeout: float
     ) -> asyncssh.SSHClientConnection:
         policy = host.host_key_policy
         if policy not in POLICIES:
@@ -294,7 +321,7 @@ class TransportPool:
         checker = None
         if policy != "off":
             checker = HostKeyChecker(host.name, policy, self.known_hosts, _extra_known_hosts(host))
-        options = self._options(host, checker, tunnel)
+        options = {**self._options(host, checker, tunnel), "connect_timeout": timeout}
         try:
             return await asyncssh.connect(
                 host.address,
@@ -309,12 +336,8 @@ class TransportPool:
             raise AuthenticationFailed(host.name, _auth_hint(host)) from exc
         except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
             raise AuthenticationFailed(host.name, f"cannot use private key: {exc}") from exc
-        except TimeoutError as exc:
-            raise Unreachable(
-                host.name,
-                f"no SSH answer from {host.address} within {self.connect_timeout:g} s "
-                "(host down, firewalled, or wrong address/port?)",
-            ) from exc
+        except TimeoutError:
+            raise  # worded once, with the chain's budget, by _connect_within
         except asyncssh.Error as exc:
             raise Unreachable(host.name, f"SSH connection failed: {exc.reason}") from exc
         except OSError as exc:
@@ -331,7 +354,6 @@ class TransportPool:
         """asyncssh options: inventory values win; unset ones fall to ssh_config."""
         options: dict[str, object] = {
             "known_hosts": checker.trusted if checker is not None else None,
-            "connect_timeout": self.connect_timeout,
             "keepalive_interval": self.keepalive_interval,
             "keepalive_count_max": 3,
             "kex_algs": _kex_algs(),

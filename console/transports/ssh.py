@@ -45,9 +45,21 @@ class SSHTransport(Transport):
         timeout: float | None = None,
         on_line: LineCallback | None = None,
     ) -> ExitStatus:
+        """`timeout` bounds connecting and running, not waiting for a `forks` slot: the
+        slot is taken once connected, so a host that does not answer never holds one."""
         data = remote_shell.env_block(env) + (stdin or b"")
-        async with self.pool.command_slot(), self.pool.connection(self.host) as conn:
-            return await self._run_on(conn, command, data, timeout, on_line)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        async with self.pool.connection(self.host, timeout) as conn:
+            connecting = loop.time() - started
+            async with self.pool.command_slot():
+                left = None if timeout is None else max(timeout - connecting, 0.001)
+                return await self._run_on(conn, command, data, (left, timeout), on_line)
+
+    async def connect(self) -> None:
+        """Open the pooled connection (kept open while idle for the pool's idle time)."""
+        async with self.pool.connection(self.host):
+            pass
 
     async def upload(self, data: bytes, remote_path: str, mode: int = 0o600) -> None:
         """Written through a private temp file and renamed, so readers never see half a
@@ -72,9 +84,12 @@ class SSHTransport(Transport):
         conn: asyncssh.SSHClientConnection,
         command: str,
         data: bytes,
-        timeout: float | None,
+        limits: tuple[float | None, float | None],
         on_line: LineCallback | None,
     ) -> ExitStatus:
+        """`limits`: the time left for the command, and the run's whole time limit
+        (which the message names)."""
+        timeout, stated = limits
         nonce = remote_shell.new_nonce()
         try:
             process = await conn.create_process(remote_shell.wrap(command, nonce), encoding=None)
@@ -99,7 +114,7 @@ class SSHTransport(Transport):
             await self._stop(conn, process, pgid)
             raise TimedOut(
                 self.host.name,
-                f"command still running after {timeout:g} s; it was stopped on the host",
+                f"command still running after {stated:g} s; it was stopped on the host",
             ) from None
         except asyncio.CancelledError:
             await self._stop(conn, process, pgid)
