@@ -33,7 +33,9 @@ Order of checks, and why:
    has nothing more to check, this comes before the body is read, so a flood costs no
    body reads.
 10. Body: read in chunks up to the limit (413) within a deadline (408); never more
-    than the limit plus one chunk is held in memory.
+    than the limit plus one chunk is held in memory. A JSON body nested deeper than
+    `MAX_JSON_DEPTH` (64) levels is refused 400 `TooDeeplyNested` before any 202: the
+    engine copies and re-reads WebhookData, and such a body would exhaust its stack.
 11. submit (202, or 500 if it raised: no job ids are reported because none were kept).
 
 Tokens and signatures never reach the logs: the access log prints the path as
