@@ -180,12 +180,15 @@ class OpsConsoleApp(App[int]):
         return not (typing and any(is_typed(self.key_for(c)) for c in commands))
 
     def action_show_pane(self, pane: str) -> None:
+        """Show the pane and move the focus to its list in this key's own turn:
+        `Widget.focus()` would only queue the move behind keys already read, so `1`
+        then `/db` arriving in one read would send `/db` to the pane being left."""
         while isinstance(self.screen, JobScreen):
             self.pop_screen()
         self.query_one(TabbedContent).active = pane
         focus = {"inventory": self.inventory.table, "jobs": self.jobs_pane.table}.get(pane)
         if focus is not None:
-            focus.focus()
+            self.screen.set_focus(focus)
 
     def action_run_dialog(self) -> None:
         self.push_screen(RunDialog(self._current_pattern()), self._job_started)

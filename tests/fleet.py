@@ -68,7 +68,7 @@ REGISTRY = Path(
 STOCK_BASHRC = Path("/usr/share/base-files/dot.bashrc")
 STOCK_PROFILE = Path("/usr/share/base-files/dot.profile")
 SSHD = "/usr/sbin/sshd"
-START_TIMEOUT = 30.0
+START_TIMEOUT = 60.0
 HOST_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "HOME": "/root",

@@ -49,13 +49,13 @@ def serve(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
         stderr=subprocess.PIPE,
     )
     socket_path = Path(env["OPSCONSOLE_DATA_DIR"]) / "control.sock"
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 60
     while not socket_path.exists():
         assert process.poll() is None and time.monotonic() < deadline, "serve did not start"
         time.sleep(0.05)
     yield process
     process.terminate()
-    process.wait(timeout=15)
+    process.wait(timeout=60)
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

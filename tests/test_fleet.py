@@ -37,7 +37,7 @@ def _processes_in_pid_namespaces(namespaces: set[str]) -> set[int]:
     return found
 
 
-def _gone(pids: set[int], timeout: float = 5) -> bool:
+def _gone(pids: set[int], timeout: float = 30) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if all(fleet_module._start_time(pid) is None for pid in pids):
@@ -153,7 +153,7 @@ def test_teardown_kills_every_process_of_the_fleet(fleet_factory: Callable[..., 
     pids = started.pids()
     assert len(inside) >= 4  # three sshd + the sleep
     started.stop()
-    assert _gone(pids | inside, timeout=0.5)
+    assert _gone(pids | inside)
     assert not _processes_in_pid_namespaces(namespaces)
 
 
@@ -207,7 +207,7 @@ def test_stale_fleet_reaper_kills_only_recorded_processes_of_dead_owners(
         live["processes"] = [[bystander.pid, fleet_module._start_time(bystander.pid)]]
         (tmp_path / "registry" / "live.json").write_text(json.dumps(live))
         assert fleet_module.reap_stale_fleets() == ["/tmp/crashed"]
-        assert orphan.wait(timeout=5) == -signal.SIGKILL
+        assert orphan.wait(timeout=30) == -signal.SIGKILL
         assert bystander.poll() is None
         assert [p.name for p in (tmp_path / "registry").iterdir()] == ["live.json"]
     finally:
@@ -226,5 +226,5 @@ def test_stop_command_stops_a_fleet_started_from_the_command_line(tmp_path: Path
     starter.stdout.readline()
     pids = {pid for pid, _start in json.loads((tmp_path / "fleet.json").read_text())["processes"]}
     subprocess.run([*command, "stop", "--dir", str(tmp_path)], cwd=REPO, check=True, timeout=30)
-    assert starter.wait(timeout=10) == 0
-    assert _gone(pids, timeout=0.5)
+    assert starter.wait(timeout=60) == 0
+    assert _gone(pids)

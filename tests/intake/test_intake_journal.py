@@ -110,7 +110,7 @@ async def test_writer_never_loses_a_wakeup_between_bursts(tmp_path: Path) -> Non
     for wave in range(200):
         lines = [record(wave * 1000 + n).to_line() for n in range(wave % 7 + 1)]
         sent += lines
-        await asyncio.wait_for(asyncio.gather(*(writer.append(line) for line in lines)), 10)
+        await asyncio.wait_for(asyncio.gather(*(writer.append(line) for line in lines)), 60)
         await asyncio.sleep((wave % 5) * 0.0003)
     await writer.close()
     name, end = notices[-1]

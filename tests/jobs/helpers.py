@@ -93,7 +93,7 @@ class JobEnv:
                 stderr=log,
             )
         self.serves.append(proc)
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60
         while "engine started" not in log_path.read_text(errors="replace"):
             assert proc.poll() is None, f"serve exited: {log_path.read_text()}"
             assert time.monotonic() < deadline, f"serve did not start: {log_path.read_text()}"
@@ -142,7 +142,7 @@ def make_job_env(
     return JobEnv(fleet, settings, env)
 
 
-async def wait_finished(client: Any, job_id: str, timeout: float = 30) -> Job:
+async def wait_finished(client: Any, job_id: str, timeout: float = 60) -> Job:
     """Poll until the job has finished; fail the test with its state if it does not."""
     deadline = time.monotonic() + timeout
     while True:
@@ -153,7 +153,7 @@ async def wait_finished(client: Any, job_id: str, timeout: float = 30) -> Job:
         await asyncio.sleep(0.05)
 
 
-async def wait_status(client: Any, job_id: str, status: str, timeout: float = 30) -> Job:
+async def wait_status(client: Any, job_id: str, status: str, timeout: float = 60) -> Job:
     deadline = time.monotonic() + timeout
     while True:
         job: Job = await client.job(job_id)
@@ -163,7 +163,7 @@ async def wait_status(client: Any, job_id: str, status: str, timeout: float = 30
         await asyncio.sleep(0.05)
 
 
-def gone_on_host(fleet: Fleet, host: str, marker: str, timeout: float = 5) -> bool:
+def gone_on_host(fleet: Fleet, host: str, marker: str, timeout: float = 30) -> bool:
     """True once no process on `host` has `marker` in its command line, and no
     `sleep 300` (what the test runbooks leave behind when a kill misses the group)."""
     pattern = f"[{marker[0]}]{marker[1:]}"  # never matches the checking shell itself

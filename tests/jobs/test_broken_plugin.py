@@ -10,7 +10,7 @@ import pytest
 from tests.jobs.helpers import JobEnv
 from tests.runbooks.conftest import BROKEN_ENTRY_POINTS, BROKEN_MODULES, make_site
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(180)
 
 
 def test_a_broken_plugin_does_not_stop_other_runbooks(job_env: JobEnv, tmp_path: Path) -> None:

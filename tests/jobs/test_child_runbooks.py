@@ -14,7 +14,7 @@ import pytest
 from console.jobs import JobStatus, Trigger
 from tests.jobs.helpers import OPSCONSOLE, JobEnv, wait_finished
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(180)
 
 PARENT = """#!/bin/sh
 # /// runbook
@@ -61,7 +61,7 @@ async def test_in_process_engine_runs_a_child_and_the_parent_waits(
         parent = await engine.start_job(
             "parent", "localhost", {"child_fails": str(child_fails).lower()}
         )
-        done = await wait_finished(engine, parent.id, timeout=30)
+        done = await wait_finished(engine, parent.id, timeout=60)
         children = await engine.jobs(runbook="child")
         assert len(children) == 1
         child = children[0]
@@ -85,7 +85,7 @@ async def test_in_process_engine_runs_a_child_and_the_parent_waits(
 async def test_child_starts_even_when_the_job_limit_is_full(books: JobEnv) -> None:
     async with books.engine(max_jobs=1) as engine:
         parent = await engine.start_job("parent", "localhost", {})
-        done = await wait_finished(engine, parent.id, timeout=30)
+        done = await wait_finished(engine, parent.id, timeout=60)
     assert done.status is JobStatus.COMPLETED
 
 

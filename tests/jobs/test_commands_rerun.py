@@ -9,7 +9,7 @@ from console.errors import UsageError
 from console.jobs import JobStatus
 from tests.jobs.helpers import JobEnv, wait_finished
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(180)
 
 PICKY = """#!/bin/sh
 # /// runbook

@@ -8,7 +8,7 @@ from console.client import EngineEvent
 from console.jobs import JobStatus
 from tests.jobs.helpers import JobEnv, wait_finished
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(180)
 
 NAP = "#!/bin/sh\nsleep 0.6\necho rested\n"
 

@@ -11,7 +11,7 @@ from console.jobs import JobStatus
 from tests.fleet import Fleet
 from tests.jobs.helpers import JobEnv, make_job_env, wait_finished
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(180)
 
 FIVE = "host01:host02:host03:host04:host05"
 HOSTS = ["host01", "host02", "host03", "host04", "host05"]

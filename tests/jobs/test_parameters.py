@@ -9,7 +9,7 @@ import pytest
 from console.jobs import JobStatus
 from tests.jobs.helpers import JobEnv, wait_finished
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(180)
 
 DECLARATIONS = """# /// runbook
 # [parameters.note]

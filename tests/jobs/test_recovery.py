@@ -15,7 +15,7 @@ from console.jobs import JobStatus, Trigger
 from console.store.lock import EngineRunning
 from tests.jobs.helpers import JobEnv, on_host, wait_finished, wait_status
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(180)
 
 
 async def test_restart_after_kill_9_fails_running_jobs_and_starts_queued_ones(
@@ -88,6 +88,6 @@ async def test_second_engine_is_refused_and_the_cli_attaches(job_env: JobEnv) ->
     listed = await job_env.acli("jobs", "list", "--json")
     assert [j["id"] for j in json.loads(listed.stdout)] == [job_id]
     # A second serve on the same directory refuses to start, naming the owner.
-    second = await job_env.acli("serve", "--listen", "127.0.0.1:0", timeout=20)
+    second = await job_env.acli("serve", "--listen", "127.0.0.1:0", timeout=60)
     assert second.returncode != 0
     assert str(serve.pid) in second.stderr

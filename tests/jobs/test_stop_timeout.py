@@ -11,7 +11,7 @@ import pytest
 from console.jobs import JobStatus
 from tests.jobs.helpers import JobEnv, gone_on_host, on_host, wait_finished, wait_status
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(180)
 
 STREAMS = """#!/bin/sh
 echo plain out
@@ -105,7 +105,7 @@ async def test_metadata_timeout_fails_the_job_and_ends_the_process(job_env: JobE
     job_env.runbook("slow.sh", sleeper(marker, timeout=2))
     async with job_env.engine() as engine:
         job = await engine.start_job("slow", "host12", {})
-        done = await wait_finished(engine, job.id, timeout=15)
+        done = await wait_finished(engine, job.id, timeout=60)
     assert done.status is JobStatus.FAILED
     assert done.reason is not None and "timed out after 2 s" in done.reason
     run = done.host_runs["host12"]

@@ -40,7 +40,7 @@ class LocalRun:
 RunInvocation = Callable[[Invocation, Path], LocalRun]
 
 
-def run_locally(invocation: Invocation, workdir: Path, timeout: float = 30) -> LocalRun:
+def run_locally(invocation: Invocation, workdir: Path, timeout: float = 60) -> LocalRun:
     """Upload (write) the files into `workdir` (with the runner's modes) and run."""
     workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     for name, data, mode in invocation.uploads():

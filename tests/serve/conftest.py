@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 OPSCONSOLE = Path(sys.executable).with_name("opsconsole")
-START_TIMEOUT = 15.0
+START_TIMEOUT = 60.0
 
 INVENTORY = """\
 all:
@@ -72,7 +72,7 @@ class Serve:
     def events(self, name: str) -> list[dict[str, Any]]:
         return [line for line in self.logs() if line.get("event") == name]
 
-    def wait_for(self, predicate: Any, timeout: float = 10.0) -> dict[str, Any]:
+    def wait_for(self, predicate: Any, timeout: float = 60.0) -> dict[str, Any]:
         """The first log line matching `predicate`, waiting for it to be written."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -84,7 +84,7 @@ class Serve:
             time.sleep(0.05)
         pytest.fail(f"no matching serve log line within {timeout}s:\n{self.text()}")
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         return self.proc.wait(timeout)
@@ -137,7 +137,7 @@ class Site:
         self,
         *args: str,
         check: bool = True,
-        timeout: float = 30.0,
+        timeout: float = 60.0,
     ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [str(OPSCONSOLE), *args], env=self.env, text=True, capture_output=True, timeout=timeout
@@ -152,7 +152,7 @@ class Site:
     def cli_json(self, *args: str) -> Any:
         return json.loads(self.cli(*args, "--json").stdout)
 
-    def wait_job(self, job_id: str, timeout: float = 15.0) -> dict[str, Any]:
+    def wait_job(self, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
         """`jobs show --json` once the job has finished."""
         deadline = time.monotonic() + timeout
         while True:

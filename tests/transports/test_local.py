@@ -57,7 +57,7 @@ async def test_timeout_kills_the_process_group() -> None:
         await LocalTransport(LOCAL).run(
             f"sh -c 'sleep 300; : {marker}' & sh -c 'sleep 301; : {marker}'", timeout=0.5
         )
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 30  # not the 300 s of the sleeps
     assert not _running(marker)
 
 

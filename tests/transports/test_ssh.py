@@ -38,14 +38,14 @@ async def test_twenty_hosts_at_once_one_connection_each(fleet: Fleet) -> None:
     hosts = [host_of(fleet, h) for h in fleet.hosts]
     try:
         started = time.monotonic()
-        results = await run_on_hosts(hosts, "hostname", pool)
+        results = await run_on_hosts(hosts, "sleep 3; hostname", pool)
         elapsed = time.monotonic() - started
     finally:
         await pool.close()
     assert [r.status for r in results] == ["ok"] * 20
     assert [r.stdout for r in results] == [f"{h.name}\n" for h in fleet.hosts]
     assert pool.stats.connects == 20
-    assert elapsed < 5
+    assert elapsed < 30  # one after another would take 60 s
 
 
 async def test_two_commands_share_one_connection(small_fleet: Fleet) -> None:
@@ -70,7 +70,10 @@ async def test_idle_connection_is_closed_and_reopened(small_fleet: Fleet) -> Non
     transport = transport_for(host_of(small_fleet, small_fleet.hosts[0]), pool)
     try:
         await transport.run("true")
-        await asyncio.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while pool.stats.closed_idle == 0:
+            assert time.monotonic() < deadline, "the idle connection was never closed"
+            await asyncio.sleep(0.05)
         assert pool.stats.closed_idle == 1
         assert pool.open_connections == 0
         assert (await transport.run("true")).ok
@@ -125,11 +128,11 @@ async def test_unreachable_hosts_do_not_slow_the_others(
     by_name = {r.host: r for r in results}
     for fleet_host in small_fleet.hosts[:2]:
         assert by_name[fleet_host.name].status == "ok"
-        assert by_name[fleet_host.name].duration < 3.5
+        assert by_name[fleet_host.name].duration < 10
     assert by_name[stopped.name].status == "unreachable"
     assert by_name["hung"].status == "unreachable"
     assert "within 1.5 s" in by_name["hung"].error["message"]  # type: ignore[index]
-    assert 1.4 < by_name["hung"].duration < 3
+    assert 1.4 < by_name["hung"].duration < 10
 
 
 async def test_wrong_key_is_an_authentication_failure(fleet: Fleet, tmp_path: Path) -> None:
@@ -243,7 +246,7 @@ async def test_timeout_stops_the_remote_command(fleet: Fleet) -> None:
         started = time.monotonic()
         with pytest.raises(TimedOut):
             await transport.run("sleep 300 & sleep 301", timeout=1)
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 30  # not the 300 s of the sleeps
         assert gone_on_host(target, "sleep 30")
         assert (await transport.run("true")).ok  # the connection is still good
     finally:
@@ -372,13 +375,13 @@ async def test_lines_arrive_while_the_command_runs(fleet: Fleet) -> None:
     started = time.monotonic()
     try:
         await transport_for(host_of(fleet, fleet.hosts[10]), pool).run(
-            "echo one; sleep 1; echo two >&2",
+            "echo one; sleep 3; echo two >&2",
             on_line=lambda s, line: seen.append((time.monotonic() - started, line)),
         )
     finally:
         await pool.close()
     assert [line for _, line in seen] == [b"one\n", b"two\n"]
-    assert seen[1][0] - seen[0][0] > 0.8  # the first line came a second before the end
+    assert seen[1][0] - seen[0][0] > 2  # the first line came 3 s before the end
 
 
 async def test_exit_status_and_signal(fleet: Fleet) -> None:

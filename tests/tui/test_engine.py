@@ -69,7 +69,7 @@ def make_app(settings: Settings) -> OpsConsoleApp:
     return OpsConsoleApp(client_factory=lambda: engine_client(settings))
 
 
-async def wait_finished(app: OpsConsoleApp, job_id: str, timeout: float = 30) -> Job:
+async def wait_finished(app: OpsConsoleApp, job_id: str, timeout: float = 60) -> Job:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         job = await app.client.job(job_id)
@@ -149,7 +149,7 @@ async def test_stop_a_running_job(settings: Settings) -> None:
         job = await start_from_dialog(pilot, app, name="ops", sleep="60")
         await pilot.pause(1.0)
         await pilot.press("s")
-        finished = await wait_finished(app, job.id, timeout=20)
+        finished = await wait_finished(app, job.id)
         assert finished.status is JobStatus.STOPPED
         await pilot.pause(0.3)
         assert "Stopped" in str(app.screen.query_one("#job-header").render())

@@ -45,7 +45,7 @@ async def ready(pilot: Pilot[int]) -> None:
     await pilot.pause()
 
 
-async def until(pilot: Pilot[int], check: Callable[[], bool], timeout: float = 15) -> None:
+async def until(pilot: Pilot[int], check: Callable[[], bool], timeout: float = 60) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not check():
         assert asyncio.get_running_loop().time() < deadline, "timed out waiting"

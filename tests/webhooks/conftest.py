@@ -126,7 +126,7 @@ async def server(make_server: MakeServer) -> Server:
     return await make_server()
 
 
-async def raw_exchange(port: int, data: bytes, *, timeout: float = 5.0) -> bytes:
+async def raw_exchange(port: int, data: bytes, *, timeout: float = 60.0) -> bytes:
     """Send raw bytes to the listener and read until it closes the connection."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
@@ -137,7 +137,7 @@ async def raw_exchange(port: int, data: bytes, *, timeout: float = 5.0) -> bytes
         writer.close()
 
 
-async def raw_head(port: int, data: bytes, *, timeout: float = 5.0) -> bytes:
+async def raw_head(port: int, data: bytes, *, timeout: float = 60.0) -> bytes:
     """Send raw bytes and return the response's status line and headers, without
     waiting for the connection to close."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)

@@ -296,7 +296,8 @@ def test_fuzzed_requests_start_jobs_only_when_valid(target: FuzzTarget) -> None:
         half_close=False,
     )
     assert status_of(reply) == 202
-    assert time.monotonic() - started < 60
+    # ~17 s on an idle 2-core machine; requests held to the 5 s body timeout would be minutes.
+    assert time.monotonic() - started < 150
     # The run did exercise the accepting path: 48 to 80 of 1,000 examples are valid in
     # the runs seen so far (random seeds), so ask for half the lowest.
     assert outcomes.get(202, 0) >= 25

@@ -130,9 +130,9 @@ async def test_declared_oversized_body_is_413_without_reading_it(server: Server)
         f"Content-Length: {1024 * 1024 * 1024}\r\n\r\n"
     ).encode()
     started = time.monotonic()
-    response = await raw_head(server.port, head + b"x" * 1000, timeout=2)
+    response = await raw_head(server.port, head + b"x" * 1000, timeout=60)
     assert status_of(response) == 413
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 5  # not waiting for the body (10 s timeout)
     assert server.jobs.calls == []
 
 

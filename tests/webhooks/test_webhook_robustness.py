@@ -88,7 +88,7 @@ async def test_body_shorter_than_content_length_times_out(make_server: MakeServe
     started = time.monotonic()
     reply = await raw_head(server.port, request_bytes(token, b'{"a":', length=100))
     assert status_of(reply) == 408
-    assert 0.9 < time.monotonic() - started < 2
+    assert 0.9 < time.monotonic() - started < 10
     assert server.jobs.calls == []
 
 
@@ -100,7 +100,7 @@ async def test_body_longer_than_content_length_is_refused(server: Server) -> Non
 
 
 async def test_slow_body_is_cut_off_while_others_are_served(make_server: MakeServer) -> None:
-    server = await make_server(body_timeout=1.5)
+    server = await make_server(body_timeout=6)
     token = server.create()
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write(request_bytes(token, b"", length=40))
@@ -109,14 +109,14 @@ async def test_slow_body_is_cut_off_while_others_are_served(make_server: MakeSer
         for _ in range(40):
             writer.write(b"x")
             await writer.drain()
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.5)  # 20 s in all, cut off at 6
 
     dribbling = asyncio.create_task(dribble())
     try:
         await asyncio.sleep(0.3)
         status, took = await timed_post(server, token)  # served while the other dribbles
-        assert status == 202 and took < 0.5
-        reply = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert status == 202 and took < 3
+        reply = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 60)
         assert status_of(reply) == 408
         assert not dribbling.done()  # cut off before the client finished
     finally:
@@ -128,7 +128,7 @@ async def test_slow_body_is_cut_off_while_others_are_served(make_server: MakeSer
 async def test_slow_headers_are_cut_off_while_others_are_served(
     make_server: MakeServer,
 ) -> None:
-    server = await make_server(header_timeout=1.0)
+    server = await make_server(header_timeout=6)
     token = server.create()
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     started = time.monotonic()
@@ -137,14 +137,14 @@ async def test_slow_headers_are_cut_off_while_others_are_served(
         for byte in request_bytes(token, b"{}"):
             writer.write(bytes([byte]))
             await writer.drain()
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.2)  # over 20 s in all, cut off at 6
 
     dribbling = asyncio.create_task(dribble())
     try:
         status, took = await timed_post(server, token)
-        assert status == 202 and took < 0.5
-        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the server
-        assert time.monotonic() - started < 3
+        assert status == 202 and took < 3
+        assert await asyncio.wait_for(reader.read(), 60) == b""  # closed by the server
+        assert time.monotonic() - started < 15
     finally:
         dribbling.cancel()
         writer.close()

@@ -1,0 +1,37 @@
+"""The control socket is the engine's whole API (start jobs, read streams, stop jobs):
+only the operator who owns the data directory may reach it. A real `serve` started
+with umask 000, so nothing but the engine's own choice of modes protects them."""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from console.api import socket_path
+from tests.serve.conftest import Site
+
+PERMISSIVE_UMASK = ("sh", "-c", 'umask 000 && exec "$0" "$@"')
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    made = Site(tmp_path)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def test_socket_is_0600_and_data_directory_0700_under_a_permissive_umask(site: Site) -> None:
+    serve = site.serve(prefix=PERMISSIVE_UMASK)
+    sock = socket_path(site.data_dir)
+    assert stat.S_ISSOCK(sock.stat().st_mode)
+    assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+    assert stat.S_IMODE(site.data_dir.stat().st_mode) == 0o700
+    # The socket is the one clients use: a command attaches through it.
+    assert site.cli_json("jobs", "list") == []
+    assert serve.stop() == 0
+    assert not sock.exists()
