@@ -15,7 +15,9 @@ of failing. Only a live engine's pid makes `acquire` raise `EngineRunning`.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -24,6 +26,8 @@ from console.errors import OpsError
 LOCK_FILE = "engine.lock"
 READER_MARK = "reader"
 READER_WAIT = 30.0  # a reader holds the lock for one listing; this bounds a stuck one
+
+log = logging.getLogger(__name__)
 
 
 class EngineRunning(OpsError):
@@ -40,8 +44,20 @@ class EngineRunning(OpsError):
 
 
 def ensure_data_dir(data_dir: Path) -> None:
-    """Create the data directory private to its owner (0700) if it is missing."""
+    """Create the data directory private to its owner (0700) if it is missing, and make
+    an existing one private: it holds the secret key, the control socket and every
+    job's parameters, so a directory others may enter is tightened (as PostgreSQL and
+    OpenSSH refuse a group- or world-accessible data directory), and the fix logged."""
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = data_dir.stat()
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077 and info.st_uid == os.geteuid():
+        os.chmod(data_dir, 0o700)
+        log.warning(
+            "data directory %s was mode %04o; made it 0700 (only its owner may use it)",
+            data_dir,
+            mode,
+        )
 
 
 class DataDirLock:

@@ -35,3 +35,14 @@ def test_socket_is_0600_and_data_directory_0700_under_a_permissive_umask(site: S
     assert site.cli_json("jobs", "list") == []
     assert serve.stop() == 0
     assert not sock.exists()
+
+
+def test_an_existing_data_directory_open_to_others_is_made_private(site: Site) -> None:
+    """A data directory made beforehand with 0755 (by hand, or by a package's install
+    script) would let any local user read job parameters; the engine tightens it."""
+    site.data_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+    site.data_dir.chmod(0o755)
+    serve = site.serve()
+    assert stat.S_IMODE(site.data_dir.stat().st_mode) == 0o700
+    assert serve.stop() == 0
+    assert "made it 0700" in serve.text()
