@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 # A stream of one host run keeps at most this much text (Azure keeps 1 MiB per stream).
 STREAM_CAP_BYTES = 1024 * 1024
+DISPATCH_RETRY = 1.0  # seconds before dispatching again after an unexpected error
 
 
 @dataclass(frozen=True)
@@ -153,14 +154,25 @@ class JobRunner:
 
     # ----------------------------------------------------------------- internals
     async def _dispatch_forever(self) -> None:
+        """Start queued jobs as slots free up. A bug met while dispatching is logged and
+        dispatching goes on a moment later: a dead dispatcher would leave every job
+        Queued forever while the engine looks healthy."""
         while True:
-            while (item := self._next_startable()) is not None:
-                job, work, timeout = item
-                task = asyncio.create_task(self._run_job(job, work, timeout), name=f"job-{job.id}")
-                self._running[job.id] = task
-                task.add_done_callback(functools.partial(self._on_job_done, job.id))
+            try:
+                self._start_startable()
+            except Exception:
+                log.exception("dispatching queued jobs failed; trying again")
+                await asyncio.sleep(DISPATCH_RETRY)
+                continue
             self._wakeup.clear()
             await self._wakeup.wait()
+
+    def _start_startable(self) -> None:
+        while (item := self._next_startable()) is not None:
+            job, work, timeout = item
+            task = asyncio.create_task(self._run_job(job, work, timeout), name=f"job-{job.id}")
+            self._running[job.id] = task
+            task.add_done_callback(functools.partial(self._on_job_done, job.id))
 
     def _next_startable(self) -> tuple[Job, Work, float | None] | None:
         """The oldest queued job while a job slot is free; otherwise the oldest child

@@ -72,3 +72,28 @@ async def test_two_runs_per_host_overlap_when_allowed(job_env: JobEnv) -> None:
         b = (await wait_finished(engine, second.id)).host_runs["host20"]
     assert a.started and a.ended and b.started and b.ended
     assert b.started < a.ended, "the second run waited although two were allowed"
+
+
+async def test_dispatcher_goes_on_after_an_injected_bug(
+    job_env: JobEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No real input makes dispatching raise today; a bug injected once (a monkeypatch,
+    the only way to raise there) must not leave every later job Queued forever."""
+    job_env.runbook("nap.sh", NAP)
+    async with job_env.engine() as engine:
+        assert engine.runner is not None
+        runner = engine.runner
+        original = runner._next_startable
+        calls = 0
+
+        def buggy_once() -> object:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise RuntimeError("injected dispatch bug")
+            return original()
+
+        monkeypatch.setattr(runner, "_next_startable", buggy_once)
+        job = await engine.start_job("nap", "host14", {})
+        assert (await wait_finished(engine, job.id)).status is JobStatus.COMPLETED
+        assert calls >= 2
