@@ -12,7 +12,13 @@ import os
 import sys
 from typing import Any
 
-from console.cli.output import job_detail, print_host_runs, print_json, stream_line
+from console.cli.output import (
+    job_detail,
+    print_host_runs,
+    print_json,
+    printable,
+    stream_line,
+)
 from console.errors import EXIT_FAILED, EXIT_OK, UsageError
 from console.jobs import Job, JobStatus, Trigger
 from console.settings import Settings
@@ -182,9 +188,7 @@ def _print_summary(job: Job) -> None:
     for run in job.host_runs.values():
         counts[run.status.value] = counts.get(run.status.value, 0) + 1
     tally = ", ".join(f"{n} {status.lower()}" for status, n in sorted(counts.items()))
-    print(
-        f"job {job.id} {job.status.value}: {tally}" + (f" ({job.reason})" if job.reason else ""),
-        file=sys.stderr,
-    )
+    reason = f" ({printable(job.reason)})" if job.reason else ""
+    print(f"job {job.id} {job.status.value}: {tally}{reason}", file=sys.stderr)
     if job.status is not JobStatus.COMPLETED:
         print_host_runs(job)
