@@ -21,10 +21,19 @@ from aiohttp import web
 from console.client import EngineEvent
 from console.errors import OpsError, UsageError
 from console.jobs import JobStatus, Trigger
-from console.wire import error_to_dict, host_to_dict, probe_to_dict, runbook_to_dict
+from console.wire import (
+    error_to_dict,
+    event_to_dict,
+    host_to_dict,
+    probe_to_dict,
+    runbook_to_dict,
+)
 
 SOCKET_NAME = "control.sock"
 SHUTDOWN_TIMEOUT = 5.0  # seconds a request in flight may take once the engine stops
+# Events one `GET /events` client may be behind before newer ones are dropped for it
+# (it sees the gap in `seq` and re-reads state; the engine never waits for a reader).
+EVENT_BACKLOG = 10_000
 # The admin operations of schedules and webhooks reachable as POST /admin/{service}/{op};
 # each takes JSON keyword arguments and returns JSON (see console.schedule_book and
 # console.webhook_service).
@@ -200,14 +209,19 @@ class ControlServer:
         return _json([r.to_dict() for r in records])
 
     async def events(self, request: web.Request) -> web.StreamResponse:
-        """Engine events as JSON lines until the client goes away."""
+        """Engine events as JSON lines until the client goes away. Each line carries
+        `seq`, counting every event offered to this client: a client that reads too
+        slowly loses events past EVENT_BACKLOG and sees the jump in `seq`."""
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await response.prepare(request)
-        queue: asyncio.Queue[EngineEvent] = asyncio.Queue(maxsize=10_000)
+        queue: asyncio.Queue[tuple[int, EngineEvent]] = asyncio.Queue(maxsize=EVENT_BACKLOG)
+        offered = 0
 
         def on_event(event: EngineEvent) -> None:
-            with contextlib.suppress(asyncio.QueueFull):  # a stalled client loses events
-                queue.put_nowait(event)
+            nonlocal offered
+            offered += 1
+            with contextlib.suppress(asyncio.QueueFull):  # the client sees the gap
+                queue.put_nowait((offered, event))
 
         unsubscribe = self.engine.subscribe(on_event)
         task = asyncio.current_task()
@@ -216,13 +230,8 @@ class ControlServer:
         try:
             await response.write(b'{"ready": true}\n')
             while True:
-                event = await queue.get()
-                line = {
-                    "job_id": event.job_id,
-                    "job": event.job.to_dict() if event.job else None,
-                    "records": [r.to_dict() for r in event.records],
-                }
-                await response.write(json.dumps(line).encode() + b"\n")
+                seq, event = await queue.get()
+                await response.write(json.dumps(event_to_dict(event, seq)).encode() + b"\n")
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:

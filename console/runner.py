@@ -211,6 +211,11 @@ class JobRunner:
     def _publish(self, job: Job) -> None:
         self._events.publish(EngineEvent(job_id=job.id, job=job.copy()))
 
+    def _touch_run(self, job: Job, run: HostRun) -> None:
+        """A host run changed: only that run is published (O(1) in the job's size)."""
+        self._writer.save_later(job)
+        self._events.publish(EngineEvent(job_id=job.id, run=run.copy()))
+
     def _finish(self, job: Job, ran: bool = False) -> None:
         """Record the final state (with the job's streams, if it ran) and let go."""
         self._writer.save_soon(job, sync_streams=ran)
@@ -264,12 +269,12 @@ class JobRunner:
         run = job.host_runs[name]
         if host is None:
             end_run(run, JobStatus.FAILED, "not_in_inventory: the host left the inventory")
-            self._touch(job)
+            self._touch_run(job, run)
             return
         async with self._use_host(job, name):
             run.transition(JobStatus.STARTING)
             run.transition(JobStatus.RUNNING)
-            self._touch(job)
+            self._touch_run(job, run)
             capture = _StreamCapture(self, job, name)
             try:
                 extra_env = (
@@ -296,7 +301,7 @@ class JobRunner:
                 end_run(run, JobStatus.FAILED, f"error: {exc}")
             finally:
                 capture.flush()
-            self._touch(job)
+            self._touch_run(job, run)
 
 
 def end_run(run: HostRun, final: JobStatus, error: str) -> None:

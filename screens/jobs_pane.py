@@ -53,6 +53,8 @@ class JobsPane(FilteredListPane):
         super().__init__(id=id)
         self._exhausted = False
         self._loading = False
+        # Active jobs as last published whole: host-run events update them in place.
+        self._active: dict[str, Job] = {}
 
     def compose(self) -> ComposeResult:
         yield Input(
@@ -113,9 +115,24 @@ class JobsPane(FilteredListPane):
         )
 
     def engine_event(self, event: EngineEvent) -> None:
+        """A job's own change brings the whole job; a host run's change only that run,
+        applied to the job kept from its last whole event. Lost events: reload."""
+        if event.missed:
+            self._active.clear()
+            self.reload()
+            return
         job = event.job
         if job is None:
+            job = self._active.get(event.job_id)
+            if event.run is None or job is None:
+                return
+            job.host_runs[event.run.host] = event.run
+            self.table.update_row(job.id, job_row(job))
             return
+        if job.status.finished:
+            self._active.pop(job.id, None)
+        else:
+            self._active[job.id] = job
         if not self.table.update_row(job.id, job_row(job)) and self._matches(job):
             self.table.prepend_row(job.id, job_row(job))
             self.show_status()

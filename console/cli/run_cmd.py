@@ -20,7 +20,8 @@ from console.cli.output import (
     stream_line,
 )
 from console.errors import EXIT_FAILED, EXIT_OK, UsageError
-from console.jobs import Job, JobStatus, Trigger
+from console.follow import JobFollower
+from console.jobs import Job, JobStatus, StreamRecord, Trigger
 from console.settings import Settings
 
 
@@ -143,39 +144,21 @@ async def _run_and_follow(
     from console.connect import engine_client
 
     async with engine_client(settings) as client:
-        done = asyncio.Event()
         width = 8
-        watched: dict[str, Job] = {}
 
-        def on_event(event: Any) -> None:
-            job = watched.get("job")
-            if job is None or event.job_id != job.id:
-                return
-            if not args.json:
-                for record in event.records:
-                    target = sys.stdout if record.stream == "output" else sys.stderr
-                    print(stream_line(record, width), file=target, flush=True)
-            if event.job is not None and event.job.status.finished:
-                done.set()
+        def show(record: StreamRecord) -> None:
+            target = sys.stdout if record.stream == "output" else sys.stderr
+            print(stream_line(record, width), file=target, flush=True)
 
-        unsubscribe = client.subscribe(on_event)
-        if hasattr(client, "wait_subscribed"):
-            await client.wait_subscribed()
-        job = await _start(client, args, params, trigger, parent)
-        width = max(len(h) for h in job.hosts)
-        watched["job"] = job
-        # The job may have finished before the subscription saw it: ask once.
-        if (await client.job(job.id)).status.finished:
-            done.set()
-        try:
-            await done.wait()
-        except asyncio.CancelledError:
-            if not getattr(client, "is_attached", False):
-                await client.stop_job(job.id)
-            raise
-        finally:
-            unsubscribe()
-        final = await client.job(job.id)
+        async with JobFollower(client, None if args.json else show) as follower:
+            job = await _start(client, args, params, trigger, parent)
+            width = max(len(h) for h in job.hosts)
+            try:
+                final = await follower.follow(job.id)
+            except asyncio.CancelledError:
+                if not getattr(client, "is_attached", False):
+                    await client.stop_job(job.id)
+                raise
         if args.json:
             print_json(job_detail(final, await client.streams(job.id)))
         else:

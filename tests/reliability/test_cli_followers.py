@@ -7,13 +7,29 @@ escaped, `--json` keeps the text exact.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
 
+import aiohttp
 import pytest
 
-from tests.jobs.helpers import JobEnv, job_env, jobs_inventory  # noqa: F401 (fixtures)
+from console.engine import Engine
+from console.settings import Settings
+from tests.fleet import Fleet
+from tests.jobs.helpers import (  # noqa: F401 (job_env and jobs_inventory are fixtures)
+    OPSCONSOLE,
+    JobEnv,
+    job_env,
+    jobs_inventory,
+    make_job_env,
+)
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(400)
 
 # Clear screen, set the window title, a UTF-8 encoded C1 CSI (U+009B), backspaces over
 # text and a carriage return that would overwrite the line, then a tab (kept).
@@ -93,3 +109,116 @@ def test_attached_run_exec_and_jobs_show_escape_and_json_keeps_the_text(
     assert (ssh_host, "|", SHOWN) in {
         tuple(line.split(maxsplit=2)) for line in attached.stdout.splitlines()
     }
+
+
+# --- followers: `run` attached to `serve` ends when its job ends, whatever it missed ---
+
+FLOOD_HOSTS = 200
+FLOOD_LINES = 80
+# Each line its own event (a pause between lines): 200 x 80 = 16,000 events, more than
+# the engine keeps for a client that stopped reading (EVENT_BACKLOG = 10,000).
+CHATTY = f"""# /// runbook
+# description = "print {FLOOD_LINES} numbered lines, one at a time"
+# ///
+import time
+
+for number in range({FLOOD_LINES}):
+    print(f"line {{number}}", flush=True)
+    time.sleep(0.01)
+"""
+
+
+def _flood_inventory(path: Path, count: int, connection: str) -> Path:
+    hosts = "".join(f"        f{n:05d}: {{}}\n" for n in range(count))
+    path.write_text(
+        f"all:\n  children:\n    flood:\n      vars:\n        ansible_connection: {connection}\n"
+        f"      hosts:\n{hosts}"
+    )
+    return path
+
+
+def _stalled_events_client(data_dir: Path) -> socket.socket:
+    """A real attached client that subscribes to events and never reads them."""
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.connect(str(data_dir / "control.sock"))
+    client.sendall(b"GET /events HTTP/1.1\r\nHost: engine\r\n\r\n")
+    return client
+
+
+def test_a_follower_that_stopped_reading_still_ends_with_the_jobs_exit_code(
+    fleet: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inventory = _flood_inventory(tmp_path / "flood.yaml", FLOOD_HOSTS, "local")
+    env = make_job_env(fleet, inventory, tmp_path, monkeypatch)
+    try:
+        env.runbook("chatty.py", CHATTY)
+        env.serve()
+        stalled = _stalled_events_client(env.settings.data_dir)
+        # Nobody reads the follower's output until the job has ended: its pipe fills,
+        # it stops reading its events, and the engine drops what it cannot keep.
+        follower = subprocess.Popen(
+            [str(OPSCONSOLE), "run", "chatty", "flood"],
+            env=env.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 240
+        while not [j for j in env.cli_json("jobs", "list") if j["status"] == "Completed"]:
+            assert follower.poll() is None and time.monotonic() < deadline, "no job ended"
+            time.sleep(0.5)
+        out, err = follower.communicate(timeout=90)
+        stalled.close()
+    finally:
+        env.close()
+    assert follower.returncode == 0, err[-2000:]
+    assert f"Completed: {FLOOD_HOSTS} completed" in err
+    # Every line of every host, each once, though most of them came after the loss.
+    shown = Counter(out.splitlines())
+    expected = {f"f{n:05d} | line {i}" for n in range(FLOOD_HOSTS) for i in range(FLOOD_LINES)}
+    assert set(shown) == expected and set(shown.values()) == {1}
+
+
+# --- one host's change costs the event stream the same at 10 and 10,000 hosts ---
+
+
+LINE_LIMIT = 64 * 1024 * 1024  # a job-level line carries the whole 10,000-host job
+
+
+async def _host_event_sizes(fleet: Fleet, tmp_path: Path, count: int, wanted: int) -> list[int]:
+    """The bytes of the first `wanted` `GET /events` lines that report one host run's
+    change, for a job on `count` hosts (WinRM hosts: each host run fails at once, no
+    process runs)."""
+    settings = Settings(
+        inventory=_flood_inventory(tmp_path / f"hosts{count}.yaml", count, "winrm"),
+        data_dir=tmp_path / f"data{count}",
+        runbooks=tmp_path,
+    )
+    sizes: list[int] = []
+    async with Engine(settings) as engine:
+        connector = aiohttp.UnixConnector(path=str(settings.data_dir / "control.sock"))
+        async with (
+            aiohttp.ClientSession(connector=connector) as session,
+            session.get("http://engine/events") as response,
+        ):
+            assert json.loads(await response.content.readline()) == {"ready": True}
+            await engine.start_command("flood", "true")
+            while len(sizes) < wanted:
+                line = await asyncio.wait_for(
+                    response.content.readline(max_line_length=LINE_LIMIT), 120
+                )
+                event = json.loads(line)
+                if event["job"] is None and not event["records"]:
+                    sizes.append(len(line))
+    return sizes
+
+
+async def test_one_host_change_is_a_small_event_whatever_the_jobs_size(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    small = await _host_event_sizes(fleet, tmp_path, 10, 20)  # running, failed per host
+    # The first 2,000 (a burst of 20,000 may be cut at the stream's 10,000-event backlog).
+    large = await _host_event_sizes(fleet, tmp_path, 10_000, 2_000)
+    assert max(large) < 600
+    assert max(large) <= max(small) + 8  # host names are as long; times may differ
