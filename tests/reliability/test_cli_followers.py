@@ -13,6 +13,7 @@ import socket
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -113,27 +114,39 @@ def test_attached_run_exec_and_jobs_show_escape_and_json_keeps_the_text(
 
 # --- followers: `run` attached to `serve` ends when its job ends, whatever it missed ---
 
-FLOOD_HOSTS = 200
-FLOOD_LINES = 80
-# Each line its own event (a pause between lines): 200 x 80 = 16,000 events, more than
-# the engine keeps for a client that stopped reading (EVENT_BACKLOG = 10,000).
+FOLLOWED_HOSTS = 200
+FOLLOWED_LINES = 40  # 200 x 40 lines: more than a pipe holds, so an unread follower blocks
+BURST_HOSTS = 12_000  # WinRM hosts: each host run fails at once (no process runs)
 CHATTY = f"""# /// runbook
-# description = "print {FLOOD_LINES} numbered lines, one at a time"
+# description = "print {FOLLOWED_LINES} lines, then wait for the gate file"
+# [parameters.gate]
+# type = "string"
+# [parameters.marks]
+# type = "string"
 # ///
+import os
+import pathlib
 import time
 
-for number in range({FLOOD_LINES}):
+for number in range({FOLLOWED_LINES}):
     print(f"line {{number}}", flush=True)
-    time.sleep(0.01)
+pathlib.Path(os.environ["OPS_PARAM_MARKS"], os.path.basename(os.environ["OPS_WORKDIR"])).touch()
+while not os.path.exists(os.environ["OPS_PARAM_GATE"]):
+    time.sleep(0.1)
 """
+NOOP = '#!/bin/sh\n# /// runbook\n# description = "nothing"\n# ///\ntrue\n'
 
 
-def _flood_inventory(path: Path, count: int, connection: str) -> Path:
-    hosts = "".join(f"        f{n:05d}: {{}}\n" for n in range(count))
-    path.write_text(
-        f"all:\n  children:\n    flood:\n      vars:\n        ansible_connection: {connection}\n"
-        f"      hosts:\n{hosts}"
-    )
+def _inventory(path: Path, groups: dict[str, tuple[int, str]]) -> Path:
+    """Groups of `count` hosts named g00000... on one connection each."""
+    text = "all:\n  children:\n"
+    for group, (count, connection) in groups.items():
+        hosts = "".join(f"        {group[0]}{n:05d}: {{}}\n" for n in range(count))
+        text += (
+            f"    {group}:\n      vars:\n        ansible_connection: {connection}\n"
+            f"      hosts:\n{hosts}"
+        )
+    path.write_text(text)
     return path
 
 
@@ -146,37 +159,57 @@ def _stalled_events_client(data_dir: Path) -> socket.socket:
     return client
 
 
-def test_a_follower_that_stopped_reading_still_ends_with_the_jobs_exit_code(
+def _wait(predicate: Callable[[], bool], what: str, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.3)
+
+
+def test_a_follower_that_lost_events_still_ends_with_the_jobs_exit_code(
     fleet: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    inventory = _flood_inventory(tmp_path / "flood.yaml", FLOOD_HOSTS, "local")
-    env = make_job_env(fleet, inventory, tmp_path, monkeypatch)
+    """`opsconsole run` stops reading (nobody reads its output: its pipe is full) while a
+    12,000-host burst floods the engine's events: the engine drops events for it, the
+    final one of its job among them. Once read again, it still ends, exit 0, having
+    shown every line of its job once."""
+    groups = {"followed": (FOLLOWED_HOSTS, "local"), "burst": (BURST_HOSTS, "winrm")}
+    env = make_job_env(fleet, _inventory(tmp_path / "hosts.yaml", groups), tmp_path, monkeypatch)
+    gate, marks = tmp_path / "gate", tmp_path / "marks"
+    marks.mkdir()
     try:
         env.runbook("chatty.py", CHATTY)
+        env.runbook("noop.sh", NOOP)
         env.serve()
         stalled = _stalled_events_client(env.settings.data_dir)
-        # Nobody reads the follower's output until the job has ended: its pipe fills,
-        # it stops reading its events, and the engine drops what it cannot keep.
+        params = ["-p", f"gate={gate}", "-p", f"marks={marks}"]
         follower = subprocess.Popen(
-            [str(OPSCONSOLE), "run", "chatty", "flood"],
+            [str(OPSCONSOLE), "run", "chatty", "followed", *params],
             env=env.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        deadline = time.monotonic() + 240
-        while not [j for j in env.cli_json("jobs", "list") if j["status"] == "Completed"]:
-            assert follower.poll() is None and time.monotonic() < deadline, "no job ended"
-            time.sleep(0.5)
-        out, err = follower.communicate(timeout=90)
+        _wait(lambda: len(list(marks.iterdir())) == FOLLOWED_HOSTS, "every host printed")
+        burst = env.cli("run", "noop", "burst", "--no-wait").stdout.strip()
+        _wait(lambda: env.cli_json("jobs", "show", burst)["ended"] is not None, "burst ended")
+        gate.touch()
+        _wait(
+            lambda: env.cli_json("jobs", "list", "--runbook", "chatty")[0]["status"] == "Completed",
+            "the followed job completed",
+        )
+        out, err = follower.communicate(timeout=120)
         stalled.close()
     finally:
+        if "follower" in locals() and follower.poll() is None:
+            follower.kill()
         env.close()
     assert follower.returncode == 0, err[-2000:]
-    assert f"Completed: {FLOOD_HOSTS} completed" in err
-    # Every line of every host, each once, though most of them came after the loss.
+    assert f"Completed: {FOLLOWED_HOSTS} completed" in err
     shown = Counter(out.splitlines())
-    expected = {f"f{n:05d} | line {i}" for n in range(FLOOD_HOSTS) for i in range(FLOOD_LINES)}
+    expected = {
+        f"f{n:05d} | line {i}" for n in range(FOLLOWED_HOSTS) for i in range(FOLLOWED_LINES)
+    }
     assert set(shown) == expected and set(shown.values()) == {1}
 
 
@@ -191,7 +224,7 @@ async def _host_event_sizes(fleet: Fleet, tmp_path: Path, count: int, wanted: in
     change, for a job on `count` hosts (WinRM hosts: each host run fails at once, no
     process runs)."""
     settings = Settings(
-        inventory=_flood_inventory(tmp_path / f"hosts{count}.yaml", count, "winrm"),
+        inventory=_inventory(tmp_path / f"hosts{count}.yaml", {"flood": (count, "winrm")}),
         data_dir=tmp_path / f"data{count}",
         runbooks=tmp_path,
     )
