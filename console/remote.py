@@ -113,7 +113,10 @@ class RemoteClient:
         trigger: Trigger = Trigger.MANUAL,
         trigger_ref: str | None = None,
         timeout: float | None = None,
+        parent_token: str | None = None,
     ) -> Job:
+        """A child job (trigger PARENT) needs its parent's OPS_JOB_TOKEN; the engine
+        records who started the job from the socket's peer, not from this call."""
         body = {
             "runbook": runbook,
             "pattern": pattern,
@@ -121,6 +124,7 @@ class RemoteClient:
             "trigger": trigger.value,
             "trigger_ref": trigger_ref,
             "timeout": timeout,
+            "parent_token": parent_token,
         }
         return Job.from_dict(await self._call("POST", "/jobs", body))
 

@@ -20,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hmac
 import logging
 import os
+import secrets
 import sys
 import time
 from collections import deque
@@ -84,6 +86,9 @@ class JobRunner:
         self._host_slots: dict[str, asyncio.Semaphore] = {}
         self._slot_holders: dict[str, set[str]] = {}  # host -> ids of jobs holding its slot
         self._local_env = dict(local_env or {})
+        # job id -> the random token its local host runs get (OPS_JOB_TOKEN): a request
+        # to start a child job must show it (see `is_parent`); never stored.
+        self._child_tokens: dict[str, str] = {}
         self._loop_task: asyncio.Task[None] | None = None
 
     # ----------------------------------------------------------------- lifecycle
@@ -110,6 +115,16 @@ class JobRunner:
 
     def active_jobs(self) -> list[Job]:
         return [job.copy() for job in self._jobs.values()]
+
+    def is_parent(self, job_id: str, token: str) -> bool:
+        """True when `job_id` is running and `token` is the one its host runs were given:
+        only then may a request start a child of it (exempt from `max_jobs`)."""
+        expected = self._child_tokens.get(job_id)
+        return (
+            expected is not None
+            and job_id in self._running
+            and hmac.compare_digest(expected.encode(), token.encode())
+        )
 
     # ----------------------------------------------------------------- commands
     def enqueue(self, job: Job, work: Work, timeout: float | None = None) -> None:
@@ -218,11 +233,13 @@ class JobRunner:
 
     def _finish(self, job: Job, ran: bool = False) -> None:
         """Record the final state (with the job's streams, if it ran) and let go."""
+        self._child_tokens.pop(job.id, None)
         self._writer.save_soon(job, sync_streams=ran)
         self._publish(job)
         self._jobs.pop(job.id, None)
 
     async def _run_job(self, job: Job, work: Work, timeout: float | None) -> None:
+        self._child_tokens[job.id] = secrets.token_hex(16)
         try:
             job.transition(JobStatus.STARTING)
             self._publish(job)
@@ -278,7 +295,13 @@ class JobRunner:
             capture = _StreamCapture(self, job, name)
             try:
                 extra_env = (
-                    {**self._local_env, "OPS_JOB_ID": job.id} if host.connection == "local" else {}
+                    {
+                        **self._local_env,
+                        "OPS_JOB_ID": job.id,
+                        "OPS_JOB_TOKEN": self._child_tokens[job.id],
+                    }
+                    if host.connection == "local"
+                    else {}
                 )
                 status = await _execute(
                     self._transport_for(host), host, work, deadline, capture.on_line, extra_env

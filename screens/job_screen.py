@@ -99,7 +99,7 @@ class JobScreen(Screen[None]):
         reason = f"  ({job.reason})" if job.reason else ""
         self.query_one("#job-header", Static).update(
             f"{job.runbook} on {job.pattern}   {job.status.value}{reason}\n"
-            f"id {job.id}  trigger {job.trigger.value}  started {clock(job.started)}"
+            f"id {job.id}  by {job.started_by}  started {clock(job.started)}"
             f"  time {job_duration(job)}  hosts {len(job.hosts)}"
         )
 

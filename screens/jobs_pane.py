@@ -28,9 +28,9 @@ PRELOAD = 20  # rows from the end at which the next page is fetched
 
 COLUMNS = (
     Column("Status", 9),
-    Column("Runbook", 15),
-    Column("Pattern", 11),
-    Column("Trigger", 8),
+    Column("Runbook", 13),
+    Column("Pattern", 9),
+    Column("Started by", 12),  # a user, or schedule:NAME, webhook:NAME, job:PARENT
     Column("Started", 14),
     Column("Time", 6),
     Column("Hosts", 8),

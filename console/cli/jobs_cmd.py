@@ -129,6 +129,7 @@ def show_job(args: argparse.Namespace, settings: Settings) -> int:
         )
         print(
             f"  trigger {job.trigger.value}{printable(ref)}"
+            f"  started by {printable(job.started_by)}"
             f"  created {local_time(job.created)}  started {local_time(job.started)}"
             f"  ended {local_time(job.ended)}"
         )

@@ -71,6 +71,7 @@ def job_summary(job: Job) -> dict[str, Any]:
         "hosts": list(job.hosts),
         "status": job.status.value,
         "trigger": job.trigger.value,
+        "started_by": job.started_by,
         "created": iso(job.created),
         "started": iso(job.started),
         "ended": iso(job.ended),
@@ -108,13 +109,13 @@ def stream_line(record: StreamRecord, width: int) -> str:
 def print_job_table(jobs: list[Job]) -> None:
     print(
         f"{'ID':<20} {'STATUS':<10} {'RUNBOOK':<22} {'PATTERN':<18} {'TRIGGER':<9} "
-        f"{'STARTED':<19} DURATION"
+        f"{'STARTED BY':<16} {'STARTED':<19} DURATION"
     )
     for job in jobs:
         print(
             f"{job.id:<20} {job.status.value:<10} {printable(job.runbook)[:22]:<22} "
             f"{printable(job.pattern)[:18]:<18} {job.trigger.value:<9} "
-            f"{local_time(job.started):<19} "
+            f"{printable(job.started_by)[:16]:<16} {local_time(job.started):<19} "
             f"{duration(job.duration)}"
         )
 

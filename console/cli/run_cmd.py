@@ -1,7 +1,8 @@
 """`opsconsole run RUNBOOK PATTERN`: start a runbook, follow its streams, exit 0/1.
 
-Inside a running job (the engine sets OPS_JOB_ID), the new job records that job as its
-parent, which is how a runbook starts a child runbook and waits for its result.
+Inside a running job (the engine sets OPS_JOB_ID and OPS_JOB_TOKEN on its local host
+runs), the new job records that job as its parent, which is how a runbook starts a
+child runbook and waits for its result; the engine checks the token.
 """
 
 from __future__ import annotations
@@ -79,8 +80,15 @@ async def _start(
     parent: str | None,
 ) -> Job:
     pattern = args.pattern or await _default_target(client, args.runbook)
+    child = {"parent_token": os.environ.get("OPS_JOB_TOKEN", "")} if parent else {}
     job: Job = await client.start_job(
-        args.runbook, pattern, params, trigger=trigger, trigger_ref=parent, timeout=args.timeout
+        args.runbook,
+        pattern,
+        params,
+        trigger=trigger,
+        trigger_ref=parent,
+        timeout=args.timeout,
+        **child,
     )
     return job
 

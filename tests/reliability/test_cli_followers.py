@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import pwd
 import socket
 import subprocess
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
 from console.engine import Engine
+from console.jobs import Job
 from console.settings import Settings
 from tests.fleet import Fleet
 from tests.jobs.helpers import (  # noqa: F401 (job_env and jobs_inventory are fixtures)
@@ -255,3 +260,113 @@ async def test_one_host_change_is_a_small_event_whatever_the_jobs_size(
     large = await _host_event_sizes(fleet, tmp_path, 10_000, 2_000)
     assert max(large) < 600
     assert max(large) <= max(small) + 8  # host names are as long; times may differ
+
+
+# --- who started a job: from what the engine can check, never from the client's word ---
+
+PARENT = """#!/bin/sh
+# /// runbook
+# description = "start the child runbook and wait for it"
+# ///
+opsconsole run child localhost
+"""
+CHILD = '#!/bin/sh\n# /// runbook\n# description = "a child"\n# ///\necho "child"\n'
+GATED = """#!/bin/sh
+# /// runbook
+# description = "wait for the gate file"
+# [parameters.gate]
+# type = "string"
+# ///
+while [ ! -e "$OPS_PARAM_GATE" ]; do sleep 0.1; done
+"""
+
+
+def _post_control(data_dir: Path, path: str, body: dict[str, object]) -> tuple[int, Any]:
+    """One request to the control socket, as any local client could send it."""
+
+    async def go() -> tuple[int, Any]:
+        connector = aiohttp.UnixConnector(path=str(data_dir / "control.sock"))
+        async with (
+            aiohttp.ClientSession(connector=connector) as session,
+            session.post(f"http://engine{path}", json=body) as response,
+        ):
+            return response.status, await response.json()
+
+    return asyncio.run(go())
+
+
+def test_every_job_says_who_started_it(job_env: JobEnv) -> None:  # noqa: F811
+    me = pwd.getpwuid(os.getuid()).pw_name
+    for name, text in (("parent.sh", PARENT), ("child.sh", CHILD), ("noop.sh", NOOP)):
+        job_env.runbook(name, text)
+    job_env.serve()
+
+    parent = json.loads(job_env.cli("run", "parent", "localhost", "--json").stdout)
+    (child,) = job_env.cli_json("jobs", "list", "--runbook", "child")
+    assert (parent["started_by"], child["started_by"]) == (me, f"job:{parent['id']}")
+
+    url = job_env.cli("webhooks", "create", "deploy", "noop", "localhost").stdout.strip()
+    with urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST")) as answer:
+        (hooked,) = json.loads(answer.read())["JobIds"]
+    _wait(lambda: job_env.cli_json("jobs", "show", hooked)["ended"] is not None, "hook ran")
+    assert job_env.cli_json("jobs", "show", hooked)["started_by"] == "webhook:deploy"
+
+    # A client's own word counts for nothing: the kernel says who is connected.
+    status, claimed = _post_control(
+        job_env.settings.data_dir,
+        "/jobs",
+        {"runbook": "noop", "pattern": "localhost", "started_by": "mallory"},
+    )
+    assert (status, claimed["started_by"]) == (201, me)
+
+    listed = job_env.cli("jobs", "list").stdout.splitlines()
+    assert listed[0].split()[5:7] == ["STARTED", "BY"]
+    assert {line.split()[5] for line in listed[1:]} == {
+        me,
+        f"job:{parent['id']}"[:16],
+        "webhook:deploy",
+    }
+    shown = job_env.cli("jobs", "show", child["id"]).stdout
+    assert f"started by job:{parent['id']}" in shown
+
+
+def test_only_a_running_parent_with_its_token_may_start_a_child(
+    job_env: JobEnv,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """`trigger: parent` skips `max_jobs`: a client saying so without the parent's
+    per-job token (given only to the parent's own local host runs) is refused."""
+    job_env.runbook("gated.sh", GATED)
+    job_env.runbook("noop.sh", NOOP)
+    job_env.serve("--max-jobs", "1")
+    gate = tmp_path / "gate"
+    running = job_env.cli("run", "gated", "localhost", "-p", f"gate={gate}", "--no-wait")
+    gated = running.stdout.strip()
+    _wait(lambda: job_env.cli_json("jobs", "show", gated)["status"] == "Running", "gated runs")
+
+    for forged in ({"parent_token": "0" * 32}, {}, {"trigger_ref": "nonexistent"}):
+        body = {"runbook": "noop", "pattern": "localhost", "trigger": "parent"}
+        status, answer = _post_control(
+            job_env.settings.data_dir, "/jobs", {**body, "trigger_ref": gated, **forged}
+        )
+        assert status == 400, answer
+        assert "not a running job that may start children" in answer["error"]["message"]
+    status, answer = _post_control(
+        job_env.settings.data_dir,
+        "/jobs",
+        {"runbook": "noop", "pattern": "localhost", "trigger": "schedule", "trigger_ref": "x"},
+    )
+    assert (
+        status == 400 and "may not start a job as trigger 'schedule'" in answer["error"]["message"]
+    )
+    jobs = job_env.cli_json("jobs", "list")
+    assert [(j["runbook"], j["status"]) for j in jobs] == [("gated", "Running")]
+    gate.touch()
+    _wait(lambda: job_env.cli_json("jobs", "show", gated)["status"] == "Completed", "gate opened")
+
+
+def test_a_job_stored_before_started_by_reads_as_unknown() -> None:
+    stored = {"id": "01", "runbook": "r", "pattern": "all", "hosts": [], "status": "Completed"}
+    job = Job.from_dict({**stored, "created": 0.0})
+    assert job.started_by == "unknown"
+    assert job.to_dict()["started_by"] == "unknown"
