@@ -17,6 +17,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -311,6 +312,19 @@ def test_every_job_says_who_started_it(job_env: JobEnv) -> None:  # noqa: F811
     _wait(lambda: job_env.cli_json("jobs", "show", hooked)["ended"] is not None, "hook ran")
     assert job_env.cli_json("jobs", "show", hooked)["started_by"] == "webhook:deploy"
 
+    start = datetime.now(UTC).isoformat(timespec="seconds")
+    every_2s = ["--cron", "* * * * * */2", "--start", start]
+    created = job_env.cli("schedules", "create", "nightly", "noop", "localhost", *every_2s)
+    assert created.returncode == 0, created.stderr
+    _wait(
+        lambda: any(j["trigger"] == "schedule" for j in job_env.cli_json("jobs", "list")),
+        "a scheduled run",
+    )
+    scheduled = {
+        j["started_by"] for j in job_env.cli_json("jobs", "list") if j["trigger"] == "schedule"
+    }
+    assert scheduled == {"schedule:nightly"}
+
     # A client's own word counts for nothing: the kernel says who is connected.
     status, claimed = _post_control(
         job_env.settings.data_dir,
@@ -325,6 +339,7 @@ def test_every_job_says_who_started_it(job_env: JobEnv) -> None:  # noqa: F811
         me,
         f"job:{parent['id']}"[:16],
         "webhook:deploy",
+        "schedule:nightly",
     }
     shown = job_env.cli("jobs", "show", child["id"]).stdout
     assert f"started by job:{parent['id']}" in shown
