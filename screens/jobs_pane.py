@@ -90,6 +90,7 @@ class JobsPane(FilteredListPane):
         """First page again (after a filter change or on request)."""
         jobs = await client_of(self).jobs(limit=PAGE, **self._query())  # type: ignore[arg-type]
         self._exhausted = len(jobs) < PAGE
+        self._active = {j.id: j for j in jobs if not j.status.finished}
         self.table.set_rows([(j.id, job_row(j)) for j in jobs])
         self.show_status()
 
