@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
+import struct
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,11 +22,20 @@ from aiohttp import web
 
 from console.client import EngineEvent
 from console.errors import OpsError, UsageError
-from console.jobs import JobStatus, Trigger
-from console.wire import error_to_dict, host_to_dict, probe_to_dict, runbook_to_dict
+from console.jobs import JobStatus, Trigger, default_starter, user_name
+from console.wire import (
+    error_to_dict,
+    event_to_dict,
+    host_to_dict,
+    probe_to_dict,
+    runbook_to_dict,
+)
 
 SOCKET_NAME = "control.sock"
 SHUTDOWN_TIMEOUT = 5.0  # seconds a request in flight may take once the engine stops
+# Events one `GET /events` client may be behind before newer ones are dropped for it
+# (it sees the gap in `seq` and re-reads state; the engine never waits for a reader).
+EVENT_BACKLOG = 10_000
 # The admin operations of schedules and webhooks reachable as POST /admin/{service}/{op};
 # each takes JSON keyword arguments and returns JSON (see console.schedule_book and
 # console.webhook_service).
@@ -32,11 +43,25 @@ ADMIN_OPERATIONS = {
     "schedules": frozenset({"create", "entries", "show", "set_enabled", "delete", "next"}),
     "webhooks": frozenset({"create", "entries", "set_enabled", "delete", "rotate_secret"}),
 }
+# What a client may say started its job (a child job needs its parent's token instead;
+# schedules and webhooks start jobs inside the engine).
+CLIENT_TRIGGERS = frozenset({Trigger.MANUAL, Trigger.CLI})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def socket_path(data_dir: Path) -> Path:
     return data_dir / SOCKET_NAME
+
+
+def peer_user(request: web.Request) -> str:
+    """The Unix user of the process at the other end of the control socket, as the
+    kernel reports it (SO_PEERCRED): a client cannot claim to be someone else."""
+    sock = request.transport.get_extra_info("socket") if request.transport else None
+    if sock is None:
+        raise OpsError("the control socket did not say who is connected")
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return user_name(uid)
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -146,25 +171,55 @@ class ControlServer:
 
     async def start_job(self, request: web.Request) -> web.Response:
         body = await request.json()
+        trigger, trigger_ref, started_by = self._starter(request, body)
         job = await self.engine.start_job(
             body["runbook"],
             body["pattern"],
             body.get("parameters", {}),
-            trigger=Trigger(body.get("trigger", "cli")),
-            trigger_ref=body.get("trigger_ref"),
+            trigger=trigger,
+            trigger_ref=trigger_ref,
             timeout=body.get("timeout"),
+            started_by=started_by,
         )
         return _json(job.to_dict(), 201)
 
     async def start_command(self, request: web.Request) -> web.Response:
         body = await request.json()
+        trigger, _, started_by = self._starter(request, body)
+        if trigger is Trigger.PARENT:
+            raise UsageError("a command cannot be a child job; use `opsconsole run`")
         job = await self.engine.start_command(
             body["pattern"],
             body["command"],
-            trigger=Trigger(body.get("trigger", "cli")),
+            trigger=trigger,
             timeout=body.get("timeout"),
+            started_by=started_by,
         )
         return _json(job.to_dict(), 201)
+
+    def _starter(self, request: web.Request, body: dict[str, Any]) -> tuple[Trigger, Any, str]:
+        """The trigger, its reference and who started the job, from what this engine
+        can check, never from what the client says: the Unix user of the peer process
+        (SO_PEERCRED), or, for a child job, the running parent that handed the client
+        its per-job token (only the engine creates child jobs: they skip `max_jobs`)."""
+        try:
+            trigger = Trigger(body.get("trigger", "cli"))
+        except ValueError:
+            raise UsageError(f"unknown trigger {body.get('trigger')!r}") from None
+        if trigger is Trigger.PARENT:
+            parent, token = str(body.get("trigger_ref") or ""), str(body.get("parent_token") or "")
+            if not self.engine.runner.is_parent(parent, token):
+                raise UsageError(
+                    f"job {parent or '(none)'} is not a running job that may start children "
+                    "(a child job is started from inside its parent, with OPS_JOB_TOKEN)"
+                )
+            return trigger, parent, default_starter(trigger, parent)
+        if trigger not in CLIENT_TRIGGERS:
+            raise UsageError(
+                f"a client may not start a job as trigger {trigger.value!r}; "
+                f"use one of {', '.join(sorted(t.value for t in CLIENT_TRIGGERS))}"
+            )
+        return trigger, None, peer_user(request)
 
     async def jobs(self, request: web.Request) -> web.Response:
         q = request.query
@@ -188,7 +243,9 @@ class ControlServer:
     async def rerun_job(self, request: web.Request) -> web.Response:
         body = await request.json() if request.can_read_body else {}
         job = await self.engine.rerun_job(
-            request.match_info["id"], bool(body.get("failed_only", False))
+            request.match_info["id"],
+            bool(body.get("failed_only", False)),
+            started_by=peer_user(request),
         )
         return _json(job.to_dict(), 201)
 
@@ -200,14 +257,19 @@ class ControlServer:
         return _json([r.to_dict() for r in records])
 
     async def events(self, request: web.Request) -> web.StreamResponse:
-        """Engine events as JSON lines until the client goes away."""
+        """Engine events as JSON lines until the client goes away. Each line carries
+        `seq`, counting every event offered to this client: a client that reads too
+        slowly loses events past EVENT_BACKLOG and sees the jump in `seq`."""
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await response.prepare(request)
-        queue: asyncio.Queue[EngineEvent] = asyncio.Queue(maxsize=10_000)
+        queue: asyncio.Queue[tuple[int, EngineEvent]] = asyncio.Queue(maxsize=EVENT_BACKLOG)
+        offered = 0
 
         def on_event(event: EngineEvent) -> None:
-            with contextlib.suppress(asyncio.QueueFull):  # a stalled client loses events
-                queue.put_nowait(event)
+            nonlocal offered
+            offered += 1
+            with contextlib.suppress(asyncio.QueueFull):  # the client sees the gap
+                queue.put_nowait((offered, event))
 
         unsubscribe = self.engine.subscribe(on_event)
         task = asyncio.current_task()
@@ -216,13 +278,8 @@ class ControlServer:
         try:
             await response.write(b'{"ready": true}\n')
             while True:
-                event = await queue.get()
-                line = {
-                    "job_id": event.job_id,
-                    "job": event.job.to_dict() if event.job else None,
-                    "records": [r.to_dict() for r in event.records],
-                }
-                await response.write(json.dumps(line).encode() + b"\n")
+                seq, event = await queue.get()
+                await response.write(json.dumps(event_to_dict(event, seq)).encode() + b"\n")
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:

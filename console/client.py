@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from console.inventory.model import Host
-from console.jobs import Job, JobStatus, StreamRecord, Trigger
+from console.jobs import HostRun, Job, JobStatus, StreamRecord, Trigger
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,18 @@ class HostProbe:
 
 @dataclass(frozen=True)
 class EngineEvent:
-    """Something changed: a job's state (`job` set) or new stream records of a job."""
+    """Something changed in one job: its own state (`job`: the whole job), one host
+    run's state (`run`: that run alone, so a host's change costs the same in a
+    10,000-host job as in a 1-host one), or new stream records.
+
+    `missed` (with an empty `job_id`) says events were lost on the way (an attached
+    client that read too slowly): whoever keeps state from events must re-read it."""
 
     job_id: str
     job: Job | None = None
+    run: HostRun | None = None
     records: Sequence[StreamRecord] = ()
+    missed: bool = False
 
 
 EventCallback = Callable[[EngineEvent], None]

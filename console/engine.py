@@ -27,7 +27,7 @@ from console.http import listener_url
 from console.intake.journal import IntakeRecord, intake_dir, rejected_path
 from console.intake.limits import MAX_JSON_DEPTH
 from console.inventory.model import Host, Inventory
-from console.jobs import Job, JobStatus, StreamRecord, Trigger, new_job_id
+from console.jobs import Job, JobStatus, StreamRecord, Trigger, default_starter, new_job_id
 from console.languages import Invocation, TargetInfo
 from console.live_inventory import LiveInventory
 from console.parameters import parse_values
@@ -302,9 +302,19 @@ class Engine:
         trigger_ref: str | None = None,
         webhook_data: dict[str, Any] | None = None,
         timeout: float | None = None,
+        started_by: str | None = None,
     ) -> Job:
+        """`started_by`: the user the control API vouches for (its peer's uid); without
+        it, `default_starter` (this engine's user, or the schedule, webhook or parent)."""
         job = await self._start_runbook_job(
-            runbook, pattern, raw_parameters, trigger, trigger_ref, webhook_data, timeout
+            runbook,
+            pattern,
+            raw_parameters,
+            trigger,
+            trigger_ref,
+            webhook_data,
+            timeout,
+            started_by,
         )
         return job.copy()
 
@@ -317,11 +327,18 @@ class Engine:
         trigger_ref: str | None,
         webhook_data: dict[str, Any] | None,
         timeout: float | None,
+        started_by: str | None = None,
     ) -> Job:
         """`start_job` minus the caller's copy: returns the runner's live job, which the
         caller must only read at once."""
         job, work, book_timeout = self._runbook_job(
-            runbook, pattern, raw_parameters, trigger, trigger_ref, webhook_data
+            runbook,
+            pattern,
+            raw_parameters,
+            trigger,
+            trigger_ref,
+            webhook_data,
+            started_by=started_by,
         )
         await self._submit(job, work, timeout or book_timeout)
         return job
@@ -336,6 +353,7 @@ class Engine:
         webhook_data: dict[str, Any] | None,
         job_id: str | None = None,
         created: float | None = None,
+        started_by: str | None = None,
     ) -> tuple[Job, Work, float | None]:
         """A new Queued job of a runbook, its work and the runbook's timeout. Raises
         OpsError when the runbook, its parameters or the pattern do not fit."""
@@ -353,6 +371,7 @@ class Engine:
             runbook_hash=book.hash,
             trigger=trigger,
             trigger_ref=trigger_ref,
+            started_by=started_by or default_starter(trigger, trigger_ref),
             created=time.time() if created is None else created,
         )
         return job, self._runbook_work(book, params), book.metadata.timeout
@@ -363,6 +382,7 @@ class Engine:
         command: str,
         trigger: Trigger = Trigger.MANUAL,
         timeout: float | None = None,
+        started_by: str | None = None,
     ) -> Job:
         if not command.strip():
             raise UsageError("the command is empty")
@@ -375,6 +395,7 @@ class Engine:
             parameters={"command": command},
             runbook_hash=hashlib.sha256(command.encode()).hexdigest(),
             trigger=trigger,
+            started_by=started_by or default_starter(trigger, None),
         )
         await self._submit(job, _command_work(command), timeout)
         return job.copy()
@@ -521,16 +542,19 @@ class Engine:
         stopped = await self.runner.stop(job_id)
         return stopped if stopped is not None else await self.job(job_id)
 
-    async def rerun_job(self, job_id: str, failed_only: bool = False) -> Job:
+    async def rerun_job(
+        self, job_id: str, failed_only: bool = False, started_by: str | None = None
+    ) -> Job:
         old = await self.job(job_id)
         hosts = old.failed_hosts() if failed_only else list(old.hosts)
         if not hosts:
             raise UsageError(f"job {job_id} has no failed hosts to run again")
         pattern = ",".join(hosts) if failed_only else old.pattern
         if old.runbook == COMMAND_RUNBOOK:
-            return await self.start_command(pattern, str(old.parameters["command"]))
+            command = str(old.parameters["command"])
+            return await self.start_command(pattern, command, started_by=started_by)
         raw = {k: _raw(v) for k, v in old.parameters.items() if k != "WebhookData"}
-        return await self.start_job(old.runbook, pattern, raw)
+        return await self.start_job(old.runbook, pattern, raw, started_by=started_by)
 
     async def jobs(
         self,
@@ -601,6 +625,7 @@ def _unstartable(record: IntakeRecord, problem: OpsError) -> Job:
         parameters={"WebhookData": record.data},
         trigger=Trigger.WEBHOOK,
         trigger_ref=record.webhook,
+        started_by=default_starter(Trigger.WEBHOOK, record.webhook),
         created=record.created,
     )
     job.transition(JobStatus.FAILED, f"could not start: {problem}")

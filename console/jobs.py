@@ -7,6 +7,8 @@ are legal, so a bug elsewhere cannot, say, resurrect a Stopped job.
 
 from __future__ import annotations
 
+import os
+import pwd
 import random
 import time
 from dataclasses import dataclass, field
@@ -60,6 +62,26 @@ class Trigger(StrEnum):
     SCHEDULE = "schedule"
     WEBHOOK = "webhook"
     PARENT = "parent"  # a running job started this one
+
+
+UNKNOWN_STARTER = "unknown"  # jobs stored before `started_by` was recorded
+
+
+def user_name(uid: int) -> str:
+    """The login name of a Unix user id (the number itself when it has no name)."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid:{uid}"
+
+
+def default_starter(trigger: Trigger, trigger_ref: str | None) -> str:
+    """Who started a job when no other process vouches for someone: the schedule, the
+    webhook or the parent job that fired it, else the user this engine runs as."""
+    prefix = {Trigger.SCHEDULE: "schedule", Trigger.WEBHOOK: "webhook", Trigger.PARENT: "job"}
+    if trigger in prefix:
+        return f"{prefix[trigger]}:{trigger_ref}"
+    return user_name(os.getuid())
 
 
 _last_id_ms = 0
@@ -139,6 +161,8 @@ class Job:
     runbook_hash: str = ""
     trigger: Trigger = Trigger.MANUAL
     trigger_ref: str | None = None  # schedule or webhook name, or the parent job id
+    # Who: a Unix user ("alice"), "schedule:NAME", "webhook:NAME" or "job:PARENT_ID".
+    started_by: str = UNKNOWN_STARTER
     status: JobStatus = JobStatus.QUEUED
     created: float = field(default_factory=time.time)
     started: float | None = None
@@ -208,6 +232,7 @@ class Job:
             "parameters": self.parameters,
             "trigger": self.trigger.value,
             "trigger_ref": self.trigger_ref,
+            "started_by": self.started_by,
             "status": self.status.value,
             "created": self.created,
             "started": self.started,
@@ -228,6 +253,7 @@ class Job:
             parameters=dict(data.get("parameters") or {}),
             trigger=Trigger(data.get("trigger", "manual")),
             trigger_ref=data.get("trigger_ref"),
+            started_by=data.get("started_by") or UNKNOWN_STARTER,
             status=JobStatus(data["status"]),
             created=data["created"],
             started=data.get("started"),

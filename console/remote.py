@@ -22,10 +22,15 @@ from console.jobs import Job, JobStatus, StreamRecord, Trigger
 from console.live_inventory import LiveInventory
 from console.wire import (
     error_from_dict,
+    event_from_dict,
     probe_from_dict,
     record_from_dict,
     runbook_from_dict,
 )
+
+# The longest `GET /events` line read: a job-level event carries the whole job, ~150
+# bytes a host (aiohttp's default of 512 KiB failed the stream at ~3,500 hosts).
+EVENT_LINE_LIMIT = 256 * 1024 * 1024
 
 
 class RemoteClient:
@@ -108,7 +113,10 @@ class RemoteClient:
         trigger: Trigger = Trigger.MANUAL,
         trigger_ref: str | None = None,
         timeout: float | None = None,
+        parent_token: str | None = None,
     ) -> Job:
+        """A child job (trigger PARENT) needs its parent's OPS_JOB_TOKEN; the engine
+        records who started the job from the socket's peer, not from this call."""
         body = {
             "runbook": runbook,
             "pattern": pattern,
@@ -116,6 +124,7 @@ class RemoteClient:
             "trigger": trigger.value,
             "trigger_ref": trigger_ref,
             "timeout": timeout,
+            "parent_token": parent_token,
         }
         return Job.from_dict(await self._call("POST", "/jobs", body))
 
@@ -184,20 +193,25 @@ class RemoteClient:
         await self._events_ready.wait()
 
     async def _pump_events(self) -> None:
+        """Deliver the engine's events; a jump in `seq` (the engine dropped events this
+        client read too slowly) is delivered first as a `missed` event."""
         assert self._session is not None
+        last_seq = 0
         async with self._session.get("http://engine/events") as response:
-            async for raw in response.content:
+            while raw := await response.content.readline(max_line_length=EVENT_LINE_LIMIT):
                 data = json.loads(raw)
                 if data.get("ready"):
                     self._events_ready.set()
                     continue
-                event = EngineEvent(
-                    job_id=data["job_id"],
-                    job=Job.from_dict(data["job"]) if data.get("job") else None,
-                    records=[record_from_dict(r) for r in data.get("records", ())],
-                )
-                for callback in list(self._subscribers):
-                    callback(event)
+                seq = int(data.get("seq", last_seq + 1))
+                if seq != last_seq + 1:
+                    self._deliver(EngineEvent(job_id="", missed=True))
+                last_seq = seq
+                self._deliver(event_from_dict(data))
+
+    def _deliver(self, event: EngineEvent) -> None:
+        for callback in list(self._subscribers):
+            callback(event)
 
 
 class RemoteAdmin:

@@ -24,8 +24,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hmac
 import logging
 import os
+import secrets
 import sys
 import time
 from collections import deque
@@ -91,6 +93,9 @@ class JobRunner:
         self._host_slots: dict[str, asyncio.Semaphore] = {}
         self._slot_holders: dict[str, set[str]] = {}  # host -> ids of jobs holding its slot
         self._local_env = dict(local_env or {})
+        # job id -> the random token its local host runs get (OPS_JOB_TOKEN): a request
+        # to start a child job must show it (see `is_parent`); never stored.
+        self._child_tokens: dict[str, str] = {}
         self._loop_task: asyncio.Task[None] | None = None
 
     # ----------------------------------------------------------------- lifecycle
@@ -117,6 +122,16 @@ class JobRunner:
 
     def active_jobs(self) -> list[Job]:
         return [job.copy() for job in self._jobs.values()]
+
+    def is_parent(self, job_id: str, token: str) -> bool:
+        """True when `job_id` is running and `token` is the one its host runs were given:
+        only then may a request start a child of it (exempt from `max_jobs`)."""
+        expected = self._child_tokens.get(job_id)
+        return (
+            expected is not None
+            and job_id in self._running
+            and hmac.compare_digest(expected.encode(), token.encode())
+        )
 
     # ----------------------------------------------------------------- commands
     def enqueue(self, job: Job, work: Work, timeout: float | None = None) -> None:
@@ -229,13 +244,20 @@ class JobRunner:
     def _publish(self, job: Job) -> None:
         self._events.publish(EngineEvent(job_id=job.id, job=job.copy()))
 
+    def _touch_run(self, job: Job, run: HostRun) -> None:
+        """A host run changed: only that run is published (O(1) in the job's size)."""
+        self._writer.save_later(job)
+        self._events.publish(EngineEvent(job_id=job.id, run=run.copy()))
+
     def _finish(self, job: Job, ran: bool = False) -> None:
         """Record the final state (with the job's streams, if it ran) and let go."""
+        self._child_tokens.pop(job.id, None)
         self._writer.save_soon(job, sync_streams=ran)
         self._publish(job)
         self._jobs.pop(job.id, None)
 
     async def _run_job(self, job: Job, work: Work, timeout: float | None) -> None:
+        self._child_tokens[job.id] = secrets.token_hex(16)
         try:
             job.transition(JobStatus.STARTING)
             self._publish(job)
@@ -284,7 +306,7 @@ class JobRunner:
         run = job.host_runs[name]
         if host is None:
             end_run(run, JobStatus.FAILED, "not_in_inventory: the host left the inventory")
-            self._touch(job)
+            self._touch_run(job, run)
             return
         capture = _StreamCapture(self, job, name)
         try:
@@ -294,9 +316,15 @@ class JobRunner:
             async with self._use_host(job, name):
                 run.transition(JobStatus.STARTING)
                 run.transition(JobStatus.RUNNING)
-                self._touch(job)
+                self._touch_run(job, run)
                 extra_env = (
-                    {**self._local_env, "OPS_JOB_ID": job.id} if host.connection == "local" else {}
+                    {
+                        **self._local_env,
+                        "OPS_JOB_ID": job.id,
+                        "OPS_JOB_TOKEN": self._child_tokens[job.id],
+                    }
+                    if host.connection == "local"
+                    else {}
                 )
                 status = await _execute(transport, host, work, limit, capture.on_line, extra_env)
             _record_exit(run, status)
@@ -311,7 +339,7 @@ class JobRunner:
             end_run(run, JobStatus.FAILED, f"internal_error: {type(exc).__name__}: {exc}")
         finally:
             capture.flush()
-        self._touch(job)
+        self._touch_run(job, run)
 
 
 async def _all_or_none(runs: Iterator[Coroutine[Any, Any, None]]) -> None:

@@ -53,6 +53,7 @@ def _log_job(job: Job) -> None:
             "status": job.status.value,
             "trigger": job.trigger.value,
             "trigger_ref": job.trigger_ref,
+            "started_by": job.started_by,
             "hosts": len(job.hosts),
             **({"reason": job.reason} if job.reason else {}),
             **({"failed_hosts": job.failed_hosts()} if job.status.finished else {}),

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from console.client import HostProbe, ParameterInfo, RunbookInfo
+from console.client import EngineEvent, HostProbe, ParameterInfo, RunbookInfo
 from console.errors import EXIT_FAILED, ConfigError, OpsError, UsageError
 from console.inventory.model import Host
-from console.jobs import StreamRecord
+from console.jobs import HostRun, Job, StreamRecord
 from console.runbooks import Runbook
 
 
@@ -54,6 +54,27 @@ def probe_from_dict(data: dict[str, Any]) -> HostProbe:
 
 def record_from_dict(data: dict[str, Any]) -> StreamRecord:
     return StreamRecord(data["time"], data["host"], data["stream"], data["text"])
+
+
+def event_to_dict(event: EngineEvent, seq: int) -> dict[str, Any]:
+    """One line of `GET /events`. `seq` counts the events offered to this subscriber
+    (1, 2, ...), so a client sees from a jump that it lost some (see `missed`)."""
+    return {
+        "seq": seq,
+        "job_id": event.job_id,
+        "job": event.job.to_dict() if event.job else None,
+        "run": event.run.to_dict() if event.run else None,
+        "records": [r.to_dict() for r in event.records],
+    }
+
+
+def event_from_dict(data: dict[str, Any]) -> EngineEvent:
+    return EngineEvent(
+        job_id=data["job_id"],
+        job=Job.from_dict(data["job"]) if data.get("job") else None,
+        run=HostRun.from_dict(data["run"]) if data.get("run") else None,
+        records=[record_from_dict(r) for r in data.get("records", ())],
+    )
 
 
 def error_to_dict(exc: OpsError) -> dict[str, Any]:

@@ -160,6 +160,8 @@ class OpsConsoleApp(App[int]):
         self.jobs_pane.engine_event(event)
         if event.job is not None:
             self.inventory.note_job(event.job)
+        if event.run is not None:
+            self.inventory.note_run(event.run)
         for screen in self.screen_stack:
             if isinstance(screen, JobScreen):
                 screen.engine_event(event)

@@ -65,7 +65,7 @@ def job_row(job: Job) -> tuple[str, ...]:
         job.status.value,
         job.runbook,
         job.pattern,
-        job.trigger.value,
+        job.started_by,
         short_clock(job.started or job.created),
         job_duration(job),
         _host_summary(job),

@@ -24,7 +24,7 @@ from textual.widgets import Input, Static
 from console.client import HostProbe
 from console.errors import OpsError
 from console.inventory.model import Host
-from console.jobs import Job
+from console.jobs import HostRun, Job
 from screens.commands import INVENTORY, bindings_for
 from screens.context import client_of
 from screens.filtered_list import FilteredListPane
@@ -162,10 +162,14 @@ class InventoryPane(FilteredListPane):
 
     def note_job(self, job: Job) -> None:
         """A job changed: its hosts' "last job" cells follow it."""
-        for name, run in job.host_runs.items():
-            if name in self.hosts:
-                self.last_job[name] = run.status.value
-                self.table.update_row(name, self.cells(self.hosts[name]))
+        for run in job.host_runs.values():
+            self.note_run(run)
+
+    def note_run(self, run: HostRun) -> None:
+        """A host run changed: its host's "last job" cell follows it."""
+        if run.host in self.hosts:
+            self.last_job[run.host] = run.status.value
+            self.table.update_row(run.host, self.cells(self.hosts[run.host]))
 
     # -- actions ---------------------------------------------------------------------
 

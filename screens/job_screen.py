@@ -19,7 +19,7 @@ from textual.widgets import Footer, Input, Static
 
 from console.client import EngineEvent
 from console.errors import OpsError
-from console.jobs import Job, JobStatus, StreamRecord
+from console.jobs import HostRun, Job, JobStatus, StreamRecord
 from screens.commands import JOB, bindings_for
 from screens.context import client_of
 from screens.format import clock, job_duration, status_class
@@ -99,7 +99,7 @@ class JobScreen(Screen[None]):
         reason = f"  ({job.reason})" if job.reason else ""
         self.query_one("#job-header", Static).update(
             f"{job.runbook} on {job.pattern}   {job.status.value}{reason}\n"
-            f"id {job.id}  trigger {job.trigger.value}  started {clock(job.started)}"
+            f"id {job.id}  by {job.started_by}  started {clock(job.started)}"
             f"  time {job_duration(job)}  hosts {len(job.hosts)}"
         )
 
@@ -109,11 +109,16 @@ class JobScreen(Screen[None]):
             self._show_job(self.job)
 
     def engine_event(self, event: EngineEvent, replay: bool = False) -> None:
+        if event.missed and self._loaded:
+            self._reload()  # events were lost: read the job and its output again
+            return
         if event.job_id != self.job_id:
             return
         if not self._loaded:
             self._early.append(event)
             return
+        if event.run is not None and self.job is not None:
+            self._show_run(self.job, event.run)
         if event.job is not None:
             self._show_job(event.job)
             if self.filter_text():
@@ -129,6 +134,21 @@ class JobScreen(Screen[None]):
             known.append(record)
             if record.host == self.selected:
                 self._pending.append(record)
+
+    def _show_run(self, job: Job, run: HostRun) -> None:
+        """One host run changed (the engine sends only that run)."""
+        job.host_runs[run.host] = run
+        if self.filter_text():
+            self._show_hosts()  # the host may enter or leave the filtered grid
+        else:
+            self.hosts_table.update_row(run.host, host_cells(job, run.host))
+            self._show_hosts_status()
+
+    def _reload(self) -> None:
+        self._loaded = False
+        self.records.clear()
+        self._pending = []
+        self.load()
 
     # -- the host grid and its filter ---------------------------------------------------
 

@@ -28,9 +28,9 @@ PRELOAD = 20  # rows from the end at which the next page is fetched
 
 COLUMNS = (
     Column("Status", 9),
-    Column("Runbook", 15),
-    Column("Pattern", 11),
-    Column("Trigger", 8),
+    Column("Runbook", 13),
+    Column("Pattern", 9),
+    Column("Started by", 12),  # a user, or schedule:NAME, webhook:NAME, job:PARENT
     Column("Started", 14),
     Column("Time", 6),
     Column("Hosts", 8),
@@ -53,6 +53,8 @@ class JobsPane(FilteredListPane):
         super().__init__(id=id)
         self._exhausted = False
         self._loading = False
+        # Active jobs as last published whole: host-run events update them in place.
+        self._active: dict[str, Job] = {}
 
     def compose(self) -> ComposeResult:
         yield Input(
@@ -88,6 +90,7 @@ class JobsPane(FilteredListPane):
         """First page again (after a filter change or on request)."""
         jobs = await client_of(self).jobs(limit=PAGE, **self._query())  # type: ignore[arg-type]
         self._exhausted = len(jobs) < PAGE
+        self._active = {j.id: j for j in jobs if not j.status.finished}
         self.table.set_rows([(j.id, job_row(j)) for j in jobs])
         self.show_status()
 
@@ -113,9 +116,24 @@ class JobsPane(FilteredListPane):
         )
 
     def engine_event(self, event: EngineEvent) -> None:
+        """A job's own change brings the whole job; a host run's change only that run,
+        applied to the job kept from its last whole event. Lost events: reload."""
+        if event.missed:
+            self._active.clear()
+            self.reload()
+            return
         job = event.job
         if job is None:
+            job = self._active.get(event.job_id)
+            if event.run is None or job is None:
+                return
+            job.host_runs[event.run.host] = event.run
+            self.table.update_row(job.id, job_row(job))
             return
+        if job.status.finished:
+            self._active.pop(job.id, None)
+        else:
+            self._active[job.id] = job
         if not self.table.update_row(job.id, job_row(job)) and self._matches(job):
             self.table.prepend_row(job.id, job_row(job))
             self.show_status()

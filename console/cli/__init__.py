@@ -93,7 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = handler(args, settings)
     except OpsError as exc:
-        sys.stderr.write(f"opsconsole: {exc}\n")
+        from console.cli.output import printable  # messages may quote a host's words
+
+        sys.stderr.write(f"opsconsole: {printable(str(exc))}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

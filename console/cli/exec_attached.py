@@ -8,13 +8,13 @@ shape as the direct fan-out's.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
 from console.connect import attach
 from console.errors import ConfigError
 from console.fanout import DEFAULT_MAX_OUTPUT, HostResult, truncation_marker
+from console.follow import JobFollower
 from console.jobs import Job, JobStatus, StreamRecord, Trigger
 from console.settings import Settings
 
@@ -28,32 +28,17 @@ async def run_attached(
     if client is None:
         raise ConfigError(f"the engine of {settings.data_dir} stopped; run the command again")
     try:
-        done = asyncio.Event()
-        watched: dict[str, str] = {}
 
-        def on_event(event: Any) -> None:
-            if event.job_id != watched.get("id"):
-                return
-            for record in event.records:
-                if printer is not None:
-                    printer(
-                        record.host,
-                        "stdout" if record.stream == "output" else "stderr",
-                        record.text,
-                    )
-            if event.job is not None and event.job.status.finished:
-                done.set()
+        def show(record: StreamRecord) -> None:
+            if printer is not None:
+                stream = "stdout" if record.stream == "output" else "stderr"
+                printer(record.host, stream, record.text)
 
-        client.subscribe(on_event)
-        await client.wait_subscribed()
-        job = await client.start_command(
-            args.pattern, command, trigger=Trigger.CLI, timeout=args.timeout
-        )
-        watched["id"] = job.id
-        if (await client.job(job.id)).status.finished:
-            done.set()
-        await done.wait()
-        final = await client.job(job.id)
+        async with JobFollower(client, show) as follower:
+            job = await client.start_command(
+                args.pattern, command, trigger=Trigger.CLI, timeout=args.timeout
+            )
+            final = await follower.follow(job.id)
         records = await client.streams(job.id)
     finally:
         await client.close()

@@ -152,12 +152,16 @@ class _LivePrinter:
         self.width = max(len(n) for n in names)
 
     def __call__(self, host: str, stream: str, text: str) -> None:
+        from console.cli.output import printable
+
         mark = "|" if stream == "stdout" else "!"
-        sys.stdout.write(f"{host:<{self.width}} {mark} {text}\n")
+        sys.stdout.write(f"{host:<{self.width}} {mark} {printable(text)}\n")
         sys.stdout.flush()
 
 
 def _print_summary(results: list[HostResult]) -> None:
+    from console.cli.output import printable
+
     failed = [r for r in results if not r.ok]
     slowest = max((r.duration for r in results), default=0.0)
     print(
@@ -166,7 +170,7 @@ def _print_summary(results: list[HostResult]) -> None:
     )
     for result in failed:
         error = result.error or {}
-        print(f"   {result.host}: {result.status}: {error.get('message', '')}")
+        print(f"   {result.host}: {result.status}: {printable(error.get('message', ''))}")
 
 
 def _positive_int(text: str) -> int:

@@ -19,6 +19,8 @@ from console.cli.output import (
     print_host_runs,
     print_job_table,
     print_json,
+    print_parameters,
+    printable,
     stream_line,
 )
 from console.errors import ConfigError, UsageError
@@ -130,16 +132,21 @@ def show_job(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             print_json(job_detail(job, records))
             return 0
-        print(f"job {job.id}  {job.status.value}  runbook {job.runbook}  pattern {job.pattern}")
+        ref = f" {job.trigger_ref}" if job.trigger_ref else ""
         print(
-            f"  trigger {job.trigger.value}{' ' + job.trigger_ref if job.trigger_ref else ''}"
+            printable(
+                f"job {job.id}  {job.status.value}  runbook {job.runbook}  pattern {job.pattern}"
+            )
+        )
+        print(
+            f"  trigger {job.trigger.value}{printable(ref)}"
+            f"  started by {printable(job.started_by)}"
             f"  created {local_time(job.created)}  started {local_time(job.started)}"
             f"  ended {local_time(job.ended)}"
         )
-        if job.parameters:
-            print(f"  parameters {job.parameters}")
+        print_parameters(job.parameters)
         if job.reason:
-            print(f"  reason: {job.reason}")
+            print(f"  reason: {printable(job.reason)}")
         print_host_runs(job)
         width = max((len(h) for h in job.hosts), default=4)
         for record in records:

@@ -1,7 +1,8 @@
 """`opsconsole run RUNBOOK PATTERN`: start a runbook, follow its streams, exit 0/1.
 
-Inside a running job (the engine sets OPS_JOB_ID), the new job records that job as its
-parent, which is how a runbook starts a child runbook and waits for its result.
+Inside a running job (the engine sets OPS_JOB_ID and OPS_JOB_TOKEN on its local host
+runs), the new job records that job as its parent, which is how a runbook starts a
+child runbook and waits for its result; the engine checks the token.
 """
 
 from __future__ import annotations
@@ -13,9 +14,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from console.cli.output import job_detail, print_host_runs, print_json, stream_line
+from console.cli.output import (
+    job_detail,
+    print_host_runs,
+    print_json,
+    printable,
+    stream_line,
+)
 from console.errors import EXIT_FAILED, EXIT_OK, UsageError
-from console.jobs import Job, JobStatus, Trigger
+from console.follow import JobFollower
+from console.jobs import Job, JobStatus, StreamRecord, Trigger
 from console.settings import Settings
 
 
@@ -92,8 +100,15 @@ async def _start(
     parent: str | None,
 ) -> Job:
     pattern = args.pattern or await _default_target(client, args.runbook)
+    child = {"parent_token": os.environ.get("OPS_JOB_TOKEN", "")} if parent else {}
     job: Job = await client.start_job(
-        args.runbook, pattern, params, trigger=trigger, trigger_ref=parent, timeout=args.timeout
+        args.runbook,
+        pattern,
+        params,
+        trigger=trigger,
+        trigger_ref=parent,
+        timeout=args.timeout,
+        **child,
     )
     return job
 
@@ -157,39 +172,21 @@ async def _run_and_follow(
     from console.connect import engine_client
 
     async with engine_client(settings) as client:
-        done = asyncio.Event()
         width = 8
-        watched: dict[str, Job] = {}
 
-        def on_event(event: Any) -> None:
-            job = watched.get("job")
-            if job is None or event.job_id != job.id:
-                return
-            if not args.json:
-                for record in event.records:
-                    target = sys.stdout if record.stream == "output" else sys.stderr
-                    print(stream_line(record, width), file=target, flush=True)
-            if event.job is not None and event.job.status.finished:
-                done.set()
+        def show(record: StreamRecord) -> None:
+            target = sys.stdout if record.stream == "output" else sys.stderr
+            print(stream_line(record, width), file=target, flush=True)
 
-        unsubscribe = client.subscribe(on_event)
-        if hasattr(client, "wait_subscribed"):
-            await client.wait_subscribed()
-        job = await _start(client, args, params, trigger, parent)
-        width = max(len(h) for h in job.hosts)
-        watched["job"] = job
-        # The job may have finished before the subscription saw it: ask once.
-        if (await client.job(job.id)).status.finished:
-            done.set()
-        try:
-            await done.wait()
-        except asyncio.CancelledError:
-            if not getattr(client, "is_attached", False):
-                await client.stop_job(job.id)
-            raise
-        finally:
-            unsubscribe()
-        final = await client.job(job.id)
+        async with JobFollower(client, None if args.json else show) as follower:
+            job = await _start(client, args, params, trigger, parent)
+            width = max(len(h) for h in job.hosts)
+            try:
+                final = await follower.follow(job.id)
+            except asyncio.CancelledError:
+                if not getattr(client, "is_attached", False):
+                    await client.stop_job(job.id)
+                raise
         if args.json:
             print_json(job_detail(final, await client.streams(job.id)))
         else:
@@ -202,9 +199,7 @@ def _print_summary(job: Job) -> None:
     for run in job.host_runs.values():
         counts[run.status.value] = counts.get(run.status.value, 0) + 1
     tally = ", ".join(f"{n} {status.lower()}" for status, n in sorted(counts.items()))
-    print(
-        f"job {job.id} {job.status.value}: {tally}" + (f" ({job.reason})" if job.reason else ""),
-        file=sys.stderr,
-    )
+    reason = f" ({printable(job.reason)})" if job.reason else ""
+    print(f"job {job.id} {job.status.value}: {tally}{reason}", file=sys.stderr)
     if job.status is not JobStatus.COMPLETED:
         print_host_runs(job)

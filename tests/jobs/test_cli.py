@@ -21,6 +21,7 @@ SUMMARY_KEYS = {
     "hosts",
     "status",
     "trigger",
+    "started_by",
     "created",
     "started",
     "ended",

@@ -55,6 +55,8 @@ def finished_job(
         parameters=dict(parameters or {}),
         trigger=trigger,
         trigger_ref=trigger_ref,
+        # A fixed operator name: the snapshots must not depend on who runs the tests.
+        started_by=f"{trigger.value}:{trigger_ref}" if trigger_ref else "alice",
         status=status,
         created=start,
         started=start,
