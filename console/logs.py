@@ -2,7 +2,7 @@
 
 Every record carries time, level, logger and message, plus the fields a caller passed
 in `extra=` (job id, runbook, schedule, ...), so journald, Loki or `jq` can filter them.
-Secrets never reach here: tokens are redacted by console.http's filter, and job
+Secrets never reach here: tokens are redacted by console.webhooks.http's filter, and job
 parameters are not logged.
 """
 

@@ -14,7 +14,7 @@ runbook with `opsconsole_params.json`. It:
 `$Params`, `$WebhookData` and the bound parameters hold values of any size (the JSON
 file has no limit). Parameters are also in the environment as `OPS_PARAM_<NAME>` like
 in every language, or as a file named by `OPS_PARAM_<NAME>_FILE` when too big for it
-(see `console.env_files`).
+(see `console.runbooks.env_files`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import json
 import shlex
 from typing import Any
 
-from console.languages import (
+from console.runbooks.catalog import Runbook
+from console.runbooks.languages import (
     Invocation,
     RunbookLanguage,
     TargetInfo,
@@ -31,7 +32,6 @@ from console.languages import (
     runbook_env,
     windows_path,
 )
-from console.runbooks import Runbook
 
 WRAPPER = "opsconsole_runbook.ps1"
 PARAMS_FILE = "opsconsole_params.json"

@@ -13,7 +13,7 @@ A runbook that prefers explicit imports (for linters) writes
 `from opsconsole_runbook import params, warning`. `params` and `webhook_data` hold
 values of any size (the JSON file has no limit). Parameters are also in the
 environment as `OPS_PARAM_<NAME>` like in every language, or as a file named by
-`OPS_PARAM_<NAME>_FILE` when too big for it (see `console.env_files`).
+`OPS_PARAM_<NAME>_FILE` when too big for it (see `console.runbooks.env_files`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import json
 import shlex
 from typing import Any
 
-from console.languages import (
+from console.runbooks.catalog import Runbook
+from console.runbooks.languages import (
     Invocation,
     RunbookLanguage,
     TargetInfo,
@@ -30,7 +31,6 @@ from console.languages import (
     runbook_env,
     windows_path,
 )
-from console.runbooks import Runbook
 
 HELPER = "opsconsole_runbook.py"
 PARAMS_FILE = "opsconsole_params.json"

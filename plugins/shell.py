@@ -3,7 +3,7 @@
 The script is uploaded into the workdir and run from there; parameters arrive only as
 `OPS_PARAM_<NAME>` environment variables, which is the natural form for a shell, and a
 value too big for the environment as a file named by `OPS_PARAM_<NAME>_FILE` (see
-`console.env_files`; WebhookData is always in `OPS_WEBHOOK_DATA_FILE`).
+`console.runbooks.env_files`; WebhookData is always in `OPS_WEBHOOK_DATA_FILE`).
 Options on the shebang line (`#!/bin/sh -eu`) are kept, because running `sh file`
 would otherwise silently drop them.
 """
@@ -15,8 +15,14 @@ import shlex
 from typing import Any
 
 from console.errors import UsageError
-from console.languages import Invocation, RunbookLanguage, TargetInfo, posix_path, runbook_env
-from console.runbooks import Runbook
+from console.runbooks.catalog import Runbook
+from console.runbooks.languages import (
+    Invocation,
+    RunbookLanguage,
+    TargetInfo,
+    posix_path,
+    runbook_env,
+)
 
 _SHEBANG = re.compile(r"^#!\s*(\S+)(.*)$")
 _FLAGS = re.compile(r"^-[A-Za-z]+$")

@@ -1,2 +1,2 @@
 """The Textual console: panes, dialogs and widgets. Talks to the engine only through
-`console.client.EngineClient`."""
+`console.engine.client.EngineClient`."""

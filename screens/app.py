@@ -20,9 +20,9 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
-from console.client import EngineClient, EngineEvent
+from console.engine.client import EngineClient, EngineEvent
 from console.errors import OpsError
-from console.jobs import Job, JobStatus
+from console.jobs.model import Job, JobStatus
 from console.settings import Settings
 from screens.commands import (
     APP,
@@ -272,7 +272,7 @@ class OpsConsoleApp(App[int]):
 
 def _client_factory(settings: Settings) -> ClientFactory:
     """The engine started in this process, or a client attached to a running `serve`."""
-    from console.connect import console_options, engine_client
+    from console.engine.connect import console_options, engine_client
 
     return lambda: engine_client(settings, console_options())
 

@@ -6,7 +6,7 @@ from typing import Protocol, cast
 
 from textual.dom import DOMNode
 
-from console.client import EngineClient
+from console.engine.client import EngineClient
 
 
 class HasClient(Protocol):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from console.jobs import Job, JobStatus
+from console.jobs.model import Job, JobStatus
 
 STATUS_CLASS = {
     JobStatus.COMPLETED.value: "status--ok",

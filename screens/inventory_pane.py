@@ -21,10 +21,10 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.widgets import Input, Static
 
-from console.client import HostProbe
+from console.engine.client import HostProbe
 from console.errors import OpsError
 from console.inventory.model import Host
-from console.jobs import HostRun, Job
+from console.jobs.model import HostRun, Job
 from screens.commands import INVENTORY, bindings_for
 from screens.context import client_of
 from screens.filtered_list import FilteredListPane

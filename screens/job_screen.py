@@ -17,9 +17,9 @@ from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from console.client import EngineEvent
+from console.engine.client import EngineEvent
 from console.errors import OpsError
-from console.jobs import HostRun, Job, JobStatus, StreamRecord
+from console.jobs.model import HostRun, Job, JobStatus, StreamRecord
 from screens.commands import JOB, bindings_for
 from screens.context import client_of
 from screens.format import clock, job_duration, status_class

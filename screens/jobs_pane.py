@@ -15,8 +15,8 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.widgets import Input, Static
 
-from console.client import EngineEvent
-from console.jobs import Job, JobStatus
+from console.engine.client import EngineEvent
+from console.jobs.model import Job, JobStatus
 from screens.commands import JOBS, bindings_for
 from screens.context import client_of
 from screens.filtered_list import FilteredListPane

@@ -17,7 +17,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from console.jobs import STREAMS, StreamRecord
+from console.jobs.model import STREAMS, StreamRecord
 
 MAX_LINES = 20_000
 

@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from console.client import HostProbe
+from console.engine.client import HostProbe
 from console.errors import OpsError
 from console.inventory.model import Host
 from screens.commands import COMMANDS, SCOPES, key_label

@@ -33,9 +33,9 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from console.client import ParameterInfo, RunbookInfo
+from console.engine.client import ParameterInfo, RunbookInfo
 from console.errors import OpsError
-from console.jobs import Job
+from console.jobs.model import Job
 from screens.context import client_of
 
 NAMES_SHOWN = 4  # host names listed after the match count

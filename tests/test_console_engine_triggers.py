@@ -6,8 +6,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from console.connect import console_options
-from console.engine import Engine
+from console.engine.connect import console_options
+from console.engine.core import Engine
 from console.settings import Settings
 
 

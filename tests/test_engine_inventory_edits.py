@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from console.engine import Engine
+from console.engine.core import Engine
 from console.settings import Settings
 
 BEFORE = (

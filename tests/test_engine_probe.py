@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from console.engine import Engine
+from console.engine.core import Engine
 from console.settings import Settings
 
 

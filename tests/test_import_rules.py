@@ -4,7 +4,7 @@
   runs without it, and a UI bug can never take the engine down.
 - Plugins know only the plugin interface, never the engine's internals.
 - `screens/` holds no business logic: it reaches the engine through the client
-  interface (`console.client`) and plain data modules, never the runner or the store.
+  interface (`console.engine.client`) and plain data modules, never the runner or the store.
 """
 
 from __future__ import annotations
@@ -21,20 +21,20 @@ ROOT = Path(__file__).resolve().parent.parent
 UI_DOOR = ROOT / "console" / "cli" / "tui_cmd.py"
 # What a plugin may import from the engine: the plugin interface and its data types.
 PLUGIN_ALLOWED = {
-    "console.languages",
-    "console.runbooks",
-    "console.parameters",
-    "console.streams",
+    "console.runbooks.languages",
+    "console.runbooks.catalog",
+    "console.runbooks.parameters",
+    "console.runbooks.streams",
     "console.errors",
 }
 # Engine internals the UI must never reach around the client interface.
 UI_FORBIDDEN = (
-    "console.runner",
+    "console.jobs.runner",
     "console.store",
     "console.transports",
-    "console.scheduler",
-    "console.http",
-    "console.api",
+    "console.schedules.scheduler",
+    "console.webhooks.http",
+    "console.engine.control",
 )
 
 

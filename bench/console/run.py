@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from textual import events
 
-from console.jobs import HostRun, Job, JobStatus, Trigger
+from console.jobs.model import HostRun, Job, JobStatus, Trigger
 from console.settings import Settings
 from console.store import Store
 from screens.app import OpsConsoleApp, _client_factory

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from console.jobs import HostRun, Job, JobStatus, Trigger, new_job_id
+from console.jobs.model import HostRun, Job, JobStatus, Trigger, new_job_id
 from console.store import Store
 
 DAY = 86400.0

@@ -211,7 +211,7 @@ def floor_server(args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------- the engine
 def seed(data_dir: Path, count: int) -> float:
     """`count` finished webhook jobs over the last 29 days, through Store.add_jobs."""
-    from console.jobs import HostRun, Job, JobStatus, Trigger, new_job_id
+    from console.jobs.model import HostRun, Job, JobStatus, Trigger, new_job_id
     from console.store import Store
 
     began = time.perf_counter()

@@ -18,7 +18,7 @@ def admin_handler(service: str, operation: Operation) -> Callable[..., int]:
     `operation(engine.<service>, args)`."""
 
     def handle(args: argparse.Namespace, settings: Settings) -> int:
-        from console.connect import engine_client
+        from console.engine.connect import engine_client
 
         async def go() -> int:
             async with engine_client(settings) as client:

@@ -11,11 +11,11 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from console.connect import attach
+from console.engine.connect import attach
+from console.engine.follow import JobFollower
 from console.errors import ConfigError
-from console.fanout import DEFAULT_MAX_OUTPUT, HostResult, truncation_marker
-from console.follow import JobFollower
-from console.jobs import Job, JobStatus, StreamRecord, Trigger
+from console.jobs.fanout import DEFAULT_MAX_OUTPUT, HostResult, truncation_marker
+from console.jobs.model import Job, JobStatus, StreamRecord, Trigger
 from console.settings import Settings
 
 Printer = Callable[[str, Any, str], None]

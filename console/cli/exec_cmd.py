@@ -21,8 +21,8 @@ from console.settings import Settings
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from console.fanout import HostResult
     from console.inventory.model import Host
+    from console.jobs.fanout import HostResult
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -128,7 +128,7 @@ async def _run(
     resolve_host: Callable[[str], Host | None],
     printer: _LivePrinter | None,
 ) -> list[HostResult]:
-    from console.fanout import DEFAULT_MAX_OUTPUT, run_on_hosts
+    from console.jobs.fanout import DEFAULT_MAX_OUTPUT, run_on_hosts
     from console.transports.pool import TransportPool
 
     pool = TransportPool(forks=args.forks, resolve_host=resolve_host)

@@ -12,11 +12,11 @@ import sys
 from collections import Counter
 from typing import Any
 
+from console.engine.wire import host_to_dict
 from console.errors import EXIT_OK, UsageError
 from console.inventory import Host, Inventory, load_inventory
 from console.inventory.rundeck import rundeck_to_ansible
 from console.settings import Settings
-from console.wire import host_to_dict
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:

@@ -24,7 +24,7 @@ from console.cli.output import (
     stream_line,
 )
 from console.errors import ConfigError, UsageError
-from console.jobs import STREAMS, JobStatus
+from console.jobs.model import STREAMS, JobStatus
 from console.settings import Settings
 
 
@@ -65,7 +65,7 @@ async def _reader(settings: Settings) -> Any:
     """An attached client, or, when no engine runs, the store itself, opened under the
     data-directory lock with crash recovery applied (so a job a killed engine left
     Running shows as Failed). An engine starting meanwhile wins the lock: attach."""
-    from console.connect import attach
+    from console.engine.connect import attach
     from console.store.lock import EngineRunning
     from console.store.recovery import open_recovered
 
@@ -157,7 +157,7 @@ def show_job(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def stop_job(args: argparse.Namespace, settings: Settings) -> int:
-    from console.connect import engine_client
+    from console.engine.connect import engine_client
 
     async def go() -> int:
         async with engine_client(settings) as client:

@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from console.jobs import Job, StreamRecord
+from console.jobs.model import Job, StreamRecord
 
 # C0 controls (but tab and newline), DEL and the C1 controls (0x9b is a one-byte CSI on
 # terminals that take 8-bit controls) written as Python escapes: ESC becomes `\x1b`.

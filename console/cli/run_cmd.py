@@ -21,9 +21,9 @@ from console.cli.output import (
     printable,
     stream_line,
 )
+from console.engine.follow import JobFollower
 from console.errors import EXIT_FAILED, EXIT_OK, UsageError
-from console.follow import JobFollower
-from console.jobs import Job, JobStatus, StreamRecord, Trigger
+from console.jobs.model import Job, JobStatus, StreamRecord, Trigger
 from console.settings import Settings
 
 
@@ -128,7 +128,7 @@ async def _start_detached(
     parent: str | None,
 ) -> int:
     """--no-wait: the job must outlive this command, so it needs an engine that stays."""
-    from console.connect import attach, spawn_background_engine
+    from console.engine.connect import attach, spawn_background_engine
 
     client = await attach(settings)
     if client is None:
@@ -149,7 +149,7 @@ async def _wait_for_background_engine(settings: Settings, timeout: float = 10.0)
     """Attach to the engine just spawned. Until it takes the lock there is nothing to
     attach to; once it has, `attach` waits for its control socket to answer (an
     attach that does not wait fails while the engine is still starting up)."""
-    from console.connect import attach
+    from console.engine.connect import attach
 
     deadline = asyncio.get_running_loop().time() + timeout
     while (client := await attach(settings)) is None:
@@ -169,7 +169,7 @@ async def _run_and_follow(
     trigger: Trigger,
     parent: str | None,
 ) -> int:
-    from console.connect import engine_client
+    from console.engine.connect import engine_client
 
     async with engine_client(settings) as client:
         width = 8

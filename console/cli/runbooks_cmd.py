@@ -7,9 +7,9 @@ import sys
 from dataclasses import asdict
 
 from console.cli.output import print_json
-from console.runbooks import RunbookCatalog
+from console.engine.wire import runbook_info
+from console.runbooks.catalog import RunbookCatalog
 from console.settings import Settings
-from console.wire import runbook_info
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -38,8 +38,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     from console import logs
-    from console.connect import options_from_env
-    from console.serve import serve
+    from console.engine.connect import options_from_env
+    from console.engine.serve import serve
 
     logs.configure()
     options = options_from_env(

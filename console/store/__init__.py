@@ -65,7 +65,7 @@ import time
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-from console.jobs import Job, JobStatus, StreamRecord, Trigger
+from console.jobs.model import Job, JobStatus, StreamRecord, Trigger
 from console.store.atomic import StoreCorrupt, remove_debris
 from console.store.jobs import DuplicateJob, JobFilter, JobNotFound, JobStore
 from console.store.journal import StoreWriteFailed

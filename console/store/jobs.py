@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from console.errors import OpsError, UsageError
-from console.jobs import Job, JobStatus, Trigger, job_id_time
+from console.jobs.model import Job, JobStatus, Trigger, job_id_time
 from console.store.atomic import (
     AtomicDB,
     AtomicJSONStorage,

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from console.jobs import Job, JobStatus
+from console.jobs.model import Job, JobStatus
 from console.store import Store
 from console.store.lock import DataDirLock
 

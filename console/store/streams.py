@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from console.jobs import StreamRecord, job_id_time
+from console.jobs.model import StreamRecord, job_id_time
 from console.store.atomic import write_atomic
 from console.store.damage import SUFFIX, Damage, fsync_dir, keep_damaged, lines_with_offsets
 from console.store.jobs import check_id

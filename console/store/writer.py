@@ -26,7 +26,7 @@ import asyncio
 import logging
 
 from console.errors import OpsError
-from console.jobs import Job
+from console.jobs.model import Job
 from console.store import Store
 
 log = logging.getLogger(__name__)

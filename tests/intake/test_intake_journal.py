@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from console.intake import journal
-from console.intake.journal import IntakeRecord, IntakeWriter, journal_files, read_records
-from console.intake.process import IntakeConfig, IntakeProcess
+from console.webhooks.intake import journal
+from console.webhooks.intake.journal import IntakeRecord, IntakeWriter, journal_files, read_records
+from console.webhooks.intake.process import IntakeConfig, IntakeProcess
 
 
 def record(n: int, webhook: str = "deploy") -> IntakeRecord:

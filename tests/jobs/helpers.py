@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from console.engine import Engine, EngineOptions
-from console.jobs import Job
+from console.engine.core import Engine, EngineOptions
+from console.jobs.model import Job
 from console.settings import Settings
 from tests.fleet import Fleet
 

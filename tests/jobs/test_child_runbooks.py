@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from console.jobs import JobStatus, Trigger
+from console.jobs.model import JobStatus, Trigger
 from tests.jobs.helpers import OPSCONSOLE, JobEnv, wait_finished
 
 pytestmark = pytest.mark.timeout(180)

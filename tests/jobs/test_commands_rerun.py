@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from console.engine import COMMAND_RUNBOOK
+from console.engine.core import COMMAND_RUNBOOK
 from console.errors import UsageError
-from console.jobs import JobStatus
+from console.jobs.model import JobStatus
 from tests.jobs.helpers import JobEnv, wait_finished
 
 pytestmark = pytest.mark.timeout(180)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from console.client import EngineEvent
-from console.jobs import JobStatus
+from console.engine.client import EngineEvent
+from console.jobs.model import JobStatus
 from tests.jobs.helpers import JobEnv, wait_finished
 
 pytestmark = pytest.mark.timeout(180)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from console.jobs import JobStatus
+from console.jobs.model import JobStatus
 from tests.fleet import Fleet
 from tests.jobs.helpers import JobEnv, make_job_env, wait_finished
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from console.jobs import JobStatus
+from console.jobs.model import JobStatus
 from tests.jobs.helpers import JobEnv, wait_finished
 
 pytestmark = pytest.mark.timeout(180)

@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-from console.connect import attach
-from console.engine import INTERRUPTED, Engine
-from console.jobs import JobStatus, Trigger
+from console.engine.connect import attach
+from console.engine.core import INTERRUPTED, Engine
+from console.jobs.model import JobStatus, Trigger
 from console.store.lock import EngineRunning
 from tests.jobs.helpers import JobEnv, on_host, wait_finished, wait_status
 

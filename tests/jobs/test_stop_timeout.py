@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from console.jobs import JobStatus
+from console.jobs.model import JobStatus
 from tests.jobs.helpers import JobEnv, gone_on_host, on_host, wait_finished, wait_status
 
 pytestmark = pytest.mark.timeout(180)

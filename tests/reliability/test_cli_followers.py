@@ -24,8 +24,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from console.engine import Engine
-from console.jobs import Job
+from console.engine.core import Engine
+from console.jobs.model import Job
 from console.settings import Settings
 from tests.fleet import Fleet
 from tests.jobs.helpers import (  # noqa: F401 (job_env and jobs_inventory are fixtures)

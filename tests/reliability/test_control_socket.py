@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from console.api import socket_path
+from console.engine.control import socket_path
 from tests.serve.conftest import Site
 
 PERMISSIVE_UMASK = ("sh", "-c", 'umask 000 && exec "$0" "$@"')

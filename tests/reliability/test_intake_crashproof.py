@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from console.intake.journal import IntakeRecord, intake_dir
+from console.webhooks.intake.journal import IntakeRecord, intake_dir
 from tests.serve.conftest import OPSCONSOLE, Serve, Site, runbook
 
 DEADLINE = 30.0

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from console.jobs import JobStatus
+from console.jobs.model import JobStatus
 from console.transports.pool import DEFAULT_CONNECT_TIMEOUT
 from tests.fleet import Fleet
 from tests.jobs.helpers import JobEnv, gone_on_host, make_job_env, on_host, wait_finished
@@ -293,7 +293,7 @@ async def test_a_host_run_waiting_to_connect_holds_no_host_slot(silent_env: JobE
 # table that lacks "unknown" (what a host without ansible_os_family has), so building
 # the invocation raises KeyError on that host only.
 PICKY_MODULE = """\
-from console.languages import Invocation, RunbookLanguage, posix_path
+from console.runbooks.languages import Invocation, RunbookLanguage, posix_path
 
 
 class PickyLanguage(RunbookLanguage):

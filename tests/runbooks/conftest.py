@@ -2,7 +2,7 @@
 
 `run_invocation` runs a built `Invocation` the way the job runner does on a host, but
 with a local `sh -c`: write `files` into a fresh private workdir, run `command` with
-`env`, split each line into its job stream with `console.streams.classify`.
+`env`, split each line into its job stream with `console.runbooks.streams.classify`.
 `thirdparty_site` is a real `pip install` of tests/runbooks/thirdparty_plugin into a
 temporary folder put on sys.path; `broken_site` is a folder of deliberately broken
 plugins with their own dist-info, so `importlib.metadata` finds them like installed ones.
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from console.languages import Invocation
-from console.streams import classify
+from console.runbooks.languages import Invocation
+from console.runbooks.streams import classify
 
 HERE = Path(__file__).resolve().parent
 THIRDPARTY = HERE / "thirdparty_plugin"

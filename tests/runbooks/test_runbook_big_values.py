@@ -1,4 +1,4 @@
-"""Values too big for the environment, in every language (see console.env_files).
+"""Values too big for the environment, in every language (see console.runbooks.env_files).
 
 Each runbook is built by the real catalog and run with a real `sh -c` whose environment
 is exactly the invocation's: a value left in the environment over Linux's 128 KiB
@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from console.env_files import ENV_TOTAL_LIMIT, ENV_VALUE_LIMIT
 from console.errors import UsageError
-from console.languages import Invocation, LanguageRegistry, TargetInfo
-from console.parameters import parse_values
-from console.runbooks import Runbook, RunbookCatalog
+from console.runbooks.catalog import Runbook, RunbookCatalog
+from console.runbooks.env_files import ENV_TOTAL_LIMIT, ENV_VALUE_LIMIT
+from console.runbooks.languages import Invocation, LanguageRegistry, TargetInfo
+from console.runbooks.parameters import parse_values
 from tests.runbooks.conftest import RunInvocation
 
 META = """\

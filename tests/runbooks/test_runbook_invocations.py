@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from console.errors import UsageError
-from console.languages import LanguageRegistry, TargetInfo
-from console.parameters import parse_values
-from console.runbooks import Runbook, RunbookCatalog
+from console.runbooks.catalog import Runbook, RunbookCatalog
+from console.runbooks.languages import LanguageRegistry, TargetInfo
+from console.runbooks.parameters import parse_values
 from tests.runbooks.conftest import LocalRun, RunInvocation
 
 PARAMS_BLOCK = """\

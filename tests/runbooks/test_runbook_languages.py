@@ -12,16 +12,16 @@ import pytest
 
 from console.errors import ConfigError, UsageError
 from console.inventory.model import Host
-from console.languages import LanguageRegistry, TargetInfo
-from console.runbooks import RunbookCatalog
+from console.runbooks.catalog import RunbookCatalog
+from console.runbooks.languages import LanguageRegistry, TargetInfo
 from tests.runbooks.conftest import RunInvocation, make_site, on_sys_path
 
 REPO = Path(__file__).resolve().parents[2]
 
 LISTING = """
 import json, sys
-from console.languages import LanguageRegistry
-from console.runbooks import RunbookCatalog
+from console.runbooks.languages import LanguageRegistry
+from console.runbooks.catalog import RunbookCatalog
 
 def plugin_modules():
     return sorted(m for m in sys.modules
@@ -90,7 +90,10 @@ def test_broken_plugins_are_reported_and_skipped(broken_site: Path, tmp_path: Pa
     assert [r.name for r in scan.runbooks] == ["c"]
     broken = {b.name: b.error for b in registry.broken_plugins()}
     assert broken["raises"] == "RuntimeError: this plugin is broken on purpose"
-    assert "is not a subclass of console.languages.RunbookLanguage" in broken["not-a-language"]
+    assert (
+        "is not a subclass of console.runbooks.languages.RunbookLanguage"
+        in broken["not-a-language"]
+    )
     assert set(broken) == {"missing", "syntax", "raises", "not-a-language"}
     assert "raises" not in registry.names()
     with pytest.raises(ConfigError, match=r"'raises'.*RuntimeError"):
@@ -101,7 +104,7 @@ def test_broken_plugins_are_reported_and_skipped(broken_site: Path, tmp_path: Pa
 
 
 DYNAMIC = """\
-from console.languages import Invocation, RunbookLanguage
+from console.runbooks.languages import Invocation, RunbookLanguage
 
 class DynamicLanguage(RunbookLanguage):
     suffixes = tuple(["." + "dyn"])  # not a literal: known only once imported

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from console.errors import UsageError
-from console.parameters import (
+from console.runbooks.parameters import (
     Parameter,
     convert,
     env_for,

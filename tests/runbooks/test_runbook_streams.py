@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from console.jobs import STREAMS
-from console.streams import PREFIXES, classify
+from console.jobs.model import STREAMS
+from console.runbooks.streams import PREFIXES, classify
 
 
 @pytest.mark.parametrize("pipe", ["stdout", "stderr"])

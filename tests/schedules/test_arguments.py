@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from console.errors import UsageError
-from console.schedules import (
+from console.schedules.model import (
     LAST_DAY,
     Schedule,
     add_schedule_arguments,

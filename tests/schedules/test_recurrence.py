@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from console.schedules import (
+from console.schedules.model import (
     LAST_DAY,
     Recurrence,
     Schedule,

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from console.jobs import new_job_id
-from console.scheduler import Action, Decision, Scheduler
-from console.schedules import Recurrence, Schedule
+from console.jobs.model import new_job_id
+from console.schedules.model import Recurrence, Schedule
+from console.schedules.scheduler import Action, Decision, Scheduler
 
 EVERY_SECOND = Recurrence("every", interval=1, unit="seconds")
 

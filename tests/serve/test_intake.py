@@ -17,7 +17,7 @@ from pathlib import Path
 
 import aiohttp
 
-from console.intake.journal import IntakeRecord, intake_dir, journal_files
+from console.webhooks.intake.journal import IntakeRecord, intake_dir, journal_files
 from tests.certs import self_signed_cert
 from tests.serve.conftest import Serve, Site, runbook
 
@@ -150,7 +150,7 @@ def test_the_workers_log_lines_reach_serves_log_with_the_token_redacted(site: Si
     url = site.cli("webhooks", "create", "hook", "noop", "localhost").stdout.strip()
     wrong = url[:-4] + "AAAA"
     assert post(wrong)[0] == 404
-    line = serve.wait_for(lambda line: line.get("logger") == "console.http.access")
+    line = serve.wait_for(lambda line: line.get("logger") == "console.webhooks.http.access")
     assert "/webhooks/<redacted>" in line["event"] and " 404 " in line["event"]
     assert serve.stop() == 0
     assert url.rsplit("/", 1)[1] not in serve.text() and wrong.rsplit("/", 1)[1] not in serve.text()

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from console.jobs import Job, JobStatus, StreamRecord, new_job_id
+from console.jobs.model import Job, JobStatus, StreamRecord, new_job_id
 from console.store import Store
 
 

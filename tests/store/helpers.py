@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.jobs import Job, JobStatus, Trigger, new_job_id
+from console.jobs.model import Job, JobStatus, Trigger, new_job_id
 
 LIFECYCLE = (JobStatus.STARTING, JobStatus.RUNNING, JobStatus.COMPLETED)
 

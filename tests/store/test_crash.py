@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from console.jobs import JobStatus
+from console.jobs.model import JobStatus
 from console.store import Store
 
 WRITER = Path(__file__).with_name("crash_writer.py")

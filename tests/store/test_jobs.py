@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from console.jobs import JobStatus, Trigger
+from console.jobs.model import JobStatus, Trigger
 from console.store import DuplicateJob, JobNotFound, Store
 from console.store import jobs as store_jobs
 from tests.store.helpers import finish, make_job

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from console.jobs import JobStatus, StreamRecord
+from console.jobs.model import JobStatus, StreamRecord
 from console.store import JobNotFound, Store
 from tests.store.helpers import finish, make_job
 

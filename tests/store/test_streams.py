@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from console.jobs import StreamRecord
+from console.jobs.model import StreamRecord
 from console.store import Store
 from tests.store.helpers import make_job
 

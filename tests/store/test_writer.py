@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from console.engine import Engine
-from console.jobs import Job, JobStatus, new_job_id
+from console.engine.core import Engine
+from console.jobs.model import Job, JobStatus, new_job_id
 from console.settings import Settings
 from console.store import DuplicateJob, Store
 from console.store.jobs import JOURNAL

@@ -9,7 +9,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from console.jobs import Job, JobStatus, new_job_id
+from console.jobs.model import Job, JobStatus, new_job_id
 from console.store import Store
 from console.store.writer import StoreWriter
 

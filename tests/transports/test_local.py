@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from console.errors import Cancelled, TimedOut
-from console.fanout import run_on_hosts
 from console.inventory.model import Host
+from console.jobs.fanout import run_on_hosts
 from console.transports.factory import transport_for
 from console.transports.local import LocalTransport
 from console.transports.pool import TransportPool

@@ -21,8 +21,8 @@ from console.errors import (
     TimedOut,
     Unreachable,
 )
-from console.fanout import run_on_hosts
 from console.inventory.model import Host
+from console.jobs.fanout import run_on_hosts
 from console.transports.factory import transport_for
 from tests.fleet import Fleet
 from tests.transports.helpers import gone_on_host, host_of, pool_for

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from console.connect import engine_client
-from console.engine import EngineOptions
-from console.jobs import HostRun, Job, JobStatus, StreamRecord, Trigger
+from console.engine.connect import engine_client
+from console.engine.core import EngineOptions
+from console.jobs.model import HostRun, Job, JobStatus, StreamRecord, Trigger
 from console.settings import Settings
 from console.store import Store
 from screens.app import OpsConsoleApp
@@ -29,7 +29,7 @@ HOST_COUNT = 8
 
 
 def job_id(when: float, n: int) -> str:
-    """The format of `console.jobs.new_job_id`: 12 hex digits of ms, 8 of 'random'."""
+    """The format of `console.jobs.model.new_job_id`: 12 hex digits of ms, 8 of 'random'."""
     return f"{int(when * 1000):012x}{n:08x}"
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from console.api import socket_path
-from console.client import EngineClient
-from console.engine import Engine, EngineOptions
-from console.jobs import JobStatus
-from console.remote import RemoteClient
+from console.engine.client import EngineClient
+from console.engine.control import socket_path
+from console.engine.core import Engine, EngineOptions
+from console.engine.remote import RemoteClient
+from console.jobs.model import JobStatus
 from console.settings import Settings
 from tests.tui.seed import T0, finished_job, seed_data_dir, settings_for
 

@@ -1,7 +1,7 @@
 """The console driving the real engine against a real sshd fleet.
 
 Each test starts the app the way `opsconsole` does (an in-process engine on a fresh
-data directory, reached through `console.connect.engine_client`) and works it from the
+data directory, reached through `console.engine.connect.engine_client`) and works it from the
 keyboard: run dialog with parameters, validation, stop, rerun on failed hosts.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from console.connect import engine_client
-from console.jobs import Job, JobStatus
+from console.engine.connect import engine_client
+from console.jobs.model import Job, JobStatus
 from console.settings import Settings
 from screens.app import OpsConsoleApp
 from screens.job_screen import JobScreen

@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 
-from console.jobs import JobStatus
+from console.jobs.model import JobStatus
 from screens.app import OpsConsoleApp
 from screens.job_screen import JobScreen
 from screens.run_dialog import CommandDialog, RunDialog

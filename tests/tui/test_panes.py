@@ -17,7 +17,7 @@ from textual.pilot import Pilot
 from textual.widgets import TabbedContent
 
 from console.errors import ConfigError
-from console.jobs import Job, JobStatus
+from console.jobs.model import Job, JobStatus
 from console.settings import Settings
 from console.store import Store
 from screens.app import OpsConsoleApp

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from console.http import MAX_BODY, WebhookListener, create_handler
 from console.secrets import SecretBox
-from console.webhooks import Webhook, WebhookRegistry, webhook_url
+from console.webhooks.http import MAX_BODY, WebhookListener, create_handler
+from console.webhooks.registry import Webhook, WebhookRegistry, webhook_url
 
 
 class MemoryStore:

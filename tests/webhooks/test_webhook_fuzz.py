@@ -23,10 +23,10 @@ from aiohttp.http_parser import SINGLETON_HEADERS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from console.http import WebhookListener, create_handler
 from console.secrets import SecretBox
-from console.webhook_replay import DELIVERY_HEADERS
-from console.webhooks import WebhookRegistry
+from console.webhooks.http import WebhookListener, create_handler
+from console.webhooks.registry import WebhookRegistry
+from console.webhooks.replay import DELIVERY_HEADERS
 from tests.webhooks.conftest import Jobs, MemoryStore, status_of
 
 SECRET = "fuzz-secret"

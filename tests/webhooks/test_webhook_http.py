@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from console.errors import ConfigError
-from console.http import WebhookListener, create_handler
+from console.webhooks.http import WebhookListener, create_handler
 from tests.certs import self_signed_cert
 from tests.webhooks.conftest import MakeServer, Server, raw_exchange, raw_head, status_of
 
@@ -270,7 +270,7 @@ async def test_tokens_and_signatures_never_reach_the_logs(
     text = caplog.text
     assert "/webhooks/<redacted>" in text  # the access log did run
     assert "boom" in text  # the submit failure was logged, with its cause
-    malformed = [r for r in caplog.records if r.name == "console.http.server"]
+    malformed = [r for r in caplog.records if r.name == "console.webhooks.http.server"]
     assert malformed and all(
         r.levelname == "WARNING" and "\n" not in r.getMessage() for r in malformed
     )  # one line each, no traceback to flood logs

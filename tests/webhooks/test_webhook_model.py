@@ -11,7 +11,7 @@ import pytest
 
 from console.errors import ConfigError, UsageError
 from console.secrets import SecretBox
-from console.webhooks import ONE_YEAR, Webhook, WebhookRegistry, hash_token, new_token
+from console.webhooks.registry import ONE_YEAR, Webhook, WebhookRegistry, hash_token, new_token
 from tests.webhooks.conftest import MemoryStore
 
 

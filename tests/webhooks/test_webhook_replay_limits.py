@@ -14,10 +14,10 @@ import aiohttp
 import pytest
 
 from console.errors import UsageError
-from console.webhook_limits import BucketFile, RateLimiter
-from console.webhook_masking import is_credential_header
-from console.webhook_replay import REPLAY_WINDOW, DeliveryLog
-from console.webhooks import ROTATION_GRACE
+from console.webhooks.masking import is_credential_header
+from console.webhooks.rate_limit import BucketFile, RateLimiter
+from console.webhooks.registry import ROTATION_GRACE
+from console.webhooks.replay import REPLAY_WINDOW, DeliveryLog
 from tests.webhooks.conftest import Clock, Server
 
 

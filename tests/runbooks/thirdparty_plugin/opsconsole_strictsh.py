@@ -7,8 +7,14 @@ import shlex
 from typing import Any
 
 from console.errors import UsageError
-from console.languages import Invocation, RunbookLanguage, TargetInfo, posix_path, runbook_env
-from console.runbooks import Runbook
+from console.runbooks.catalog import Runbook
+from console.runbooks.languages import (
+    Invocation,
+    RunbookLanguage,
+    TargetInfo,
+    posix_path,
+    runbook_env,
+)
 
 
 class StrictShellLanguage(RunbookLanguage):

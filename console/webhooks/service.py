@@ -2,7 +2,7 @@
 
 The registry is written through to the store table `webhooks`; HMAC secrets are
 encrypted with the data directory's SecretBox; tokens exist only in the URL shown once
-at creation. Requests are served by the intake worker (`console.intake`): every change
+at creation. Requests are served by the intake worker (`console.webhooks.intake`): every change
 to the table is pushed to it before the operation returns, so a disabled or deleted
 webhook is refused from then on. Admin operations are async and return JSON-able
 dicts, so the CLI calls them the same way in-process and over the control socket.
@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from console.errors import UsageError
-from console.http import listen_socket, listener_url, tls_context
-from console.intake.process import Flush, ImportRecords, IntakeConfig, IntakeProcess
 from console.secrets import SecretBox
 from console.store import Store
-from console.webhooks import ROTATION_GRACE, Webhook, WebhookRegistry, webhook_url
+from console.webhooks.http import listen_socket, listener_url, tls_context
+from console.webhooks.intake.process import Flush, ImportRecords, IntakeConfig, IntakeProcess
+from console.webhooks.registry import ROTATION_GRACE, Webhook, WebhookRegistry, webhook_url
 
 log = logging.getLogger(__name__)
 

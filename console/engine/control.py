@@ -20,16 +20,16 @@ from typing import Any
 
 from aiohttp import web
 
-from console.client import EngineEvent
-from console.errors import OpsError, UsageError
-from console.jobs import JobStatus, Trigger, default_starter, user_name
-from console.wire import (
+from console.engine.client import EngineEvent
+from console.engine.wire import (
     error_to_dict,
     event_to_dict,
     host_to_dict,
     probe_to_dict,
     runbook_to_dict,
 )
+from console.errors import OpsError, UsageError
+from console.jobs.model import JobStatus, Trigger, default_starter, user_name
 
 SOCKET_NAME = "control.sock"
 SHUTDOWN_TIMEOUT = 5.0  # seconds a request in flight may take once the engine stops
@@ -37,8 +37,8 @@ SHUTDOWN_TIMEOUT = 5.0  # seconds a request in flight may take once the engine s
 # (it sees the gap in `seq` and re-reads state; the engine never waits for a reader).
 EVENT_BACKLOG = 10_000
 # The admin operations of schedules and webhooks reachable as POST /admin/{service}/{op};
-# each takes JSON keyword arguments and returns JSON (see console.schedule_book and
-# console.webhook_service).
+# each takes JSON keyword arguments and returns JSON (see console.schedules.book and
+# console.webhooks.service).
 ADMIN_OPERATIONS = {
     "schedules": frozenset({"create", "entries", "show", "set_enabled", "delete", "next"}),
     "webhooks": frozenset({"create", "entries", "set_enabled", "delete", "rotate_secret"}),
@@ -81,7 +81,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 class ControlServer:
-    # `engine` is a console.engine.Engine; typed loosely to keep this module import-light.
+    # `engine` is a console.engine.core.Engine; typed loosely to keep this module import-light.
     def __init__(self, engine: Any, path: Path) -> None:
         self.engine = engine
         self.path = path

@@ -4,7 +4,7 @@ It wires the inventory, runbook catalog, transports, store and job runner togeth
 and later the scheduler, webhook listener and control API. It holds the data
 directory's exclusive lock for its whole life, so two engines can never run jobs or
 write the store of one directory. The console UI and the CLI use it through the
-`EngineClient` interface; an attached client (`console.remote`) offers the same calls
+`EngineClient` interface; an attached client (`console.engine.remote`) offers the same calls
 over the control socket.
 """
 
@@ -19,23 +19,21 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from console.api import ControlServer, socket_path
-from console.client import EngineEvent, EventCallback, HostProbe, RunbookInfo
+from console.engine.client import EngineEvent, EventCallback, HostProbe, RunbookInfo
+from console.engine.control import ControlServer, socket_path
+from console.engine.events import EventHub
+from console.engine.wire import runbook_info
 from console.errors import ConfigError, HostError, OpsError, UsageError
-from console.events import EventHub
-from console.http import listener_url
-from console.intake.journal import IntakeRecord, intake_dir, rejected_path
-from console.intake.limits import MAX_JSON_DEPTH
+from console.inventory.live import LiveInventory
 from console.inventory.model import Host, Inventory
-from console.jobs import Job, JobStatus, StreamRecord, Trigger, default_starter, new_job_id
-from console.languages import Invocation, TargetInfo
-from console.live_inventory import LiveInventory
-from console.parameters import parse_values
-from console.runbooks import Runbook, RunbookCatalog
-from console.runner import JobRunner, Work, local_job_env
-from console.schedule_book import ScheduleBook
-from console.scheduler import Scheduler
-from console.schedules import Schedule
+from console.jobs.model import Job, JobStatus, StreamRecord, Trigger, default_starter, new_job_id
+from console.jobs.runner import JobRunner, Work, local_job_env
+from console.runbooks.catalog import Runbook, RunbookCatalog
+from console.runbooks.languages import Invocation, TargetInfo
+from console.runbooks.parameters import parse_values
+from console.schedules.book import ScheduleBook
+from console.schedules.model import Schedule
+from console.schedules.scheduler import Scheduler
 from console.settings import Settings
 from console.store import Store
 from console.store.jobs import DuplicateJob, JobNotFound
@@ -46,8 +44,10 @@ from console.store.writer import StoreWriter
 from console.transports.base import Transport
 from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
-from console.webhook_service import WebhookService, parse_listen
-from console.wire import runbook_info
+from console.webhooks.http import listener_url
+from console.webhooks.intake.journal import IntakeRecord, intake_dir, rejected_path
+from console.webhooks.intake.limits import MAX_JSON_DEPTH
+from console.webhooks.service import WebhookService, parse_listen
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class EngineOptions:
 
 
 class Engine:
-    """Runs jobs for one data directory; implements `console.client.EngineClient`."""
+    """Runs jobs for one data directory; implements `console.engine.client.EngineClient`."""
 
     is_attached = False
 

@@ -32,10 +32,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
-from console.webhook_limits import open_private
-from console.webhooks import Webhook
+from console.webhooks.rate_limit import open_private
+from console.webhooks.registry import Webhook
 
-log = logging.getLogger("console.intake")
+log = logging.getLogger("console.webhooks.intake")
 
 REPLAY_WINDOW = 24 * 3600.0  # seconds a delivery id is remembered
 DELIVERY_HEADERS = ("X-GitHub-Delivery", "X-Request-Id", "Idempotency-Key")

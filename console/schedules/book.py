@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from console.errors import UsageError
-from console.scheduler import Decision
-from console.schedules import Schedule, next_fire_times, utc_now
+from console.schedules.model import Schedule, next_fire_times, utc_now
+from console.schedules.scheduler import Decision
 from console.store import Store
 
 DECISIONS_KEPT = 10_000  # the decision log is capped: oldest rows go first

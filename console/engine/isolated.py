@@ -1,6 +1,6 @@
 """The command line of a Python helper the engine starts: always the installed code.
 
-`python -m console.intake.worker` puts the working directory first on `sys.path`, so a
+`python -m console.webhooks.intake.worker` puts the working directory first on `sys.path`, so a
 `console/` package in the directory serve was started from would run instead of the
 installed one (with the engine's secrets and listening socket). Helpers therefore run
 under `-I` (isolated: no cwd, no PYTHONPATH, no user site-packages), as pip does for its

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from console.client import EngineEvent
-from console.jobs import Job, StreamRecord
+from console.engine.client import EngineEvent
+from console.jobs.model import Job, StreamRecord
 
 POLL_INTERVAL = 2.0  # seconds between reads of the job's state while it runs
 EARLY_EVENTS_KEPT = 10_000  # events kept between subscribing and knowing the job id

@@ -3,7 +3,7 @@
 Each bucket is keyed by a string: one per webhook for the requests that start jobs,
 and one per webhook and client address for the requests that start nothing (a failed
 signature, a replayed delivery), so that a client sending those cannot spend the
-budget of the webhook's real sender (see `console.http`).
+budget of the webhook's real sender (see `console.webhooks.http`).
 
 With a `BucketFile`, every change of a bucket is appended to a small file in the
 intake directory and read back when a worker starts: a worker that is killed, or
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-log = logging.getLogger("console.intake")
+log = logging.getLogger("console.webhooks.intake")
 
 RATE_FILE = "ratelimit.log"
 COMPACT_EVERY = 10_000  # lines appended before the file is rewritten with live buckets

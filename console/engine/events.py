@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from console.client import EngineEvent, EventCallback
+from console.engine.client import EngineEvent, EventCallback
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
-"""The intake worker process: `python -m console.intake.worker`, started by the engine.
+"""The intake worker process: `python -m console.webhooks.intake.worker`, started by the engine.
 
-It serves the webhook application (`console.http`) on the listening socket the engine
+It serves the webhook application (`console.webhooks.http`) on the listening socket the engine
 passes it, and for each request that passes every check appends an `IntakeRecord` to
 the intake journal and answers 202 once the record is durable. It never touches the
 store; the engine imports the records.
@@ -33,15 +33,15 @@ import uvloop
 
 from console import logs
 from console.errors import OpsError
-from console.http import Submit, WebhookListener, create_handler
-from console.intake.journal import IntakeRecord, IntakeWriter
-from console.jobs import new_job_id
+from console.jobs.model import new_job_id
 from console.secrets import SecretBox
-from console.webhook_limits import RATE_FILE, BucketFile, RateLimiter
-from console.webhook_replay import DELIVERY_FILE, DeliveryLog
-from console.webhooks import Webhook, WebhookRegistry
+from console.webhooks.http import Submit, WebhookListener, create_handler
+from console.webhooks.intake.journal import IntakeRecord, IntakeWriter
+from console.webhooks.rate_limit import RATE_FILE, BucketFile, RateLimiter
+from console.webhooks.registry import Webhook, WebhookRegistry
+from console.webhooks.replay import DELIVERY_FILE, DeliveryLog
 
-log = logging.getLogger("console.intake")
+log = logging.getLogger("console.webhooks.intake")
 
 PRIORITY_BOOST = 5  # nice levels above the engine, when the system allows it
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from console.inventory.model import Host
-from console.jobs import HostRun, Job, JobStatus, StreamRecord, Trigger
+from console.jobs.model import HostRun, Job, JobStatus, StreamRecord, Trigger
 
 
 @dataclass(frozen=True)

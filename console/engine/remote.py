@@ -15,18 +15,18 @@ from typing import Any
 
 import aiohttp
 
-from console.client import EngineEvent, EventCallback, HostProbe, RunbookInfo
-from console.errors import ConfigError
-from console.inventory.model import Host
-from console.jobs import Job, JobStatus, StreamRecord, Trigger
-from console.live_inventory import LiveInventory
-from console.wire import (
+from console.engine.client import EngineEvent, EventCallback, HostProbe, RunbookInfo
+from console.engine.wire import (
     error_from_dict,
     event_from_dict,
     probe_from_dict,
     record_from_dict,
     runbook_from_dict,
 )
+from console.errors import ConfigError
+from console.inventory.live import LiveInventory
+from console.inventory.model import Host
+from console.jobs.model import Job, JobStatus, StreamRecord, Trigger
 
 # The longest `GET /events` line read: a job-level event carries the whole job, ~150
 # bytes a host (aiohttp's default of 512 KiB failed the stream at ~3,500 hosts).

@@ -15,9 +15,9 @@ import os
 import signal
 from typing import Any
 
-from console.client import EngineEvent
-from console.engine import Engine, EngineOptions
-from console.jobs import Job
+from console.engine.client import EngineEvent
+from console.engine.core import Engine, EngineOptions
+from console.jobs.model import Job
 from console.settings import Settings
 
 log = logging.getLogger("opsconsole.serve")

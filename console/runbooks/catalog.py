@@ -1,7 +1,7 @@
 """Runbooks: script files in the runbooks folder, their metadata block and parameters.
 
 A runbook's name is its file name without the suffix; the suffix picks the language
-plugin (`console.languages`). Its metadata is a PEP 723-style comment block holding
+plugin (`console.runbooks.languages`). Its metadata is a PEP 723-style comment block holding
 TOML, which works in every language that comments with `#`:
 
     # /// runbook
@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.errors import ConfigError, UsageError
-from console.parameters import NAME_RE, TYPES, Parameter, env_names
+from console.runbooks.parameters import NAME_RE, TYPES, Parameter, env_names
 
 if TYPE_CHECKING:
-    from console.languages import Invocation, LanguageRegistry, RunbookLanguage, TargetInfo
+    from console.runbooks.languages import Invocation, LanguageRegistry, RunbookLanguage, TargetInfo
 
 BLOCK_TYPE = "runbook"
 _OPEN = f"# /// {BLOCK_TYPE}"
@@ -323,8 +323,8 @@ class RunbookCatalog:
 
     def __init__(self, folder: Path | str, registry: LanguageRegistry | None = None) -> None:
         if registry is None:
-            # Imported here because console.languages imports this module's types.
-            from console.languages import default_registry
+            # Imported here because console.runbooks.languages imports this module's types.
+            from console.runbooks.languages import default_registry
 
             registry = default_registry()
         self.folder = Path(folder)
@@ -439,7 +439,9 @@ class RunbookCatalog:
     ) -> Invocation:
         """What the runner runs on one host: `params` are typed (see parse_values).
         Values too big for the environment become files, whatever the language."""
-        from console.env_files import fit_environment  # it imports console.languages
+        from console.runbooks.env_files import (
+            fit_environment,  # it imports console.runbooks.languages
+        )
 
         invocation = self.language(runbook).build_invocation(
             runbook, dict(params), target, workdir, webhook_data

@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from console.engine.isolated import python_module_command
 from console.errors import OpsError
-from console.http import BODY_TIMEOUT, HEADER_TIMEOUT, MAX_BODY
-from console.intake.journal import (
+from console.webhooks.http import BODY_TIMEOUT, HEADER_TIMEOUT, MAX_BODY
+from console.webhooks.intake.journal import (
     IntakeRecord,
     claim,
     intake_dir,
@@ -38,9 +39,8 @@ from console.intake.journal import (
     read_records_from,
     rejected_path,
 )
-from console.isolated import python_module_command
 
-log = logging.getLogger("console.intake")
+log = logging.getLogger("console.webhooks.intake")
 
 ACK_TIMEOUT = 10.0  # seconds the worker may take to apply a webhook change
 STOP_TIMEOUT = 15.0  # seconds a stopping worker may take to finish its requests
@@ -187,7 +187,7 @@ class IntakeProcess:
         """One worker's life: start it, serve, and import all it acknowledged."""
         try:
             proc = await asyncio.create_subprocess_exec(
-                *python_module_command("console.intake.worker"),
+                *python_module_command("console.webhooks.intake.worker"),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -343,7 +343,7 @@ async def _relay_logs(stderr: asyncio.StreamReader | None) -> None:
         try:
             record = json.loads(text)
             level = logging.getLevelName(str(record.pop("level", "info")).upper())
-            logger = logging.getLogger(str(record.pop("logger", "console.intake")))
+            logger = logging.getLogger(str(record.pop("logger", "console.webhooks.intake")))
             event = str(record.pop("event", ""))
             record.pop("time", None)
             logger.log(level if isinstance(level, int) else logging.INFO, event, extra=record)

@@ -20,7 +20,7 @@ The runner turns a runbook into an `Invocation` with `build_invocation`, creates
 private temporary workdir on the host, uploads `files` into it, runs `command` with
 `env` (values never on the command line) and removes the workdir. Values too big for
 the environment are moved into files first, for every language alike
-(`console.env_files`).
+(`console.runbooks.env_files`).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from typing import Any, Literal
 
 from console.errors import ConfigError, UsageError
 from console.inventory.model import Host
-from console.parameters import env_for
-from console.runbooks import Runbook, RunbookMetadata, parse_metadata_block
+from console.runbooks.catalog import Runbook, RunbookMetadata, parse_metadata_block
+from console.runbooks.parameters import env_for
 
 ENTRY_POINT_GROUP = "opsconsole.runbook_languages"
 OsFamily = Literal["linux", "windows", "unknown"]
@@ -82,7 +82,7 @@ class Invocation:
     `files` maps names relative to the workdir (no folders) to their content;
     `command` is a command line for the host's shell that refers to them; `env` holds
     every value that came from a user. `data_files` are values that never run (see
-    `console.env_files`), uploaded readable by the owner only.
+    `console.runbooks.env_files`), uploaded readable by the owner only.
     """
 
     command: str
@@ -125,7 +125,7 @@ def runbook_env(
     """The variables every language sets: OPS_PARAM_*, OPS_WEBHOOK_DATA, OPS_RUNBOOK...
 
     Any size is fine here: the catalog moves values too big for the environment into
-    files (`console.env_files.fit_environment`) after the language built its invocation.
+    files (`console.runbooks.env_files.fit_environment`) after the language built its invocation.
     """
     env = env_for(runbook.metadata.parameters, params)
     env["OPS_RUNBOOK"] = runbook.name
@@ -305,7 +305,9 @@ def _instantiate(entry: LanguageEntry) -> RunbookLanguage:
     for part in entry.attr.split("."):
         cls = getattr(cls, part)
     if not (isinstance(cls, type) and issubclass(cls, RunbookLanguage)):
-        raise TypeError(f"{entry.value} is not a subclass of console.languages.RunbookLanguage")
+        raise TypeError(
+            f"{entry.value} is not a subclass of console.runbooks.languages.RunbookLanguage"
+        )
     language = cls()
     language.name = entry.name
     if not language.suffixes or not all(

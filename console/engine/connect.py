@@ -15,11 +15,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from console.api import socket_path
-from console.engine import Engine, EngineOptions
+from console.engine.control import socket_path
+from console.engine.core import Engine, EngineOptions
+from console.engine.isolated import python_module_command
+from console.engine.remote import RemoteClient
 from console.errors import ConfigError
-from console.isolated import python_module_command
-from console.remote import RemoteClient
 from console.settings import Settings
 from console.store.lock import DataDirLock, EngineRunning
 

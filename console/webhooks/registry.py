@@ -6,7 +6,7 @@ webhook. Beyond Azure, a webhook may also require a GitHub-style HMAC signature 
 body (`X-Hub-Signature-256`), accept only some client networks, and is rate limited.
 
 `WebhookRegistry` is the engine's in-memory table, keyed by token hash and written
-through to a store the engine provides (`WebhookStore`). The HTTP side is `console.http`.
+through to a store the engine provides (`WebhookStore`). The HTTP side is `console.webhooks.http`.
 """
 
 from __future__ import annotations

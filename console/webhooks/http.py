@@ -27,7 +27,7 @@ Order of checks, and why:
    period after `rotate-secret`, the previous one. A failure is charged to step 6.
 8. Replay (202 with the first delivery's job ids, nothing started): a delivery id
    (`X-GitHub-Delivery`, `X-Request-Id`, `Idempotency-Key`) this webhook accepted in
-   the last 24 h; see `console.webhook_replay`. Charged to step 6.
+   the last 24 h; see `console.webhooks.replay`. Charged to step 6.
 9. Rate limit (429, with Retry-After): the webhook's budget, spent only by requests
    that passed every check above and will start a job. For an unsigned webhook, which
    has nothing more to check, this comes before the body is read, so a flood costs no
@@ -41,7 +41,7 @@ Order of checks, and why:
 Tokens and signatures never reach the logs: the access log prints the path as
 `/webhooks/<redacted>`, and a filter redacts them (and any query string after them)
 from aiohttp's own error messages (which quote the first bytes of a malformed request
-line). Nor do they reach the job: see `console.webhook_masking`.
+line). Nor do they reach the job: see `console.webhooks.masking`.
 """
 
 from __future__ import annotations
@@ -65,11 +65,11 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 
 from console.errors import ConfigError
-from console.intake.limits import MAX_JSON_DEPTH, body_too_deep
-from console.webhook_limits import RateLimiter
-from console.webhook_masking import MASK, TokenScrubber
-from console.webhook_replay import DeliveryLog, delivery_key
-from console.webhooks import SIGNATURE_HEADER, Webhook, WebhookRegistry
+from console.webhooks.intake.limits import MAX_JSON_DEPTH, body_too_deep
+from console.webhooks.masking import MASK, TokenScrubber
+from console.webhooks.rate_limit import RateLimiter
+from console.webhooks.registry import SIGNATURE_HEADER, Webhook, WebhookRegistry
+from console.webhooks.replay import DeliveryLog, delivery_key
 
 MAX_BODY = 512 * 1024  # Azure's webhook payload limit
 BODY_TIMEOUT = 10.0  # seconds a client may take to send its body
@@ -78,9 +78,9 @@ HEADER_TIMEOUT = 15.0  # seconds a connection may sit without a complete request
 Submit = Callable[[Webhook, dict[str, Any]], Awaitable[list[str]]]
 Handler = Callable[[BaseRequest], Awaitable[web.StreamResponse]]
 
-log = logging.getLogger("console.http")
-access_log = logging.getLogger("console.http.access")
-server_log = logging.getLogger("console.http.server")
+log = logging.getLogger("console.webhooks.http")
+access_log = logging.getLogger("console.webhooks.http.access")
+server_log = logging.getLogger("console.webhooks.http.server")
 
 _SECRET_IN_TEXT = (
     (re.compile(r"/webhooks/[^\s'\"#]*"), "/webhooks/" + MASK),
@@ -187,7 +187,7 @@ def webhook_data(
 
     Job inputs are stored, shown with the job and sent to its hosts, so credential
     headers are masked and the webhook's token is removed wherever it appears (`scrub`,
-    see `console.webhook_masking`). `RequestBodyJson` is added when the body is strict
+    see `console.webhooks.masking`). `RequestBodyJson` is added when the body is strict
     JSON, so runbooks need not parse it themselves.
     """
     merged: dict[str, str] = {}

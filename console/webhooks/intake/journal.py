@@ -10,7 +10,7 @@ data ends at the last newline. A torn last line (a crash mid-write) was never
 acknowledged, and readers stop before it. A whole line that is no record (a damaged
 disk block) costs that record alone: it is kept in `FILE.damaged` beside the file and
 logged once, and the lines after it are read as usual. Records the engine cannot
-import are kept in `rejected.jsonl` (see `console.intake.process`).
+import are kept in `rejected.jsonl` (see `console.webhooks.intake.process`).
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from console.intake.limits import MAX_RECORD_DEPTH, body_too_deep, value_depth
 from console.store.atomic import fsync_dir
 from console.store.journal import StoreWriteFailed
+from console.webhooks.intake.limits import MAX_RECORD_DEPTH, body_too_deep, value_depth
 
-log = logging.getLogger("console.intake")
+log = logging.getLogger("console.webhooks.intake")
 
 INTAKE_DIR = "intake"
 ROTATE_AT = 4 * 1024 * 1024  # a file takes no new batch once it holds this much

@@ -1,0 +1,2 @@
+"""Jobs: the model (a job, its host runs, states and stream records), the runner
+that queues, limits, times and stops them, and the direct fan-out of `exec`."""
