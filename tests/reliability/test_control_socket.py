@@ -5,24 +5,11 @@ with umask 000, so nothing but the engine's own choice of modes protects them.""
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from console.engine.control import socket_path
 from tests.serve.conftest import Site
 
 PERMISSIVE_UMASK = ("sh", "-c", 'umask 000 && exec "$0" "$@"')
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    made = Site(tmp_path)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def test_socket_is_0600_and_data_directory_0700_under_a_permissive_umask(site: Site) -> None:

@@ -21,27 +21,15 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
 from tests.serve.conftest import Serve, Site, runbook
 
 SECRET_VALUE = "s3cr3t"
 DELIVERY_HEADERS = ("X-GitHub-Delivery", "X-Request-Id", "Idempotency-Key")
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    """The serve tests' site (tests/serve/conftest.py): inventory, runbooks, data dir."""
-    made = Site(tmp_path)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 async def _post(
