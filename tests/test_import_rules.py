@@ -20,13 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # imports the app only when it runs (so `opsconsole serve` never loads Textual).
 UI_DOOR = ROOT / "console" / "cli" / "tui_cmd.py"
 # What a plugin may import from the engine: the plugin interface and its data types.
-PLUGIN_ALLOWED = {
-    "console.runbooks.languages",
-    "console.runbooks.catalog",
-    "console.runbooks.parameters",
-    "console.runbooks.streams",
-    "console.errors",
-}
+PLUGIN_ALLOWED = {"console.runbooks.plugin_api"}
 # Engine internals the UI must never reach around the client interface.
 UI_FORBIDDEN = (
     "console.jobs.runner",

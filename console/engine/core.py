@@ -28,9 +28,9 @@ from console.inventory.live import LiveInventory
 from console.inventory.model import Host, Inventory
 from console.jobs.model import Job, JobStatus, StreamRecord, Trigger, default_starter, new_job_id
 from console.jobs.runner import JobRunner, Work, local_job_env
-from console.runbooks.catalog import Runbook, RunbookCatalog
-from console.runbooks.languages import Invocation, TargetInfo
+from console.runbooks.catalog import RunbookCatalog
 from console.runbooks.parameters import parse_values
+from console.runbooks.plugin_api import Invocation, Runbook, TargetInfo
 from console.schedules.book import ScheduleBook
 from console.schedules.model import Schedule
 from console.schedules.scheduler import Scheduler

@@ -12,7 +12,7 @@ from console.engine.client import EngineEvent, HostProbe, ParameterInfo, Runbook
 from console.errors import EXIT_FAILED, ConfigError, OpsError, UsageError
 from console.inventory.model import Host
 from console.jobs.model import HostRun, Job, StreamRecord
-from console.runbooks.catalog import Runbook
+from console.runbooks.plugin_api import Runbook
 
 
 def host_to_dict(host: Host) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from console.errors import Cancelled, ExitedNonZero, HostError, OpsError, TimedO
 from console.inventory.model import Host
 from console.jobs.model import HostRun, Job, JobStatus, StreamRecord, Trigger
 from console.jobs.time_limit import TimeLimit
-from console.runbooks.languages import Invocation
+from console.runbooks.plugin_api import Invocation
 from console.runbooks.streams import classify
 from console.settings import Settings
 from console.store.writer import StoreWriter
