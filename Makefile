@@ -11,7 +11,7 @@ test: $(VENV)/.installed system-packages
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/lint-imports
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)

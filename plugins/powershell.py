@@ -23,9 +23,9 @@ import json
 import shlex
 from typing import Any
 
-from console.runbooks.catalog import Runbook
-from console.runbooks.languages import (
+from console.runbooks.plugin_api import (
     Invocation,
+    Runbook,
     RunbookLanguage,
     TargetInfo,
     posix_path,

@@ -14,12 +14,12 @@ import re
 import shlex
 from typing import Any
 
-from console.errors import UsageError
-from console.runbooks.catalog import Runbook
-from console.runbooks.languages import (
+from console.runbooks.plugin_api import (
     Invocation,
+    Runbook,
     RunbookLanguage,
     TargetInfo,
+    UsageError,
     posix_path,
     runbook_env,
 )

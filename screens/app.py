@@ -20,8 +20,9 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
-from console.engine.client import EngineClient, EngineEvent
+from console.engine.client import EngineClient
 from console.errors import OpsError
+from console.jobs.events import EngineEvent
 from console.jobs.model import Job, JobStatus
 from console.settings import Settings
 from screens.commands import (

@@ -17,8 +17,8 @@ from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from console.engine.client import EngineEvent
 from console.errors import OpsError
+from console.jobs.events import EngineEvent
 from console.jobs.model import HostRun, Job, JobStatus, StreamRecord
 from screens.commands import JOB, bindings_for
 from screens.context import client_of

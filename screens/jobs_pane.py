@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.widgets import Input, Static
 
-from console.engine.client import EngineEvent
+from console.jobs.events import EngineEvent
 from console.jobs.model import Job, JobStatus
 from screens.commands import JOBS, bindings_for
 from screens.context import client_of

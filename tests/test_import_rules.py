@@ -1,105 +1,86 @@
-"""The architecture's import rules, enforced (as Harlequin does with import-linter).
+"""The architecture's import rules, enforced (docs/architecture.md draws them).
 
-- The engine (`console/`) and the plugins never import Textual: `opsconsole serve`
-  runs without it, and a UI bug can never take the engine down.
-- Plugins know only the plugin interface, never the engine's internals.
-- `screens/` holds no business logic: it reaches the engine through the client
-  interface (`console.engine.client`) and plain data modules, never the runner or the store.
+The layers are import-linter contracts in pyproject.toml: the engine (`console/`) and
+the plugins never import Textual or `screens/`; plugins import only the plugin API;
+`screens/` reaches the engine only through the client interface and plain data;
+domain packages never import the engine or the CLI; no package cycles. `make lint`
+runs them, and so does this suite, so a broken layer fails the tests too. What
+import-linter cannot see is checked here at run time: modules third-party packages
+load on our behalf, and the exact set of modules a plugin pulls in.
 """
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
 
+import grimp
+
 ROOT = Path(__file__).resolve().parent.parent
-
-# The one door from the engine's package to the UI: the `opsconsole tui` command, which
-# imports the app only when it runs (so `opsconsole serve` never loads Textual).
-UI_DOOR = ROOT / "console" / "cli" / "tui_cmd.py"
-# What a plugin may import from the engine: the plugin interface and its data types.
-PLUGIN_ALLOWED = {
-    "console.runbooks.languages",
-    "console.runbooks.catalog",
-    "console.runbooks.parameters",
-    "console.runbooks.streams",
+PACKAGES = ("console", "screens", "plugins")
+# Everything of opsconsole a plugin may load by importing the plugin API.
+PLUGIN_API_CLOSURE = {
+    "console",
     "console.errors",
+    "console.runbooks",
+    "console.runbooks.metadata",
+    "console.runbooks.parameters",
+    "console.runbooks.plugin_api",
 }
-# Engine internals the UI must never reach around the client interface.
-UI_FORBIDDEN = (
-    "console.jobs.runner",
-    "console.store",
-    "console.transports",
-    "console.schedules.scheduler",
-    "console.webhooks.http",
-    "console.engine.control",
-)
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+def _loaded_after(imports: list[str], prefixes: tuple[str, ...]) -> list[str]:
+    """The modules starting with `prefixes` that a fresh interpreter holds once it has
+    imported `imports`."""
+    script = (
+        "import importlib, sys\n"
+        f"for m in {imports!r}: importlib.import_module(m)\n"
+        f"print('\\n'.join(sorted(m for m in sys.modules if m.split('.')[0] in {prefixes!r})))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    return out.split()
 
 
-def _sources(package: str) -> list[Path]:
-    return sorted((ROOT / package).rglob("*.py"))
+def test_the_import_linter_contracts_hold() -> None:
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run(
+        [str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
 
 
-def test_engine_and_plugins_never_import_textual_in_source() -> None:
-    offenders = [
-        f"{path.relative_to(ROOT)} imports {name}"
-        for package in ("console", "plugins")
-        for path in _sources(package)
-        if path != UI_DOOR
-        for name in _imports(path)
-        if name.split(".")[0] in ("textual", "screens")
+def test_no_module_reaches_itself_through_its_imports() -> None:
+    """Every import a -> b: b must not lead back to a, directly or through others.
+    Imports inside functions and under TYPE_CHECKING count: hiding one does not
+    break a cycle."""
+    graph = grimp.build_graph(*PACKAGES, cache_dir=None)
+    cycles = [
+        " -> ".join((importer, *chain))
+        for importer in sorted(graph.modules)
+        for imported in sorted(graph.find_modules_directly_imported_by(importer))
+        if (chain := graph.find_shortest_chain(importer=imported, imported=importer))
     ]
-    assert offenders == []
+    assert cycles == []
 
 
 def test_importing_the_whole_engine_loads_no_textual() -> None:
     """Also catches an indirect import through a third-party module."""
     modules = [
-        ".".join(p.relative_to(ROOT).with_suffix("").parts)
+        ".".join(path.relative_to(ROOT).with_suffix("").parts)
         for package in ("console", "plugins")
-        for p in _sources(package)
-        if p.name != "__main__.py"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if path.name != "__main__.py"
     ]
-    script = (
-        "import importlib, sys\n"
-        f"for m in {modules!r}: importlib.import_module(m)\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('textual', 'screens')))\n"
+    assert _loaded_after(modules, ("textual", "screens")) == []
+
+
+def test_the_plugin_api_and_the_builtin_plugins_load_nothing_of_the_engine() -> None:
+    loaded = _loaded_after(
+        ["console.runbooks.plugin_api", "plugins.shell", "plugins.python", "plugins.powershell"],
+        ("console",),
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    assert out == "[]"
-
-
-def test_plugins_use_only_the_plugin_interface() -> None:
-    offenders = [
-        f"{path.relative_to(ROOT)} imports {name}"
-        for path in _sources("plugins")
-        for name in _imports(path)
-        if name.startswith("console") and name not in PLUGIN_ALLOWED
-    ]
-    assert offenders == []
-
-
-def test_screens_reach_the_engine_only_through_the_client() -> None:
-    offenders = [
-        f"{path.relative_to(ROOT)} imports {name}"
-        for path in _sources("screens")
-        for name in _imports(path)
-        if name.startswith(UI_FORBIDDEN)
-    ]
-    assert offenders == []
+    assert set(loaded) == PLUGIN_API_CLOSURE

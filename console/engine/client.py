@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from console.inventory.model import Host
-from console.jobs.model import HostRun, Job, JobStatus, StreamRecord, Trigger
+from console.jobs.events import EventCallback
+from console.jobs.model import Job, JobStatus, StreamRecord, Trigger
 
 
 @dataclass(frozen=True)
@@ -45,25 +46,6 @@ class HostProbe:
     os: str = ""
     error: str = ""
     checked: float = 0.0
-
-
-@dataclass(frozen=True)
-class EngineEvent:
-    """Something changed in one job: its own state (`job`: the whole job), one host
-    run's state (`run`: that run alone, so a host's change costs the same in a
-    10,000-host job as in a 1-host one), or new stream records.
-
-    `missed` (with an empty `job_id`) says events were lost on the way (an attached
-    client that read too slowly): whoever keeps state from events must re-read it."""
-
-    job_id: str
-    job: Job | None = None
-    run: HostRun | None = None
-    records: Sequence[StreamRecord] = ()
-    missed: bool = False
-
-
-EventCallback = Callable[[EngineEvent], None]
 
 
 class EngineClient(Protocol):

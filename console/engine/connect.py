@@ -17,9 +17,9 @@ from typing import Any
 
 from console.engine.control import socket_path
 from console.engine.core import Engine, EngineOptions
-from console.engine.isolated import python_module_command
 from console.engine.remote import RemoteClient
 from console.errors import ConfigError
+from console.isolated import python_module_command
 from console.settings import Settings
 from console.store.lock import DataDirLock, EngineRunning
 

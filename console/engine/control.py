@@ -20,7 +20,6 @@ from typing import Any
 
 from aiohttp import web
 
-from console.engine.client import EngineEvent
 from console.engine.wire import (
     error_to_dict,
     event_to_dict,
@@ -29,6 +28,7 @@ from console.engine.wire import (
     runbook_to_dict,
 )
 from console.errors import OpsError, UsageError
+from console.jobs.events import EngineEvent
 from console.jobs.model import JobStatus, Trigger, default_starter, user_name
 
 SOCKET_NAME = "control.sock"

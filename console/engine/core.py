@@ -19,18 +19,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from console.engine.client import EngineEvent, EventCallback, HostProbe, RunbookInfo
+from console.engine.client import HostProbe, RunbookInfo
 from console.engine.control import ControlServer, socket_path
-from console.engine.events import EventHub
 from console.engine.wire import runbook_info
 from console.errors import ConfigError, HostError, OpsError, UsageError
 from console.inventory.live import LiveInventory
 from console.inventory.model import Host, Inventory
+from console.jobs.events import EngineEvent, EventCallback, EventHub
 from console.jobs.model import Job, JobStatus, StreamRecord, Trigger, default_starter, new_job_id
 from console.jobs.runner import JobRunner, Work, local_job_env
-from console.runbooks.catalog import Runbook, RunbookCatalog
-from console.runbooks.languages import Invocation, TargetInfo
+from console.runbooks.catalog import RunbookCatalog
 from console.runbooks.parameters import parse_values
+from console.runbooks.plugin_api import Invocation, Runbook, TargetInfo
 from console.schedules.book import ScheduleBook
 from console.schedules.model import Schedule
 from console.schedules.scheduler import Scheduler
@@ -46,7 +46,7 @@ from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
 from console.webhooks.http import listener_url
 from console.webhooks.intake.journal import IntakeRecord, intake_dir, rejected_path
-from console.webhooks.intake.limits import MAX_JSON_DEPTH
+from console.webhooks.limits import MAX_JSON_DEPTH
 from console.webhooks.service import WebhookService, parse_listen
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from console.engine.client import EngineEvent
+from console.jobs.events import EngineEvent
 from console.jobs.model import Job, StreamRecord
 
 POLL_INTERVAL = 2.0  # seconds between reads of the job's state while it runs

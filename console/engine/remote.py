@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from console.engine.client import EngineEvent, EventCallback, HostProbe, RunbookInfo
+from console.engine.client import HostProbe, RunbookInfo
 from console.engine.wire import (
     error_from_dict,
     event_from_dict,
@@ -26,6 +26,7 @@ from console.engine.wire import (
 from console.errors import ConfigError
 from console.inventory.live import LiveInventory
 from console.inventory.model import Host
+from console.jobs.events import EngineEvent, EventCallback
 from console.jobs.model import Job, JobStatus, StreamRecord, Trigger
 
 # The longest `GET /events` line read: a job-level event carries the whole job, ~150

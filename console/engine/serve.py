@@ -15,8 +15,8 @@ import os
 import signal
 from typing import Any
 
-from console.engine.client import EngineEvent
 from console.engine.core import Engine, EngineOptions
+from console.jobs.events import EngineEvent
 from console.jobs.model import Job
 from console.settings import Settings
 

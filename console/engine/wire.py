@@ -8,11 +8,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from console.engine.client import EngineEvent, HostProbe, ParameterInfo, RunbookInfo
+from console.engine.client import HostProbe, ParameterInfo, RunbookInfo
 from console.errors import EXIT_FAILED, ConfigError, OpsError, UsageError
 from console.inventory.model import Host
+from console.jobs.events import EngineEvent
 from console.jobs.model import HostRun, Job, StreamRecord
-from console.runbooks.catalog import Runbook
+from console.runbooks.plugin_api import Runbook
 
 
 def host_to_dict(host: Host) -> dict[str, Any]:

@@ -6,6 +6,7 @@ works with Ansible; opsconsole's own settings use the `console_` prefix.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from console.errors import UsageError
+from console.inventory.patterns import LOCALHOST_NAMES, Term, parse_pattern
 from console.inventory.sshargs import parse_ssh_args
 
 CONNECTIONS = ("ssh", "winrm", "local")
@@ -128,10 +130,49 @@ class Inventory:
             raise UsageError(f"no host {name!r} in inventory {self.path}") from None
 
     def select(self, pattern: str) -> list[Host]:
-        """Hosts matching an Ansible target pattern (plus `tag=value`), in Ansible order."""
-        from console.inventory.patterns import select
+        """Hosts matching an Ansible target pattern (plus `tag=value`), in Ansible order
+        (`console.inventory.patterns`); UsageError when the pattern cannot be understood."""
+        hosts: list[Host] = []
+        for term in parse_pattern(pattern):
+            if term.text in self.hosts:
+                hosts.append(self.hosts[term.text])
+                continue
+            matched = self._matching(term)
+            if term.op == "!":
+                excluded = {host.name for host in matched}
+                hosts = [host for host in hosts if host.name not in excluded]
+            elif term.op == "&":
+                kept = {host.name for host in matched}
+                hosts = [host for host in hosts if host.name in kept]
+            else:
+                present = {host.name for host in hosts}
+                hosts.extend(host for host in matched if host.name not in present)
+        unique: dict[str, Host] = {}
+        for host in hosts:
+            unique.setdefault(host.name, host)
+        return list(unique.values())
 
-        return select(self, pattern)
+    def _matching(self, term: Term) -> list[Host]:
+        """The hosts one term names, its subscript applied; may contain duplicates."""
+        if term.tag:
+            return [
+                host
+                for host in self.hosts.values()
+                if any(fnmatch.fnmatchcase(tag, term.expr) for tag in host.tags)
+            ]
+        results: list[Host] = []
+        groups = [name for name in self.groups if term.regex.match(name)]
+        for group in groups:
+            results.extend(self.hosts[name] for name in self.group_hosts(group))
+        if not groups or term.names_hosts_too:
+            results.extend(host for name, host in self.hosts.items() if term.regex.match(name))
+        if not results and term.expr in LOCALHOST_NAMES:
+            results.append(self._implicit_localhost(term.expr))
+        return term.pick(results)
+
+    def _implicit_localhost(self, name: str) -> Host:
+        """Ansible's implicit localhost: `all` vars, local connection, in no group."""
+        return Host(name, {**self.groups["all"].vars, "ansible_connection": "local"}, ())
 
     def group_hosts(self, name: str) -> list[str]:
         """Hosts of a group and its descendants in Ansible's order (breadth first)."""

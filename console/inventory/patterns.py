@@ -14,25 +14,80 @@ The syntax and meaning are Ansible's (`InventoryManager.get_hosts`):
 
 opsconsole extension: `tag=VALUE` selects hosts whose `console_tags` contain VALUE
 (a glob is allowed: `tag=web*`). It combines like any other term (`tag=web:&prod`).
+
+This module reads a pattern into `Term`s (the syntax, and every error in it); the
+inventory applies them to its hosts and groups (`Inventory.select`), so the pattern
+language needs nothing of the inventory.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal, TypeVar
 
 from console.errors import UsageError
 from console.inventory.addresses import parse_address
-from console.inventory.model import Host
-
-if TYPE_CHECKING:
-    from console.inventory.model import Inventory
 
 TAG_PREFIX = "tag="
 LOCALHOST_NAMES = ("localhost", "127.0.0.1", "::1")
 _COLON_TERMS = re.compile(r"(?:[^\s:\[\]]|\[[^\]]*\])+")
 _SUBSCRIPT = re.compile(r"^(.+)\[(?:(-?[0-9]+)|([0-9]+)[:-]([0-9]*))\]$")
+Picked = TypeVar("Picked")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One term of a pattern: how it combines (`op`), what it names, which slice.
+
+    `text` is the term as written: a host of exactly that name is taken as it is,
+    before any other reading. `expr` is a name, glob or `~regex`, or the tag glob
+    when `tag` is set.
+    """
+
+    text: str
+    op: Literal["", "&", "!"]
+    expr: str
+    tag: bool = False
+    subscript: tuple[int, int | None] | None = None
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        """`expr` as a regex: `~regex` matched from the start, anything else a glob."""
+        try:
+            return re.compile(
+                self.expr[1:] if self.expr[0] == "~" else fnmatch.translate(self.expr)
+            )
+        except re.error as exc:
+            raise UsageError(f"invalid regular expression in target {self.expr!r}: {exc}") from None
+
+    @property
+    def names_hosts_too(self) -> bool:
+        """Globs and regexes match host names as well as groups; a plain name that is a
+        group only selects the group's hosts."""
+        return self.expr[0] == "~" or any(c in self.expr for c in ".?*[")
+
+    def pick(self, matched: list[Picked]) -> list[Picked]:
+        """The subscript's slice of `matched` (all of it without a subscript)."""
+        if not matched or self.subscript is None:
+            return matched
+        start, end = self.subscript
+        try:
+            if end is None:
+                return [matched[start]]
+            return matched[start : (len(matched) - 1 if end == -1 else end) + 1]
+        except IndexError:
+            raise UsageError(f"no hosts matched the subscripted pattern {self.text!r}") from None
+
+
+def parse_pattern(pattern: str) -> list[Term]:
+    """The terms of `pattern` in the order they apply; UsageError when it cannot be read."""
+    terms = split_pattern(pattern)
+    if not terms:
+        raise UsageError(f"empty target pattern {pattern!r} (use 'all' for every host)")
+    return [_term(text) for text in order_terms(terms)]
 
 
 def split_pattern(pattern: str) -> list[str]:
@@ -54,50 +109,18 @@ def order_terms(terms: list[str]) -> list[str]:
     return (plain or ["all"]) + intersect + exclude
 
 
-def select(inventory: Inventory, pattern: str) -> list[Host]:
-    """The hosts `pattern` selects; UsageError when the pattern cannot be understood."""
-    terms = split_pattern(pattern)
-    if not terms:
-        raise UsageError(f"empty target pattern {pattern!r} (use 'all' for every host)")
-    hosts: list[Host] = []
-    for term in order_terms(terms):
-        if term in inventory.hosts:
-            hosts.append(inventory.hosts[term])
-            continue
-        matched = _match_term(inventory, term)
-        if term[0] == "!":
-            excluded = {host.name for host in matched}
-            hosts = [host for host in hosts if host.name not in excluded]
-        elif term[0] == "&":
-            kept = {host.name for host in matched}
-            hosts = [host for host in hosts if host.name in kept]
-        else:
-            present = {host.name for host in hosts}
-            hosts.extend(host for host in matched if host.name not in present)
-    unique: dict[str, Host] = {}
-    for host in hosts:
-        unique.setdefault(host.name, host)
-    return list(unique.values())
-
-
-def _match_term(inventory: Inventory, term: str) -> list[Host]:
-    """One term without its &/! prefix, subscript applied; may contain duplicates."""
-    expr = term[1:] if term[0] in "&!" else term
+def _term(text: str) -> Term:
+    op: Literal["", "&", "!"] = "&" if text[0] == "&" else "!" if text[0] == "!" else ""
+    expr = text[len(op) :]
     if not expr:
-        raise UsageError(f"'{term}' in the target pattern needs a name after '{term}'")
+        raise UsageError(f"'{text}' in the target pattern needs a name after '{text}'")
     if expr.startswith(TAG_PREFIX):
-        return _match_tag(inventory, expr[len(TAG_PREFIX) :])
+        value = expr[len(TAG_PREFIX) :]
+        if not value:
+            raise UsageError("'tag=' in the target pattern needs a tag value")
+        return Term(text, op, value, tag=True)
     expr, subscript = _split_subscript(expr)
-    hosts = _enumerate(inventory, expr)
-    if not hosts or subscript is None:
-        return hosts
-    start, end = subscript
-    try:
-        if end is None:
-            return [hosts[start]]
-        return hosts[start : (len(hosts) - 1 if end == -1 else end) + 1]
-    except IndexError:
-        raise UsageError(f"no hosts matched the subscripted pattern {term!r}") from None
+    return Term(text, op, expr, subscript=subscript)
 
 
 def _split_subscript(expr: str) -> tuple[str, tuple[int, int | None] | None]:
@@ -112,38 +135,3 @@ def _split_subscript(expr: str) -> tuple[str, tuple[int, int | None] | None]:
     # Ansible treats an end of 0 like no end at all: `[0:0]` and `[3:0]` pick one host.
     end_value = int(end) if end else -1
     return base, (int(start), end_value or None)
-
-
-def _enumerate(inventory: Inventory, expr: str) -> list[Host]:
-    regex = _compile(expr)
-    results: list[Host] = []
-    groups = [name for name in inventory.groups if regex.match(name)]
-    for group in groups:
-        results.extend(inventory.hosts[name] for name in inventory.group_hosts(group))
-    if not groups or expr[0] == "~" or any(c in expr for c in ".?*["):
-        results.extend(host for name, host in inventory.hosts.items() if regex.match(name))
-    if not results and expr in LOCALHOST_NAMES:
-        results.append(_implicit_localhost(inventory, expr))
-    return results
-
-
-def _compile(expr: str) -> re.Pattern[str]:
-    try:
-        return re.compile(expr[1:] if expr[0] == "~" else fnmatch.translate(expr))
-    except re.error as exc:
-        raise UsageError(f"invalid regular expression in target {expr!r}: {exc}") from None
-
-
-def _match_tag(inventory: Inventory, value: str) -> list[Host]:
-    if not value:
-        raise UsageError("'tag=' in the target pattern needs a tag value")
-    return [
-        host
-        for host in inventory.hosts.values()
-        if any(fnmatch.fnmatchcase(tag, value) for tag in host.tags)
-    ]
-
-
-def _implicit_localhost(inventory: Inventory, name: str) -> Host:
-    """Ansible's implicit localhost: `all` vars, local connection, in no group."""
-    return Host(name, {**inventory.groups["all"].vars, "ansible_connection": "local"}, ())

@@ -22,7 +22,8 @@ from typing import Any
 from console.errors import OpsError
 from console.inventory.model import Host
 from console.transports.base import ExitStatus, StreamName
-from console.transports.pool import TransportPool, transport_for
+from console.transports.factory import transport_for
+from console.transports.pool import TransportPool
 
 DEFAULT_MAX_OUTPUT = 1024 * 1024
 

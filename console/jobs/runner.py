@@ -35,13 +35,12 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mappin
 from dataclasses import dataclass
 from typing import Any
 
-from console.engine.client import EngineEvent
-from console.engine.events import EventHub
 from console.errors import Cancelled, ExitedNonZero, HostError, OpsError, TimedOut
 from console.inventory.model import Host
+from console.jobs.events import EngineEvent, EventHub
 from console.jobs.model import HostRun, Job, JobStatus, StreamRecord, Trigger
 from console.jobs.time_limit import TimeLimit
-from console.runbooks.languages import Invocation
+from console.runbooks.plugin_api import Invocation
 from console.runbooks.streams import classify
 from console.settings import Settings
 from console.store.writer import StoreWriter

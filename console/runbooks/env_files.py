@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from console.errors import UsageError
-from console.runbooks.languages import Invocation, TargetInfo
+from console.runbooks.plugin_api import Invocation, TargetInfo
 
 ENV_VALUE_LIMIT = 32 * 1024  # bytes (UTF-8) of one value kept in the environment
 ENV_TOTAL_LIMIT = 128 * 1024  # bytes of all of a run's own variables together

@@ -1,9 +1,9 @@
-"""Runbook-language plugins: the base class, and finding plugins by entry point.
+"""Finding runbook-language plugins by entry point, and loading each on first use.
 
-A language is a class deriving from `RunbookLanguage`, registered by any installed
-distribution under the entry-point group `opsconsole.runbook_languages`; the
-built-ins (`plugins.shell`, `plugins.python`, `plugins.powershell`) register the same
-way in opsconsole's own pyproject.toml:
+A language is a class deriving from `console.runbooks.plugin_api.RunbookLanguage`,
+registered by any installed distribution under the entry-point group
+`opsconsole.runbook_languages`; the built-ins (`plugins.shell`, `plugins.python`,
+`plugins.powershell`) register the same way in opsconsole's own pyproject.toml:
 
     [project.entry-points."opsconsole.runbook_languages"]
     shell = "plugins.shell:ShellLanguage"
@@ -15,12 +15,6 @@ literal, `suffixes = (".sh",)`, is found with `ast` (the trick setuptools uses f
 imported only when a file with a suffix nobody declared needs a language. A plugin
 that fails to import, or is not a `RunbookLanguage`, is listed by `broken_plugins()`
 and skipped; it never stops the others.
-
-The runner turns a runbook into an `Invocation` with `build_invocation`, creates a
-private temporary workdir on the host, uploads `files` into it, runs `command` with
-`env` (values never on the command line) and removes the workdir. Values too big for
-the environment are moved into files first, for every language alike
-(`console.runbooks.env_files`).
 """
 
 from __future__ import annotations
@@ -28,124 +22,14 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
-import json
-import os
-import posixpath
-import shlex
-from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Literal
 
 from console.errors import ConfigError, UsageError
-from console.inventory.model import Host
-from console.runbooks.catalog import Runbook, RunbookMetadata, parse_metadata_block
-from console.runbooks.parameters import env_for
+from console.runbooks.plugin_api import RunbookLanguage
 
 ENTRY_POINT_GROUP = "opsconsole.runbook_languages"
-OsFamily = Literal["linux", "windows", "unknown"]
-TransportKind = Literal["ssh", "local", "winrm"]
-
-
-@dataclass(frozen=True)
-class TargetInfo:
-    """What a plugin needs to know about the host to build a command for it."""
-
-    os_family: OsFamily = "linux"
-    transport: TransportKind = "ssh"
-
-    @classmethod
-    def from_host(cls, host: Host) -> TargetInfo:
-        """From the inventory: WinRM means Windows; `ansible_os_family` when it is set."""
-        transport: TransportKind = "ssh"
-        if host.connection in ("local", "winrm"):
-            transport = "local" if host.connection == "local" else "winrm"
-        family = str(host.vars.get("ansible_os_family", "")).lower()
-        os_family: OsFamily = "unknown"
-        if transport == "winrm" or family == "windows":
-            os_family = "windows"
-        elif family or (transport == "local" and os.name == "posix"):
-            os_family = "linux"
-        return cls(os_family, transport)
-
-    @property
-    def windows(self) -> bool:
-        """Windows commands and paths: a Windows host, or anything reached over WinRM."""
-        return self.os_family == "windows" or self.transport == "winrm"
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """One run of a runbook on one host.
-
-    `files` maps names relative to the workdir (no folders) to their content;
-    `command` is a command line for the host's shell that refers to them; `env` holds
-    every value that came from a user. `data_files` are values that never run (see
-    `console.runbooks.env_files`), uploaded readable by the owner only.
-    """
-
-    command: str
-    files: dict[str, bytes] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)
-    stdin: bytes | None = None
-    data_files: dict[str, bytes] = field(default_factory=dict)
-
-    def uploads(self) -> list[tuple[str, bytes, int]]:
-        """(name in the workdir, content, mode) of every file the run needs."""
-        programs = [(name, data, 0o700) for name, data in self.files.items()]
-        return programs + [(name, data, 0o600) for name, data in self.data_files.items()]
-
-
-class RunbookLanguage(ABC):
-    """Base class of every runbook language. Subclasses set `suffixes` as a literal."""
-
-    name: str = ""  # set by the registry to the entry-point name
-    suffixes: tuple[str, ...] = ()
-
-    def parse_metadata(self, text: str, source: str = "<runbook>") -> RunbookMetadata:
-        """The runbook's declared metadata; the default reads the `# /// runbook` block."""
-        return parse_metadata_block(text, source)
-
-    @abstractmethod
-    def build_invocation(
-        self,
-        runbook: Runbook,
-        params: dict[str, Any],
-        target: TargetInfo,
-        workdir: str,
-        webhook_data: dict[str, Any] | None,
-    ) -> Invocation:
-        """How to run `runbook` with typed `params` on `target` inside `workdir`."""
-
-
-def runbook_env(
-    runbook: Runbook, params: dict[str, Any], workdir: str, webhook_data: dict[str, Any] | None
-) -> dict[str, str]:
-    """The variables every language sets: OPS_PARAM_*, OPS_WEBHOOK_DATA, OPS_RUNBOOK...
-
-    Any size is fine here: the catalog moves values too big for the environment into
-    files (`console.runbooks.env_files.fit_environment`) after the language built its invocation.
-    """
-    env = env_for(runbook.metadata.parameters, params)
-    env["OPS_RUNBOOK"] = runbook.name
-    env["OPS_WORKDIR"] = workdir
-    if webhook_data is not None:
-        env["OPS_WEBHOOK_DATA"] = json.dumps(webhook_data, separators=(",", ":"))
-    return env
-
-
-def posix_path(workdir: str, name: str) -> str:
-    """The shell-quoted POSIX path of `name` inside `workdir`."""
-    return shlex.quote(posixpath.join(workdir, name))
-
-
-def windows_path(workdir: str, name: str) -> str:
-    """The double-quoted Windows path of `name` inside `workdir`."""
-    path = workdir.rstrip("\\/") + "\\" + name
-    if '"' in path or "\n" in path:
-        raise UsageError(f"the work folder {workdir!r} cannot be quoted for Windows")
-    return f'"{path}"'
 
 
 @dataclass(frozen=True)
@@ -306,7 +190,7 @@ def _instantiate(entry: LanguageEntry) -> RunbookLanguage:
         cls = getattr(cls, part)
     if not (isinstance(cls, type) and issubclass(cls, RunbookLanguage)):
         raise TypeError(
-            f"{entry.value} is not a subclass of console.runbooks.languages.RunbookLanguage"
+            f"{entry.value} is not a subclass of console.runbooks.plugin_api.RunbookLanguage"
         )
     language = cls()
     language.name = entry.name

@@ -1,6 +1,6 @@
 """Typed runbook parameters: declaring them, parsing user input, handing them to scripts.
 
-A runbook declares its parameters in its metadata block (see `console.runbooks.catalog`). Users
+A runbook declares its parameters in its metadata block (see `console.runbooks.metadata`). Users
 type values as text (`-p NAME=VALUE` on the command line, a field in the console);
 schedules and webhooks store values that may already be typed (JSON). `parse_values`
 turns either into checked, typed values with the declared defaults applied, and

@@ -9,24 +9,15 @@ from either pipe, in any language (`echo "::warning::disk almost full"`):
 
 The prefix is removed from the recorded text. It must start the line and is lower
 case; anything else (`::note::x`, ` ::warning::x`) is kept verbatim in the default
-stream, so ordinary output can never be lost to a typo.
+stream, so ordinary output can never be lost to a typo. The stream names and prefixes
+belong to the plugin API (`console.runbooks.plugin_api`), since languages write them.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
+from console.runbooks.plugin_api import STREAM_PREFIXES, Stream
 from console.transports.base import StreamName
 
-Stream = Literal["output", "error", "warning", "verbose", "progress", "debug"]
-PREFIXES: dict[str, Stream] = {
-    "::output::": "output",
-    "::error::": "error",
-    "::warning::": "warning",
-    "::verbose::": "verbose",
-    "::progress::": "progress",
-    "::debug::": "debug",
-}
 _DEFAULT: dict[str, Stream] = {"stdout": "output", "stderr": "error"}
 
 
@@ -34,7 +25,7 @@ def classify(stream_name: StreamName, line: str) -> tuple[Stream, str]:
     """(stream, text) for one line read from `stream_name`; the line ending is dropped."""
     text = line.rstrip("\r\n")
     if text.startswith("::"):
-        for prefix, stream in PREFIXES.items():
+        for prefix, stream in STREAM_PREFIXES.items():
             if text.startswith(prefix):
                 return stream, text[len(prefix) :]
     return _DEFAULT[stream_name], text

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from console.errors import ConfigError
 from console.inventory.model import Host
 from console.transports.base import Transport
-
-if TYPE_CHECKING:
-    from console.transports.pool import TransportPool
+from console.transports.local import LocalTransport
+from console.transports.pool import TransportPool
+from console.transports.ssh import SSHTransport
 
 
 def transport_for(host: Host, pool: TransportPool) -> Transport:
     """The transport that reaches `host`; SSH ones share `pool`'s connections."""
     connection = host.connection
     if connection == "ssh":
-        from console.transports.ssh import SSHTransport
-
         return SSHTransport(host, pool)
     if connection == "local":
-        from console.transports.local import LocalTransport
-
         return LocalTransport(host)
     if connection in ("winrm", "psrp"):
         raise ConfigError(

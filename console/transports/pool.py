@@ -36,7 +36,6 @@ from console.errors import (
 )
 from console.inventory.jumps import describe_loop, direct_jump
 from console.inventory.model import Host
-from console.transports.base import Transport
 from console.transports.hostkeys import POLICIES, HostKeyChecker, default_known_hosts
 
 # Measured on a 2-core machine (bench/fanout): more parallel handshakes than this only
@@ -139,10 +138,6 @@ class TransportPool:
         self._command_slots = asyncio.Semaphore(self.forks or DEFAULT_MAX_COMMANDS)
         self._entries: dict[str, _Entry] = {}
         self._pending: dict[str, asyncio.Task[_Entry]] = {}
-
-    def transport(self, host: Host) -> Transport:
-        """The transport for `host` (see `console.transports.factory.transport_for`)."""
-        return transport_for(host, self)
 
     @contextlib.asynccontextmanager
     async def command_slot(self) -> AsyncIterator[None]:
@@ -400,9 +395,3 @@ def _auth_hint(host: Host) -> str:
         "ansible_ssh_private_key_file, and that the public key is in the host's "
         "authorized_keys"
     )
-
-
-# Re-exported so callers need one import for the pool and the factory.
-from console.transports.factory import transport_for  # noqa: E402
-
-__all__ = ["PoolStats", "TransportPool", "transport_for"]

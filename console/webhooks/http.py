@@ -65,7 +65,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 
 from console.errors import ConfigError
-from console.webhooks.intake.limits import MAX_JSON_DEPTH, body_too_deep
+from console.webhooks.limits import MAX_JSON_DEPTH, body_too_deep
 from console.webhooks.masking import MASK, TokenScrubber
 from console.webhooks.rate_limit import RateLimiter
 from console.webhooks.registry import SIGNATURE_HEADER, Webhook, WebhookRegistry

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from console.webhooks.intake.limits import MAX_JSON_DEPTH, body_too_deep, value_depth
+from console.webhooks.limits import MAX_JSON_DEPTH, body_too_deep, value_depth
 
 
 def test_the_limit_counts_arrays_and_objects_not_brackets_in_strings() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.engine.client import EngineEvent
+from console.jobs.events import EngineEvent
 from console.jobs.model import JobStatus
 from tests.jobs.helpers import JobEnv, wait_finished
 

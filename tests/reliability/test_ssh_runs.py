@@ -293,7 +293,7 @@ async def test_a_host_run_waiting_to_connect_holds_no_host_slot(silent_env: JobE
 # table that lacks "unknown" (what a host without ansible_os_family has), so building
 # the invocation raises KeyError on that host only.
 PICKY_MODULE = """\
-from console.runbooks.languages import Invocation, RunbookLanguage, posix_path
+from console.runbooks.plugin_api import Invocation, RunbookLanguage, posix_path
 
 
 class PickyLanguage(RunbookLanguage):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from console.runbooks.languages import Invocation
+from console.runbooks.plugin_api import Invocation
 from console.runbooks.streams import classify
 
 HERE = Path(__file__).resolve().parent

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 
 from console.errors import UsageError
-from console.runbooks.catalog import Runbook, RunbookCatalog
+from console.runbooks.catalog import RunbookCatalog
 from console.runbooks.env_files import ENV_TOTAL_LIMIT, ENV_VALUE_LIMIT
-from console.runbooks.languages import Invocation, LanguageRegistry, TargetInfo
+from console.runbooks.languages import LanguageRegistry
 from console.runbooks.parameters import parse_values
+from console.runbooks.plugin_api import Invocation, Runbook, TargetInfo
 from tests.runbooks.conftest import RunInvocation
 
 META = """\

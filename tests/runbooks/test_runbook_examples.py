@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from console.runbooks.catalog import RunbookCatalog
-from console.runbooks.languages import LanguageRegistry, TargetInfo
+from console.runbooks.languages import LanguageRegistry
 from console.runbooks.parameters import parse_values
+from console.runbooks.plugin_api import TargetInfo
 from tests.runbooks.conftest import LocalRun, run_locally
 
 SHIPPED = Path(__file__).resolve().parents[2] / "runbooks"

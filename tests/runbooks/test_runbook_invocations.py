@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from console.errors import UsageError
-from console.runbooks.catalog import Runbook, RunbookCatalog
-from console.runbooks.languages import LanguageRegistry, TargetInfo
+from console.runbooks.catalog import RunbookCatalog
+from console.runbooks.languages import LanguageRegistry
 from console.runbooks.parameters import parse_values
+from console.runbooks.plugin_api import Runbook, TargetInfo
 from tests.runbooks.conftest import LocalRun, RunInvocation
 
 PARAMS_BLOCK = """\

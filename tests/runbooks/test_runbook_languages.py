@@ -13,7 +13,8 @@ import pytest
 from console.errors import ConfigError, UsageError
 from console.inventory.model import Host
 from console.runbooks.catalog import RunbookCatalog
-from console.runbooks.languages import LanguageRegistry, TargetInfo
+from console.runbooks.languages import LanguageRegistry
+from console.runbooks.plugin_api import TargetInfo
 from tests.runbooks.conftest import RunInvocation, make_site, on_sys_path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -91,7 +92,7 @@ def test_broken_plugins_are_reported_and_skipped(broken_site: Path, tmp_path: Pa
     broken = {b.name: b.error for b in registry.broken_plugins()}
     assert broken["raises"] == "RuntimeError: this plugin is broken on purpose"
     assert (
-        "is not a subclass of console.runbooks.languages.RunbookLanguage"
+        "is not a subclass of console.runbooks.plugin_api.RunbookLanguage"
         in broken["not-a-language"]
     )
     assert set(broken) == {"missing", "syntax", "raises", "not-a-language"}
@@ -104,7 +105,7 @@ def test_broken_plugins_are_reported_and_skipped(broken_site: Path, tmp_path: Pa
 
 
 DYNAMIC = """\
-from console.runbooks.languages import Invocation, RunbookLanguage
+from console.runbooks.plugin_api import Invocation, RunbookLanguage
 
 class DynamicLanguage(RunbookLanguage):
     suffixes = tuple(["." + "dyn"])  # not a literal: known only once imported

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from console.errors import ConfigError, UsageError
-from console.runbooks.catalog import RunbookCatalog, RunbookError, parse_metadata_block
+from console.runbooks.catalog import RunbookCatalog
+from console.runbooks.metadata import RunbookError, parse_metadata_block
 
 REPO_RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
 

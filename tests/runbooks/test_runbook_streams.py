@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from console.jobs.model import STREAMS
-from console.runbooks.streams import PREFIXES, classify
+from console.runbooks.plugin_api import STREAM_PREFIXES
+from console.runbooks.streams import classify
 
 
 @pytest.mark.parametrize("pipe", ["stdout", "stderr"])
@@ -32,4 +33,4 @@ def test_prefix_text_may_be_empty_or_contain_more_prefixes() -> None:
 
 
 def test_every_stream_is_a_job_stream() -> None:
-    assert sorted(PREFIXES.values()) == sorted(STREAMS)
+    assert sorted(STREAM_PREFIXES.values()) == sorted(STREAMS)

@@ -33,7 +33,7 @@ from typing import Any
 
 from console.store.atomic import fsync_dir
 from console.store.journal import StoreWriteFailed
-from console.webhooks.intake.limits import MAX_RECORD_DEPTH, body_too_deep, value_depth
+from console.webhooks.limits import MAX_RECORD_DEPTH, body_too_deep, value_depth
 
 log = logging.getLogger("console.webhooks.intake")
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from console.engine.isolated import python_module_command
 from console.errors import OpsError
+from console.isolated import python_module_command
 from console.webhooks.http import BODY_TIMEOUT, HEADER_TIMEOUT, MAX_BODY
 from console.webhooks.intake.journal import (
     IntakeRecord,

@@ -6,12 +6,12 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from console.errors import UsageError
-from console.runbooks.catalog import Runbook
-from console.runbooks.languages import (
+from console.runbooks.plugin_api import (
     Invocation,
+    Runbook,
     RunbookLanguage,
     TargetInfo,
+    UsageError,
     posix_path,
     runbook_env,
 )
