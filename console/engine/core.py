@@ -75,7 +75,7 @@ class EngineOptions:
     # A one-shot engine for a command that only reads jobs (`jobs list`, `jobs show`):
     # it holds the lock as a reader (an engine starting meanwhile waits for it, and
     # nobody attaches to it) and recovers a crashed engine's jobs, but starts nothing:
-    # no runner, triggers or control API. Queued jobs stay Queued for the next engine.
+    # no job, trigger or control API. Queued jobs stay Queued for the next engine.
     read_only: bool = False
 
 
