@@ -120,6 +120,10 @@ class WebhookAdmin(Protocol):
 
 
 class EngineClient(Protocol):
+    """Implemented by `console.engine.core.Engine` (in-process) and
+    `console.engine.remote.RemoteClient` (attached); mypy checks both where
+    `console.engine.connect.engine_client` hands them out as this type."""
+
     # True when the engine runs in another process (`opsconsole serve`): quitting this
     # client then leaves its jobs running. False for the engine inside this process.
     is_attached: bool
