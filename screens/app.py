@@ -1,14 +1,14 @@
 """The opsconsole TUI: four panes (Inventory, Drift, Updates, Jobs) over one engine.
 
-The app talks to the engine only through an `EngineClient`. Given a `client_factory`
-(an async context manager yielding a client), the engine is started inside the app's
-own event loop on mount and stopped on exit, so jobs keep running while the operator
-navigates. Tests pass a ready `client` instead.
+The app talks to the engine only through an `EngineClient`, and never builds one:
+`opsconsole tui` (console.cli.tui_cmd, the composition root) chooses the engine. Given a
+`client_factory` (an async context manager yielding a client), the client is opened
+inside the app's own event loop on mount and closed on exit, so an in-process engine's
+jobs keep running while the operator navigates. Tests may pass a ready `client`.
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 from collections.abc import Callable, Mapping
@@ -24,7 +24,6 @@ from console.engine.client import EngineClient
 from console.errors import OpsError
 from console.jobs.events import EngineEvent
 from console.jobs.model import Job, JobStatus
-from console.settings import Settings
 from screens.commands import (
     APP,
     INVENTORY,
@@ -39,7 +38,6 @@ from screens.commands import (
 from screens.inventory_pane import InventoryPane
 from screens.job_screen import JobScreen
 from screens.jobs_pane import JobsPane
-from screens.keymap import load_keymap
 from screens.modals import HelpScreen, HostDetail, QuitDialog
 from screens.palette import CommandsProvider
 from screens.run_dialog import CommandDialog, RunDialog
@@ -269,22 +267,3 @@ class OpsConsoleApp(App[int]):
         target = self._target(command.scope)
         if target is not None:
             await self.run_action(command.action, target)
-
-
-def _client_factory(settings: Settings) -> ClientFactory:
-    """The engine started in this process, or a client attached to a running `serve`."""
-    from console.engine.connect import console_options, engine_client
-
-    return lambda: engine_client(settings, console_options())
-
-
-def run_app(args: argparse.Namespace, settings: Settings) -> int:
-    """Entry point of `opsconsole` (no subcommand) and `opsconsole tui`."""
-    keymap = load_keymap()
-    app = OpsConsoleApp(
-        client_factory=_client_factory(settings),
-        keymap=keymap,
-        ansi=bool(getattr(args, "ansi", False)),
-    )
-    code = app.run()
-    return int(code or 0)

@@ -10,7 +10,6 @@ import argparse
 import json
 import sys
 from collections import Counter
-from typing import Any
 
 from console.engine.wire import host_to_dict
 from console.errors import EXIT_OK, UsageError
@@ -19,7 +18,7 @@ from console.inventory.rundeck import rundeck_to_ansible
 from console.settings import Settings
 
 
-def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "inventory",
         parents=[common],

@@ -1,7 +1,9 @@
 """`opsconsole jobs list|show|stop`: job history and control.
 
-Reading history needs no engine: with none running, the store is read directly,
-holding the data-directory lock and after crash recovery (console.store.recovery).
+Through the engine client like every command. With no engine running, reading history
+starts a read-only one (`reader_options`): it holds the data-directory lock as a
+reader, applies crash recovery (a job a killed engine left Running shows as Failed)
+and starts no job, so a Queued job stays Queued for the next engine.
 """
 
 from __future__ import annotations
@@ -9,8 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from contextlib import ExitStack
-from typing import Any
 
 from console.cli.output import (
     job_detail,
@@ -23,7 +23,7 @@ from console.cli.output import (
     printable,
     stream_line,
 )
-from console.errors import ConfigError, UsageError
+from console.errors import UsageError
 from console.jobs.model import STREAMS, JobStatus
 from console.settings import Settings
 
@@ -61,57 +61,15 @@ def _status(text: str) -> JobStatus:
     )
 
 
-async def _reader(settings: Settings) -> Any:
-    """An attached client, or, when no engine runs, the store itself, opened under the
-    data-directory lock with crash recovery applied (so a job a killed engine left
-    Running shows as Failed). An engine starting meanwhile wins the lock: attach."""
-    from console.engine.connect import attach
-    from console.store.lock import EngineRunning
-    from console.store.recovery import open_recovered
-
-    for _ in range(3):
-        client = await attach(settings)
-        if client is not None:
-            return client
-        stack = ExitStack()
-        try:
-            store = stack.enter_context(open_recovered(settings.data_dir))
-        except EngineRunning:
-            continue
-        return _StoreReader(store, stack)
-    raise ConfigError(f"could not read {settings.data_dir}: an engine keeps starting and stopping")
-
-
-class _StoreReader:
-    """The read-only part of the client interface, straight from the store."""
-
-    def __init__(self, store: Any, owner: ExitStack) -> None:
-        self.store = store
-        self._owner = owner  # closes the store and releases the lock
-
-    async def jobs(self, **query: Any) -> Any:
-        return self.store.list_jobs(**query)
-
-    async def job(self, job_id: str) -> Any:
-        return self.store.get_job(job_id)
-
-    async def streams(self, job_id: str, host: str | None = None, stream: str | None = None) -> Any:
-        return self.store.read_streams(job_id, host=host, stream=stream)
-
-    async def close(self) -> None:
-        self._owner.close()
-
-
 def list_jobs(args: argparse.Namespace, settings: Settings) -> int:
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
 
+    from console.engine.connect import engine_client, reader_options
+
     async def go() -> int:
-        reader = await _reader(settings)
-        try:
-            jobs = await reader.jobs(status=args.status, runbook=args.runbook, limit=args.limit)
-        finally:
-            await reader.close()
+        async with engine_client(settings, reader_options()) as client:
+            jobs = await client.jobs(status=args.status, runbook=args.runbook, limit=args.limit)
         if args.json:
             print_json([job_summary(j) for j in jobs])
         else:
@@ -122,13 +80,12 @@ def list_jobs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def show_job(args: argparse.Namespace, settings: Settings) -> int:
+    from console.engine.connect import engine_client, reader_options
+
     async def go() -> int:
-        reader = await _reader(settings)
-        try:
-            job = await reader.job(args.id)
-            records = await reader.streams(args.id, stream=args.stream)
-        finally:
-            await reader.close()
+        async with engine_client(settings, reader_options()) as client:
+            job = await client.job(args.id)
+            records = await client.streams(args.id, stream=args.stream)
         if args.json:
             print_json(job_detail(job, records))
             return 0

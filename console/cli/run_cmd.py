@@ -12,7 +12,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from console.cli.output import (
     job_detail,
@@ -25,6 +25,10 @@ from console.engine.follow import JobFollower
 from console.errors import EXIT_FAILED, EXIT_OK, UsageError
 from console.jobs.model import Job, JobStatus, StreamRecord, Trigger
 from console.settings import Settings
+
+if TYPE_CHECKING:
+    from console.engine.client import EngineClient
+    from console.engine.remote import RemoteClient
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -93,27 +97,25 @@ def run_runbook(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _start(
-    client: Any,
+    client: EngineClient,
     args: argparse.Namespace,
     params: dict[str, str],
     trigger: Trigger,
     parent: str | None,
 ) -> Job:
     pattern = args.pattern or await _default_target(client, args.runbook)
-    child = {"parent_token": os.environ.get("OPS_JOB_TOKEN", "")} if parent else {}
-    job: Job = await client.start_job(
+    return await client.start_job(
         args.runbook,
         pattern,
         params,
         trigger=trigger,
         trigger_ref=parent,
         timeout=args.timeout,
-        **child,
+        parent_token=os.environ.get("OPS_JOB_TOKEN", "") if parent else None,
     )
-    return job
 
 
-async def _default_target(client: Any, runbook: str) -> str:
+async def _default_target(client: EngineClient, runbook: str) -> str:
     for info in await client.runbooks():
         if info.name == runbook and info.target:
             return str(info.target)
@@ -145,7 +147,7 @@ async def _start_detached(
     return EXIT_OK
 
 
-async def _wait_for_background_engine(settings: Settings, timeout: float = 10.0) -> Any:
+async def _wait_for_background_engine(settings: Settings, timeout: float = 10.0) -> RemoteClient:
     """Attach to the engine just spawned. Until it takes the lock there is nothing to
     attach to; once it has, `attach` waits for its control socket to answer (an
     attach that does not wait fails while the engine is still starting up)."""
@@ -184,7 +186,7 @@ async def _run_and_follow(
             try:
                 final = await follower.follow(job.id)
             except asyncio.CancelledError:
-                if not getattr(client, "is_attached", False):
+                if not client.is_attached:
                     await client.stop_job(job.id)
                 raise
         if args.json:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
 
 from console.cli.admin import add_state_commands, admin_handler
 from console.cli.output import print_json
 from console.schedules.model import add_schedule_arguments, schedule_from_args
+
+if TYPE_CHECKING:
+    from console.engine.client import EngineClient, ScheduleAdmin
+
+
+def _schedules(client: EngineClient) -> ScheduleAdmin:
+    return client.schedules
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -20,32 +27,32 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     create.add_argument("pattern")
     add_schedule_arguments(create)
     create.add_argument("--json", action="store_true")
-    create.set_defaults(handler=admin_handler("schedules", _create))
+    create.set_defaults(handler=admin_handler(_schedules, _create))
 
     listing = actions.add_parser(
         "list", help="list schedules with their next run", parents=[common]
     )
     listing.add_argument("--json", action="store_true")
-    listing.set_defaults(handler=admin_handler("schedules", _list))
+    listing.set_defaults(handler=admin_handler(_schedules, _list))
 
     show = actions.add_parser("show", help="a schedule and its recent decisions", parents=[common])
     show.add_argument("name")
     show.add_argument("--decisions", type=int, default=20, metavar="N")
     show.add_argument("--json", action="store_true")
-    show.set_defaults(handler=admin_handler("schedules", _show))
+    show.set_defaults(handler=admin_handler(_schedules, _show))
 
-    add_state_commands(actions, common, "schedules", "schedule")
+    add_state_commands(actions, common, _schedules, "schedule")
 
     upcoming = actions.add_parser("next", help="print the next fire times", parents=[common])
     upcoming.add_argument("name")
     upcoming.add_argument("--count", type=int, default=5)
     upcoming.add_argument("--json", action="store_true")
-    upcoming.set_defaults(handler=admin_handler("schedules", _next))
+    upcoming.set_defaults(handler=admin_handler(_schedules, _next))
 
 
-async def _create(book: Any, args: argparse.Namespace) -> int:
+async def _create(book: ScheduleAdmin, args: argparse.Namespace) -> int:
     schedule = schedule_from_args(args.name, args.runbook, args.pattern, args)
-    view = await book.create(schedule=schedule.to_dict())
+    view = await book.create(schedule)
     if args.json:
         print_json(view)
     else:
@@ -53,7 +60,7 @@ async def _create(book: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _list(book: Any, args: argparse.Namespace) -> int:
+async def _list(book: ScheduleAdmin, args: argparse.Namespace) -> int:
     rows = await book.entries()
     if args.json:
         print_json(rows)
@@ -68,8 +75,8 @@ async def _list(book: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _show(book: Any, args: argparse.Namespace) -> int:
-    view = await book.show(name=args.name, decisions=args.decisions)
+async def _show(book: ScheduleAdmin, args: argparse.Namespace) -> int:
+    view = await book.show(args.name, args.decisions)
     if args.json:
         print_json(view)
         return 0
@@ -91,8 +98,8 @@ async def _show(book: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _next(book: Any, args: argparse.Namespace) -> int:
-    times = await book.next(name=args.name, count=args.count)
+async def _next(book: ScheduleAdmin, args: argparse.Namespace) -> int:
+    times = await book.next(args.name, args.count)
     if args.json:
         print_json(times)
     else:

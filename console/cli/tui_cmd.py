@@ -1,6 +1,9 @@
 """`opsconsole tui`: the full-screen console (also what `opsconsole` alone runs).
 
-Textual is imported only when the command runs, so other commands never pay for it.
+The console's composition root: it decides which engine the app talks to (attach to a
+running one, else start one in the app's own loop) and hands the app a client; the
+app (`screens/`) never builds an engine. Textual is imported only when the command
+runs, so other commands never pay for it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,13 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from screens.app import run_app
+    from console.engine.connect import console_options, engine_client
+    from screens.app import OpsConsoleApp
+    from screens.keymap import load_keymap
 
-    return run_app(args, settings)
+    app = OpsConsoleApp(
+        client_factory=lambda: engine_client(settings, console_options()),
+        keymap=load_keymap(),
+        ansi=bool(getattr(args, "ansi", False)),
+    )
+    return int(app.run() or 0)

@@ -11,12 +11,19 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from console.cli.admin import add_state_commands, admin_handler
 from console.cli.output import local_time, print_json
 from console.cli.run_cmd import parse_param_args
 from console.errors import UsageError
+
+if TYPE_CHECKING:
+    from console.engine.client import EngineClient, WebhookAdmin
+
+
+def _webhooks(client: EngineClient) -> WebhookAdmin:
+    return client.webhooks
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -47,13 +54,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     create.add_argument("--rate-limit", type=int, metavar="PER_MINUTE")
     create.add_argument("--json", action="store_true")
-    create.set_defaults(handler=admin_handler("webhooks", _create))
+    create.set_defaults(handler=admin_handler(_webhooks, _create))
 
     listing = actions.add_parser(
         "list", help="list webhooks (never their tokens)", parents=[common]
     )
     listing.add_argument("--json", action="store_true")
-    listing.set_defaults(handler=admin_handler("webhooks", _list))
+    listing.set_defaults(handler=admin_handler(_webhooks, _list))
 
     rotate = actions.add_parser(
         "rotate-secret",
@@ -68,9 +75,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         help="how long the previous secret stays valid (default: 24; 0 ends it now)",
     )
     rotate.add_argument("--json", action="store_true")
-    rotate.set_defaults(handler=admin_handler("webhooks", _rotate_secret))
+    rotate.set_defaults(handler=admin_handler(_webhooks, _rotate_secret))
 
-    add_state_commands(actions, common, "webhooks", "webhook")
+    add_state_commands(actions, common, _webhooks, "webhook")
 
 
 def _expiry(text: str | None) -> float | None:
@@ -86,7 +93,7 @@ def _expiry(text: str | None) -> float | None:
     return moment.timestamp()  # a naive time is this machine's local time
 
 
-async def _create(service: Any, args: argparse.Namespace) -> int:
+async def _create(service: WebhookAdmin, args: argparse.Namespace) -> int:
     view = await service.create(
         name=args.name,
         runbook=args.runbook,
@@ -112,9 +119,8 @@ async def _create(service: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _rotate_secret(service: Any, args: argparse.Namespace) -> int:
-    grace = {} if args.grace_hours is None else {"grace_hours": args.grace_hours}
-    view = await service.rotate_secret(name=args.name, **grace)
+async def _rotate_secret(service: WebhookAdmin, args: argparse.Namespace) -> int:
+    view = await service.rotate_secret(args.name, args.grace_hours)
     if args.json:
         print_json(view)
         return 0
@@ -133,7 +139,7 @@ async def _rotate_secret(service: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _list(service: Any, args: argparse.Namespace) -> int:
+async def _list(service: WebhookAdmin, args: argparse.Namespace) -> int:
     rows = await service.entries()
     if args.json:
         print_json(rows)

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from console.inventory.model import Host
 from console.jobs.events import EventCallback
 from console.jobs.model import Job, JobStatus, StreamRecord, Trigger
+from console.schedules.model import Schedule
+from console.schedules.views import ScheduleDetail, ScheduleDict, ScheduleView
+from console.webhooks.views import CreatedWebhook, RotatedSecret, WebhookView
+
+# A typed parameter value as the engine parsed it (string, number, bool, list or JSON
+# object): opaque to a client, which shows it or hands it back, never looks inside.
+ParameterValue = object
 
 
 @dataclass(frozen=True)
@@ -21,7 +28,7 @@ class ParameterInfo:
     name: str
     type: str  # string, int, float, bool, choice, list, json, credential
     required: bool = False
-    default: Any = None
+    default: ParameterValue = None
     choices: tuple[str, ...] = ()
     description: str = ""
 
@@ -48,10 +55,66 @@ class HostProbe:
     checked: float = 0.0
 
 
+class ScheduleAdmin(Protocol):
+    """What `opsconsole schedules ...` does: `console.schedules.book.ScheduleBook` in
+    the engine, `console.engine.remote.RemoteSchedules` over the control socket."""
+
+    async def create(self, schedule: Schedule) -> ScheduleView:
+        """Store a new schedule (UsageError when the name is taken or it cannot run)."""
+
+    async def entries(self) -> list[ScheduleView]: ...
+
+    async def show(self, name: str, decisions: int = 20) -> ScheduleDetail: ...
+
+    async def set_enabled(self, name: str, enabled: bool) -> ScheduleView: ...
+
+    async def delete(self, name: str) -> ScheduleDict: ...
+
+    async def next(self, name: str, count: int = 5) -> list[str]:
+        """The next `count` fire times, ISO 8601."""
+
+
+class WebhookAdmin(Protocol):
+    """What `opsconsole webhooks ...` does: `console.webhooks.service.WebhookService`
+    in the engine, `console.engine.remote.RemoteWebhooks` over the control socket."""
+
+    async def create(
+        self,
+        name: str,
+        runbook: str,
+        pattern: str,
+        parameters: dict[str, str],
+        expires: float | None = None,
+        signed: bool = False,
+        allow_from: list[str] | None = None,
+        rate_limit: int | None = None,
+    ) -> CreatedWebhook:
+        """The new webhook with its URL (and HMAC secret), both shown this once."""
+
+    async def entries(self) -> list[WebhookView]: ...
+
+    async def set_enabled(self, name: str, enabled: bool) -> WebhookView: ...
+
+    async def rotate_secret(self, name: str, grace_hours: float | None = None) -> RotatedSecret:
+        """A new HMAC secret, shown this once; `None` keeps the default grace period."""
+
+    async def delete(self, name: str) -> WebhookView: ...
+
+
 class EngineClient(Protocol):
+    """Implemented by `console.engine.core.Engine` (in-process) and
+    `console.engine.remote.RemoteClient` (attached); mypy checks both where
+    `console.engine.connect.engine_client` hands them out as this type."""
+
     # True when the engine runs in another process (`opsconsole serve`): quitting this
     # client then leaves its jobs running. False for the engine inside this process.
     is_attached: bool
+
+    @property
+    def schedules(self) -> ScheduleAdmin: ...
+
+    @property
+    def webhooks(self) -> WebhookAdmin: ...
 
     def hosts(self, pattern: str = "all") -> list[Host]:
         """Hosts matching an Ansible pattern (raises UsageError for a bad pattern)."""
@@ -60,7 +123,9 @@ class EngineClient(Protocol):
 
     async def runbooks(self) -> list[RunbookInfo]: ...
 
-    async def check_parameters(self, runbook: str, raw: Mapping[str, str]) -> dict[str, Any]:
+    async def check_parameters(
+        self, runbook: str, raw: Mapping[str, str]
+    ) -> dict[str, ParameterValue]:
         """Typed values for the raw strings, or UsageError naming the parameter and reason."""
 
     async def start_job(
@@ -69,10 +134,21 @@ class EngineClient(Protocol):
         pattern: str,
         raw_parameters: Mapping[str, str],
         trigger: Trigger = Trigger.MANUAL,
-    ) -> Job: ...
+        *,
+        trigger_ref: str | None = None,
+        timeout: float | None = None,
+        parent_token: str | None = None,
+    ) -> Job:
+        """`timeout` overrides the runbook's own. A child job (trigger PARENT, its
+        parent's id as `trigger_ref`) needs the parent's OPS_JOB_TOKEN."""
 
     async def start_command(
-        self, pattern: str, command: str, trigger: Trigger = Trigger.MANUAL
+        self,
+        pattern: str,
+        command: str,
+        trigger: Trigger = Trigger.MANUAL,
+        *,
+        timeout: float | None = None,
     ) -> Job:
         """An ad-hoc command, recorded as a job of the pseudo-runbook `(command)`."""
 

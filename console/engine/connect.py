@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from console.engine.client import EngineClient
 from console.engine.control import socket_path
 from console.engine.core import Engine, EngineOptions
 from console.engine.remote import RemoteClient
@@ -58,6 +59,12 @@ async def attach(settings: Settings, wait: float = ATTACH_WAIT) -> RemoteClient 
         await asyncio.sleep(0.05)  # the holder is still starting up
 
 
+def reader_options() -> EngineOptions:
+    """For a command that only reads jobs (`jobs list`, `jobs show`) when no engine runs:
+    crash recovery under the lock, then nothing started (see EngineOptions.read_only)."""
+    return EngineOptions(read_only=True)
+
+
 def console_options(**overrides: Any) -> EngineOptions:
     """The console's own engine owns the data directory like `serve` does, so it also
     fires schedules and serves webhooks; a busy webhook port must not stop the UI."""
@@ -68,9 +75,10 @@ def console_options(**overrides: Any) -> EngineOptions:
 async def engine_client(
     settings: Settings,
     options: EngineOptions | None = None,
-) -> AsyncIterator[Any]:
+) -> AsyncIterator[EngineClient]:
     """Yield an EngineClient: a RemoteClient when attached, else an in-process Engine
-    (closed, with its running jobs stopped, when the block ends)."""
+    (closed, with its running jobs stopped, when the block ends). The one way every
+    command and the console reach jobs, schedules, webhooks and the store."""
     for _ in range(3):
         remote = await attach(settings)
         if remote is not None:

@@ -14,12 +14,13 @@ import json
 import os
 import socket
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
+from console.engine.client import EngineClient
 from console.engine.wire import (
     error_to_dict,
     event_to_dict,
@@ -29,24 +30,56 @@ from console.engine.wire import (
 )
 from console.errors import OpsError, UsageError
 from console.jobs.events import EngineEvent
-from console.jobs.model import JobStatus, Trigger, default_starter, user_name
+from console.jobs.model import Job, JobStatus, Trigger, default_starter, user_name
+from console.schedules.model import Schedule
+from console.settings import Settings
 
 SOCKET_NAME = "control.sock"
 SHUTDOWN_TIMEOUT = 5.0  # seconds a request in flight may take once the engine stops
 # Events one `GET /events` client may be behind before newer ones are dropped for it
 # (it sees the gap in `seq` and re-reads state; the engine never waits for a reader).
 EVENT_BACKLOG = 10_000
-# The admin operations of schedules and webhooks reachable as POST /admin/{service}/{op};
-# each takes JSON keyword arguments and returns JSON (see console.schedules.book and
-# console.webhooks.service).
-ADMIN_OPERATIONS = {
-    "schedules": frozenset({"create", "entries", "show", "set_enabled", "delete", "next"}),
-    "webhooks": frozenset({"create", "entries", "set_enabled", "delete", "rotate_secret"}),
-}
 # What a client may say started its job (a child job needs its parent's token instead;
 # schedules and webhooks start jobs inside the engine).
 CLIENT_TRIGGERS = frozenset({Trigger.MANUAL, Trigger.CLI})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# One schedule or webhook admin operation (POST /admin/{service}/{operation}): its JSON
+# arguments in, its JSON answer out (console.engine.remote sends them).
+AdminCall = Callable[[Mapping[str, Any]], Awaitable[object]]
+
+
+class ServedEngine(EngineClient, Protocol):
+    """What the control API serves: the client interface, plus who started a job, which
+    only this server can tell (the socket's peer); `console.engine.core.Engine`."""
+
+    settings: Settings
+
+    async def start_job(
+        self,
+        runbook: str,
+        pattern: str,
+        raw_parameters: Mapping[str, str],
+        trigger: Trigger = Trigger.MANUAL,
+        *,
+        trigger_ref: str | None = None,
+        timeout: float | None = None,
+        parent_token: str | None = None,
+        started_by: str | None = None,
+    ) -> Job: ...
+
+    async def start_command(
+        self,
+        pattern: str,
+        command: str,
+        trigger: Trigger = Trigger.MANUAL,
+        *,
+        timeout: float | None = None,
+        started_by: str | None = None,
+    ) -> Job: ...
+
+    async def rerun_job(
+        self, job_id: str, failed_only: bool = False, *, started_by: str | None = None
+    ) -> Job: ...
 
 
 def socket_path(data_dir: Path) -> Path:
@@ -81,23 +114,17 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 class ControlServer:
-    # `engine` is a console.engine.core.Engine; typed loosely to keep this module import-light.
-    def __init__(self, engine: Any, path: Path) -> None:
+    def __init__(self, engine: ServedEngine, path: Path) -> None:
         self.engine = engine
         self.path = path
         self._runner: web.AppRunner | None = None
-        self._extra_routes: list[web.RouteDef] = []
         # Open `GET /events` streams. aiohttp does not end a handler when its client goes
         # away, and waits for every handler on shutdown: stop() must end these itself.
         self._streams: set[asyncio.Task[Any]] = set()
 
-    def add_routes(self, routes: list[web.RouteDef]) -> None:
-        """Let other engine parts (schedules, webhooks) publish their own calls."""
-        self._extra_routes.extend(routes)
-
     async def start(self) -> None:
         app = web.Application(middlewares=[_errors])
-        app.add_routes(self._routes() + self._extra_routes)
+        app.add_routes(self._routes())
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
         )
@@ -138,10 +165,44 @@ class ControlServer:
 
     async def admin(self, request: web.Request) -> web.Response:
         service, operation = request.match_info["service"], request.match_info["operation"]
-        if operation not in ADMIN_OPERATIONS.get(service, ()):
+        call = self._admin_calls(service).get(operation)
+        if call is None:
             raise web.HTTPNotFound(text=f"no operation {service}/{operation}")
-        kwargs = await request.json() if request.can_read_body else {}
-        return _json(await getattr(getattr(self.engine, service), operation)(**kwargs))
+        arguments = await request.json() if request.can_read_body else {}
+        return _json(await call(arguments))
+
+    def _admin_calls(self, service: str) -> dict[str, AdminCall]:
+        """The operations of `console.engine.client.ScheduleAdmin` / `WebhookAdmin`,
+        by name, each taking the arguments `console.engine.remote` sends."""
+        if service == "schedules":
+            book = self.engine.schedules
+            return {
+                "create": lambda a: book.create(Schedule.from_dict(a["schedule"])),
+                "entries": lambda a: book.entries(),
+                "show": lambda a: book.show(a["name"], int(a.get("decisions", 20))),
+                "set_enabled": lambda a: book.set_enabled(a["name"], bool(a["enabled"])),
+                "delete": lambda a: book.delete(a["name"]),
+                "next": lambda a: book.next(a["name"], int(a.get("count", 5))),
+            }
+        if service == "webhooks":
+            hooks = self.engine.webhooks
+            return {
+                "create": lambda a: hooks.create(
+                    a["name"],
+                    a["runbook"],
+                    a["pattern"],
+                    dict(a.get("parameters") or {}),
+                    expires=a.get("expires"),
+                    signed=bool(a.get("signed", False)),
+                    allow_from=a.get("allow_from"),
+                    rate_limit=a.get("rate_limit"),
+                ),
+                "entries": lambda a: hooks.entries(),
+                "set_enabled": lambda a: hooks.set_enabled(a["name"], bool(a["enabled"])),
+                "rotate_secret": lambda a: hooks.rotate_secret(a["name"], a.get("grace_hours")),
+                "delete": lambda a: hooks.delete(a["name"]),
+            }
+        return {}
 
     async def info(self, request: web.Request) -> web.Response:
         settings = self.engine.settings
@@ -179,6 +240,7 @@ class ControlServer:
             trigger=trigger,
             trigger_ref=trigger_ref,
             timeout=body.get("timeout"),
+            parent_token=body.get("parent_token"),
             started_by=started_by,
         )
         return _json(job.to_dict(), 201)
@@ -197,22 +259,19 @@ class ControlServer:
         )
         return _json(job.to_dict(), 201)
 
-    def _starter(self, request: web.Request, body: dict[str, Any]) -> tuple[Trigger, Any, str]:
+    def _starter(
+        self, request: web.Request, body: dict[str, Any]
+    ) -> tuple[Trigger, str | None, str]:
         """The trigger, its reference and who started the job, from what this engine
         can check, never from what the client says: the Unix user of the peer process
-        (SO_PEERCRED), or, for a child job, the running parent that handed the client
-        its per-job token (only the engine creates child jobs: they skip `max_jobs`)."""
+        (SO_PEERCRED), or, for a child job, its parent (the engine starts it only with
+        the parent's per-job token: child jobs skip `max_jobs`)."""
         try:
             trigger = Trigger(body.get("trigger", "cli"))
         except ValueError:
             raise UsageError(f"unknown trigger {body.get('trigger')!r}") from None
         if trigger is Trigger.PARENT:
-            parent, token = str(body.get("trigger_ref") or ""), str(body.get("parent_token") or "")
-            if not self.engine.runner.is_parent(parent, token):
-                raise UsageError(
-                    f"job {parent or '(none)'} is not a running job that may start children "
-                    "(a child job is started from inside its parent, with OPS_JOB_TOKEN)"
-                )
+            parent = str(body.get("trigger_ref") or "")
             return trigger, parent, default_starter(trigger, parent)
         if trigger not in CLIENT_TRIGGERS:
             raise UsageError(

@@ -72,6 +72,11 @@ class EngineOptions:
     tls_cert: str | None = None
     tls_key: str | None = None
     public_url: str | None = None
+    # A one-shot engine for a command that only reads jobs (`jobs list`, `jobs show`):
+    # it holds the lock as a reader (an engine starting meanwhile waits for it, and
+    # nobody attaches to it) and recovers a crashed engine's jobs, but starts nothing:
+    # no job, trigger or control API. Queued jobs stay Queued for the next engine.
+    read_only: bool = False
 
 
 class Engine:
@@ -98,8 +103,8 @@ class Engine:
         self._selected: dict[str, list[Host]] = {}  # pattern -> its hosts
         self.catalog = RunbookCatalog(settings.runbooks)
         self._control: ControlServer | None = None
-        self.schedules: ScheduleBook | None = None
-        self.webhooks: WebhookService | None = None
+        self._schedules: ScheduleBook | None = None
+        self._webhooks: WebhookService | None = None
         self._scheduler: Scheduler | None = None
         self._retention: asyncio.Task[None] | None = None
         self._accepting = False
@@ -107,11 +112,13 @@ class Engine:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        self._lock.acquire()
+        read_only = self.options.read_only
+        self._lock.acquire(reader=read_only)
         try:
             self.store = Store(self.settings.data_dir)
             self._writer = StoreWriter(self.store)
-            self._inventory.current()
+            if not read_only:
+                self._inventory.current()  # a broken inventory stops the engine at once
             if self._pool is None:
                 self._pool = TransportPool(forks=self.options.forks, resolve_host=self._host_named)
             self.runner = JobRunner(
@@ -123,6 +130,9 @@ class Engine:
                 max_runs_per_host=self.options.max_runs_per_host,
                 local_env=local_job_env(self.settings),
             )
+            if read_only:
+                recover_interrupted(self.store)
+                return
             self._recover()
             self.runner.start()
             self._accepting = True
@@ -138,13 +148,14 @@ class Engine:
         opts = self.options
         host, port = parse_listen(opts.listen)
         url_base = listener_url(host, port, opts.tls_cert is not None, opts.public_url)
-        self.schedules = ScheduleBook(self.store, self._check_schedule, self._wake_scheduler)
-        self.webhooks = WebhookService(
+        book = ScheduleBook(self.store, self._check_schedule, self._wake_scheduler)
+        self._schedules = book
+        self._webhooks = WebhookService(
             self.store, self.settings.data_dir, url_base, self._check_target
         )
         if not opts.triggers:
             return
-        self._scheduler = Scheduler(self.schedules, self, self.schedules, self.schedules)
+        self._scheduler = Scheduler(book, self, book, book)
         self._scheduler.start()
         self._retention = asyncio.create_task(self._retention_forever(), name="retention")
         self.events.subscribe(self._on_event_for_scheduler)
@@ -194,7 +205,7 @@ class Engine:
         )
         runner = self.runner
         parts: list[tuple[str, Any]] = [
-            ("webhook listener", self.webhooks and self.webhooks.stop_listener),
+            ("webhook listener", self._webhooks and self._webhooks.stop_listener),
             ("scheduler", self._scheduler and self._scheduler.stop),
             ("control API", self._control and self._control.stop),
             ("job runner", runner and (lambda: runner.close(grace, reason=reason))),
@@ -202,6 +213,20 @@ class Engine:
             ("store writer", self._writer and self._writer.close),
         ]
         return [(part, stop) for part, stop in parts if stop]
+
+    @property
+    def schedules(self) -> ScheduleBook:
+        """The schedule admin (`console.engine.client.ScheduleAdmin`) of a started engine."""
+        if self._schedules is None:
+            raise OpsError("this engine manages no schedules (it is not started, or only reads)")
+        return self._schedules
+
+    @property
+    def webhooks(self) -> WebhookService:
+        """The webhook admin (`console.engine.client.WebhookAdmin`) of a started engine."""
+        if self._webhooks is None:
+            raise OpsError("this engine manages no webhooks (it is not started, or only reads)")
+        return self._webhooks
 
     async def __aenter__(self) -> Engine:
         await self.start()
@@ -303,9 +328,13 @@ class Engine:
         webhook_data: dict[str, Any] | None = None,
         timeout: float | None = None,
         started_by: str | None = None,
+        parent_token: str | None = None,
     ) -> Job:
         """`started_by`: the user the control API vouches for (its peer's uid); without
-        it, `default_starter` (this engine's user, or the schedule, webhook or parent)."""
+        it, `default_starter` (this engine's user, or the schedule, webhook or parent).
+        A child job (trigger PARENT) is started only with its running parent's token."""
+        if trigger is Trigger.PARENT:
+            self._check_parent(trigger_ref, parent_token)
         job = await self._start_runbook_job(
             runbook,
             pattern,
@@ -317,6 +346,16 @@ class Engine:
             started_by,
         )
         return job.copy()
+
+    def _check_parent(self, parent: str | None, token: str | None) -> None:
+        """Only a running job may start children (they skip `max_jobs`), proven by the
+        per-job token its host runs were given (OPS_JOB_TOKEN)."""
+        assert self.runner is not None
+        if not self.runner.is_parent(parent or "", token or ""):
+            raise UsageError(
+                f"job {parent or '(none)'} is not a running job that may start children "
+                "(a child job is started from inside its parent, with OPS_JOB_TOKEN)"
+            )
 
     async def _start_runbook_job(
         self,
@@ -599,7 +638,7 @@ class Engine:
         try:
             return self.runner.live_job(job_id) or self.store.get_job(job_id)
         except JobNotFound:
-            intake = self.webhooks.intake if self.webhooks else None
+            intake = self._webhooks.intake if self._webhooks else None
             if intake is None or not await intake.import_pending(job_id):
                 raise
         return self.runner.live_job(job_id) or self.store.get_job(job_id)

@@ -9,13 +9,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from console.engine.client import HostProbe, RunbookInfo
+from console.engine.client import (
+    HostProbe,
+    ParameterValue,
+    RunbookInfo,
+)
 from console.engine.wire import (
     error_from_dict,
     event_from_dict,
@@ -28,6 +32,9 @@ from console.inventory.live import LiveInventory
 from console.inventory.model import Host
 from console.jobs.events import EngineEvent, EventCallback
 from console.jobs.model import Job, JobStatus, StreamRecord, Trigger
+from console.schedules.model import Schedule
+from console.schedules.views import ScheduleDetail, ScheduleDict, ScheduleView
+from console.webhooks.views import CreatedWebhook, RotatedSecret, WebhookView
 
 # The longest `GET /events` line read: a job-level event carries the whole job, ~150
 # bytes a host (aiohttp's default of 512 KiB failed the stream at ~3,500 hosts).
@@ -35,18 +42,20 @@ EVENT_LINE_LIMIT = 256 * 1024 * 1024
 
 
 class RemoteClient:
+    """The `console.engine.client.EngineClient` of an engine in another process."""
+
     is_attached = True
 
     def __init__(self, socket: Path) -> None:
         self.socket = socket
-        self.schedules = RemoteAdmin(self, "schedules")
-        self.webhooks = RemoteAdmin(self, "webhooks")
+        self.schedules = RemoteSchedules(self)
+        self.webhooks = RemoteWebhooks(self)
         self._session: aiohttp.ClientSession | None = None
         self._subscribers: list[EventCallback] = []
         self._events_task: asyncio.Task[None] | None = None
         self._events_ready = asyncio.Event()
         self._inventory: LiveInventory | None = None
-        self.info: dict[str, Any] = {}
+        self.info: dict[str, object] = {}  # GET /info: the engine's pid and paths
 
     async def open(self) -> RemoteClient:
         connector = aiohttp.UnixConnector(path=str(self.socket))
@@ -72,9 +81,11 @@ class RemoteClient:
         self,
         method: str,
         path: str,
-        body: Any = None,
+        body: object = None,
         params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
     ) -> Any:
+        """The decoded JSON answer (its shape is the route's; callers name it), or the
+        engine's typed error raised here."""
         assert self._session is not None, "call open() first"
         async with self._session.request(
             method, f"http://engine{path}", json=body, params=params
@@ -89,7 +100,7 @@ class RemoteClient:
         """Evaluated here, on the engine's own inventory file, so typing a filter never
         waits for a round trip; the file is re-read when it changes."""
         if self._inventory is None:
-            self._inventory = LiveInventory(Path(self.info["inventory"]))
+            self._inventory = LiveInventory(Path(str(self.info["inventory"])))
         return self._inventory.current().select(pattern)
 
     async def probe(self, hosts: Sequence[str]) -> list[HostProbe]:
@@ -100,8 +111,10 @@ class RemoteClient:
     async def runbooks(self) -> list[RunbookInfo]:
         return [runbook_from_dict(d) for d in await self._call("GET", "/runbooks")]
 
-    async def check_parameters(self, runbook: str, raw: Mapping[str, str]) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call(
+    async def check_parameters(
+        self, runbook: str, raw: Mapping[str, str]
+    ) -> dict[str, ParameterValue]:
+        result: dict[str, ParameterValue] = await self._call(
             "POST", "/parameters/check", {"runbook": runbook, "parameters": dict(raw)}
         )
         return result
@@ -112,6 +125,7 @@ class RemoteClient:
         pattern: str,
         raw_parameters: Mapping[str, str],
         trigger: Trigger = Trigger.MANUAL,
+        *,
         trigger_ref: str | None = None,
         timeout: float | None = None,
         parent_token: str | None = None,
@@ -134,6 +148,7 @@ class RemoteClient:
         pattern: str,
         command: str,
         trigger: Trigger = Trigger.MANUAL,
+        *,
         timeout: float | None = None,
     ) -> Job:
         body = {
@@ -215,16 +230,87 @@ class RemoteClient:
             callback(event)
 
 
-class RemoteAdmin:
-    """The schedule or webhook admin operations of the attached engine: the same
-    keyword calls as the in-process `ScheduleBook` / `WebhookService`."""
+class RemoteSchedules:
+    """`console.engine.client.ScheduleAdmin` of the attached engine."""
 
-    def __init__(self, client: RemoteClient, service: str) -> None:
+    def __init__(self, client: RemoteClient) -> None:
         self._client = client
-        self._service = service
 
-    def __getattr__(self, operation: str) -> Callable[..., Awaitable[Any]]:
-        async def call(**kwargs: Any) -> Any:
-            return await self._client._call("POST", f"/admin/{self._service}/{operation}", kwargs)
+    async def _admin(self, operation: str, **arguments: object) -> Any:
+        return await self._client._call("POST", f"/admin/schedules/{operation}", arguments)
 
-        return call
+    async def create(self, schedule: Schedule) -> ScheduleView:
+        view: ScheduleView = await self._admin("create", schedule=schedule.to_dict())
+        return view
+
+    async def entries(self) -> list[ScheduleView]:
+        views: list[ScheduleView] = await self._admin("entries")
+        return views
+
+    async def show(self, name: str, decisions: int = 20) -> ScheduleDetail:
+        detail: ScheduleDetail = await self._admin("show", name=name, decisions=decisions)
+        return detail
+
+    async def set_enabled(self, name: str, enabled: bool) -> ScheduleView:
+        view: ScheduleView = await self._admin("set_enabled", name=name, enabled=enabled)
+        return view
+
+    async def delete(self, name: str) -> ScheduleDict:
+        stored: ScheduleDict = await self._admin("delete", name=name)
+        return stored
+
+    async def next(self, name: str, count: int = 5) -> list[str]:
+        times: list[str] = await self._admin("next", name=name, count=count)
+        return times
+
+
+class RemoteWebhooks:
+    """`console.engine.client.WebhookAdmin` of the attached engine."""
+
+    def __init__(self, client: RemoteClient) -> None:
+        self._client = client
+
+    async def _admin(self, operation: str, **arguments: object) -> Any:
+        return await self._client._call("POST", f"/admin/webhooks/{operation}", arguments)
+
+    async def create(
+        self,
+        name: str,
+        runbook: str,
+        pattern: str,
+        parameters: dict[str, str],
+        expires: float | None = None,
+        signed: bool = False,
+        allow_from: list[str] | None = None,
+        rate_limit: int | None = None,
+    ) -> CreatedWebhook:
+        created: CreatedWebhook = await self._admin(
+            "create",
+            name=name,
+            runbook=runbook,
+            pattern=pattern,
+            parameters=parameters,
+            expires=expires,
+            signed=signed,
+            allow_from=allow_from,
+            rate_limit=rate_limit,
+        )
+        return created
+
+    async def entries(self) -> list[WebhookView]:
+        views: list[WebhookView] = await self._admin("entries")
+        return views
+
+    async def set_enabled(self, name: str, enabled: bool) -> WebhookView:
+        view: WebhookView = await self._admin("set_enabled", name=name, enabled=enabled)
+        return view
+
+    async def rotate_secret(self, name: str, grace_hours: float | None = None) -> RotatedSecret:
+        rotated: RotatedSecret = await self._admin(
+            "rotate_secret", name=name, grace_hours=grace_hours
+        )
+        return rotated
+
+    async def delete(self, name: str) -> WebhookView:
+        view: WebhookView = await self._admin("delete", name=name)
+        return view

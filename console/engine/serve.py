@@ -78,7 +78,7 @@ async def serve(
             "data_dir": str(settings.data_dir),
             "inventory": str(settings.inventory),
             "runbooks": str(settings.runbooks),
-            "webhooks": engine.webhooks.url_base if engine.webhooks else None,
+            "webhooks": engine.webhooks.url_base,
         },
     )
     watcher: asyncio.Task[Any] | None = None

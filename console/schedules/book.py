@@ -3,18 +3,20 @@
 One `ScheduleBook` per engine. It implements the scheduler's `ScheduleSource`,
 `FireStateStore` and `DecisionRecorder` over three store tables, and the operations
 behind `opsconsole schedules ...` (async, so the same calls work in-process and over
-the control socket). Every operation returns plain JSON-able dicts.
+the control socket; it is the engine's `console.engine.client.ScheduleAdmin`). Every
+operation returns a typed JSON object (`console.schedules.views`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import cast
 
 from console.errors import UsageError
 from console.schedules.model import Schedule, next_fire_times, utc_now
 from console.schedules.scheduler import Decision
+from console.schedules.views import DecisionDict, ScheduleDetail, ScheduleDict, ScheduleView
 from console.store import Store
 
 DECISIONS_KEPT = 10_000  # the decision log is capped: oldest rows go first
@@ -64,38 +66,37 @@ class ScheduleBook:
             raise UsageError(f"no schedule named {name!r} (schedules: {known})")
         return Schedule.from_dict(doc)
 
-    def _view(self, schedule: Schedule, now: datetime) -> dict[str, Any]:
+    def _view(self, schedule: Schedule, now: datetime) -> ScheduleView:
         upcoming = next_fire_times(schedule, now, 1) if schedule.enabled else []
         last = self.get_last_fire(schedule.name)
         return {
-            **schedule.to_dict(),
+            **_stored(schedule),
             "describe": schedule.describe(),
             "next": upcoming[0].isoformat() if upcoming else None,
             "last_fire": last.isoformat() if last else None,
         }
 
-    async def create(self, schedule: dict[str, Any]) -> dict[str, Any]:
-        new = Schedule.from_dict(schedule)
-        if self._schedules.get(new.name) is not None:
-            raise UsageError(f"a schedule named {new.name!r} already exists; delete it first")
-        self._check(new)
-        self._schedules.upsert(new.name, new.to_dict())
+    async def create(self, schedule: Schedule) -> ScheduleView:
+        if self._schedules.get(schedule.name) is not None:
+            raise UsageError(f"a schedule named {schedule.name!r} already exists; delete it first")
+        self._check(schedule)
+        self._schedules.upsert(schedule.name, schedule.to_dict())
         # Runs due before creation are not misfires: start the watermark now.
-        self.set_last_fire(new.name, max(utc_now(), new.created))
+        self.set_last_fire(schedule.name, max(utc_now(), schedule.created))
         self._on_change()
-        return self._view(new, utc_now())
+        return self._view(schedule, utc_now())
 
-    async def entries(self) -> list[dict[str, Any]]:
+    async def entries(self) -> list[ScheduleView]:
         now = utc_now()
         return [self._view(s, now) for s in sorted(self.schedules(), key=lambda s: s.name)]
 
-    async def show(self, name: str, decisions: int = 20) -> dict[str, Any]:
+    async def show(self, name: str, decisions: int = 20) -> ScheduleDetail:
         view = self._view(self._get(name), utc_now())
         rows = [d for _, d in sorted(self._decisions.all().items()) if d["schedule"] == name]
-        view["decisions"] = rows[-decisions:]
-        return view
+        # Rows are stored by `record` as `Decision.to_dict()`.
+        return {**view, "decisions": [cast(DecisionDict, d) for d in rows[-decisions:]]}
 
-    async def set_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
+    async def set_enabled(self, name: str, enabled: bool) -> ScheduleView:
         schedule = self._get(name)
         schedule.enabled = enabled
         self._schedules.upsert(name, schedule.to_dict())
@@ -105,15 +106,20 @@ class ScheduleBook:
         self._on_change()
         return self._view(schedule, utc_now())
 
-    async def delete(self, name: str) -> dict[str, Any]:
+    async def delete(self, name: str) -> ScheduleDict:
         schedule = self._get(name)
         self._schedules.delete(name)
         self._fires.delete(name)
         self._on_change()
-        return schedule.to_dict()
+        return _stored(schedule)
 
     async def next(self, name: str, count: int = 5) -> list[str]:
         if count < 1:
             raise UsageError("--count must be at least 1")
         schedule = self._get(name)
         return [t.isoformat() for t in next_fire_times(schedule, utc_now(), count)]
+
+
+def _stored(schedule: Schedule) -> ScheduleDict:
+    """`Schedule.to_dict()` with its shape named (the model returns a plain dict)."""
+    return cast(ScheduleDict, schedule.to_dict())

@@ -21,8 +21,8 @@ dead engine left running is in .recovery, applied by whoever next holds the lock
 
 The `Store` API (all calls synchronous; one asyncio loop plus worker threads may share
 a Store; a state lock serialises calls, and journal I/O runs outside it; only one
-process may open a data directory: the engine, or a CLI reader through
-`recovery.open_recovered`, holds `DataDirLock` first):
+process may open a data directory: the engine, read-only or not, holds
+`DataDirLock` first):
 
 - `Store(data_dir, retention_days=30)`: opens (creating, mode 0700) the directory,
   replaying the journal a crash left behind.

@@ -2,26 +2,20 @@
 
 An engine that dies (kill -9, power cut) leaves its jobs Starting, Running or Stopping
 in the store although nothing runs them any more. Whoever next owns the data directory
-must say so before showing or doing anything: the engine when it starts, and a CLI
-command that reads the store with no engine running (`jobs list`, `jobs show`). Both
-hold the data-directory lock while they do it, so recovery never races an engine that
-is running the very jobs it would fail.
+must say so before showing or doing anything: every engine when it starts, including
+the read-only one a CLI command starts to read history with no engine running (`jobs
+list`, `jobs show`). It holds the data-directory lock while it does it, so recovery
+never races an engine that is running the very jobs it would fail.
 
 `recover_interrupted` fails the interrupted jobs and returns the Queued ones: nothing
-ever ran them, so an engine enqueues them again and a reader leaves them Queued for
-the next engine. `open_recovered` is the reader's door: lock, open, recover, read,
-close, unlock.
+ever ran them, so an engine enqueues them again and a read-only one leaves them Queued
+for the next engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-
 from console.jobs.model import Job, JobStatus
 from console.store import Store
-from console.store.lock import DataDirLock
 
 INTERRUPTED = "engine stopped while the job was running"
 
@@ -46,21 +40,3 @@ def fail_job(store: Store, job: Job, reason: str) -> None:
             run.error = run.error or f"interrupted: {reason}"
     job.transition(JobStatus.FAILED, reason)
     store.save_job(job)
-
-
-@contextmanager
-def open_recovered(data_dir: Path) -> Iterator[Store]:
-    """The store of `data_dir` with crash recovery applied, for a command that runs no
-    engine. Holds the lock (as a reader, see DataDirLock) until the block ends; raises
-    `EngineRunning` when an engine owns the directory: attach to it instead."""
-    lock = DataDirLock(data_dir)
-    lock.acquire(reader=True)
-    try:
-        store = Store(data_dir)
-        try:
-            recover_interrupted(store)
-            yield store
-        finally:
-            store.close()
-    finally:
-        lock.release()

@@ -4,8 +4,9 @@ The registry is written through to the store table `webhooks`; HMAC secrets are
 encrypted with the data directory's SecretBox; tokens exist only in the URL shown once
 at creation. Requests are served by the intake worker (`console.webhooks.intake`): every change
 to the table is pushed to it before the operation returns, so a disabled or deleted
-webhook is refused from then on. Admin operations are async and return JSON-able
-dicts, so the CLI calls them the same way in-process and over the control socket.
+webhook is refused from then on. Admin operations are async and return typed JSON
+objects (`console.webhooks.views`), so the CLI calls them the same way in-process and
+over the control socket (this is the engine's `console.engine.client.WebhookAdmin`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from console.store import Store
 from console.webhooks.http import listen_socket, listener_url, tls_context
 from console.webhooks.intake.process import Flush, ImportRecords, IntakeConfig, IntakeProcess
 from console.webhooks.registry import ROTATION_GRACE, Webhook, WebhookRegistry, webhook_url
+from console.webhooks.views import CreatedWebhook, RotatedSecret, WebhookView
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +111,7 @@ class WebhookService:
             await self._intake.push()
 
     @staticmethod
-    def _view(webhook: Webhook) -> dict[str, Any]:
+    def _view(webhook: Webhook) -> WebhookView:
         """What `webhooks list` shows: never the token, nor its hash, nor the secret."""
         return {
             "name": webhook.name,
@@ -136,7 +138,7 @@ class WebhookService:
         signed: bool = False,
         allow_from: list[str] | None = None,
         rate_limit: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> CreatedWebhook:
         """Create a webhook; the result holds its URL (and HMAC secret), shown once."""
         self._check(runbook, pattern, parameters)
         secret = secrets.token_hex(32) if signed else None
@@ -155,25 +157,26 @@ class WebhookService:
         log.info("webhook created", extra={"webhook": name, "runbook": runbook})
         return {**self._view(webhook), "url": webhook_url(self.url_base, token), "secret": secret}
 
-    async def entries(self) -> list[dict[str, Any]]:
+    async def entries(self) -> list[WebhookView]:
         return [self._view(w) for w in self.registry.all()]
 
-    async def set_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
+    async def set_enabled(self, name: str, enabled: bool) -> WebhookView:
         webhook = self.registry.enable(name) if enabled else self.registry.disable(name)
         await self._push()
         return self._view(webhook)
 
-    async def rotate_secret(
-        self, name: str, grace_hours: float = ROTATION_GRACE / 3600
-    ) -> dict[str, Any]:
+    async def rotate_secret(self, name: str, grace_hours: float | None = None) -> RotatedSecret:
         """A new HMAC secret for a signed webhook, in the result only (shown once); the
-        previous one is accepted for `grace_hours` more (see `WebhookRegistry`)."""
+        previous one is accepted for `grace_hours` more (default 24, see
+        `WebhookRegistry`)."""
+        if grace_hours is None:
+            grace_hours = ROTATION_GRACE / 3600
         webhook, secret = self.registry.rotate_secret(name, grace_hours * 3600)
         await self._push()
         log.info("webhook secret rotated", extra={"webhook": name, "grace_hours": grace_hours})
         return {**self._view(webhook), "secret": secret, "grace_hours": grace_hours}
 
-    async def delete(self, name: str) -> dict[str, Any]:
+    async def delete(self, name: str) -> WebhookView:
         webhook = self.registry.remove(name)
         await self._push()
         return self._view(webhook)

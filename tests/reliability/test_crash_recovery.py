@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from console.jobs.model import Job, new_job_id
+from console.store import Store
 from console.store.recovery import INTERRUPTED
 from tests.reliability.store_world import StoreWorld
 
@@ -106,3 +108,26 @@ def test_readers_and_a_starting_engine_share_the_lock(world: StoreWorld) -> None
     finally:
         serve.send_signal(signal.SIGTERM)
         serve.wait(timeout=60)
+
+
+def test_reading_history_leaves_a_queued_job_queued(world: StoreWorld) -> None:
+    """With no engine running, `jobs list` and `jobs show` read through a read-only
+    engine: it must not start a Queued job (and stop it again when the command ends),
+    nor need a loadable inventory to show history."""
+    marker = world.root / "ran"
+    world.runbook("mark.sh", f"#!/bin/sh\ntouch {marker}\n")
+    store = Store(world.data_dir)
+    try:
+        job = Job(id=new_job_id(), runbook="mark", pattern="all", hosts=["localhost"])
+        store.add_job(job)
+    finally:
+        store.close()
+    world.inventory.write_text("all: [this is not an inventory\n")
+
+    for _ in range(2):
+        listed = world.cli_json("jobs", "list")
+        assert [(j["id"], j["status"]) for j in listed] == [(job.id, "Queued")]
+    shown = world.cli_json("jobs", "show", job.id)
+    assert shown["status"] == "Queued" and shown["started"] is None
+    assert [r["status"] for r in shown["host_runs"]] == ["Queued"]
+    assert not marker.exists()

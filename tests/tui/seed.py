@@ -177,7 +177,8 @@ def settings_for(data_dir: Path) -> Settings:
 
 
 def console_app(settings: Settings, **kwargs: object) -> OpsConsoleApp:
-    """The app over the real engine, started inside the app's loop as `run_app` does."""
+    """The app over the real engine, started inside the app's loop as `opsconsole tui`
+    (console.cli.tui_cmd) does."""
     return OpsConsoleApp(client_factory=lambda: engine_client(settings, EngineOptions()), **kwargs)  # type: ignore[arg-type]
 
 
