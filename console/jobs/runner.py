@@ -39,7 +39,15 @@ from console.engine.client import EngineEvent
 from console.engine.events import EventHub
 from console.errors import Cancelled, ExitedNonZero, HostError, OpsError, TimedOut
 from console.inventory.model import Host
-from console.jobs.model import HostRun, Job, JobStatus, StreamRecord, Trigger
+from console.jobs.model import (
+    INTERNAL_ERROR_KIND,
+    NOT_IN_INVENTORY_KIND,
+    HostRun,
+    Job,
+    JobStatus,
+    StreamRecord,
+    Trigger,
+)
 from console.jobs.time_limit import TimeLimit
 from console.runbooks.languages import Invocation
 from console.runbooks.streams import classify
@@ -269,28 +277,26 @@ class JobRunner:
             await _all_or_none(
                 self._run_host(job, name, hosts.get(name), work, limit) for name in job.hosts
             )
-            timed_out = any(
-                (r.error or "").startswith(TimedOut.kind) for r in job.host_runs.values()
-            )
+            timed_out = any(r.error_kind == TimedOut.kind for r in job.host_runs.values())
             reason = f"timed out after {timeout:g} s" if timeout is not None and timed_out else None
             job.transition(job.outcome(), reason)
         except asyncio.CancelledError:
-            self._end_unfinished(job, JobStatus.STOPPED, "cancelled: the job was stopped")
+            self._end_unfinished(job, JobStatus.STOPPED, Cancelled.kind, "the job was stopped")
             if job.status is not JobStatus.STOPPING:
                 job.transition(JobStatus.STOPPING)
             job.transition(JobStatus.STOPPED)
         except Exception as exc:  # a bug must fail the job, never the engine
             log.exception("job %s crashed", job.id)
-            self._end_unfinished(job, JobStatus.FAILED, f"internal_error: {exc}")
+            self._end_unfinished(job, JobStatus.FAILED, INTERNAL_ERROR_KIND, str(exc))
             if not job.status.finished:
                 job.transition(JobStatus.FAILED, f"internal error: {exc}")
         finally:
             self._finish(job, ran=True)
 
     @staticmethod
-    def _end_unfinished(job: Job, final: JobStatus, error: str) -> None:
+    def _end_unfinished(job: Job, final: JobStatus, kind: str, message: str) -> None:
         for run in job.host_runs.values():
-            end_run(run, final, error)
+            end_run(run, final, kind, message)
 
     def _host_slot(self, host: str) -> asyncio.Semaphore:
         slot = self._host_slots.get(host)
@@ -305,7 +311,7 @@ class JobRunner:
         the other hosts of the job go on."""
         run = job.host_runs[name]
         if host is None:
-            end_run(run, JobStatus.FAILED, "not_in_inventory: the host left the inventory")
+            end_run(run, JobStatus.FAILED, NOT_IN_INVENTORY_KIND, "the host left the inventory")
             self._touch_run(job, run)
             return
         capture = _StreamCapture(self, job, name)
@@ -329,14 +335,14 @@ class JobRunner:
                 status = await _execute(transport, host, work, limit, capture.on_line, extra_env)
             _record_exit(run, status)
         except Cancelled as exc:
-            end_run(run, JobStatus.STOPPED, f"{exc.kind}: {exc.detail}")
+            end_run(run, JobStatus.STOPPED, exc.kind, exc.detail)
         except HostError as exc:
-            end_run(run, JobStatus.FAILED, f"{exc.kind}: {exc.detail}")
+            end_run(run, JobStatus.FAILED, exc.kind, exc.detail)
         except OpsError as exc:  # e.g. a connection type this engine cannot reach
-            end_run(run, JobStatus.FAILED, f"error: {exc}")
+            end_run(run, JobStatus.FAILED, HostError.kind, str(exc))
         except Exception as exc:  # a bug (a plugin's, say) fails this host run, not the job
             log.exception("job %s: the run on %s failed unexpectedly", job.id, name)
-            end_run(run, JobStatus.FAILED, f"internal_error: {type(exc).__name__}: {exc}")
+            end_run(run, JobStatus.FAILED, INTERNAL_ERROR_KIND, f"{type(exc).__name__}: {exc}")
         finally:
             capture.flush()
         self._touch_run(job, run)
@@ -365,17 +371,18 @@ def _record_exit(run: HostRun, status: ExitStatus) -> None:
         if status.signal is None
         else f"killed by signal {status.signal}"
     )
-    end_run(run, JobStatus.FAILED, f"{ExitedNonZero.kind}: {how}")
+    end_run(run, JobStatus.FAILED, ExitedNonZero.kind, how)
 
 
-def end_run(run: HostRun, final: JobStatus, error: str) -> None:
-    """Finish a host run that has not finished, through the legal transitions."""
+def end_run(run: HostRun, final: JobStatus, kind: str, message: str) -> None:
+    """Finish a host run that has not finished, through the legal transitions, with
+    why (`kind`, one of HOST_RUN_ERROR_KINDS) and a message for people."""
     if run.status.finished:
         return
     if final is JobStatus.STOPPED and run.status in (JobStatus.STARTING, JobStatus.RUNNING):
         run.transition(JobStatus.STOPPING)
     run.transition(final)
-    run.error = run.error or error
+    run.fail_with(kind, message)
 
 
 async def _execute(

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from console.jobs.model import Job, JobStatus
+from console.jobs.model import INTERRUPTED_KIND, Job, JobStatus
 from console.store import Store
 from console.store.lock import DataDirLock
 
@@ -43,7 +43,7 @@ def fail_job(store: Store, job: Job, reason: str) -> None:
     for run in job.host_runs.values():
         if not run.status.finished:
             run.transition(JobStatus.FAILED)
-            run.error = run.error or f"interrupted: {reason}"
+            run.fail_with(INTERRUPTED_KIND, reason)
     job.transition(JobStatus.FAILED, reason)
     store.save_job(job)
 
