@@ -36,7 +36,7 @@ from console.schedules.model import Schedule
 from console.schedules.scheduler import Scheduler
 from console.settings import Settings
 from console.store import Store
-from console.store.jobs import DuplicateJob, JobNotFound
+from console.store.job_records import DuplicateJob, JobNotFound
 from console.store.lock import DataDirLock
 from console.store.recovery import INTERRUPTED as INTERRUPTED  # the reason, re-exported
 from console.store.recovery import fail_job, recover_interrupted

@@ -67,7 +67,9 @@ from pathlib import Path
 
 from console.jobs.model import Job, JobStatus, StreamRecord, Trigger
 from console.store.atomic import StoreCorrupt, remove_debris
-from console.store.jobs import DuplicateJob, JobFilter, JobNotFound, JobStore
+from console.store.job_index import JobFilter
+from console.store.job_records import DuplicateJob, JobNotFound
+from console.store.jobs import JobStore
 from console.store.journal import StoreWriteFailed
 from console.store.lock import DataDirLock, EngineRunning, ensure_data_dir
 from console.store.streams import StreamFiles
