@@ -44,9 +44,9 @@ from console.store.writer import StoreWriter
 from console.transports.base import Transport
 from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
-from console.webhooks.http import listener_url
 from console.webhooks.intake.journal import IntakeRecord, intake_dir, rejected_path
 from console.webhooks.intake.limits import MAX_JSON_DEPTH
+from console.webhooks.listener import listener_url
 from console.webhooks.service import WebhookService, parse_listen
 
 log = logging.getLogger(__name__)

@@ -21,8 +21,8 @@ from typing import Any
 from console.errors import UsageError
 from console.secrets import SecretBox
 from console.store import Store
-from console.webhooks.http import listen_socket, listener_url, tls_context
 from console.webhooks.intake.process import Flush, ImportRecords, IntakeConfig, IntakeProcess
+from console.webhooks.listener import listen_socket, listener_url, tls_context
 from console.webhooks.registry import ROTATION_GRACE, Webhook, WebhookRegistry, webhook_url
 
 log = logging.getLogger(__name__)
