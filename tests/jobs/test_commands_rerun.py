@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.engine.core import COMMAND_RUNBOOK
+from console.engine.job_building import COMMAND_RUNBOOK
 from console.errors import UsageError
 from console.jobs.model import JobStatus
 from tests.jobs.helpers import JobEnv, wait_finished
