@@ -86,18 +86,13 @@ class ControlServer:
         self.engine = engine
         self.path = path
         self._runner: web.AppRunner | None = None
-        self._extra_routes: list[web.RouteDef] = []
         # Open `GET /events` streams. aiohttp does not end a handler when its client goes
         # away, and waits for every handler on shutdown: stop() must end these itself.
         self._streams: set[asyncio.Task[Any]] = set()
 
-    def add_routes(self, routes: list[web.RouteDef]) -> None:
-        """Let other engine parts (schedules, webhooks) publish their own calls."""
-        self._extra_routes.extend(routes)
-
     async def start(self) -> None:
         app = web.Application(middlewares=[_errors])
-        app.add_routes(self._routes() + self._extra_routes)
+        app.add_routes(self._routes())
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
         )

@@ -124,8 +124,8 @@ def new_job_id(now: float | None = None) -> str:
     if now is None:
         ms = max(ms, _last_id_ms + 1)
         _last_id_ms = ms
-    # Not a secret, only unique: the process's seeded PRNG is ~20x cheaper than
-    # os.urandom, a system call per job in a webhook flood.
+    # Not a secret, only unique: the process's seeded PRNG makes no system call, where
+    # os.urandom would make one per job in a webhook flood.
     return f"{ms:012x}{random.getrandbits(32):08x}"
 
 
