@@ -35,7 +35,7 @@ STOPPABLE = (JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING)
 def host_cells(job: Job, host: str) -> tuple[str, ...]:
     run = job.host_runs[host]
     code = "-" if run.exit_code is None else str(run.exit_code)
-    return (host, run.status.value, code, run.error or "")
+    return (host, run.status.value, code, run.error_text or "")
 
 
 class JobScreen(Screen[None]):

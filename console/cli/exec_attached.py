@@ -48,7 +48,7 @@ async def run_attached(
 
 def _result(job: Job, host: str, records: list[StreamRecord], limit: int) -> HostResult:
     run = job.host_runs[host]
-    kind, _, message = (run.error or "").partition(": ")
+    kind, message = run.error_kind or "", run.error or ""
     if run.status is JobStatus.COMPLETED:
         status = "ok"
     elif run.status is JobStatus.STOPPED:

@@ -86,7 +86,12 @@ def job_detail(job: Job, records: list[StreamRecord]) -> dict[str, Any]:
         "trigger_ref": job.trigger_ref,
         "reason": job.reason,
         "host_runs": [
-            {"host": r.host, "status": r.status.value, "exit_code": r.exit_code, "error": r.error}
+            {
+                "host": r.host,
+                "status": r.status.value,
+                "exit_code": r.exit_code,
+                "error": r.error_text,
+            }
             for r in job.host_runs.values()
         ],
         "streams": [
@@ -144,5 +149,5 @@ def print_host_runs(job: Job) -> None:
         exit_code = "-" if run.exit_code is None else str(run.exit_code)
         print(
             f"  {run.host:<{width}}  {run.status.value:<10} exit {exit_code:<4} "
-            f"{printable(run.error or '')}"
+            f"{printable(run.error_text or '')}"
         )

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console.cli.assignments import parse_assignments
 from console.cli.output import (
     job_detail,
     print_host_runs,
@@ -65,21 +66,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     parser.set_defaults(handler=run_runbook)
 
 
-def parse_param_args(values: list[str]) -> dict[str, str]:
-    params: dict[str, str] = {}
-    for item in values:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise UsageError(f"parameter {item!r} is not NAME=VALUE")
-        params[name] = value
-    return params
-
-
 def read_param_files(values: list[str]) -> dict[str, str]:
     """`--param-file NAME=PATH`: the file's text is the value (Linux refuses a single
     command-line argument over 128 KiB, so big values cannot come through `-p`)."""
     params: dict[str, str] = {}
-    for name, path in parse_param_args(values).items():
+    for name, path in parse_assignments(values, "--param-file").items():
         try:
             params[name] = Path(path).read_bytes().decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -88,7 +79,7 @@ def read_param_files(values: list[str]) -> dict[str, str]:
 
 
 def run_runbook(args: argparse.Namespace, settings: Settings) -> int:
-    params = {**parse_param_args(args.param), **read_param_files(args.param_file)}
+    params = {**parse_assignments(args.param), **read_param_files(args.param_file)}
     parent = os.environ.get("OPS_JOB_ID")
     trigger = Trigger.PARENT if parent else Trigger.CLI
     if args.no_wait:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from console.cli.admin import add_state_commands, admin_handler
 from console.cli.output import print_json
-from console.schedules.model import add_schedule_arguments, schedule_from_args
+from console.cli.schedule_args import add_schedule_arguments, schedule_from_args
 
 if TYPE_CHECKING:
     from console.engine.client import EngineClient, ScheduleAdmin

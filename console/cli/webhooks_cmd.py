@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from console.cli.admin import add_state_commands, admin_handler
+from console.cli.assignments import parse_assignments
 from console.cli.output import local_time, print_json
-from console.cli.run_cmd import parse_param_args
 from console.errors import UsageError
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ async def _create(service: WebhookAdmin, args: argparse.Namespace) -> int:
         name=args.name,
         runbook=args.runbook,
         pattern=args.pattern,
-        parameters=parse_param_args(args.param),
+        parameters=parse_assignments(args.param),
         expires=_expiry(args.expires),
         signed=args.secret,
         allow_from=args.allow_from,

@@ -11,32 +11,34 @@ over the control socket.
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import functools
 import logging
-import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from console.engine.client import HostProbe, RunbookInfo
 from console.engine.control import ControlServer, socket_path
+from console.engine.job_building import COMMAND_RUNBOOK, JobBuilder
+from console.engine.probe import probe_host
+from console.engine.webhook_jobs import WebhookJobImporter
 from console.engine.wire import runbook_info
-from console.errors import ConfigError, HostError, OpsError, UsageError
+from console.errors import ConfigError, OpsError, UsageError
 from console.inventory.live import LiveInventory
 from console.inventory.model import Host, Inventory
 from console.jobs.events import EngineEvent, EventCallback, EventHub
-from console.jobs.model import Job, JobStatus, StreamRecord, Trigger, default_starter, new_job_id
-from console.jobs.runner import JobRunner, Work, local_job_env
+from console.jobs.host_run import Work, local_job_env
+from console.jobs.model import Job, JobStatus, StreamRecord, Trigger
+from console.jobs.runner import JobRunner
 from console.runbooks.catalog import RunbookCatalog
 from console.runbooks.parameters import parse_values
-from console.runbooks.plugin_api import Invocation, Runbook, TargetInfo
 from console.schedules.book import ScheduleBook
 from console.schedules.model import Schedule
 from console.schedules.scheduler import Scheduler
 from console.settings import Settings
 from console.store import Store
-from console.store.jobs import DuplicateJob, JobNotFound
+from console.store.job_records import JobNotFound
 from console.store.lock import DataDirLock
 from console.store.recovery import INTERRUPTED as INTERRUPTED  # the reason, re-exported
 from console.store.recovery import fail_job, recover_interrupted
@@ -44,15 +46,12 @@ from console.store.writer import StoreWriter
 from console.transports.base import Transport
 from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
-from console.webhooks.http import listener_url
-from console.webhooks.intake.journal import IntakeRecord, intake_dir, rejected_path
-from console.webhooks.limits import MAX_JSON_DEPTH
+from console.webhooks.intake.journal import intake_dir, rejected_path
+from console.webhooks.listener import listener_url
 from console.webhooks.service import WebhookService, parse_listen
 
 log = logging.getLogger(__name__)
 
-COMMAND_RUNBOOK = "(command)"
-HOST_SCAN_PAGE = 1000  # jobs read per store call when filtering by host
 RETENTION_INTERVAL = 24 * 3600.0
 SELECTIONS_KEPT = 256  # host patterns whose selection is kept (typed filters come and go)
 
@@ -102,6 +101,7 @@ class Engine:
         self._selected_from: Inventory | None = None  # the inventory `_selected` is of
         self._selected: dict[str, list[Host]] = {}  # pattern -> its hosts
         self.catalog = RunbookCatalog(settings.runbooks)
+        self._builder = JobBuilder(self.catalog, self._select_for_job)
         self._control: ControlServer | None = None
         self._schedules: ScheduleBook | None = None
         self._webhooks: WebhookService | None = None
@@ -144,14 +144,14 @@ class Engine:
             raise
 
     async def _start_triggers(self) -> None:
-        assert self.store is not None and self._writer is not None
+        assert self.store is not None and self._writer is not None and self.runner is not None
         opts = self.options
         host, port = parse_listen(opts.listen)
         url_base = listener_url(host, port, opts.tls_cert is not None, opts.public_url)
         book = ScheduleBook(self.store, self._check_schedule, self._wake_scheduler)
         self._schedules = book
         self._webhooks = WebhookService(
-            self.store, self.settings.data_dir, url_base, self._check_target
+            self.store, self.settings.data_dir, url_base, self._builder.check_target
         )
         if not opts.triggers:
             return
@@ -161,7 +161,13 @@ class Engine:
         self.events.subscribe(self._on_event_for_scheduler)
         try:
             await self.webhooks.start_listener(
-                self._import_webhook_requests,
+                WebhookJobImporter(
+                    self._builder,
+                    self._writer,
+                    self.runner,
+                    self.events,
+                    rejected_path(intake_dir(self.settings.data_dir)),
+                ).import_requests,
                 self._writer.flush,
                 host,
                 port,
@@ -241,7 +247,7 @@ class Engine:
         assert self.store is not None and self.runner is not None
         for job in recover_interrupted(self.store):
             try:
-                self.runner.enqueue(job, self._work_for_job(job))
+                self.runner.enqueue(job, self._builder.work_for(job))
             except OpsError as exc:
                 fail_job(self.store, job, f"could not restart after an engine restart: {exc}")
 
@@ -287,27 +293,11 @@ class Engine:
         """A cheap probe: one `uname -s` over the pooled connection, per host, at once."""
         resolved = self._resolve_hosts(list(hosts))
 
-        async def one(name: str) -> HostProbe:
-            host = resolved.get(name)
-            if host is None:
-                return HostProbe(name, False, error="not in the inventory", checked=time.time())
-            lines: list[bytes] = []
-            try:
-                status = await self._transport(host).run(
-                    "uname -sr 2>/dev/null || ver",
-                    timeout=15,
-                    on_line=lambda s, b: lines.append(b) if s == "stdout" else None,
-                )
-            except HostError as exc:
-                return HostProbe(
-                    name, False, error=f"{exc.kind}: {exc.detail}", checked=time.time()
-                )
-            except OpsError as exc:  # e.g. a connection type this engine cannot use
-                return HostProbe(name, False, error=str(exc), checked=time.time())
-            text = b"".join(lines).decode(errors="replace").strip()
-            return HostProbe(name, status.ok, os=text, checked=time.time())
-
-        return list(await asyncio.gather(*(one(name) for name in hosts)))
+        return list(
+            await asyncio.gather(
+                *(probe_host(name, resolved.get(name), self._transport) for name in hosts)
+            )
+        )
 
     # ------------------------------------------------------------------ runbooks
     async def runbooks(self) -> list[RunbookInfo]:
@@ -370,7 +360,7 @@ class Engine:
     ) -> Job:
         """`start_job` minus the caller's copy: returns the runner's live job, which the
         caller must only read at once."""
-        job, work, book_timeout = self._runbook_job(
+        job, work, book_timeout = self._builder.runbook_job(
             runbook,
             pattern,
             raw_parameters,
@@ -382,39 +372,6 @@ class Engine:
         await self._submit(job, work, timeout or book_timeout)
         return job
 
-    def _runbook_job(
-        self,
-        runbook: str,
-        pattern: str,
-        raw_parameters: Mapping[str, str],
-        trigger: Trigger,
-        trigger_ref: str | None,
-        webhook_data: dict[str, Any] | None,
-        job_id: str | None = None,
-        created: float | None = None,
-        started_by: str | None = None,
-    ) -> tuple[Job, Work, float | None]:
-        """A new Queued job of a runbook, its work and the runbook's timeout. Raises
-        OpsError when the runbook, its parameters or the pattern do not fit."""
-        book = self.catalog.get(runbook)
-        params = parse_values(book.metadata.parameters, raw_parameters, book.name)
-        if webhook_data is not None:
-            params["WebhookData"] = webhook_data
-        hosts = self._select_for_job(pattern)
-        job = Job(
-            id=job_id or new_job_id(),
-            runbook=book.name,
-            pattern=pattern,
-            hosts=[h.name for h in hosts],
-            parameters=params,
-            runbook_hash=book.hash,
-            trigger=trigger,
-            trigger_ref=trigger_ref,
-            started_by=started_by or default_starter(trigger, trigger_ref),
-            created=time.time() if created is None else created,
-        )
-        return job, self._runbook_work(book, params), book.metadata.timeout
-
     async def start_command(
         self,
         pattern: str,
@@ -423,20 +380,8 @@ class Engine:
         timeout: float | None = None,
         started_by: str | None = None,
     ) -> Job:
-        if not command.strip():
-            raise UsageError("the command is empty")
-        hosts = self._select_for_job(pattern)
-        job = Job(
-            id=new_job_id(),
-            runbook=COMMAND_RUNBOOK,
-            pattern=pattern,
-            hosts=[h.name for h in hosts],
-            parameters={"command": command},
-            runbook_hash=hashlib.sha256(command.encode()).hexdigest(),
-            trigger=trigger,
-            started_by=started_by or default_starter(trigger, None),
-        )
-        await self._submit(job, _command_work(command), timeout)
+        job, work = self._builder.command_job(pattern, command, trigger, started_by)
+        await self._submit(job, work, timeout)
         return job.copy()
 
     def _select_for_job(self, pattern: str) -> list[Host]:
@@ -458,31 +403,9 @@ class Engine:
         self.runner.enqueue(job, work, timeout)
         self.events.publish(EngineEvent(job_id=job.id, job=job.copy()))
 
-    def _work_for_job(self, job: Job) -> Work:
-        if job.runbook == COMMAND_RUNBOOK:
-            return _command_work(str(job.parameters.get("command", "")))
-        return self._runbook_work(self.catalog.get(job.runbook), dict(job.parameters))
-
-    def _runbook_work(self, book: Runbook, params: dict[str, Any]) -> Work:
-        webhook_data = params.get("WebhookData")
-        script_params = {k: v for k, v in params.items() if k != "WebhookData"}
-
-        def build(host: Host, workdir: str) -> Invocation:
-            return self.catalog.build_invocation(
-                book, script_params, TargetInfo.from_host(host), workdir, webhook_data
-            )
-
-        return Work(build=build)
-
     # ------------------------------------------------------------------ triggers
-    def _check_target(self, runbook: str, pattern: str, raw: Mapping[str, str]) -> None:
-        """A schedule or webhook is checked when created, not first when it fires."""
-        book = self.catalog.get(runbook)
-        parse_values(book.metadata.parameters, raw, book.name)
-        self._select_for_job(pattern)
-
     def _check_schedule(self, schedule: Schedule) -> None:
-        self._check_target(schedule.runbook, schedule.pattern, schedule.parameters)
+        self._builder.check_target(schedule.runbook, schedule.pattern, schedule.parameters)
 
     async def fire(self, schedule: Schedule, fire_time: datetime) -> str:
         """The scheduler's JobLauncher: one run of a schedule."""
@@ -511,70 +434,6 @@ class Engine:
         if job is not None and job.trigger is Trigger.SCHEDULE and job.status.finished:
             self._wake_scheduler()  # a run queued behind this one may start now
 
-    async def _import_webhook_requests(
-        self, records: list[IntakeRecord]
-    ) -> list[tuple[IntakeRecord, str]]:
-        """Jobs for the webhook requests the intake worker acknowledged (their 202 with
-        the job id is sent): each becomes a Queued job, or a Failed one saying why when
-        it cannot run (its runbook, parameters or hosts changed since the webhook was
-        made). A record already stored (imported before a crash) is skipped. A record
-        that cannot be imported at all (too deep, or a bug) fails its job alone, with
-        its data left out; it is returned with the reason, for the intake to keep."""
-        rejected: list[tuple[IntakeRecord, str]] = []
-        for record in records:
-            try:
-                self._import_record(record)
-            except Exception as exc:  # this record alone, never the importer
-                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                rejected.append((record, reason))
-                self._fail_rejected(record, reason)
-        return rejected
-
-    def _import_record(self, record: IntakeRecord) -> None:
-        assert self._writer is not None and self.runner is not None
-        if record.too_deep():
-            raise UsageError(f"its data nests deeper than {MAX_JSON_DEPTH} levels")
-        try:
-            job, work, timeout = self._runbook_job(
-                record.runbook,
-                record.pattern,
-                record.parameters,
-                Trigger.WEBHOOK,
-                record.webhook,
-                record.data,
-                job_id=record.id,
-                created=record.created,
-            )
-        except OpsError as exc:
-            job, work, timeout = _unstartable(record, exc), None, None
-        published = job.copy()  # before storing: a job that cannot be copied is not stored
-        try:
-            self._writer.add_later(job)
-        except DuplicateJob:
-            return
-        if work is not None:
-            self.runner.enqueue(job, work, timeout)
-        self.events.publish(EngineEvent(job_id=job.id, job=published))
-
-    def _fail_rejected(self, record: IntakeRecord, reason: str) -> None:
-        """The Failed job of a rejected record (its caller has the id), without the
-        request's data, which is kept in the intake's rejected file instead."""
-        assert self._writer is not None
-        problem = OpsError(
-            f"the webhook request could not be imported ({reason}); it is kept in "
-            f"{rejected_path(intake_dir(self.settings.data_dir))}"
-        )
-        bare = replace(record, parameters={}, data={"WebhookName": record.webhook})
-        job = _unstartable(bare, problem)
-        try:
-            self._writer.add_later(job)
-        except DuplicateJob:
-            return
-        except Exception:  # the request stays in the rejected file
-            log.exception("webhook job %s: could not store its failure", record.id)
-            return
-        self.events.publish(EngineEvent(job_id=job.id, job=job.copy()))
-
     async def stop_job(self, job_id: str) -> Job:
         assert self.runner is not None
         await self.job(job_id)  # a webhook job still in the intake journal: import it first
@@ -592,7 +451,7 @@ class Engine:
         if old.runbook == COMMAND_RUNBOOK:
             command = str(old.parameters["command"])
             return await self.start_command(pattern, command, started_by=started_by)
-        raw = {k: _raw(v) for k, v in old.parameters.items() if k != "WebhookData"}
+        raw = self._builder.raw_parameters(old)
         return await self.start_job(old.runbook, pattern, raw, started_by=started_by)
 
     async def jobs(
@@ -609,29 +468,16 @@ class Engine:
             return self.store.list_jobs(
                 status=status, runbook=runbook, limit=limit, before_id=before_id
             )
-        # The store keeps no per-host index: a host that ran few jobs makes this read
-        # the whole history (~0.5 s at 100,000 jobs), so it runs off the event loop.
-        return await asyncio.to_thread(self._jobs_on_host, host, status, runbook, limit, before_id)
-
-    def _jobs_on_host(
-        self,
-        host: str,
-        status: JobStatus | Collection[JobStatus] | None,
-        runbook: str | None,
-        limit: int,
-        before_id: str | None,
-    ) -> list[Job]:
-        assert self.store is not None
-        found: list[Job] = []
-        while len(found) < limit:
-            page = self.store.list_jobs(
-                status=status, runbook=runbook, limit=HOST_SCAN_PAGE, before_id=before_id
+        return await asyncio.to_thread(
+            functools.partial(
+                self.store.jobs_on_host,
+                host,
+                status=status,
+                runbook=runbook,
+                limit=limit,
+                before_id=before_id,
             )
-            found += [job for job in page if host in job.host_runs]
-            if len(page) < HOST_SCAN_PAGE:
-                break
-            before_id = page[-1].id
-        return found[:limit]
+        )
 
     async def job(self, job_id: str) -> Job:
         assert self.store is not None and self.runner is not None
@@ -651,39 +497,3 @@ class Engine:
 
     def subscribe(self, callback: EventCallback) -> Callable[[], None]:
         return self.events.subscribe(callback)
-
-
-def _unstartable(record: IntakeRecord, problem: OpsError) -> Job:
-    """The Failed job of a webhook request whose job cannot run: the caller got its id,
-    so the job exists and says why."""
-    job = Job(
-        id=record.id,
-        runbook=record.runbook,
-        pattern=record.pattern,
-        hosts=[],
-        parameters={"WebhookData": record.data},
-        trigger=Trigger.WEBHOOK,
-        trigger_ref=record.webhook,
-        started_by=default_starter(Trigger.WEBHOOK, record.webhook),
-        created=record.created,
-    )
-    job.transition(JobStatus.FAILED, f"could not start: {problem}")
-    return job
-
-
-def _command_work(command: str) -> Work:
-    return Work(
-        build=lambda host, workdir: Invocation(command=command, files={}, env={}, stdin=None),
-        needs_workdir=False,
-    )
-
-
-def _raw(value: Any) -> str:
-    """The CLI form of a typed parameter value, for running a job again."""
-    import json
-
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | dict):
-        return json.dumps(value)
-    return str(value)

@@ -29,10 +29,6 @@ def host_to_dict(host: Host) -> dict[str, Any]:
     }
 
 
-def host_from_dict(data: dict[str, Any]) -> Host:
-    return Host(name=data["name"], vars=data.get("vars", {}), groups=tuple(data["groups"]))
-
-
 def runbook_to_dict(info: RunbookInfo) -> dict[str, Any]:
     return asdict(info)
 

@@ -15,7 +15,36 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from console.errors import OpsError
+from console.errors import (
+    AuthenticationFailed,
+    Cancelled,
+    ExitedNonZero,
+    HostError,
+    HostKeyChanged,
+    HostKeyUnknown,
+    OpsError,
+    TimedOut,
+    Unreachable,
+)
+
+# Why a host run failed, as a stable machine-readable name: the HostError kinds, plus
+# the reasons the runner and crash recovery give themselves.
+INTERNAL_ERROR_KIND = "internal_error"
+INTERRUPTED_KIND = "interrupted"
+NOT_IN_INVENTORY_KIND = "not_in_inventory"
+HOST_RUN_ERROR_KINDS = frozenset(
+    cls.kind
+    for cls in (
+        HostError,
+        Unreachable,
+        AuthenticationFailed,
+        HostKeyUnknown,
+        HostKeyChanged,
+        TimedOut,
+        Cancelled,
+        ExitedNonZero,
+    )
+) | {INTERNAL_ERROR_KIND, INTERRUPTED_KIND, NOT_IN_INVENTORY_KIND}
 
 
 class JobStatus(StrEnum):
@@ -95,8 +124,8 @@ def new_job_id(now: float | None = None) -> str:
     if now is None:
         ms = max(ms, _last_id_ms + 1)
         _last_id_ms = ms
-    # Not a secret, only unique: the process's seeded PRNG is ~20x cheaper than
-    # os.urandom, a system call per job in a webhook flood.
+    # Not a secret, only unique: the process's seeded PRNG makes no system call, where
+    # os.urandom would make one per job in a webhook flood.
     return f"{ms:012x}{random.getrandbits(32):08x}"
 
 
@@ -110,7 +139,8 @@ class HostRun:
     host: str
     status: JobStatus = JobStatus.QUEUED
     exit_code: int | None = None
-    error: str | None = None  # a HostError kind and message, e.g. "unreachable: ..."
+    error_kind: str | None = None  # why it failed, one of HOST_RUN_ERROR_KINDS
+    error: str | None = None  # the message for a person, e.g. "connection refused"
     started: float | None = None
     ended: float | None = None
 
@@ -123,6 +153,19 @@ class HostRun:
         if new.finished:
             self.ended = stamp
 
+    def fail_with(self, kind: str, message: str) -> None:
+        """Record why the run failed, unless a reason is already recorded (the first
+        reason is the cause; later ones, such as the job being stopped, are effects)."""
+        if self.error_kind is None and self.error is None:
+            self.error_kind, self.error = kind, message
+
+    @property
+    def error_text(self) -> str | None:
+        """The reason as people read it: "kind: message"."""
+        if self.error_kind is None:
+            return self.error
+        return f"{self.error_kind}: {self.error}" if self.error else self.error_kind
+
     def copy(self) -> HostRun:
         """A snapshot (all fields are immutable values, so a shallow copy is whole)."""
         new = object.__new__(HostRun)
@@ -134,6 +177,7 @@ class HostRun:
             "host": self.host,
             "status": self.status.value,
             "exit_code": self.exit_code,
+            "error_kind": self.error_kind,
             "error": self.error,
             "started": self.started,
             "ended": self.ended,
@@ -141,14 +185,27 @@ class HostRun:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HostRun:
+        kind, error = data.get("error_kind"), data.get("error")
+        if kind is None and error is not None:
+            kind, error = split_error_text(error)
         return cls(
             host=data["host"],
             status=JobStatus(data["status"]),
             exit_code=data.get("exit_code"),
-            error=data.get("error"),
+            error_kind=kind,
+            error=error,
             started=data.get("started"),
             ended=data.get("ended"),
         )
+
+
+def split_error_text(text: str) -> tuple[str | None, str]:
+    """A stored "kind: message" (jobs written before the kind had its own field) as
+    (kind, message); text that does not start with a known kind is all message."""
+    kind, sep, message = text.partition(": ")
+    if sep and kind in HOST_RUN_ERROR_KINDS:
+        return kind, message
+    return None, text
 
 
 @dataclass

@@ -26,39 +26,35 @@ import contextlib
 import functools
 import hmac
 import logging
-import os
 import secrets
-import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from console.errors import Cancelled, ExitedNonZero, HostError, OpsError, TimedOut
+from console.errors import Cancelled, HostError, OpsError, TimedOut
 from console.inventory.model import Host
 from console.jobs.events import EngineEvent, EventHub
-from console.jobs.model import HostRun, Job, JobStatus, StreamRecord, Trigger
+from console.jobs.host_run import Work, end_run, execute, record_exit
+from console.jobs.model import (
+    INTERNAL_ERROR_KIND,
+    NOT_IN_INVENTORY_KIND,
+    HostRun,
+    Job,
+    JobStatus,
+    StreamRecord,
+    Trigger,
+)
 from console.jobs.time_limit import TimeLimit
-from console.runbooks.plugin_api import Invocation
 from console.runbooks.streams import classify
-from console.settings import Settings
 from console.store.writer import StoreWriter
-from console.transports.base import ExitStatus, StreamName, Transport
+from console.transports.base import StreamName, Transport
 
 log = logging.getLogger(__name__)
 
 # A stream of one host run keeps at most this much text (Azure keeps 1 MiB per stream).
 STREAM_CAP_BYTES = 1024 * 1024
 DISPATCH_RETRY = 1.0  # seconds before dispatching again after an unexpected error
-
-
-@dataclass(frozen=True)
-class Work:
-    """What a job runs on each host: builds the invocation once the workdir exists."""
-
-    build: Callable[[Host, str], Invocation]
-    needs_workdir: bool = True
 
 
 TransportFor = Callable[[Host], Transport]
@@ -115,9 +111,6 @@ class JobRunner:
     def live_job(self, job_id: str) -> Job | None:
         job = self._jobs.get(job_id)
         return job.copy() if job else None
-
-    def is_active(self, job_id: str) -> bool:
-        return job_id in self._jobs
 
     def active_jobs(self) -> list[Job]:
         return [job.copy() for job in self._jobs.values()]
@@ -268,28 +261,26 @@ class JobRunner:
             await _all_or_none(
                 self._run_host(job, name, hosts.get(name), work, limit) for name in job.hosts
             )
-            timed_out = any(
-                (r.error or "").startswith(TimedOut.kind) for r in job.host_runs.values()
-            )
+            timed_out = any(r.error_kind == TimedOut.kind for r in job.host_runs.values())
             reason = f"timed out after {timeout:g} s" if timeout is not None and timed_out else None
             job.transition(job.outcome(), reason)
         except asyncio.CancelledError:
-            self._end_unfinished(job, JobStatus.STOPPED, "cancelled: the job was stopped")
+            self._end_unfinished(job, JobStatus.STOPPED, Cancelled.kind, "the job was stopped")
             if job.status is not JobStatus.STOPPING:
                 job.transition(JobStatus.STOPPING)
             job.transition(JobStatus.STOPPED)
         except Exception as exc:  # a bug must fail the job, never the engine
             log.exception("job %s crashed", job.id)
-            self._end_unfinished(job, JobStatus.FAILED, f"internal_error: {exc}")
+            self._end_unfinished(job, JobStatus.FAILED, INTERNAL_ERROR_KIND, str(exc))
             if not job.status.finished:
                 job.transition(JobStatus.FAILED, f"internal error: {exc}")
         finally:
             self._finish(job, ran=True)
 
     @staticmethod
-    def _end_unfinished(job: Job, final: JobStatus, error: str) -> None:
+    def _end_unfinished(job: Job, final: JobStatus, kind: str, message: str) -> None:
         for run in job.host_runs.values():
-            end_run(run, final, error)
+            end_run(run, final, kind, message)
 
     def _host_slot(self, host: str) -> asyncio.Semaphore:
         slot = self._host_slots.get(host)
@@ -304,7 +295,7 @@ class JobRunner:
         the other hosts of the job go on."""
         run = job.host_runs[name]
         if host is None:
-            end_run(run, JobStatus.FAILED, "not_in_inventory: the host left the inventory")
+            end_run(run, JobStatus.FAILED, NOT_IN_INVENTORY_KIND, "the host left the inventory")
             self._touch_run(job, run)
             return
         capture = _StreamCapture(self, job, name)
@@ -325,17 +316,17 @@ class JobRunner:
                     if host.connection == "local"
                     else {}
                 )
-                status = await _execute(transport, host, work, limit, capture.on_line, extra_env)
-            _record_exit(run, status)
+                status = await execute(transport, host, work, limit, capture.on_line, extra_env)
+            record_exit(run, status)
         except Cancelled as exc:
-            end_run(run, JobStatus.STOPPED, f"{exc.kind}: {exc.detail}")
+            end_run(run, JobStatus.STOPPED, exc.kind, exc.detail)
         except HostError as exc:
-            end_run(run, JobStatus.FAILED, f"{exc.kind}: {exc.detail}")
+            end_run(run, JobStatus.FAILED, exc.kind, exc.detail)
         except OpsError as exc:  # e.g. a connection type this engine cannot reach
-            end_run(run, JobStatus.FAILED, f"error: {exc}")
+            end_run(run, JobStatus.FAILED, HostError.kind, str(exc))
         except Exception as exc:  # a bug (a plugin's, say) fails this host run, not the job
             log.exception("job %s: the run on %s failed unexpectedly", job.id, name)
-            end_run(run, JobStatus.FAILED, f"internal_error: {type(exc).__name__}: {exc}")
+            end_run(run, JobStatus.FAILED, INTERNAL_ERROR_KIND, f"{type(exc).__name__}: {exc}")
         finally:
             capture.flush()
         self._touch_run(job, run)
@@ -352,85 +343,6 @@ async def _all_or_none(runs: Iterator[Coroutine[Any, Any, None]]) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _record_exit(run: HostRun, status: ExitStatus) -> None:
-    run.exit_code = status.code
-    if status.ok:
-        run.transition(JobStatus.COMPLETED)
-        return
-    how = (
-        f"exited with status {status.code}"
-        if status.signal is None
-        else f"killed by signal {status.signal}"
-    )
-    end_run(run, JobStatus.FAILED, f"{ExitedNonZero.kind}: {how}")
-
-
-def end_run(run: HostRun, final: JobStatus, error: str) -> None:
-    """Finish a host run that has not finished, through the legal transitions."""
-    if run.status.finished:
-        return
-    if final is JobStatus.STOPPED and run.status in (JobStatus.STARTING, JobStatus.RUNNING):
-        run.transition(JobStatus.STOPPING)
-    run.transition(final)
-    run.error = run.error or error
-
-
-async def _execute(
-    transport: Transport,
-    host: Host,
-    work: Work,
-    limit: TimeLimit,
-    on_line: Callable[[StreamName, bytes], None],
-    extra_env: Mapping[str, str],
-) -> ExitStatus:
-    """Create a private workdir, upload the invocation's files, run it, clean up; all
-    within the job's time limit."""
-    workdir = ""
-    if work.needs_workdir:
-        workdir = await limit.bound(transport.make_workdir(), host, "not prepared within")
-    try:
-        invocation = work.build(host, workdir)
-        for file_name, data, mode in invocation.uploads():
-            upload = transport.upload(data, f"{workdir}/{file_name}", mode)
-            await limit.bound(upload, host, "files not uploaded within")
-        remaining = limit.left()
-        if remaining == 0.0:
-            raise TimedOut(host.name, "the job's time limit ran out before this host started")
-        return await transport.run(
-            invocation.command,
-            stdin=invocation.stdin,
-            env={**invocation.env, **extra_env},
-            timeout=remaining,
-            on_line=on_line,
-        )
-    finally:
-        if workdir:
-            await asyncio.shield(transport.remove_workdir(workdir))
-
-
-def local_job_env(settings: Settings) -> dict[str, str]:
-    """What a job on the console machine needs to start child runbooks: the engine's
-    three paths (so `opsconsole run` attaches to this engine through its control socket)
-    and a PATH that ends with this installation's scripts folder, so `opsconsole` is
-    found even when the engine runs from a virtualenv that is not on PATH.
-
-    Paths only, never the secret key or other settings: the local transport starts
-    from a clean environment and adds just these and the job's own OPS_* variables.
-    Knowing where the socket is grants nothing: the data directory is 0700 and the
-    socket 0600, so only the engine's own user (whom a local job runs as anyway)
-    can connect."""
-    path = os.environ.get("PATH", os.defpath)
-    scripts = os.path.dirname(sys.executable)
-    if scripts not in path.split(os.pathsep):
-        path = f"{path}{os.pathsep}{scripts}"
-    return {
-        "OPSCONSOLE_INVENTORY": str(settings.inventory.resolve()),
-        "OPSCONSOLE_DATA_DIR": str(settings.data_dir.resolve()),
-        "OPSCONSOLE_RUNBOOKS": str(settings.runbooks.resolve()),
-        "PATH": path,
-    }
 
 
 class _StreamCapture:

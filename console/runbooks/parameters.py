@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,17 +98,6 @@ def parse_values(
                 f"{': ' + param.description if param.description else ''})"
             )
     return values
-
-
-def parse_assignments(items: Iterable[str]) -> dict[str, str]:
-    """`["NAME=VALUE", ...]` (the CLI's repeated `-p`) as a dict; the last one wins."""
-    result: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(f"parameter {item!r} must look like NAME=VALUE")
-        result[name.strip()] = value
-    return result
 
 
 def env_for(specs: Mapping[str, Parameter], values: Mapping[str, Any]) -> dict[str, str]:

@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import cast
 
 from console.errors import UsageError
-from console.schedules.model import Schedule, next_fire_times, utc_now
+from console.schedules.model import Schedule, utc_now
+from console.schedules.recurrence import next_fire_times
 from console.schedules.scheduler import Decision
 from console.schedules.views import DecisionDict, ScheduleDetail, ScheduleDict, ScheduleView
 from console.store import Store

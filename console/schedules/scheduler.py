@@ -37,7 +37,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from console.schedules.model import Schedule, due_times, next_fire_times, utc_now
+from console.schedules.model import Schedule, utc_now
+from console.schedules.recurrence import due_times, next_fire_times
 
 log = logging.getLogger(__name__)
 

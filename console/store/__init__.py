@@ -67,7 +67,9 @@ from pathlib import Path
 
 from console.jobs.model import Job, JobStatus, StreamRecord, Trigger
 from console.store.atomic import StoreCorrupt, remove_debris
-from console.store.jobs import DuplicateJob, JobFilter, JobNotFound, JobStore
+from console.store.job_index import JobFilter
+from console.store.job_records import DuplicateJob, JobNotFound
+from console.store.jobs import JobStore
 from console.store.journal import StoreWriteFailed
 from console.store.lock import DataDirLock, EngineRunning, ensure_data_dir
 from console.store.streams import StreamFiles
@@ -85,6 +87,7 @@ __all__ = [
 ]
 
 DAY = 86400.0
+HOST_SCAN_PAGE = 1000  # jobs read per store call when filtering by host
 
 
 class Store:
@@ -174,6 +177,29 @@ class Store:
         wanted = JobFilter.make(status, runbook, trigger, trigger_ref)
         with self._lock:
             return self._jobs.query(wanted, limit, before_id)
+
+    def jobs_on_host(
+        self,
+        host: str,
+        *,
+        status: JobStatus | Collection[JobStatus] | None = None,
+        runbook: str | None = None,
+        limit: int = 200,
+        before_id: str | None = None,
+    ) -> list[Job]:
+        """Jobs newest first that ran on `host`, matching the filters; at most `limit`.
+        The store keeps no per-host index: a host that ran few jobs makes this read the
+        whole history, so call it off the event loop."""
+        found: list[Job] = []
+        while len(found) < limit:
+            page = self.list_jobs(
+                status=status, runbook=runbook, limit=HOST_SCAN_PAGE, before_id=before_id
+            )
+            found += [job for job in page if host in job.host_runs]
+            if len(page) < HOST_SCAN_PAGE:
+                break
+            before_id = page[-1].id
+        return found[:limit]
 
     def unfinished_jobs(self) -> list[Job]:
         """Jobs not yet finished, oldest first, without reading the job history."""

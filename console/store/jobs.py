@@ -7,12 +7,13 @@ live in *segments*: `jobs/seg-<first job id>.json`, each a TinyDB file holding a
 so a new job goes to the newest segment and a write rewrites one small, recent file,
 whatever the size of the history.
 
-Two small side files make the store fast without reading history:
+Two small side files (console.store.job_index) make the store fast without reading
+history:
 
-- `jobs/summaries.json`: per segment, the statuses, runbooks, triggers and trigger refs
-  that occur in it. `list_jobs` skips segments that cannot match a filter. A summary
-  only ever grows (a superset of what the segment holds) and is written *before* the
-  segment, so a crash can make it too generous, never wrong.
+- `jobs/summaries.json`: per segment, the values that occur in it; `list_jobs` skips
+  segments that cannot match a filter. A summary only ever grows (a superset of what
+  the segment holds) and is written *before* the segment, so a crash can make it too
+  generous, never wrong.
 - `jobs/active.json`: the ids of jobs not finished yet. Written before a new job's
   segment and after a finishing job's segment, so it is always a superset of the
   unfinished jobs; `unfinished` drops the stale entries it finds.
@@ -32,27 +33,33 @@ loaded); nothing else of the history is in memory. Not thread-safe by itself:
 from __future__ import annotations
 
 import bisect
-import copy
 import difflib
 import re
-import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from console.errors import OpsError, UsageError
-from console.jobs.model import Job, JobStatus, Trigger, job_id_time
+from console.jobs.model import Job, JobStatus, job_id_time
 from console.store.atomic import (
     AtomicDB,
     AtomicJSONStorage,
     KeyedTable,
-    StoreCorrupt,
     fsync_dir,
     remove_debris,
 )
 from console.store.damage import Damage, keep_damaged
+from console.store.job_index import JobFilter, JobIndex
+from console.store.job_records import (
+    JOB_ID,
+    DuplicateJob,
+    JobNotFound,
+    check_id,
+    entry_problem,
+    job_from_doc,
+    job_to_doc,
+)
 from console.store.journal import Journal, StoreWriteFailed, entry_line, read_entries
 
 SEGMENT_JOBS = 500
@@ -60,119 +67,7 @@ SEGMENT_BYTES = 1_000_000
 OPEN_SEGMENTS = 8
 JOURNAL = "journal.jsonl"
 JOURNAL_BYTES = 4_000_000  # compact when the journal reaches this size
-JOB_ID = re.compile(r"^[0-9a-f]{20}$")
 _SEGMENT_FILE = re.compile(r"^seg-([0-9a-f]{20})\.json$")
-
-
-class JobNotFound(OpsError):
-    """No job with that id in the store (never created, or removed by retention)."""
-
-
-class DuplicateJob(OpsError):
-    """A job with that id is already stored (a bug in the caller, not a user error)."""
-
-
-FINISHED = frozenset(s.value for s in JobStatus if s.finished)
-UNFINISHED = frozenset(s.value for s in JobStatus if not s.finished)
-StatusFilter = JobStatus | Collection[JobStatus] | None
-
-
-@dataclass(frozen=True)
-class JobFilter:
-    """What `list_jobs` keeps; None means any."""
-
-    statuses: frozenset[str] | None = None
-    runbook: str | None = None
-    trigger: str | None = None
-    trigger_ref: str | None = None
-
-    @classmethod
-    def make(
-        cls,
-        status: StatusFilter,
-        runbook: str | None,
-        trigger: Trigger | str | None,
-        trigger_ref: str | None,
-    ) -> JobFilter:
-        if status is None:
-            statuses = None
-        elif isinstance(status, JobStatus):
-            statuses = frozenset({status.value})
-        else:
-            statuses = frozenset(JobStatus(s).value for s in status)
-        trig = Trigger(trigger).value if trigger is not None else None
-        return cls(statuses, runbook, trig, trigger_ref)
-
-    def matches(self, doc: Mapping[str, Any]) -> bool:
-        return (
-            (self.statuses is None or doc["status"] in self.statuses)
-            and (self.runbook is None or doc["runbook"] == self.runbook)
-            and (self.trigger is None or doc["trigger"] == self.trigger)
-            and (self.trigger_ref is None or doc["trigger_ref"] == self.trigger_ref)
-        )
-
-
-@dataclass
-class Summary:
-    """The values that occur in one segment (a superset: values are never removed)."""
-
-    statuses: set[str] = field(default_factory=set)
-    runbooks: set[str] = field(default_factory=set)
-    triggers: set[str] = field(default_factory=set)
-    trigger_refs: set[str | None] = field(default_factory=set)
-
-    def grow(self, doc: Mapping[str, Any]) -> bool:
-        """Add `doc`'s values; True when something was new (the summary must be saved)."""
-        before = self.size()
-        self.statuses.add(doc["status"])
-        self.runbooks.add(doc["runbook"])
-        self.triggers.add(doc["trigger"])
-        self.trigger_refs.add(doc["trigger_ref"])
-        return self.size() != before
-
-    def size(self) -> int:
-        return len(self.statuses) + len(self.runbooks) + len(self.triggers) + len(self.trigger_refs)
-
-    def may_match(self, wanted: JobFilter, has_active: bool) -> bool:
-        """False when no job of the segment can match. Every job once was Queued and
-        Running, so unfinished statuses only count where the active index has a job."""
-        possible = {s for s in self.statuses if s in FINISHED} | (
-            UNFINISHED if has_active else set()
-        )
-        return (
-            (wanted.statuses is None or bool(wanted.statuses & possible))
-            and (wanted.runbook is None or wanted.runbook in self.runbooks)
-            and (wanted.trigger is None or wanted.trigger in self.triggers)
-            and (wanted.trigger_ref is None or wanted.trigger_ref in self.trigger_refs)
-        )
-
-    def to_doc(self) -> dict[str, list[Any]]:
-        return {
-            "statuses": sorted(self.statuses),
-            "runbooks": sorted(self.runbooks),
-            "triggers": sorted(self.triggers),
-            "trigger_refs": sorted(self.trigger_refs, key=lambda r: r or ""),
-        }
-
-    @classmethod
-    def from_doc(cls, doc: Mapping[str, Any]) -> Summary:
-        return cls(
-            set(doc["statuses"]),
-            set(doc["runbooks"]),
-            set(doc["triggers"]),
-            set(doc["trigger_refs"]),
-        )
-
-
-def job_to_doc(job: Job) -> dict[str, Any]:
-    """The stored form; parameters are copied so later changes to `job` cannot leak in."""
-    doc = job.to_dict()
-    doc["parameters"] = copy.deepcopy(doc["parameters"])
-    return doc
-
-
-def job_from_doc(doc: Mapping[str, Any]) -> Job:
-    return Job.from_dict({**doc, "parameters": copy.deepcopy(doc.get("parameters") or {})})
 
 
 @dataclass
@@ -217,65 +112,14 @@ class JobStore:
         self._sizes: dict[str, int] = {}  # bytes of each segment, as last written + staged
         self._version: dict[str, int] = {}  # changes staged per segment...
         self._persisted: dict[str, int] = {}  # ...and how many of them are in its file
-        self._side_version = self._side_persisted = 0  # the same for the two side files
         self._lines: list[bytes] = []  # staged journal lines not yet written
         self.staged_seq = self.durable_seq = 0  # counts of staged / durable changes
         self.broken: StoreWriteFailed | None = None
-        self._summary_db = AtomicDB(directory / "summaries.json", repair=False)
-        self._active_db = AtomicDB(directory / "active.json", repair=False)
-        try:
-            self._summaries = {
-                start: Summary.from_doc(doc) for start, doc in self._summary_table.raw().items()
-            }
-            self._active.raw()
-        except (StoreCorrupt, KeyError, TypeError):
-            self._rebuild_indexes()
-        self._rebuild_missing_summaries()
+        self.index = JobIndex(directory, self._starts, lambda s: self._segment(s).raw())
         self.journal = Journal(directory / JOURNAL)
         self._replay()
 
     # -- segments -------------------------------------------------------------------
-
-    @property
-    def _summary_table(self) -> KeyedTable:
-        return self._summary_db.keyed("segments")
-
-    @property
-    def _active(self) -> KeyedTable:
-        return self._active_db.keyed("active")
-
-    def _active_live(self) -> dict[str, Any]:
-        return self._active_db.atomic_storage.live().setdefault("active", {})
-
-    def _rebuild_indexes(self) -> None:
-        """The side files are derived data: if one is damaged, set both aside (kept
-        for inspection) and rebuild them from the segments. Slow, but loses nothing."""
-        for db in (self._summary_db, self._active_db):
-            path = db.atomic_storage.path
-            db.close()
-            if path.exists():
-                path.rename(path.with_name(f"{path.name}.damaged-{int(time.time())}"))
-        self._summary_db = AtomicDB(self.directory / "summaries.json", repair=False)
-        self._active_db = AtomicDB(self.directory / "active.json", repair=False)
-        self._summaries = {}
-        unfinished = {
-            job_id: {"segment": start}
-            for start in self._starts
-            for job_id, doc in self._segment(start).raw().items()
-            if not JobStatus(doc["status"]).finished
-        }
-        self._active.put_many(unfinished)
-
-    def _rebuild_missing_summaries(self) -> None:
-        """A segment without a summary (the summaries file was lost): derive it once."""
-        missing = [s for s in self._starts if s not in self._summaries]
-        for start in missing:
-            summary = Summary()
-            for doc in self._segment(start).raw().values():
-                summary.grow(doc)
-            self._summaries[start] = summary
-        if missing:
-            self._summary_table.put_many({s: self._summaries[s].to_doc() for s in missing})
 
     def _replay(self) -> None:
         """Apply what the journal holds (a crash before its compaction), then fold it
@@ -349,15 +193,7 @@ class JobStore:
         """Put `doc` in segment `start` in memory and keep the side data in step."""
         self._db(start).atomic_storage.live().setdefault("jobs", {})[doc["id"]] = doc
         self._version[start] = self._version.get(start, 0) + 1
-        if self._summaries.setdefault(start, Summary()).grow(doc):
-            self._side_version += 1
-        active = self._active_live()
-        if not JobStatus(doc["status"]).finished:
-            if active.get(doc["id"]) != {"segment": start}:
-                active[doc["id"]] = {"segment": start}
-                self._side_version += 1
-        elif active.pop(doc["id"], None) is not None:
-            self._side_version += 1
+        self.index.note(start, doc)
 
     def _stage(self, start: str, doc: dict[str, Any]) -> int:
         """Apply `doc` and queue its journal line; returns its sequence number."""
@@ -432,15 +268,9 @@ class JobStore:
                 db = self._db(start)
                 files.append((db.atomic_storage, {"jobs": dict(self._segment(start).raw())}))
                 versions[start] = self._version[start]
-        if self._side_version != self._side_persisted:
-            files.append(
-                (
-                    self._summary_db.atomic_storage,
-                    {"segments": {s: summary.to_doc() for s, summary in self._summaries.items()}},
-                )
-            )
-            files.append((self._active_db.atomic_storage, {"active": dict(self._active_live())}))
-        return Snapshot(lines, seq, files, versions, self._side_version)
+        if self.index.dirty:
+            files.extend(self.index.files())
+        return Snapshot(lines, seq, files, versions, self.index.version)
 
     def persist(self, snap: Snapshot) -> None:
         """Journal first (so every change in the snapshot can be replayed if a crash
@@ -457,7 +287,7 @@ class JobStore:
             db = self._open.get(start)
             if db is not None:  # (lines staged since the snapshot are not counted)
                 self._sizes[start] = db.atomic_storage.size
-        self._side_persisted = snap.side_version
+        self.index.persisted = snap.side_version
         self._evict()
 
     def compact(self) -> None:
@@ -527,12 +357,11 @@ class JobStore:
     def _newest_first(
         self, wanted: JobFilter, before_id: str | None
     ) -> Iterator[Mapping[str, Any]]:
-        live = {doc["segment"] for doc in self._active.raw().values()}
+        live = self.index.live_segments()
         for start in reversed(self._starts):
             if before_id is not None and start >= before_id:
                 continue
-            summary = self._summaries.get(start)
-            if summary is not None and not summary.may_match(wanted, start in live):
+            if not self.index.may_hold(start, wanted, live):
                 continue
             docs = self._segment(start).raw()
             for job_id in sorted(docs, reverse=True):
@@ -544,17 +373,14 @@ class JobStore:
     def unfinished(self) -> list[Job]:
         """Jobs not finished, oldest first, read through the active index only."""
         jobs, stale = [], []
-        active = self._active_live()
-        for job_id in sorted(active):
+        for job_id in sorted(self.index.active_live()):
             start = self._find(job_id)
             doc = self._segment(start).raw()[job_id] if start else None
             if doc is None or JobStatus(doc["status"]).finished:
                 stale.append(job_id)
             else:
                 jobs.append(job_from_doc(doc))
-        for job_id in stale:  # written with the next compaction
-            del active[job_id]
-            self._side_version += 1
+        self.index.forget_active(stale)  # written with the next compaction
         return jobs
 
     # -- retention (callers hold the journal lock and the store lock) -----------------
@@ -592,13 +418,12 @@ class JobStore:
         path = self.directory / f"seg-{start}.json"
         path.unlink(missing_ok=True)
         fsync_dir(self.directory)
-        self._summaries.pop(start, None)
         self._version.pop(start, None)
         self._persisted.pop(start, None)
-        self._side_version += 1  # the summaries file forgets it at the next compaction
+        self.index.forget_segment(start)
 
     def active_ids(self) -> set[str]:
-        return set(self._active.raw())
+        return self.index.active_ids()
 
     def close(self) -> None:
         """Fold the journal into the files (unless a write failed) and close."""
@@ -606,29 +431,11 @@ class JobStore:
             self.journal.size
             or self._lines
             or any(self._dirty(s) for s in self._starts)
-            or self._side_version != self._side_persisted
+            or self.index.dirty
         ):
             self.compact()
         self.journal.close()
         for db in self._open.values():
             db.close()
         self._open.clear()
-        self._summary_db.close()
-        self._active_db.close()
-
-
-def entry_problem(start: str, doc: dict[str, Any]) -> str | None:
-    """Why a journal entry that parsed cannot be a job change, or None when it can."""
-    job_id = str(doc.get("id"))
-    if not (JOB_ID.match(start) and JOB_ID.match(job_id) and start <= job_id):
-        return "not a job id in its segment"
-    try:
-        job_from_doc(doc)
-    except (ValueError, KeyError, TypeError) as exc:
-        return f"not a job ({exc!r})"
-    return None
-
-
-def check_id(job_id: str) -> None:
-    if not JOB_ID.match(job_id):
-        raise UsageError(f"{job_id!r} is not a job id (job ids are 20 hex digits)")
+        self.index.close()

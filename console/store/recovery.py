@@ -14,7 +14,7 @@ for the next engine.
 
 from __future__ import annotations
 
-from console.jobs.model import Job, JobStatus
+from console.jobs.model import INTERRUPTED_KIND, Job, JobStatus
 from console.store import Store
 
 INTERRUPTED = "engine stopped while the job was running"
@@ -37,6 +37,6 @@ def fail_job(store: Store, job: Job, reason: str) -> None:
     for run in job.host_runs.values():
         if not run.status.finished:
             run.transition(JobStatus.FAILED)
-            run.error = run.error or f"interrupted: {reason}"
+            run.fail_with(INTERRUPTED_KIND, reason)
     job.transition(JobStatus.FAILED, reason)
     store.save_job(job)

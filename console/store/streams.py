@@ -25,7 +25,7 @@ from typing import BinaryIO
 from console.jobs.model import StreamRecord, job_id_time
 from console.store.atomic import write_atomic
 from console.store.damage import SUFFIX, Damage, fsync_dir, keep_damaged, lines_with_offsets
-from console.store.jobs import check_id
+from console.store.job_records import check_id
 
 OPEN_FILES = 128  # append handles kept open; more running jobs just reopen theirs
 _CHUNK = 65536

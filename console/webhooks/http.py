@@ -38,106 +38,37 @@ Order of checks, and why:
     engine copies and re-reads WebhookData, and such a body would exhaust its stack.
 11. submit (202, or 500 if it raised: no job ids are reported because none were kept).
 
-Tokens and signatures never reach the logs: the access log prints the path as
-`/webhooks/<redacted>`, and a filter redacts them (and any query string after them)
-from aiohttp's own error messages (which quote the first bytes of a malformed request
-line). Nor do they reach the job: see `console.webhooks.masking`.
+Tokens and signatures never reach the logs (`console.webhooks.http_logs`) nor the job
+(`console.webhooks.masking`). The server that serves this handler is
+`console.webhooks.listener`; the `WebhookData` it builds, `console.webhooks.webhook_data`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import logging
 import math
-import re
-import socket
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 
-from console.errors import ConfigError
+from console.webhooks.http_logs import log
 from console.webhooks.limits import MAX_JSON_DEPTH, body_too_deep
-from console.webhooks.masking import MASK, TokenScrubber
+from console.webhooks.masking import TokenScrubber
 from console.webhooks.rate_limit import RateLimiter
 from console.webhooks.registry import SIGNATURE_HEADER, Webhook, WebhookRegistry
 from console.webhooks.replay import DeliveryLog, delivery_key
+from console.webhooks.webhook_data import webhook_data
 
 MAX_BODY = 512 * 1024  # Azure's webhook payload limit
 BODY_TIMEOUT = 10.0  # seconds a client may take to send its body
-HEADER_TIMEOUT = 15.0  # seconds a connection may sit without a complete request
 
 Submit = Callable[[Webhook, dict[str, Any]], Awaitable[list[str]]]
 Handler = Callable[[BaseRequest], Awaitable[web.StreamResponse]]
-
-log = logging.getLogger("console.webhooks.http")
-access_log = logging.getLogger("console.webhooks.http.access")
-server_log = logging.getLogger("console.webhooks.http.server")
-
-_SECRET_IN_TEXT = (
-    (re.compile(r"/webhooks/[^\s'\"#]*"), "/webhooks/" + MASK),
-    (re.compile(r"sha(1|256)=[0-9A-Za-z]+"), r"sha\1=" + MASK),
-)
-
-
-def redact(text: str) -> str:
-    """Remove webhook tokens and signatures from a text bound for a log."""
-    for pattern, replacement in _SECRET_IN_TEXT:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-class RedactingFilter(logging.Filter):
-    """Rewrites a record, message and traceback text, with secrets redacted.
-
-    aiohttp logs every malformed request at ERROR with a traceback; a port scanner would
-    flood the log. Those are the client's fault: one WARNING line without traceback.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, HttpProcessingError):
-            text += f": {type(exc).__name__}: {(exc.message or '').partition(chr(10))[0]}"
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-        elif record.exc_info:
-            text += "\n" + logging.Formatter().formatException(record.exc_info)
-        record.exc_info = None
-        record.exc_text = None
-        record.msg = redact(text)
-        record.args = None
-        return True
-
-
-for _logger in (log, access_log, server_log):
-    _logger.addFilter(RedactingFilter())
-
-
-class RedactedAccessLogger(AbstractAccessLogger):
-    """One line per refused request; the token in the path is never printed. An
-    accepted request (202) is not logged here: the engine logs it as its queued job,
-    with the job id, the webhook and the runbook (one line per event, not two)."""
-
-    def log(self, request: BaseRequest, response: web.StreamResponse, time: float) -> None:
-        if response.status == 202:
-            return
-        self.logger.info(
-            "%s %s %s %s %d %.3fs",
-            request.remote,
-            request.method,
-            redact(request.path),
-            response.status,
-            response.body_length,
-            time,
-        )
 
 
 class _Reject(Exception):
@@ -163,48 +94,6 @@ def _error(
     return web.json_response(
         {"error": {"code": code, "message": message}}, status=status, headers=headers
     )
-
-
-def _clean(text: str) -> str:
-    """Header text as aiohttp decodes it may hold lone surrogates (invalid UTF-8
-    bytes); make it valid text so the job record can be stored as JSON."""
-    if text.isascii():  # nearly every header: nothing to repair
-        return text
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-_STRICT_JSON = json.JSONDecoder(parse_constant=_reject_constant)  # made once, not per body
-
-
-def webhook_data(
-    webhook: Webhook, headers: Mapping[str, str], body: bytes, scrub: TokenScrubber
-) -> dict[str, Any]:
-    """Azure's `WebhookData`: the webhook's name and the request's headers and body.
-
-    Job inputs are stored, shown with the job and sent to its hosts, so credential
-    headers are masked and the webhook's token is removed wherever it appears (`scrub`,
-    see `console.webhooks.masking`). `RequestBodyJson` is added when the body is strict
-    JSON, so runbooks need not parse it themselves.
-    """
-    merged: dict[str, str] = {}
-    spelled: dict[str, str] = {}
-    for name, raw in headers.items():
-        value = scrub.header_value(name, _clean(raw))
-        key = spelled.setdefault(name.lower(), scrub(_clean(name)))
-        merged[key] = f"{merged[key]}, {value}" if key in merged else value
-    text = scrub(body.decode("utf-8", "replace"))
-    data: dict[str, Any] = {
-        "WebhookName": webhook.name,
-        "RequestHeader": merged,
-        "RequestBody": text,
-    }
-    with contextlib.suppress(ValueError, RecursionError):  # not JSON: RequestBody only
-        data["RequestBodyJson"] = _STRICT_JSON.decode(text)
-    return data
 
 
 class _WebhookHandler:
@@ -424,7 +313,7 @@ def create_handler(
     ones backed by files, so that they outlive it).
 
     It serves the one route itself, on aiohttp's low-level server: no application,
-    router or middleware runs per request (a tenth of the cost of a request)."""
+    router or middleware runs per request, the bulk of aiohttp's cost of a request."""
     return _WebhookHandler(
         registry,
         submit,
@@ -434,155 +323,3 @@ def create_handler(
         limiter or RateLimiter(),
         deliveries or DeliveryLog(now=now),
     ).handle
-
-
-class WebhookListener:
-    """Serves a webhook application on one address, loopback by default.
-
-    `port=0` picks a free port (see `.port` after `start()`); `sock` serves a socket
-    that is already listening instead (the intake worker's, bound by the engine). With
-    `ssl_cert` and `ssl_key` it serves HTTPS, TLS 1.2 or later. `public_url` overrides
-    `url_base` for URLs shown to users when the listener sits behind a proxy or binds a
-    wildcard.
-    """
-
-    def __init__(
-        self,
-        handler: Handler,
-        host: str = "127.0.0.1",
-        port: int = 8080,
-        ssl_cert: str | Path | None = None,
-        ssl_key: str | Path | None = None,
-        *,
-        header_timeout: float = HEADER_TIMEOUT,
-        shutdown_timeout: float = 5.0,
-        public_url: str | None = None,
-        sock: socket.socket | None = None,
-    ) -> None:
-        if (ssl_cert is None) != (ssl_key is None):
-            raise ConfigError("TLS needs both a certificate and a key file")
-        self._handler = handler
-        self._host = host
-        self._port = port
-        self._ssl_cert = ssl_cert
-        self._ssl_key = ssl_key
-        self._header_timeout = header_timeout
-        self._shutdown_timeout = shutdown_timeout
-        self._public_url = public_url
-        self._sock = sock
-        if sock is not None:
-            self._host, self._port = sock.getsockname()[:2]
-        self._runner: web.ServerRunner | None = None
-
-    @property
-    def tls(self) -> bool:
-        return self._ssl_cert is not None
-
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def url_base(self) -> str:
-        """`scheme://host:port`, the prefix of every webhook URL this listener serves."""
-        return listener_url(self._host, self._port, self.tls, self._public_url)
-
-    async def start(self) -> None:
-        context = self._ssl_context()
-        server = web.Server(
-            self._handler,
-            access_log_class=RedactedAccessLogger,
-            access_log=access_log,
-            logger=server_log,
-            # aiohttp applies this to a connection from its first byte until a complete
-            # request has arrived, so it also ends clients that dribble their headers.
-            keepalive_timeout=self._header_timeout,
-            # The body is passed on as sent: no decompression bomb, and the HMAC is
-            # computed over the bytes the sender signed.
-            auto_decompress=False,
-            # After an early answer (413, 401...) unread body bytes are drained this long
-            # so the client can read the answer, then the connection is closed.
-            lingering_time=2.0,
-        )
-        runner = web.ServerRunner(server, shutdown_timeout=self._shutdown_timeout)
-        await runner.setup()
-        site: web.BaseSite = (
-            web.TCPSite(runner, self._host, self._port, ssl_context=context)
-            if self._sock is None
-            else web.SockSite(runner, self._sock, ssl_context=context)
-        )
-        try:
-            await site.start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise ConfigError(
-                f"the webhook listener cannot listen on {self._host}:{self._port}: "
-                f"{exc.strerror or exc}"
-            ) from exc
-        self._runner = runner
-        self._port = runner.addresses[0][1]
-        if context is None and not _is_loopback(self._host):
-            log.warning(
-                "webhook listener on %s without TLS: tokens cross the network in clear text",
-                self._host,
-            )
-        log.info("webhook listener on %s", self.url_base)
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    def _ssl_context(self) -> ssl.SSLContext | None:
-        return None if self._ssl_cert is None else tls_context(self._ssl_cert, self._ssl_key)
-
-
-def tls_context(cert: str | Path | None, key: str | Path | None) -> ssl.SSLContext:
-    """The listener's TLS settings (TLS 1.2 or later); ConfigError if the files are
-    missing or do not load."""
-    if cert is None or key is None:
-        raise ConfigError("TLS needs both a certificate and a key file")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_cert_chain(str(cert), str(key))
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"cannot load the TLS certificate {cert} and key {key}: {exc}") from exc
-    return context
-
-
-def listen_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on host:port (0: a free port), as aiohttp would bind it."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        sock = socket.socket(family, kind, proto)
-    except OSError as exc:
-        raise ConfigError(
-            f"the webhook listener cannot listen on {host}:{port}: {exc.strerror or exc}"
-        ) from exc
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind(address)
-        sock.listen(1024)
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(
-            f"the webhook listener cannot listen on {host}:{port}: {exc.strerror or exc}"
-        ) from exc
-    return sock
-
-
-def listener_url(host: str, port: int, tls: bool, public_url: str | None = None) -> str:
-    """`scheme://host:port` of a listener, or the public URL it is reached by."""
-    if public_url:
-        return public_url.rstrip("/")
-    host = f"[{host}]" if ":" in host else host
-    return f"{'https' if tls else 'http'}://{host}:{port}"
-
-
-def _is_loopback(host: str) -> bool:
-    return host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")

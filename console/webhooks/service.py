@@ -22,8 +22,8 @@ from typing import Any
 from console.errors import UsageError
 from console.secrets import SecretBox
 from console.store import Store
-from console.webhooks.http import listen_socket, listener_url, tls_context
 from console.webhooks.intake.process import Flush, ImportRecords, IntakeConfig, IntakeProcess
+from console.webhooks.listener import listen_socket, listener_url, tls_context
 from console.webhooks.registry import ROTATION_GRACE, Webhook, WebhookRegistry, webhook_url
 from console.webhooks.views import CreatedWebhook, RotatedSecret, WebhookView
 

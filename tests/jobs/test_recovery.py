@@ -49,7 +49,7 @@ async def test_restart_after_kill_9_fails_running_jobs_and_starts_queued_ones(
         assert crashed.ended is not None
         for run in crashed.host_runs.values():
             assert run.status is JobStatus.FAILED
-            assert run.error is not None and INTERRUPTED in run.error
+            assert run.error_kind == "interrupted" and run.error == INTERRUPTED
         for job in queued:
             done = await wait_finished(engine, job.id)
             assert done.status is JobStatus.COMPLETED

@@ -267,7 +267,7 @@ async def test_a_runbook_timeout_bounds_the_connect(silent_env: JobEnv) -> None:
     assert done.host_runs["host03"].status is JobStatus.COMPLETED
     silent = done.host_runs["silent"]
     assert silent.status is JobStatus.FAILED
-    assert (silent.error or "").startswith(
+    assert (silent.error_text or "").startswith(
         "timed_out: not connected within the job's 3 s time limit"
     )
     assert done.status is JobStatus.FAILED
@@ -284,7 +284,7 @@ async def test_a_host_run_waiting_to_connect_holds_no_host_slot(silent_env: JobE
         ended = [await wait_finished(engine, j.id, timeout=60) for j in (first, second)]
     assert ended[1].host_runs["host04"].status is JobStatus.COMPLETED
     for job in ended:
-        assert (job.host_runs["silent"].error or "").startswith("timed_out: not connected")
+        assert (job.host_runs["silent"].error_text or "").startswith("timed_out: not connected")
 
 
 # --------------------------------------------------------- item 6: unexpected errors

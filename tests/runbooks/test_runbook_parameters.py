@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
+from console.cli.assignments import parse_assignments
 from console.errors import UsageError
 from console.runbooks.parameters import (
     Parameter,
     convert,
     env_for,
     env_name,
-    parse_assignments,
     parse_values,
 )
 
@@ -119,7 +119,7 @@ def test_cli_assignments_split_on_the_first_equals_sign() -> None:
         "query": "x=y",
         "empty": "",
     }
-    with pytest.raises(UsageError, match="must look like NAME=VALUE"):
+    with pytest.raises(UsageError, match="-p: 'novalue' is not NAME=VALUE"):
         parse_assignments(["novalue"])
 
 

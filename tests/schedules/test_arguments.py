@@ -8,19 +8,21 @@ from datetime import UTC, datetime
 
 import pytest
 
+from console.cli.schedule_args import (
+    add_schedule_arguments,
+    parse_duration,
+    parse_every,
+    schedule_from_args,
+)
 from console.errors import UsageError
 from console.schedules.model import (
     LAST_DAY,
     Schedule,
-    add_schedule_arguments,
-    next_fire_times,
-    parse_duration,
-    parse_every,
     parse_month_days,
     parse_nth_weekdays,
     parse_weekdays,
-    schedule_from_args,
 )
+from console.schedules.recurrence import next_fire_times
 
 NOW = datetime(2026, 6, 1, 12, 0, 30, tzinfo=UTC)
 

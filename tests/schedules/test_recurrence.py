@@ -9,14 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from console.schedules.model import (
-    LAST_DAY,
-    Recurrence,
-    Schedule,
-    due_times,
-    next_fire_times,
-    resolve_wall_time,
-)
+from console.schedules.model import LAST_DAY, Recurrence, Schedule, resolve_wall_time
+from console.schedules.recurrence import due_times, next_fire_times
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from console.jobs.model import JobStatus, Trigger
+from console.jobs.model import Job, JobStatus, Trigger
 from console.store import DuplicateJob, JobNotFound, Store
 from console.store import jobs as store_jobs
 from tests.store.helpers import finish, make_job
@@ -254,3 +254,26 @@ def test_a_damaged_journal_line_costs_that_line_only(
     assert damaged[0].startswith(b"# journal.jsonl line 4 (byte ") and b"checksum" in damaged[0]
     assert damaged[1:] == [lines[3], b""]  # the torn tail is not damage: not kept
     assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1
+
+
+def test_a_host_run_error_keeps_its_kind_and_message_apart(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    job = finish(make_job(), JobStatus.FAILED)
+    job.host_runs["web01"].transition(JobStatus.FAILED)
+    job.host_runs["web01"].fail_with("unreachable", "connection refused: port 22")
+    store.add_job(job)
+    again = Store(tmp_path).get_job(job.id).host_runs["web01"]
+    assert (again.error_kind, again.error) == ("unreachable", "connection refused: port 22")
+    assert again.error_text == "unreachable: connection refused: port 22"
+
+
+def test_a_job_stored_with_one_error_string_still_reads_as_kind_and_message() -> None:
+    old = make_job().to_dict()
+    old["host_runs"][0] |= {"status": "Failed", "error": "timed_out: no answer in 3 s"}
+    old["host_runs"][1] |= {"status": "Failed", "error": "odd: not a kind we know"}
+    for run in old["host_runs"]:
+        del run["error_kind"]
+    runs = Job.from_dict(old).host_runs
+    assert (runs["web01"].error_kind, runs["web01"].error) == ("timed_out", "no answer in 3 s")
+    assert (runs["web02"].error_kind, runs["web02"].error) == (None, "odd: not a kind we know")
+    assert runs["web02"].error_text == "odd: not a kind we know"

@@ -71,13 +71,15 @@ def finished_job(
             if status is JobStatus.STOPPED
             else (JobStatus.FAILED if bad else JobStatus.COMPLETED)
         )
+        run_failed = bad and status is not JobStatus.STOPPED
         job.host_runs[name] = HostRun(
             name,
             run_status,
-            None if status is JobStatus.STOPPED else int(bad),
-            "exited_non_zero: status 1" if bad and status is not JobStatus.STOPPED else None,
-            start,
-            start + 5,
+            exit_code=None if status is JobStatus.STOPPED else int(bad),
+            error_kind="exited_non_zero" if run_failed else None,
+            error="status 1" if run_failed else None,
+            started=start,
+            ended=start + 5,
         )
     return job
 

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from console.secrets import SecretBox
-from console.webhooks.http import MAX_BODY, WebhookListener, create_handler
+from console.webhooks.http import MAX_BODY, create_handler
+from console.webhooks.listener import WebhookListener
 from console.webhooks.registry import Webhook, WebhookRegistry, webhook_url
 
 

@@ -24,7 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from console.secrets import SecretBox
-from console.webhooks.http import WebhookListener, create_handler
+from console.webhooks.http import create_handler
+from console.webhooks.listener import WebhookListener
 from console.webhooks.registry import WebhookRegistry
 from console.webhooks.replay import DELIVERY_HEADERS
 from tests.webhooks.conftest import Jobs, MemoryStore, status_of

@@ -15,7 +15,8 @@ import aiohttp
 import pytest
 
 from console.errors import ConfigError
-from console.webhooks.http import WebhookListener, create_handler
+from console.webhooks.http import create_handler
+from console.webhooks.listener import WebhookListener
 from tests.certs import self_signed_cert
 from tests.webhooks.conftest import MakeServer, Server, raw_exchange, raw_head, status_of
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from console.errors import OpsError
 from console.isolated import python_module_command
-from console.webhooks.http import BODY_TIMEOUT, HEADER_TIMEOUT, MAX_BODY
+from console.webhooks.http import BODY_TIMEOUT, MAX_BODY
 from console.webhooks.intake.journal import (
     IntakeRecord,
     claim,
@@ -39,6 +39,7 @@ from console.webhooks.intake.journal import (
     read_records_from,
     rejected_path,
 )
+from console.webhooks.listener import HEADER_TIMEOUT
 
 log = logging.getLogger("console.webhooks.intake")
 

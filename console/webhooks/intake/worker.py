@@ -35,8 +35,9 @@ from console import logs
 from console.errors import OpsError
 from console.jobs.model import new_job_id
 from console.secrets import SecretBox
-from console.webhooks.http import Submit, WebhookListener, create_handler
+from console.webhooks.http import Submit, create_handler
 from console.webhooks.intake.journal import IntakeRecord, IntakeWriter
+from console.webhooks.listener import WebhookListener
 from console.webhooks.rate_limit import RATE_FILE, BucketFile, RateLimiter
 from console.webhooks.registry import Webhook, WebhookRegistry
 from console.webhooks.replay import DELIVERY_FILE, DeliveryLog

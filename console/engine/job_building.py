@@ -1,0 +1,120 @@
+"""New jobs and their work: a runbook's (parameters checked, hosts selected) or an ad
+hoc command's, and the work of a stored job that starts again after a restart."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from console.errors import UsageError
+from console.inventory.model import Host
+from console.jobs.host_run import Work
+from console.jobs.model import Job, Trigger, default_starter, new_job_id
+from console.runbooks.catalog import Runbook, RunbookCatalog
+from console.runbooks.parameters import Parameter, parse_values, to_text
+from console.runbooks.plugin_api import Invocation, TargetInfo
+
+COMMAND_RUNBOOK = "(command)"
+
+
+class JobBuilder:
+    """Builds Queued jobs against the catalog; `select(pattern)` gives the hosts of a
+    pattern and raises a UsageError when it matches none."""
+
+    def __init__(self, catalog: RunbookCatalog, select: Callable[[str], list[Host]]) -> None:
+        self.catalog = catalog
+        self.select = select
+
+    def runbook_job(
+        self,
+        runbook: str,
+        pattern: str,
+        raw_parameters: Mapping[str, str],
+        trigger: Trigger,
+        trigger_ref: str | None,
+        webhook_data: dict[str, Any] | None,
+        job_id: str | None = None,
+        created: float | None = None,
+        started_by: str | None = None,
+    ) -> tuple[Job, Work, float | None]:
+        """A new Queued job of a runbook, its work and the runbook's timeout. Raises
+        OpsError when the runbook, its parameters or the pattern do not fit."""
+        book = self.catalog.get(runbook)
+        params = parse_values(book.metadata.parameters, raw_parameters, book.name)
+        if webhook_data is not None:
+            params["WebhookData"] = webhook_data
+        hosts = self.select(pattern)
+        job = Job(
+            id=job_id or new_job_id(),
+            runbook=book.name,
+            pattern=pattern,
+            hosts=[h.name for h in hosts],
+            parameters=params,
+            runbook_hash=book.hash,
+            trigger=trigger,
+            trigger_ref=trigger_ref,
+            started_by=started_by or default_starter(trigger, trigger_ref),
+            created=time.time() if created is None else created,
+        )
+        return job, self._runbook_work(book, params), book.metadata.timeout
+
+    def command_job(
+        self, pattern: str, command: str, trigger: Trigger, started_by: str | None
+    ) -> tuple[Job, Work]:
+        """A new Queued job running `command` as it is on every host of `pattern`."""
+        if not command.strip():
+            raise UsageError("the command is empty")
+        hosts = self.select(pattern)
+        job = Job(
+            id=new_job_id(),
+            runbook=COMMAND_RUNBOOK,
+            pattern=pattern,
+            hosts=[h.name for h in hosts],
+            parameters={"command": command},
+            runbook_hash=hashlib.sha256(command.encode()).hexdigest(),
+            trigger=trigger,
+            started_by=started_by or default_starter(trigger, None),
+        )
+        return job, command_work(command)
+
+    def check_target(self, runbook: str, pattern: str, raw: Mapping[str, str]) -> None:
+        """A schedule or webhook is checked when created, not first when it fires."""
+        book = self.catalog.get(runbook)
+        parse_values(book.metadata.parameters, raw, book.name)
+        self.select(pattern)
+
+    def work_for(self, job: Job) -> Work:
+        """The work of a stored job (one queued when an engine stopped)."""
+        if job.runbook == COMMAND_RUNBOOK:
+            return command_work(str(job.parameters.get("command", "")))
+        return self._runbook_work(self.catalog.get(job.runbook), dict(job.parameters))
+
+    def raw_parameters(self, job: Job) -> dict[str, str]:
+        """A runbook job's parameters as the text they were given in, to start it
+        again (WebhookData is the request's, not a parameter anyone types)."""
+        specs = self.catalog.get(job.runbook).metadata.parameters
+        return {
+            name: to_text(specs.get(name) or Parameter(name), value)
+            for name, value in job.parameters.items()
+            if name != "WebhookData"
+        }
+
+    def _runbook_work(self, book: Runbook, params: dict[str, Any]) -> Work:
+        webhook_data = params.get("WebhookData")
+        script_params = {k: v for k, v in params.items() if k != "WebhookData"}
+
+        def build(host: Host, workdir: str) -> Invocation:
+            return self.catalog.build_invocation(
+                book, script_params, TargetInfo.from_host(host), workdir, webhook_data
+            )
+
+        return Work(build=build)
+
+
+def command_work(command: str) -> Work:
+    return Work(
+        build=lambda host, workdir: Invocation(command=command, files={}, env={}, stdin=None),
+        needs_workdir=False,
+    )

@@ -1,0 +1,107 @@
+"""One host run's execution: prepare the host, run the invocation within the job's
+time limit, clean up, and record how it ended (`end_run`, the one place a host run
+gets its final state and reason)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from console.errors import ExitedNonZero, TimedOut
+from console.inventory.model import Host
+from console.jobs.model import HostRun, JobStatus
+from console.jobs.time_limit import TimeLimit
+from console.runbooks.plugin_api import Invocation
+from console.settings import Settings
+from console.transports.base import ExitStatus, StreamName, Transport
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a job runs on each host: builds the invocation once the workdir exists."""
+
+    build: Callable[[Host, str], Invocation]
+    needs_workdir: bool = True
+
+
+def record_exit(run: HostRun, status: ExitStatus) -> None:
+    run.exit_code = status.code
+    if status.ok:
+        run.transition(JobStatus.COMPLETED)
+        return
+    how = (
+        f"exited with status {status.code}"
+        if status.signal is None
+        else f"killed by signal {status.signal}"
+    )
+    end_run(run, JobStatus.FAILED, ExitedNonZero.kind, how)
+
+
+def end_run(run: HostRun, final: JobStatus, kind: str, message: str) -> None:
+    """Finish a host run that has not finished, through the legal transitions, with
+    why (`kind`, one of HOST_RUN_ERROR_KINDS) and a message for people."""
+    if run.status.finished:
+        return
+    if final is JobStatus.STOPPED and run.status in (JobStatus.STARTING, JobStatus.RUNNING):
+        run.transition(JobStatus.STOPPING)
+    run.transition(final)
+    run.fail_with(kind, message)
+
+
+async def execute(
+    transport: Transport,
+    host: Host,
+    work: Work,
+    limit: TimeLimit,
+    on_line: Callable[[StreamName, bytes], None],
+    extra_env: Mapping[str, str],
+) -> ExitStatus:
+    """Create a private workdir, upload the invocation's files, run it, clean up; all
+    within the job's time limit."""
+    workdir = ""
+    if work.needs_workdir:
+        workdir = await limit.bound(transport.make_workdir(), host, "not prepared within")
+    try:
+        invocation = work.build(host, workdir)
+        for file_name, data, mode in invocation.uploads():
+            upload = transport.upload(data, f"{workdir}/{file_name}", mode)
+            await limit.bound(upload, host, "files not uploaded within")
+        remaining = limit.left()
+        if remaining == 0.0:
+            raise TimedOut(host.name, "the job's time limit ran out before this host started")
+        return await transport.run(
+            invocation.command,
+            stdin=invocation.stdin,
+            env={**invocation.env, **extra_env},
+            timeout=remaining,
+            on_line=on_line,
+        )
+    finally:
+        if workdir:
+            await asyncio.shield(transport.remove_workdir(workdir))
+
+
+def local_job_env(settings: Settings) -> dict[str, str]:
+    """What a job on the console machine needs to start child runbooks: the engine's
+    three paths (so `opsconsole run` attaches to this engine through its control socket)
+    and a PATH that ends with this installation's scripts folder, so `opsconsole` is
+    found even when the engine runs from a virtualenv that is not on PATH.
+
+    Paths only, never the secret key or other settings: the local transport starts
+    from a clean environment and adds just these and the job's own OPS_* variables.
+    Knowing where the socket is grants nothing: the data directory is 0700 and the
+    socket 0600, so only the engine's own user (whom a local job runs as anyway)
+    can connect."""
+    path = os.environ.get("PATH", os.defpath)
+    scripts = os.path.dirname(sys.executable)
+    if scripts not in path.split(os.pathsep):
+        path = f"{path}{os.pathsep}{scripts}"
+    return {
+        "OPSCONSOLE_INVENTORY": str(settings.inventory.resolve()),
+        "OPSCONSOLE_DATA_DIR": str(settings.data_dir.resolve()),
+        "OPSCONSOLE_RUNBOOKS": str(settings.runbooks.resolve()),
+        "PATH": path,
+    }
