@@ -54,6 +54,13 @@ def crash_mid_job(world: StoreWorld) -> str:
     try:
         job_id = wait_for(world.root / "job", run)
         wait_for(world.root / "pid", run)
+        # The kill comes once the engine has the output line: what it had is what the
+        # first command after the crash must show (an attached `jobs show` reads it).
+        deadline = time.monotonic() + 60
+        while [r["text"] for r in world.cli_json("jobs", "show", job_id)["streams"]] != ["started"]:
+            assert run.poll() is None, f"opsconsole exited with {run.returncode}"
+            assert time.monotonic() < deadline, "the runbook's output never reached the engine"
+            time.sleep(0.05)
     finally:
         run.send_signal(signal.SIGKILL)
         run.wait()
