@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from textual.widgets import Input
 
 from console.settings import Settings
 from tests.tui.seed import console_app
@@ -20,10 +21,15 @@ SIZES = [(80, 24), (120, 40)]
 
 
 async def settle(pilot: Any) -> None:
-    """Until the engine is up, the lists are loaded and no worker is busy."""
+    """Until the engine is up, the lists are loaded and no worker is busy; then the
+    focused input's cursor is held as a key leaves it (shown): it blinks every 0.5 s,
+    and on a slow machine the picture would otherwise depend on when it is taken."""
     while not pilot.app.ready:
         await pilot.pause(0.02)
     await pilot.app.workers.wait_for_complete()
+    focused = pilot.app.focused
+    if isinstance(focused, Input):
+        focused._pause_blink(visible=True)
     await pilot.pause(0.1)
 
 
