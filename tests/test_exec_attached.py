@@ -100,3 +100,29 @@ def test_attached_exec_json_keeps_the_direct_shape(
     assert results["localhost"]["error"]["kind"] == "exited_non_zero"
     assert results["ghost"]["status"] == "unreachable"
     assert results["ghost"]["stdout"] == ""
+
+
+SAME_EITHER_WAY = "echo ::warning::careful; echo 0123456789abcdef0123456789; kill -9 $$"
+
+
+def _without_durations(stdout: str) -> list[dict[str, object]]:
+    return [{k: v for k, v in r.items() if k != "duration"} for r in json.loads(stdout)]
+
+
+def test_direct_and_attached_exec_give_the_same_results(
+    env: dict[str, str], request: pytest.FixtureRequest
+) -> None:
+    """Stream classification, --max-output, a killed command and an unreachable host."""
+    args = ("exec", "all", "--json", "--max-output", "24", "--", SAME_EITHER_WAY)
+    direct = _cli(env, *args)
+    request.getfixturevalue("serve")
+    attached = _cli(env, *args)
+    assert (direct.returncode, attached.returncode) == (1, 1)
+    assert _without_durations(direct.stdout) == _without_durations(attached.stdout)
+    results = {r["host"]: r for r in json.loads(direct.stdout)}
+    assert results["localhost"]["stdout"] == (
+        "0123456789abcdef0123456\n[... output truncated at 24 bytes ...]\n"
+    )
+    assert results["localhost"]["stderr"] == "careful\n"
+    assert results["localhost"]["error"]["kind"] == "killed_by_signal"
+    assert results["ghost"]["status"] == "unreachable"

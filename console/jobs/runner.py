@@ -40,6 +40,7 @@ from console.engine.events import EventHub
 from console.errors import Cancelled, ExitedNonZero, HostError, OpsError, TimedOut
 from console.inventory.model import Host
 from console.jobs.model import HostRun, Job, JobStatus, StreamRecord, Trigger
+from console.jobs.output_cap import DEFAULT_MAX_OUTPUT, OutputCap
 from console.jobs.time_limit import TimeLimit
 from console.runbooks.languages import Invocation
 from console.runbooks.streams import classify
@@ -50,7 +51,8 @@ from console.transports.base import ExitStatus, StreamName, Transport
 log = logging.getLogger(__name__)
 
 # A stream of one host run keeps at most this much text (Azure keeps 1 MiB per stream).
-STREAM_CAP_BYTES = 1024 * 1024
+STREAM_CAP_BYTES = DEFAULT_MAX_OUTPUT
+KILLED_BY_SIGNAL = "killed_by_signal"  # the error kind of a host run a signal ended
 DISPATCH_RETRY = 1.0  # seconds before dispatching again after an unexpected error
 
 
@@ -361,11 +363,11 @@ def _record_exit(run: HostRun, status: ExitStatus) -> None:
         run.transition(JobStatus.COMPLETED)
         return
     how = (
-        f"exited with status {status.code}"
+        f"{ExitedNonZero.kind}: exited with status {status.code}"
         if status.signal is None
-        else f"killed by signal {status.signal}"
+        else f"{KILLED_BY_SIGNAL}: killed by signal {status.signal}"
     )
-    end_run(run, JobStatus.FAILED, f"{ExitedNonZero.kind}: {how}")
+    end_run(run, JobStatus.FAILED, how)
 
 
 def end_run(run: HostRun, final: JobStatus, error: str) -> None:
@@ -441,21 +443,20 @@ class _StreamCapture:
         self._runner = runner
         self._job = job
         self._host = host
-        self._used: dict[str, int] = {}
-        self._truncated: set[str] = set()
+        self._caps: dict[str, OutputCap] = {}
         self._pending: list[StreamRecord] = []
 
     def on_line(self, source: StreamName, raw: bytes) -> None:
         text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         stream, text = classify(source, text)
-        used = self._used.get(stream, 0) + len(text) + 1
-        self._used[stream] = used
-        if used > STREAM_CAP_BYTES:
-            if stream in self._truncated:
-                return
-            self._truncated.add(stream)
-            text = f"[... {stream} stream truncated at {STREAM_CAP_BYTES // 1024} KiB ...]"
-        self._pending.append(StreamRecord(time.time(), self._host, stream, text))
+        cap = self._caps.get(stream)
+        if cap is None:
+            cap = self._caps[stream] = OutputCap(STREAM_CAP_BYTES)
+        kept = cap.add(text)
+        if not kept:
+            return
+        now = time.time()
+        self._pending += [StreamRecord(now, self._host, stream, line) for line in kept]
         if len(self._pending) >= 256:
             self.flush()
         else:
