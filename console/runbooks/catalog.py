@@ -322,16 +322,22 @@ class RunbookCatalog:
     (a webhook burst would otherwise re-read every runbook per request)."""
 
     def __init__(self, folder: Path | str, registry: LanguageRegistry | None = None) -> None:
-        if registry is None:
-            # Imported here because console.runbooks.languages imports this module's types.
-            from console.runbooks.languages import default_registry
-
-            registry = default_registry()
         self.folder = Path(folder)
-        self.registry = registry
+        self._registry = registry
         self._parsed: dict[Path, tuple[tuple[int, int, int], Runbook]] = {}
         # The folder's stamp when the last scan began, and the runbooks it found.
         self._last_scan: tuple[tuple[int, int, int], dict[str, Runbook]] | None = None
+
+    @property
+    def registry(self) -> LanguageRegistry:
+        """The language plugins, found on first use: an engine that only runs commands
+        (`exec`) never reads the installed packages' entry points."""
+        if self._registry is None:
+            # Imported here because console.runbooks.languages imports this module's types.
+            from console.runbooks.languages import default_registry
+
+            self._registry = default_registry()
+        return self._registry
 
     def scan(self) -> CatalogScan:
         """Every runbook, plus a problem per file with broken metadata (never fatal)."""

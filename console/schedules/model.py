@@ -40,8 +40,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterError, croniter
-
 from console.errors import UsageError
 
 KINDS = ("cron", "once", "every")
@@ -275,6 +273,8 @@ def _validate_cron(expr: str) -> None:
             f"--cron: '{expr}' has {len(fields)} fields; use 5 (minute hour "
             "day-of-month month day-of-week), or 6 with seconds last"
         )
+    from croniter import croniter  # on use: its import runs `file` (a subprocess)
+
     if not croniter.is_valid(expr):
         raise UsageError(f"--cron: '{expr}' is not a valid cron expression")
 
@@ -378,6 +378,8 @@ def _candidates(schedule: Schedule, floor: datetime) -> Iterator[datetime]:
 def _cron_instants(expr: str, zone: ZoneInfo, floor: datetime) -> Iterator[datetime]:
     # Resolving is monotonic and never maps a wall time to a later instant than the
     # wall time's own position, so iterating from the floor's wall clock misses nothing.
+    from croniter import CroniterError, croniter
+
     it = croniter(expr, _local_wall(floor, zone))
     while True:
         try:
