@@ -126,3 +126,20 @@ def test_direct_and_attached_exec_give_the_same_results(
     assert results["localhost"]["stderr"] == "careful\n"
     assert results["localhost"]["error"]["kind"] == "killed_by_signal"
     assert results["ghost"]["status"] == "unreachable"
+
+
+def test_a_command_meanwhile_attaches_to_execs_own_engine(env: dict[str, str]) -> None:
+    """exec's one-shot engine serves its control API once the command runs a while:
+    `jobs list` started meanwhile waits for it and sees the exec job running."""
+    running = subprocess.Popen(
+        [*OPSCONSOLE, "exec", "localhost", "--", "sleep 6"], env=env, cwd=ROOT
+    )
+    try:
+        time.sleep(1)
+        listed = _cli(env, "jobs", "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert [(j["runbook"], j["status"]) for j in json.loads(listed.stdout)] == [
+            ("(command)", "Running")
+        ]
+    finally:
+        assert running.wait(timeout=60) == 0
