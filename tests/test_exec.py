@@ -10,6 +10,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,53 @@ def test_missing_inventory_exits_2(fleet: Fleet, tmp_path: Path) -> None:
     done = opsconsole(fleet, tmp_path / "absent.yaml", "all", "--", "true")
     assert done.returncode == 2
     assert "absent.yaml" in done.stderr
+
+
+def test_output_over_the_cap_is_cut_with_a_marker(fleet: Fleet, inventory: Path) -> None:
+    """The engine keeps 1 MiB of each stream; `--max-output` keeps less the same way."""
+    command = "head -c 3000000 /dev/zero | tr '\\0' a; echo; echo tail >&2"
+    for args, marker, limit in (
+        ((), "[... output truncated at 1 MiB ...]\n", 1024 * 1024),
+        (("--max-output", "65536"), "[... output truncated at 64 KiB ...]\n", 64 * 1024),
+    ):
+        done = opsconsole(fleet, inventory, "host05", "--json", *args, "--", command)
+        [result] = json.loads(done.stdout)
+        assert (done.returncode, result["status"]) == (0, "ok")
+        assert result["stdout"].endswith(marker)
+        assert limit - 1 <= len(result["stdout"]) - len(marker) <= limit
+        assert result["stderr"] == "tail\n"
+
+
+def test_signal_and_streams_are_reported(fleet: Fleet, inventory: Path) -> None:
+    """`::warning::` lines go to stderr without their prefix; a killed command is
+    `failed` with the kind killed_by_signal."""
+    done = opsconsole(
+        fleet, inventory, "host06", "--", "echo ::warning::careful; echo ok; kill -9 $$"
+    )
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines[:2] == ["host06 ! careful", "host06 | ok"]
+    assert lines[-1] == "   host06: failed: killed by signal KILL"
+    raw = opsconsole(fleet, inventory, "host06", "--json", "--", "kill -TERM $$")
+    [result] = json.loads(raw.stdout)
+    assert (result["status"], result["exit_code"]) == ("failed", None)
+    assert result["error"] == {"kind": "killed_by_signal", "message": "killed by signal TERM"}
+
+
+def test_forks_bounds_the_hosts_running_at_once(fleet: Fleet, inventory: Path) -> None:
+    started = time.monotonic()
+    done = opsconsole(fleet, inventory, "host07:host08:host09", "--forks", "1", "--", "sleep 1")
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started >= 3  # one host after another
+
+
+def test_exec_is_recorded_as_a_job(fleet: Fleet, inventory: Path, tmp_path: Path) -> None:
+    env = {**fleet.ssh_env(), "OPSCONSOLE_DATA_DIR": str(tmp_path / "data")}
+    argv = [sys.executable, "-m", "console", "-i", str(inventory)]
+    run = [*argv, "exec", "host10", "--", "echo recorded"]
+    assert subprocess.run(run, env=env, capture_output=True, timeout=60).returncode == 0
+    listed = subprocess.run(
+        [*argv, "jobs", "list", "--json"], env=env, capture_output=True, text=True, timeout=60
+    )
+    [job] = json.loads(listed.stdout)
+    assert (job["runbook"], job["trigger"], job["status"]) == ("(command)", "cli", "Completed")

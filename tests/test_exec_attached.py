@@ -100,3 +100,46 @@ def test_attached_exec_json_keeps_the_direct_shape(
     assert results["localhost"]["error"]["kind"] == "exited_non_zero"
     assert results["ghost"]["status"] == "unreachable"
     assert results["ghost"]["stdout"] == ""
+
+
+SAME_EITHER_WAY = "echo ::warning::careful; echo 0123456789abcdef0123456789; kill -9 $$"
+
+
+def _without_durations(stdout: str) -> list[dict[str, object]]:
+    return [{k: v for k, v in r.items() if k != "duration"} for r in json.loads(stdout)]
+
+
+def test_direct_and_attached_exec_give_the_same_results(
+    env: dict[str, str], request: pytest.FixtureRequest
+) -> None:
+    """Stream classification, --max-output, a killed command and an unreachable host."""
+    args = ("exec", "all", "--json", "--max-output", "24", "--", SAME_EITHER_WAY)
+    direct = _cli(env, *args)
+    request.getfixturevalue("serve")
+    attached = _cli(env, *args)
+    assert (direct.returncode, attached.returncode) == (1, 1)
+    assert _without_durations(direct.stdout) == _without_durations(attached.stdout)
+    results = {r["host"]: r for r in json.loads(direct.stdout)}
+    assert results["localhost"]["stdout"] == (
+        "0123456789abcdef0123456\n[... output truncated at 24 bytes ...]\n"
+    )
+    assert results["localhost"]["stderr"] == "careful\n"
+    assert results["localhost"]["error"]["kind"] == "killed_by_signal"
+    assert results["ghost"]["status"] == "unreachable"
+
+
+def test_a_command_meanwhile_attaches_to_execs_own_engine(env: dict[str, str]) -> None:
+    """exec's one-shot engine serves its control API once the command runs a while:
+    `jobs list` started meanwhile waits for it and sees the exec job running."""
+    running = subprocess.Popen(
+        [*OPSCONSOLE, "exec", "localhost", "--", "sleep 6"], env=env, cwd=ROOT
+    )
+    try:
+        time.sleep(1)
+        listed = _cli(env, "jobs", "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert [(j["runbook"], j["status"]) for j in json.loads(listed.stdout)] == [
+            ("(command)", "Running")
+        ]
+    finally:
+        assert running.wait(timeout=60) == 0

@@ -1,7 +1,7 @@
 """Fan-out benchmark: `uname -r` on N fleet hosts, opsconsole vs a bare asyncssh floor
 vs Ansible. See README.md next to this file.
 
-    .venv/bin/python bench/fanout/run.py [--hosts 20 100] [--runs 5]
+    .venv/bin/python bench/fanout/run.py [--hosts 20 100] [--runs 5] [--compare DIR]
 
 Starts its own fleet(s) with tests.fleet, times each tool as a fresh process (what a
 user waits for), interleaved run by run so that machine noise hits all alike, and
@@ -87,7 +87,28 @@ def close_control_masters(control_dir: Path) -> None:
         socket_path.unlink(missing_ok=True)
 
 
-def bench(count: int, runs: int, ansible: Path | None) -> dict[str, float]:
+def opsconsole_argv(source: Path, inventory: Path) -> list[str]:
+    """The CLI of the checkout at `source` (`python -m console` with it first on the
+    path), so that two versions run under the same interpreter and flags."""
+    return [
+        "env",
+        f"PYTHONPATH={source}",
+        sys.executable,
+        "-m",
+        "console",
+        "-i",
+        str(inventory),
+        "exec",
+        "fleet",
+        "--",
+        "uname",
+        "-r",
+    ]
+
+
+def bench(
+    count: int, runs: int, ansible: Path | None, compare: Path | None = None
+) -> dict[str, float]:
     with (
         tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp,
         start_fleet(count, Path(tmp) / "fleet") as fleet,
@@ -101,18 +122,11 @@ def bench(count: int, runs: int, ansible: Path | None) -> dict[str, float]:
         )
         ansible_env = {**env, "ANSIBLE_CONFIG": str(Path(tmp) / "ansible.cfg")}
         tools = {
-            "opsconsole": [
-                str(REPO / ".venv" / "bin" / "opsconsole"),
-                "-i",
-                str(inventory),
-                "exec",
-                "fleet",
-                "--",
-                "uname",
-                "-r",
-            ],
+            "opsconsole": opsconsole_argv(REPO, inventory),
             "asyncssh floor": [sys.executable, "-c", FLOOR, str(inventory), str(fleet.known_hosts)],
         }
+        if compare is not None:
+            tools[f"opsconsole@{compare.name}"] = opsconsole_argv(compare, inventory)
         if ansible is not None:
             tools["ansible"] = [
                 str(ansible),
@@ -143,13 +157,21 @@ def main() -> int:
     parser.add_argument("--hosts", type=int, nargs="+", default=[20, 100])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-ansible", action="store_true")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="DIR",
+        help="also time the exec of another checkout (e.g. a `git worktree` of main)",
+    )
     args = parser.parse_args()
     ansible = None if args.no_ansible else ensure_ansible()
     print(f"cpus: {os.cpu_count()}, runs: {args.runs} (medians, seconds)")
     for count in args.hosts:
-        medians = bench(count, args.runs, ansible)
+        load = os.getloadavg()[0]
+        medians = bench(count, args.runs, ansible, args.compare)
         floor = medians["asyncssh floor"]
-        print(f"\n{count} hosts, uname -r")
+        print(f"\n{count} hosts, uname -r (load average {load:.1f} before, ", end="")
+        print(f"{os.getloadavg()[0]:.1f} after)")
         for name, value in medians.items():
             print(f"  {name:<16} {value:7.3f} s   {value / floor:5.2f}x floor")
         if "ansible" in medians:

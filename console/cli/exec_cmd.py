@@ -5,8 +5,9 @@ stdout, `host01 ! line` for stderr), then a summary. Exit status: 0 when every h
 succeeded, 1 when any failed, 2 for a usage or inventory error or a pattern that
 selects no host. `--json` prints only a JSON array, one object per host.
 
-Only `argparse` is imported at module level: the parser of every command family is
-built on each start, and `exec` must start fast (no Textual, no aiohttp).
+The command is a job of an engine (see console.cli.exec_job). Only `argparse` is
+imported at module level: the parser of every command family is built on each start,
+and `exec` must start fast (no Textual, no aiohttp).
 """
 
 from __future__ import annotations
@@ -19,10 +20,7 @@ from console.errors import EXIT_FAILED, EXIT_OK, UsageError
 from console.settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from console.inventory.model import Host
-    from console.jobs.fanout import HostResult
+    from console.cli.exec_job import HostResult
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -59,7 +57,8 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         "--forks",
         type=_positive_int,
         metavar="N",
-        help="at most N hosts at a time (default: all, up to 128)",
+        help="at most N hosts at a time (default: all, up to 128; a running engine "
+        "applies its own limit)",
     )
     parser.add_argument(
         "--max-output",
@@ -92,25 +91,15 @@ def split_command(args: argparse.Namespace) -> str:
 
 
 def run_exec(args: argparse.Namespace, settings: Settings) -> int:
-    """Runs directly when no engine owns the data directory (the fast path); with an
-    engine running, the command becomes one of its jobs, seen by every console."""
+    """The command becomes a job: of the running engine (every console sees it), or
+    of a one-shot engine in this process when none runs. Same output either way."""
     import asyncio
 
-    from console.inventory import load_inventory
-    from console.store.lock import DataDirLock
+    from console.cli.exec_job import run_command_job
 
     command = split_command(args)
-    inventory = load_inventory(settings.inventory)
-    hosts = inventory.select(args.pattern)
-    if not hosts:
-        raise UsageError(f"pattern {args.pattern!r} matches no host in {inventory.path}")
-    printer = None if args.json else _LivePrinter([h.name for h in hosts])
-    if DataDirLock(settings.data_dir).holder_pid() is not None:
-        from console.cli.exec_attached import run_attached
-
-        results = asyncio.run(run_attached(settings, args, command, printer))
-    else:
-        results = asyncio.run(_run(args, command, hosts, inventory.hosts.get, printer))
+    printer = None if args.json else _LivePrinter
+    results = asyncio.run(run_command_job(settings, args, command, printer))
     if args.json:
         import json
 
@@ -119,30 +108,6 @@ def run_exec(args: argparse.Namespace, settings: Settings) -> int:
     else:
         _print_summary(results)
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
-
-
-async def _run(
-    args: argparse.Namespace,
-    command: str,
-    hosts: list[Host],
-    resolve_host: Callable[[str], Host | None],
-    printer: _LivePrinter | None,
-) -> list[HostResult]:
-    from console.jobs.fanout import DEFAULT_MAX_OUTPUT, run_on_hosts
-    from console.transports.pool import TransportPool
-
-    pool = TransportPool(forks=args.forks, resolve_host=resolve_host)
-    try:
-        return await run_on_hosts(
-            hosts,
-            command,
-            pool,
-            timeout=args.timeout,
-            max_output=args.max_output or DEFAULT_MAX_OUTPUT,
-            on_line=printer,
-        )
-    finally:
-        await pool.close()
 
 
 class _LivePrinter:

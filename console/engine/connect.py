@@ -13,16 +13,16 @@ import os
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from console.engine.client import EngineClient
-from console.engine.control import socket_path
 from console.engine.core import Engine, EngineOptions
-from console.engine.remote import RemoteClient
 from console.errors import ConfigError
-from console.isolated import python_module_command
 from console.settings import Settings
 from console.store.lock import DataDirLock, EngineRunning
+
+if TYPE_CHECKING:
+    from console.engine.remote import RemoteClient
 
 ATTACH_WAIT = 10.0
 
@@ -42,6 +42,11 @@ def options_from_env(**overrides: Any) -> EngineOptions:
 
 async def attach(settings: Settings, wait: float = ATTACH_WAIT) -> RemoteClient | None:
     """A client of the engine holding the lock, or None when no engine holds it."""
+    if DataDirLock(settings.data_dir).holder_pid() is None:
+        return None  # the usual case of a CLI command: it needs no aiohttp
+    from console.engine.control import socket_path
+    from console.engine.remote import RemoteClient
+
     deadline = asyncio.get_running_loop().time() + wait
     sock = socket_path(settings.data_dir)
     while True:
@@ -102,6 +107,8 @@ async def engine_client(
 
 def spawn_background_engine(settings: Settings) -> None:
     """Start `opsconsole serve --until-idle` detached, for `run --no-wait` with no engine."""
+    from console.engine.isolated import python_module_command
+
     env = {
         **os.environ,
         "OPSCONSOLE_INVENTORY": str(settings.inventory.resolve()),

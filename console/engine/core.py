@@ -16,10 +16,9 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from console.engine.client import HostProbe, RunbookInfo
-from console.engine.control import ControlServer, socket_path
 from console.engine.job_building import COMMAND_RUNBOOK, JobBuilder
 from console.engine.probe import probe_host
 from console.engine.webhook_jobs import WebhookJobImporter
@@ -33,9 +32,6 @@ from console.jobs.model import Job, JobStatus, StreamRecord, Trigger
 from console.jobs.runner import JobRunner
 from console.runbooks.catalog import RunbookCatalog
 from console.runbooks.parameters import parse_values
-from console.schedules.book import ScheduleBook
-from console.schedules.model import Schedule
-from console.schedules.scheduler import Scheduler
 from console.settings import Settings
 from console.store import Store
 from console.store.job_records import JobNotFound
@@ -47,8 +43,13 @@ from console.transports.base import Transport
 from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
 from console.webhooks.intake.journal import intake_dir, rejected_path
-from console.webhooks.listener import listener_url
-from console.webhooks.service import WebhookService, parse_listen
+
+if TYPE_CHECKING:  # imported where used: a one-shot engine never loads aiohttp or croniter
+    from console.engine.control import ControlServer
+    from console.schedules.book import ScheduleBook
+    from console.schedules.model import Schedule
+    from console.schedules.scheduler import Scheduler
+    from console.webhooks.service import WebhookService
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,11 @@ class EngineOptions:
     # nobody attaches to it) and recovers a crashed engine's jobs, but starts nothing:
     # no job, trigger or control API. Queued jobs stay Queued for the next engine.
     read_only: bool = False
+    # A one-shot engine (`exec`) starts its control API and its schedule and webhook
+    # admin only once it has run this many seconds: a short command never pays for
+    # them, and a command that finds the lock held waits for the socket meanwhile
+    # (console.engine.connect.attach). 0: at start, like every other engine.
+    services_after: float = 0.0
 
 
 class Engine:
@@ -107,6 +113,7 @@ class Engine:
         self._webhooks: WebhookService | None = None
         self._scheduler: Scheduler | None = None
         self._retention: asyncio.Task[None] | None = None
+        self._services_later: asyncio.Task[None] | None = None
         self._accepting = False
         self.listener_problem: str | None = None
 
@@ -136,14 +143,39 @@ class Engine:
             self._recover()
             self.runner.start()
             self._accepting = True
-            await self._start_triggers()
-            self._control = ControlServer(self, socket_path(self.settings.data_dir))
-            await self._control.start()
+            delay = self.options.services_after
+            if delay > 0:
+                later = self._start_services_later(delay)
+                self._services_later = asyncio.create_task(later, name="engine-services")
+            else:
+                await self._start_services()
         except BaseException:
             await self.close()
             raise
 
+    async def _start_services(self) -> None:
+        """What other processes and the triggers reach the engine through."""
+        from console.engine.control import ControlServer, socket_path
+
+        await self._start_triggers()
+        self._control = ControlServer(self, socket_path(self.settings.data_dir))
+        await self._control.start()
+
+    async def _start_services_later(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            await self._start_services()
+        except OpsError as exc:  # this process's own work goes on without them
+            log.warning("the engine's control API did not start: %s", exc)
+        except Exception:
+            log.exception("the engine's control API did not start")
+
     async def _start_triggers(self) -> None:
+        from console.schedules.book import ScheduleBook
+        from console.schedules.scheduler import Scheduler
+        from console.webhooks.listener import listener_url
+        from console.webhooks.service import WebhookService, parse_listen
+
         assert self.store is not None and self._writer is not None and self.runner is not None
         opts = self.options
         host, port = parse_listen(opts.listen)
@@ -189,6 +221,9 @@ class Engine:
         self._accepting = False
         if self._retention is not None:
             self._retention.cancel()
+        if self._services_later is not None:
+            self._services_later.cancel()
+            await asyncio.gather(self._services_later, return_exceptions=True)
         try:
             for part, stop in self._shutdown_steps(grace):
                 try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from console.errors import ExitedNonZero, TimedOut
 from console.inventory.model import Host
-from console.jobs.model import HostRun, JobStatus
+from console.jobs.model import KILLED_BY_SIGNAL_KIND, HostRun, JobStatus
 from console.jobs.time_limit import TimeLimit
 from console.runbooks.plugin_api import Invocation
 from console.settings import Settings
@@ -32,12 +32,10 @@ def record_exit(run: HostRun, status: ExitStatus) -> None:
     if status.ok:
         run.transition(JobStatus.COMPLETED)
         return
-    how = (
-        f"exited with status {status.code}"
-        if status.signal is None
-        else f"killed by signal {status.signal}"
-    )
-    end_run(run, JobStatus.FAILED, ExitedNonZero.kind, how)
+    if status.signal is None:
+        end_run(run, JobStatus.FAILED, ExitedNonZero.kind, f"exited with status {status.code}")
+    else:
+        end_run(run, JobStatus.FAILED, KILLED_BY_SIGNAL_KIND, f"killed by signal {status.signal}")
 
 
 def end_run(run: HostRun, final: JobStatus, kind: str, message: str) -> None:

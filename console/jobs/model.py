@@ -32,6 +32,7 @@ from console.errors import (
 INTERNAL_ERROR_KIND = "internal_error"
 INTERRUPTED_KIND = "interrupted"
 NOT_IN_INVENTORY_KIND = "not_in_inventory"
+KILLED_BY_SIGNAL_KIND = "killed_by_signal"  # a host run a signal ended (exec shows it)
 HOST_RUN_ERROR_KINDS = frozenset(
     cls.kind
     for cls in (
@@ -44,7 +45,7 @@ HOST_RUN_ERROR_KINDS = frozenset(
         Cancelled,
         ExitedNonZero,
     )
-) | {INTERNAL_ERROR_KIND, INTERRUPTED_KIND, NOT_IN_INVENTORY_KIND}
+) | {INTERNAL_ERROR_KIND, INTERRUPTED_KIND, NOT_IN_INVENTORY_KIND, KILLED_BY_SIGNAL_KIND}
 
 
 class JobStatus(StrEnum):

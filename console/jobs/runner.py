@@ -45,6 +45,7 @@ from console.jobs.model import (
     StreamRecord,
     Trigger,
 )
+from console.jobs.output_cap import DEFAULT_MAX_OUTPUT, OutputCap
 from console.jobs.time_limit import TimeLimit
 from console.runbooks.streams import classify
 from console.store.writer import StoreWriter
@@ -53,7 +54,7 @@ from console.transports.base import StreamName, Transport
 log = logging.getLogger(__name__)
 
 # A stream of one host run keeps at most this much text (Azure keeps 1 MiB per stream).
-STREAM_CAP_BYTES = 1024 * 1024
+STREAM_CAP_BYTES = DEFAULT_MAX_OUTPUT
 DISPATCH_RETRY = 1.0  # seconds before dispatching again after an unexpected error
 
 
@@ -352,21 +353,20 @@ class _StreamCapture:
         self._runner = runner
         self._job = job
         self._host = host
-        self._used: dict[str, int] = {}
-        self._truncated: set[str] = set()
+        self._caps: dict[str, OutputCap] = {}
         self._pending: list[StreamRecord] = []
 
     def on_line(self, source: StreamName, raw: bytes) -> None:
         text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         stream, text = classify(source, text)
-        used = self._used.get(stream, 0) + len(text) + 1
-        self._used[stream] = used
-        if used > STREAM_CAP_BYTES:
-            if stream in self._truncated:
-                return
-            self._truncated.add(stream)
-            text = f"[... {stream} stream truncated at {STREAM_CAP_BYTES // 1024} KiB ...]"
-        self._pending.append(StreamRecord(time.time(), self._host, stream, text))
+        cap = self._caps.get(stream)
+        if cap is None:
+            cap = self._caps[stream] = OutputCap(STREAM_CAP_BYTES)
+        kept = cap.add(text)
+        if not kept:
+            return
+        now = time.time()
+        self._pending += [StreamRecord(now, self._host, stream, line) for line in kept]
         if len(self._pending) >= 256:
             self.flush()
         else:

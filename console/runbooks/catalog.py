@@ -52,10 +52,18 @@ class RunbookCatalog:
 
     def __init__(self, folder: Path | str, registry: LanguageRegistry | None = None) -> None:
         self.folder = Path(folder)
-        self.registry = registry if registry is not None else default_registry()
+        self._registry = registry
         self._parsed: dict[Path, tuple[tuple[int, int, int], Runbook]] = {}
         # The folder's stamp when the last scan began, and the runbooks it found.
         self._last_scan: tuple[tuple[int, int, int], dict[str, Runbook]] | None = None
+
+    @property
+    def registry(self) -> LanguageRegistry:
+        """The language plugins, found on first use: an engine that only runs commands
+        (`exec`) never reads the installed packages' entry points."""
+        if self._registry is None:
+            self._registry = default_registry()
+        return self._registry
 
     def scan(self) -> CatalogScan:
         """Every runbook, plus a problem per file with broken metadata (never fatal)."""

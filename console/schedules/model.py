@@ -26,8 +26,6 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from console.errors import UsageError
 
 KINDS = ("cron", "once", "every")
@@ -257,6 +255,8 @@ def _validate_cron(expr: str) -> None:
             f"--cron: '{expr}' has {len(fields)} fields; use 5 (minute hour "
             "day-of-month month day-of-week), or 6 with seconds last"
         )
+    from croniter import croniter  # on use: its import runs `file` (a subprocess)
+
     if not croniter.is_valid(expr):
         raise UsageError(f"--cron: '{expr}' is not a valid cron expression")
 

@@ -6,10 +6,16 @@ never read or write /root/.ssh.
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from console.errors import HostError
 from console.inventory.model import Host
+from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
 from tests.fleet import Fleet, FleetHost
 
@@ -39,3 +45,42 @@ def gone_on_host(fleet_host: FleetHost, marker: str) -> bool:
     """
     pattern = f"[{marker[0]}]{marker[1:]}"
     return fleet_host.run(f"pgrep -f '{pattern}'").returncode == 1
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One host's run: `status` is `ok`, `failed` (non-zero exit) or a HostError kind."""
+
+    host: str
+    status: str
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    duration: float
+    error: dict[str, str] | None = None
+
+
+async def run_on_hosts(hosts: Sequence[Host], command: str, pool: TransportPool) -> list[RunResult]:
+    """`command` on every host at once through `pool`, one result per host in order:
+    the transports alone, without the engine's runner around them."""
+    return list(await asyncio.gather(*(_run_on_host(host, command, pool) for host in hosts)))
+
+
+async def _run_on_host(host: Host, command: str, pool: TransportPool) -> RunResult:
+    output = {"stdout": bytearray(), "stderr": bytearray()}
+    started = time.monotonic()
+    try:
+        status = await transport_for(host, pool).run(
+            command, on_line=lambda stream, line: output[stream].extend(line)
+        )
+    except HostError as exc:
+        failure = {"kind": exc.kind, "message": exc.detail}
+        return RunResult(host.name, exc.kind, None, "", "", time.monotonic() - started, failure)
+    return RunResult(
+        host.name,
+        "ok" if status.ok else "failed",
+        status.code,
+        output["stdout"].decode(errors="replace"),
+        output["stderr"].decode(errors="replace"),
+        time.monotonic() - started,
+    )

@@ -12,10 +12,10 @@ import pytest
 
 from console.errors import Cancelled, TimedOut
 from console.inventory.model import Host
-from console.jobs.fanout import run_on_hosts
 from console.transports.factory import transport_for
 from console.transports.local import LocalTransport
 from console.transports.pool import TransportPool
+from tests.transports.helpers import run_on_hosts
 
 LOCAL = Host("localhost", {"ansible_connection": "local"})
 
@@ -25,7 +25,7 @@ def _running(marker: str) -> bool:
     return subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0
 
 
-async def test_factory_picks_local_and_fanout_uses_it() -> None:
+async def test_factory_picks_local_and_it_runs_commands() -> None:
     pool = TransportPool(ssh_config=[])
     assert isinstance(transport_for(LOCAL, pool), LocalTransport)
     [result] = await run_on_hosts([LOCAL], "echo out; echo err >&2; exit 4", pool)
