@@ -112,7 +112,7 @@ class CommandOutput:
 
     def _result(self, job: Job, name: str) -> HostResult:
         run = job.host_runs[name]
-        kind, _, message = (run.error or "").partition(": ")
+        kind, message = run.error_kind or "", run.error or ""
         if run.status is JobStatus.COMPLETED:
             status = "ok"
         elif run.status is JobStatus.STOPPED:
