@@ -32,9 +32,9 @@ class JsonLineFormatter(logging.Formatter):
 
 
 def configure(level: int = logging.INFO) -> None:
-    # The lines carry no source file or line, so skip finding them: the logging
-    # documentation's own optimisation, and a tenth of the cost of a line (serve logs
-    # every job it queues, thousands a second in a webhook flood).
+    # The lines carry no source file or line, so skip finding them (the logging
+    # documentation's own optimisation): serve logs every job it queues, thousands a
+    # second in a webhook flood.
     logging._srcfile = None
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLineFormatter())

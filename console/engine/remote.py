@@ -37,7 +37,8 @@ from console.schedules.views import ScheduleDetail, ScheduleDict, ScheduleView
 from console.webhooks.views import CreatedWebhook, RotatedSecret, WebhookView
 
 # The longest `GET /events` line read: a job-level event carries the whole job, ~150
-# bytes a host (aiohttp's default of 512 KiB failed the stream at ~3,500 hosts).
+# bytes a host, so aiohttp's default (512 KiB) would end the stream of a job of a few
+# thousand hosts.
 EVENT_LINE_LIMIT = 256 * 1024 * 1024
 
 
