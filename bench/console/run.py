@@ -5,7 +5,7 @@
 Builds, in a temporary directory, an inventory YAML of 10,000 hosts (plus `streamer`,
 a host with `ansible_connection: local`) and a data directory holding 100,000 finished
 jobs (written with `Store.add_jobs`, ~6 s, once). Then, `--runs` times, it starts the
-console the way `opsconsole` does (`screens.app._client_factory`: the real `Engine`
+console the way `opsconsole` does (`console.cli.tui_cmd`: the real `Engine`
 started inside the app's event loop) headless at 120x40 and measures:
 
 1. start to ready for input: app constructed -> engine started, inventory and first
@@ -44,10 +44,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from textual import events
 
+from console.engine.connect import console_options, engine_client
 from console.jobs.model import HostRun, Job, JobStatus, Trigger
 from console.settings import Settings
 from console.store import Store
-from screens.app import OpsConsoleApp, _client_factory
+from screens.app import OpsConsoleApp
 from screens.inventory_pane import InventoryPane
 from screens.job_screen import JobScreen
 
@@ -193,12 +194,13 @@ COLD = """
 import asyncio, sys, time
 from pathlib import Path
 from console.settings import Settings
-from screens.app import OpsConsoleApp, _client_factory
+from console.engine.connect import console_options, engine_client
+from screens.app import OpsConsoleApp
 
 async def main():
     inventory, data_dir, runbooks = map(Path, sys.argv[1:4])
     s = Settings(inventory=inventory, data_dir=data_dir, runbooks=runbooks)
-    app = OpsConsoleApp(client_factory=_client_factory(s))
+    app = OpsConsoleApp(client_factory=lambda: engine_client(s, console_options()))
     async with app.run_test(size=(120, 40)):
         while not app.ready:
             if app._exception is not None:
@@ -237,7 +239,7 @@ def cold_start_s(settings: Settings) -> float:
 async def one_run(settings: Settings, seconds: float) -> dict[str, Any]:
     result: dict[str, Any] = {}
     start = time.perf_counter()
-    app = OpsConsoleApp(client_factory=_client_factory(settings))
+    app = OpsConsoleApp(client_factory=lambda: engine_client(settings, console_options()))
     async with app.run_test(size=SIZE) as pilot:
         while not app.ready:
             await asyncio.sleep(0.002)

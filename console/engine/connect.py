@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from console.engine.client import EngineClient
 from console.engine.core import Engine, EngineOptions
 from console.errors import ConfigError
+from console.isolated import python_module_command
 from console.settings import Settings
 from console.store.lock import DataDirLock, EngineRunning
 
@@ -107,7 +108,6 @@ async def engine_client(
 
 def spawn_background_engine(settings: Settings) -> None:
     """Start `opsconsole serve --until-idle` detached, for `run --no-wait` with no engine."""
-    from console.engine.isolated import python_module_command
 
     env = {
         **os.environ,

@@ -89,7 +89,7 @@ def test_a_jump_that_never_answers_is_bounded_by_the_exec_timeout(
     results = by_host(done)
     assert results["host02"]["status"] == "ok"
     assert results["host01"]["status"] == "timed_out"
-    assert "not connected within the 3 s time limit" in results["host01"]["error"]["message"]
+    assert "not connected within the job's 3 s time limit" in results["host01"]["error"]["message"]
     # Bounded by --timeout (3 s), not by the longer connect timeout.
     assert 3 <= results["host01"]["duration"] < DEFAULT_CONNECT_TIMEOUT - 2
 
