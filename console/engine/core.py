@@ -360,41 +360,6 @@ class Engine:
         A child job (trigger PARENT) is started only with its running parent's token."""
         if trigger is Trigger.PARENT:
             self._check_parent(trigger_ref, parent_token)
-        job = await self._start_runbook_job(
-            runbook,
-            pattern,
-            raw_parameters,
-            trigger,
-            trigger_ref,
-            webhook_data,
-            timeout,
-            started_by,
-        )
-        return job.copy()
-
-    def _check_parent(self, parent: str | None, token: str | None) -> None:
-        """Only a running job may start children (they skip `max_jobs`), proven by the
-        per-job token its host runs were given (OPS_JOB_TOKEN)."""
-        assert self.runner is not None
-        if not self.runner.is_parent(parent or "", token or ""):
-            raise UsageError(
-                f"job {parent or '(none)'} is not a running job that may start children "
-                "(a child job is started from inside its parent, with OPS_JOB_TOKEN)"
-            )
-
-    async def _start_runbook_job(
-        self,
-        runbook: str,
-        pattern: str,
-        raw_parameters: Mapping[str, str],
-        trigger: Trigger,
-        trigger_ref: str | None,
-        webhook_data: dict[str, Any] | None,
-        timeout: float | None,
-        started_by: str | None = None,
-    ) -> Job:
-        """`start_job` minus the caller's copy: returns the runner's live job, which the
-        caller must only read at once."""
         job, work, book_timeout = self._builder.runbook_job(
             runbook,
             pattern,
@@ -405,7 +370,17 @@ class Engine:
             started_by=started_by,
         )
         await self._submit(job, work, timeout or book_timeout)
-        return job
+        return job.copy()  # the runner's live job is the runner's own
+
+    def _check_parent(self, parent: str | None, token: str | None) -> None:
+        """Only a running job may start children (they skip `max_jobs`), proven by the
+        per-job token its host runs were given (OPS_JOB_TOKEN)."""
+        assert self.runner is not None
+        if not self.runner.is_parent(parent or "", token or ""):
+            raise UsageError(
+                f"job {parent or '(none)'} is not a running job that may start children "
+                "(a child job is started from inside its parent, with OPS_JOB_TOKEN)"
+            )
 
     async def start_command(
         self,
