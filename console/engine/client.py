@@ -177,3 +177,7 @@ class EngineClient(Protocol):
 
     def subscribe(self, callback: EventCallback) -> Callable[[], None]:
         """Call `callback` on every engine event; returns a function that unsubscribes."""
+
+    async def wait_subscribed(self) -> None:
+        """Return once every event after this call reaches the subscribers (at once
+        in-process; once the event stream is open when attached)."""

@@ -36,7 +36,6 @@ from console.settings import Settings
 from console.store import Store
 from console.store.job_records import JobNotFound
 from console.store.lock import DataDirLock
-from console.store.recovery import INTERRUPTED as INTERRUPTED  # the reason, re-exported
 from console.store.recovery import fail_job, recover_interrupted
 from console.store.writer import StoreWriter
 from console.transports.base import Transport
@@ -507,3 +506,6 @@ class Engine:
 
     def subscribe(self, callback: EventCallback) -> Callable[[], None]:
         return self.events.subscribe(callback)
+
+    async def wait_subscribed(self) -> None:
+        """Subscribers of this engine get every event from the moment they subscribe."""

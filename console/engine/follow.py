@@ -15,8 +15,8 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
 
+from console.engine.client import EngineClient
 from console.jobs.events import EngineEvent
 from console.jobs.model import Job, StreamRecord
 
@@ -30,7 +30,7 @@ class JobFollower:
     """Subscribe first (`async with`), then start the job, then `await follow(id)`:
     no event of the job can fall between the start and the subscription."""
 
-    def __init__(self, client: Any, on_record: RecordPrinter | None = None) -> None:
+    def __init__(self, client: EngineClient, on_record: RecordPrinter | None = None) -> None:
         self._client = client
         self._on_record = on_record
         self._job_id: str | None = None
@@ -44,8 +44,7 @@ class JobFollower:
 
     async def __aenter__(self) -> JobFollower:
         self._unsubscribe = self._client.subscribe(self._on_event)
-        if hasattr(self._client, "wait_subscribed"):
-            await self._client.wait_subscribed()
+        await self._client.wait_subscribed()
         return self
 
     async def __aexit__(

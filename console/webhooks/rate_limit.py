@@ -79,10 +79,8 @@ class BucketFile:
         return live
 
     def record(self, key: str, bucket: Bucket) -> None:
-        doc = {"k": key, "r": bucket.rate, "c": bucket.capacity, "n": bucket.tokens}
-        line = json.dumps({**doc, "l": bucket.last}, separators=(",", ":")) + "\n"
         try:
-            os.write(self._open(), line.encode())
+            os.write(self._open(), _line(key, bucket).encode())
         except OSError as exc:  # a full disk must not refuse webhooks
             log.error("cannot record the rate limit in %s: %s", self._path, exc)
         self._appended += 1
@@ -97,10 +95,7 @@ class BucketFile:
         try:
             self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             with open_private(tmp) as file:
-                for key, bucket in buckets.items():
-                    doc = {"k": key, "r": bucket.rate, "c": bucket.capacity, "n": bucket.tokens}
-                    file.write(json.dumps({**doc, "l": bucket.last}, separators=(",", ":")))
-                    file.write("\n")
+                file.writelines(_line(key, bucket) for key, bucket in buckets.items())
             os.replace(tmp, self._path)
         except OSError as exc:
             log.error("cannot rewrite %s: %s", self._path, exc)
@@ -116,6 +111,11 @@ class BucketFile:
             flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
             self._fd = os.open(self._path, flags, 0o600)
         return self._fd
+
+
+def _line(key: str, bucket: Bucket) -> str:
+    doc = {"k": key, "r": bucket.rate, "c": bucket.capacity, "n": bucket.tokens, "l": bucket.last}
+    return json.dumps(doc, separators=(",", ":")) + "\n"
 
 
 class RateLimiter:

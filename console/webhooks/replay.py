@@ -113,10 +113,9 @@ class DeliveryLog:
         self._forget_expired(accepted)
         if self._path is None:
             return
-        line = json.dumps({"k": key, "t": accepted, "j": ids}, separators=(",", ":")) + "\n"
         try:
             assert self._fd is not None
-            os.write(self._fd, line.encode())
+            os.write(self._fd, _line(key, accepted, ids).encode())
         except OSError as exc:  # the job is durable: answer it; only a retry may repeat it
             log.error("cannot record the delivery in %s: %s", self._path, exc)
             return
@@ -175,12 +174,16 @@ class DeliveryLog:
         tmp = self._path.with_name(f".{self._path.name}.{os.getpid()}.tmp")
         self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with open_private(tmp) as file:
-            for key, (accepted, ids) in self._seen.items():
-                doc = {"k": key, "t": accepted, "j": ids}
-                file.write(json.dumps(doc, separators=(",", ":")) + "\n")
+            file.writelines(
+                _line(key, accepted, ids) for key, (accepted, ids) in self._seen.items()
+            )
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp, self._path)
         self._fd = os.open(self._path, os.O_WRONLY | os.O_APPEND, 0o600)
         self._appended = 0
         self._synced = self._written  # every live entry was just synced
+
+
+def _line(key: str, accepted: float, ids: list[str]) -> str:
+    return json.dumps({"k": key, "t": accepted, "j": ids}, separators=(",", ":")) + "\n"

@@ -10,9 +10,10 @@ import uuid
 import pytest
 
 from console.engine.connect import attach
-from console.engine.core import INTERRUPTED, Engine
+from console.engine.core import Engine
 from console.jobs.model import JobStatus, Trigger
 from console.store.lock import EngineRunning
+from console.store.recovery import INTERRUPTED
 from tests.jobs.helpers import JobEnv, on_host, wait_finished, wait_status
 
 pytestmark = pytest.mark.timeout(180)
