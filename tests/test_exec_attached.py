@@ -129,7 +129,7 @@ def test_direct_and_attached_exec_give_the_same_results(
 
 
 def test_a_command_meanwhile_attaches_to_execs_own_engine(env: dict[str, str]) -> None:
-    """exec's one-shot engine serves its control API once the command runs a while:
+    """exec's one-shot engine serves its control API when another command asks for it:
     `jobs list` started meanwhile waits for it and sees the exec job running."""
     running = subprocess.Popen(
         [*OPSCONSOLE, "exec", "localhost", "--", "sleep 6"], env=env, cwd=ROOT

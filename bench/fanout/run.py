@@ -140,6 +140,11 @@ def bench(
                 "-f",
                 str(count),
             ]
+        for source in (REPO, compare):  # bytecode, as an installed package has it
+            if source is not None:
+                subprocess.run(
+                    [sys.executable, "-m", "compileall", "-q", str(source / "console")], check=True
+                )
         times: dict[str, list[float]] = {name: [] for name in tools}
         try:
             for name, argv in tools.items():  # one warm-up each (page cache, ControlPersist)

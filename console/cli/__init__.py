@@ -16,19 +16,22 @@ from collections.abc import Callable, Sequence
 from console.errors import EXIT_USAGE, OpsError
 from console.settings import Settings
 
-# Command families, in the order `--help` lists them. Each is imported on use only
-# by `main`, so `opsconsole inventory list` never pays for Textual or aiohttp.
-COMMAND_MODULES = (
-    "console.cli.inventory_cmd",
-    "console.cli.exec_cmd",
-    "console.cli.tui_cmd",
-    "console.cli.runbooks_cmd",
-    "console.cli.run_cmd",
-    "console.cli.jobs_cmd",
-    "console.cli.schedules_cmd",
-    "console.cli.webhooks_cmd",
-    "console.cli.serve_cmd",
-)
+# Command families by the command name each registers, in the order `--help` lists
+# them. A command line that names one imports only its module (see `_modules_for`), so
+# `opsconsole exec` never pays for the imports of `inventory`, Textual or aiohttp.
+COMMAND_MODULES = {
+    "inventory": "console.cli.inventory_cmd",
+    "exec": "console.cli.exec_cmd",
+    "tui": "console.cli.tui_cmd",
+    "runbooks": "console.cli.runbooks_cmd",
+    "run": "console.cli.run_cmd",
+    "jobs": "console.cli.jobs_cmd",
+    "schedules": "console.cli.schedules_cmd",
+    "webhooks": "console.cli.webhooks_cmd",
+    "serve": "console.cli.serve_cmd",
+}
+# Global options that take a value, so that the value is not read as the command.
+_VALUE_OPTIONS = ("-i", "--inventory", "--data-dir", "--runbooks")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,7 +72,9 @@ def global_options(default: object = None) -> argparse.ArgumentParser:
     return parent
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv`: with every command family when `argv` is None or names
+    none of them (so `--help` and a mistyped command list them all)."""
     parser = _Parser(
         prog="opsconsole",
         description="Agentless operations console: inventory, exec, runbooks, jobs, schedules, "
@@ -78,14 +83,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     common = global_options(argparse.SUPPRESS)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub, common)
+    for module in _modules_for(argv):
+        importlib.import_module(module).register(sub, common)
     return parser
 
 
+def _modules_for(argv: Sequence[str] | None) -> list[str]:
+    """The module of the command `argv` names, or every module."""
+    if argv is not None:
+        command = _command_word(argv)
+        if command in COMMAND_MODULES:
+            return [COMMAND_MODULES[command]]
+    return list(COMMAND_MODULES.values())
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The first word of `argv` that is neither an option nor a global option's value."""
+    words = iter(argv)
+    for word in words:
+        if word in _VALUE_OPTIONS:
+            next(words, None)
+        elif word == "--" or not word.startswith("-"):
+            return None if word == "--" else word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(words).parse_args(words)
     settings = Settings.resolve(args.inventory, args.data_dir, args.runbooks)
     handler = getattr(args, "handler", None)
     if handler is None:

@@ -18,9 +18,6 @@ from console.jobs.model import Job, JobStatus, StreamRecord, Trigger
 from console.jobs.output_cap import DEFAULT_MAX_OUTPUT, OutputCap
 from console.settings import Settings
 
-# A one-shot engine starts its control API (aiohttp) only when its command runs
-# longer than this: most commands are over by then (see EngineOptions.services_after).
-SERVICES_AFTER = 3.0
 # Kinds of error a host run ends with when its command ran to the end.
 RAN_KINDS = ("", "exited_non_zero", "killed_by_signal")
 
@@ -144,7 +141,7 @@ async def run_command_job(
     engine that runs already applies its own limits."""
     from console.engine.connect import engine_client, options_from_env
 
-    options = options_from_env(forks=args.forks, services_after=SERVICES_AFTER)
+    options = options_from_env(forks=args.forks, services_on_request=True)
     output = CommandOutput(args.max_output or DEFAULT_MAX_OUTPUT, printer)
     async with (
         engine_client(settings, options) as client,

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from console.inventory.model import Host
-from console.jobs.events import EventCallback
 from console.jobs.model import Job, JobStatus, StreamRecord, Trigger
-from console.schedules.model import Schedule
-from console.schedules.views import ScheduleDetail, ScheduleDict, ScheduleView
-from console.webhooks.views import CreatedWebhook, RotatedSecret, WebhookView
+
+if TYPE_CHECKING:  # only annotations: `exec` does not load the schedule and webhook domains
+    from console.inventory.model import Host
+    from console.jobs.events import EventCallback
+    from console.schedules.model import Schedule
+    from console.schedules.views import ScheduleDetail, ScheduleDict, ScheduleView
+    from console.webhooks.views import CreatedWebhook, RotatedSecret, WebhookView
 
 # A typed parameter value as the engine parsed it (string, number, bool, list or JSON
 # object): opaque to a client, which shows it or hands it back, never looks inside.

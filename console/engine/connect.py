@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from console.engine.client import EngineClient
-from console.engine.core import Engine, EngineOptions
+from console.engine.core import Engine, EngineOptions, control_wanted_path
 from console.errors import ConfigError
 from console.isolated import python_module_command
 from console.settings import Settings
@@ -58,6 +58,8 @@ async def attach(settings: Settings, wait: float = ATTACH_WAIT) -> RemoteClient 
                 return await RemoteClient(sock).open()
             except ConfigError:
                 pass
+        else:  # a one-shot engine starts its control API when asked (services_on_request)
+            control_wanted_path(settings.data_dir).touch(mode=0o600)
         if asyncio.get_running_loop().time() > deadline:
             raise ConfigError(
                 f"an engine holds {settings.data_dir} but its control socket {sock} does not answer"

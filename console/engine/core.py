@@ -44,6 +44,8 @@ from console.transports.pool import TransportPool
 from console.webhooks.intake.journal import intake_dir, rejected_path
 
 if TYPE_CHECKING:  # imported where used: a one-shot engine never loads aiohttp or croniter
+    from pathlib import Path
+
     from console.engine.control import ControlServer
     from console.schedules.book import ScheduleBook
     from console.schedules.model import Schedule
@@ -53,6 +55,7 @@ if TYPE_CHECKING:  # imported where used: a one-shot engine never loads aiohttp 
 log = logging.getLogger(__name__)
 
 RETENTION_INTERVAL = 24 * 3600.0
+WANTED_POLL = 0.25  # how often an engine started with services_on_request looks
 SELECTIONS_KEPT = 256  # host patterns whose selection is kept (typed filters come and go)
 
 
@@ -77,10 +80,16 @@ class EngineOptions:
     # no job, trigger or control API. Queued jobs stay Queued for the next engine.
     read_only: bool = False
     # A one-shot engine (`exec`) starts its control API and its schedule and webhook
-    # admin only once it has run this many seconds: a short command never pays for
-    # them, and a command that finds the lock held waits for the socket meanwhile
-    # (console.engine.connect.attach). 0: at start, like every other engine.
-    services_after: float = 0.0
+    # admin only when another command asks to attach (console.engine.connect.attach
+    # leaves a request file, see `control_wanted_path`): a command nobody attaches to
+    # never pays for them. False: at start, like every other engine.
+    services_on_request: bool = False
+
+
+def control_wanted_path(data_dir: Path) -> Path:
+    """The file a command leaves to ask the engine holding `data_dir` for its control
+    API (see EngineOptions.services_on_request)."""
+    return data_dir / "control.wanted"
 
 
 class Engine:
@@ -142,10 +151,9 @@ class Engine:
             self._recover()
             self.runner.start()
             self._accepting = True
-            delay = self.options.services_after
-            if delay > 0:
-                later = self._start_services_later(delay)
-                self._services_later = asyncio.create_task(later, name="engine-services")
+            if self.options.services_on_request:
+                wanted = self._start_services_when_wanted()
+                self._services_later = asyncio.create_task(wanted, name="engine-services")
             else:
                 await self._start_services()
         except BaseException:
@@ -160,8 +168,15 @@ class Engine:
         self._control = ControlServer(self, socket_path(self.settings.data_dir))
         await self._control.start()
 
-    async def _start_services_later(self, delay: float) -> None:
-        await asyncio.sleep(delay)
+    async def _start_services_when_wanted(self) -> None:
+        """Start the services once a command asks to attach. A stat every quarter
+        second is all it costs while nobody does. A request left for an engine that
+        has gone is dropped; a waiting command renews its own (connect.attach)."""
+        wanted = control_wanted_path(self.settings.data_dir)
+        wanted.unlink(missing_ok=True)
+        while not wanted.exists():
+            await asyncio.sleep(WANTED_POLL)
+        wanted.unlink(missing_ok=True)
         try:
             await self._start_services()
         except OpsError as exc:  # this process's own work goes on without them

@@ -24,10 +24,13 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING
 
 from console.errors import ConfigError, UsageError
 from console.runbooks.plugin_api import RunbookLanguage
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 ENTRY_POINT_GROUP = "opsconsole.runbook_languages"
 
@@ -65,6 +68,8 @@ class LanguageRegistry:
 
     def __init__(self, eps: list[EntryPoint] | None = None) -> None:
         if eps is None:
+            from importlib.metadata import entry_points  # slow to import; `exec` needs none
+
             eps = list(entry_points(group=ENTRY_POINT_GROUP))
         self._entries: dict[str, LanguageEntry] = {}
         self._broken: dict[str, BrokenPlugin] = {}
