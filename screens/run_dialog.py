@@ -16,9 +16,8 @@ exactly the same values. Errors are shown in the dialog, which stays open.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -40,16 +39,6 @@ from screens.context import client_of
 
 NAMES_SHOWN = 4  # host names listed after the match count
 HINT_WIDTH = 54  # what fits beside the labels in the 76-column dialog
-
-
-def value_text(param: ParameterInfo, value: Any) -> str:
-    """A typed value written the way the CLI's `-p NAME=VALUE` (and this form) reads it
-    back: JSON for lists and json, `true`/`false` for bools, plain text otherwise."""
-    if param.type in ("list", "json"):
-        return json.dumps(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def describe(param: ParameterInfo) -> str:
@@ -270,7 +259,7 @@ class RunDialog(FormDialog):
         await form.remove_children()
         fields: list[Widget] = []
         for param in book.parameters:
-            default = "" if param.default is None else value_text(param, param.default)
+            default = "" if param.default is None else param.text(param.default)
             name = f"{param.name}{' *' if param.required else ''}"
             fields.append(
                 FieldRow(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from console.jobs.model import Job, JobStatus, StreamRecord, Trigger
+from console.runbooks.parameters import value_text
 
 if TYPE_CHECKING:  # only annotations: `exec` does not load the schedule and webhook domains
     from console.inventory.model import Host
@@ -33,6 +34,10 @@ class ParameterInfo:
     default: ParameterValue = None
     choices: tuple[str, ...] = ()
     description: str = ""
+
+    def text(self, value: ParameterValue) -> str:
+        """`value` written as `-p NAME=VALUE` (and the run form) reads it back."""
+        return value_text(self.type, value)
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,14 @@ def env_for(specs: Mapping[str, Parameter], values: Mapping[str, Any]) -> dict[s
 
 def to_text(param: Parameter, value: Any) -> str:
     """How a typed value is written into an environment variable."""
-    if param.type in ("list", "json"):
+    return value_text(param.type, value)
+
+
+def value_text(type_name: str, value: Any) -> str:
+    """A typed value as text that `-p NAME=VALUE` reads back as the same value: JSON
+    for lists and json, `true`/`false` for bools, plain text otherwise. Runbooks get
+    it in their environment; the console's run form shows defaults this way."""
+    if type_name in ("list", "json"):
         return json.dumps(value, separators=(",", ":"))
     if isinstance(value, bool):
         return "true" if value else "false"

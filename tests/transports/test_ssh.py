@@ -146,6 +146,37 @@ async def test_wrong_key_is_an_authentication_failure(fleet: Fleet, tmp_path: Pa
         await pool.close()
 
 
+async def test_a_key_with_a_passphrase_is_an_authentication_failure_naming_it(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    locked = tmp_path / "locked_key"
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    key.write_private_key(str(locked), format_name="pkcs8-pem", passphrase="hunter2")
+    pool = pool_for(fleet)
+    host = host_of(fleet, fleet.hosts[0], ansible_ssh_private_key_file=str(locked))
+    try:
+        with pytest.raises(AuthenticationFailed, match=f"cannot use private key {locked}"):
+            await transport_for(host, pool).run("true")
+    finally:
+        await pool.close()
+
+
+async def test_a_key_file_replaced_on_disk_is_read_again(fleet: Fleet, tmp_path: Path) -> None:
+    """The pool reads each key file once, but not once for ever: a rotated key counts."""
+    key_file = tmp_path / "rotating_key"
+    asyncssh.generate_private_key("ssh-ed25519").write_private_key(str(key_file))
+    pool = pool_for(fleet)
+    hosts = [host_of(fleet, h, ansible_ssh_private_key_file=str(key_file)) for h in fleet.hosts[:2]]
+    try:
+        with pytest.raises(AuthenticationFailed):
+            await transport_for(hosts[0], pool).run("true")
+        key_file.write_bytes(fleet.client_key.read_bytes())
+        os.utime(key_file, ns=(time.time_ns(), time.time_ns() + 1_000_000))
+        assert (await transport_for(hosts[1], pool).run("true")).ok
+    finally:
+        await pool.close()
+
+
 async def test_unknown_host_key_is_refused_with_instructions(fleet: Fleet, tmp_path: Path) -> None:
     target = fleet.hosts[0]
     pool = pool_for(fleet, known_hosts=tmp_path / "known_hosts")

@@ -61,7 +61,7 @@ async def test_run_dialog_walked_with_keys_starts_a_runbook(app: OpsConsoleApp) 
         await pilot.press("enter")  # picks patch-report, moves on to the target
         assert focused_id(app) == "run-pattern"
         assert field(app, "#param-security_only") == "false"
-        assert field(app, "#param-classes") == '["Critical", "Security"]'
+        assert field(app, "#param-classes") == '["Critical","Security"]'
         await pilot.press(*"build")
         assert "1 host matches: build" in text_of(app, "#run-count")
         await pilot.press("tab")
