@@ -6,7 +6,8 @@ import asyncio
 import time
 from pathlib import Path
 
-from console.engine.core import Engine, EngineOptions
+from console.engine.core import Engine
+from console.engine.options import EngineOptions
 from console.jobs.model import Job, JobStatus, new_job_id
 from console.settings import Settings
 from console.store import Store

@@ -16,7 +16,9 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from console.engine.client import EngineClient
-from console.engine.core import Engine, EngineOptions, control_wanted_path
+from console.engine.core import Engine
+from console.engine.options import EngineOptions
+from console.engine.services import control_wanted_path
 from console.errors import ConfigError
 from console.isolated import python_module_command
 from console.settings import Settings

@@ -1,7 +1,8 @@
 """The engine: the one owner of a data directory, and the in-process EngineClient.
 
-It wires the inventory, runbook catalog, transports, store and job runner together,
-and later the scheduler, webhook listener and control API. It holds the data
+It wires the inventory, runbook catalog, transports, store and job runner together;
+its trigger side (scheduler, webhook listener, retention, control API) is in
+`console.engine.services`. It holds the data
 directory's exclusive lock for its whole life, so two engines can never run jobs or
 write the store of one directory. The console UI and the CLI use it through the
 `EngineClient` interface; an attached client (`console.engine.remote`) offers the same calls
@@ -14,16 +15,15 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from console.engine.client import HostProbe, RunbookInfo
 from console.engine.job_building import COMMAND_RUNBOOK, JobBuilder
+from console.engine.options import EngineOptions
 from console.engine.probe import probe_host
-from console.engine.webhook_jobs import WebhookJobImporter
+from console.engine.services import EngineParts, EngineServices
 from console.engine.wire import runbook_info
-from console.errors import ConfigError, OpsError, UsageError
+from console.errors import OpsError, UsageError
 from console.inventory.live import LiveInventory
 from console.inventory.model import Host, Inventory
 from console.jobs.events import EngineEvent, EventCallback, EventHub
@@ -41,55 +41,14 @@ from console.store.writer import StoreWriter
 from console.transports.base import Transport
 from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
-from console.webhooks.intake.journal import intake_dir, rejected_path
 
 if TYPE_CHECKING:  # imported where used: a one-shot engine never loads aiohttp or croniter
-    from pathlib import Path
-
-    from console.engine.control import ControlServer
     from console.schedules.book import ScheduleBook
-    from console.schedules.model import Schedule
-    from console.schedules.scheduler import Scheduler
     from console.webhooks.service import WebhookService
 
 log = logging.getLogger(__name__)
 
-RETENTION_INTERVAL = 24 * 3600.0
-WANTED_POLL = 0.25  # how often an engine started with services_on_request looks
 SELECTIONS_KEPT = 256  # host patterns whose selection is kept (typed filters come and go)
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    max_jobs: int = 8
-    max_runs_per_host: int = 1
-    forks: int | None = None
-    retention_days: int = 30
-    # The scheduler and the webhook listener run in long-lived engines (serve, the
-    # console); a one-shot CLI engine only runs the jobs it was asked for.
-    triggers: bool = False
-    listen: str = "127.0.0.1:8080"
-    # serve fails when it cannot listen; the console starts anyway (and says why).
-    listener_required: bool = True
-    tls_cert: str | None = None
-    tls_key: str | None = None
-    public_url: str | None = None
-    # A one-shot engine for a command that only reads jobs (`jobs list`, `jobs show`):
-    # it holds the lock as a reader (an engine starting meanwhile waits for it, and
-    # nobody attaches to it) and recovers a crashed engine's jobs, but starts nothing:
-    # no job, trigger or control API. Queued jobs stay Queued for the next engine.
-    read_only: bool = False
-    # A one-shot engine (`exec`) starts its control API and its schedule and webhook
-    # admin only when another command asks to attach (console.engine.connect.attach
-    # leaves a request file, see `control_wanted_path`): a command nobody attaches to
-    # never pays for them. False: at start, like every other engine.
-    services_on_request: bool = False
-
-
-def control_wanted_path(data_dir: Path) -> Path:
-    """The file a command leaves to ask the engine holding `data_dir` for its control
-    API (see EngineOptions.services_on_request)."""
-    return data_dir / "control.wanted"
 
 
 class Engine:
@@ -116,14 +75,8 @@ class Engine:
         self._selected: dict[str, list[Host]] = {}  # pattern -> its hosts
         self.catalog = RunbookCatalog(settings.runbooks)
         self._builder = JobBuilder(self.catalog, self._select_for_job)
-        self._control: ControlServer | None = None
-        self._schedules: ScheduleBook | None = None
-        self._webhooks: WebhookService | None = None
-        self._scheduler: Scheduler | None = None
-        self._retention: asyncio.Task[None] | None = None
-        self._services_later: asyncio.Task[None] | None = None
+        self._services: EngineServices | None = None
         self._accepting = False
-        self.listener_problem: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -151,81 +104,23 @@ class Engine:
             self._recover()
             self.runner.start()
             self._accepting = True
-            if self.options.services_on_request:
-                wanted = self._start_services_when_wanted()
-                self._services_later = asyncio.create_task(wanted, name="engine-services")
-            else:
-                await self._start_services()
-        except BaseException:
-            await self.close()
-            raise
-
-    async def _start_services(self) -> None:
-        """What other processes and the triggers reach the engine through."""
-        from console.engine.control import ControlServer, socket_path
-
-        await self._start_triggers()
-        self._control = ControlServer(self, socket_path(self.settings.data_dir))
-        await self._control.start()
-
-    async def _start_services_when_wanted(self) -> None:
-        """Start the services once a command asks to attach. A stat every quarter
-        second is all it costs while nobody does. A request left for an engine that
-        has gone is dropped; a waiting command renews its own (connect.attach)."""
-        wanted = control_wanted_path(self.settings.data_dir)
-        wanted.unlink(missing_ok=True)
-        while not wanted.exists():
-            await asyncio.sleep(WANTED_POLL)
-        wanted.unlink(missing_ok=True)
-        try:
-            await self._start_services()
-        except OpsError as exc:  # this process's own work goes on without them
-            log.warning("the engine's control API did not start: %s", exc)
-        except Exception:
-            log.exception("the engine's control API did not start")
-
-    async def _start_triggers(self) -> None:
-        from console.schedules.book import ScheduleBook
-        from console.schedules.scheduler import Scheduler
-        from console.webhooks.listener import listener_url
-        from console.webhooks.service import WebhookService, parse_listen
-
-        assert self.store is not None and self._writer is not None and self.runner is not None
-        opts = self.options
-        host, port = parse_listen(opts.listen)
-        url_base = listener_url(host, port, opts.tls_cert is not None, opts.public_url)
-        book = ScheduleBook(self.store, self._check_schedule, self._wake_scheduler)
-        self._schedules = book
-        self._webhooks = WebhookService(
-            self.store, self.settings.data_dir, url_base, self._builder.check_target
-        )
-        if not opts.triggers:
-            return
-        self._scheduler = Scheduler(book, self, book, book)
-        self._scheduler.start()
-        self._retention = asyncio.create_task(self._retention_forever(), name="retention")
-        self.events.subscribe(self._on_event_for_scheduler)
-        try:
-            await self.webhooks.start_listener(
-                WebhookJobImporter(
-                    self._builder,
+            self._services = EngineServices(
+                EngineParts(
+                    self,
+                    self.settings.data_dir,
+                    self.store,
                     self._writer,
                     self.runner,
                     self.events,
-                    rejected_path(intake_dir(self.settings.data_dir)),
-                ).import_requests,
-                self._writer.flush,
-                host,
-                port,
-                opts.tls_cert,
-                opts.tls_key,
-                opts.public_url,
+                    self._builder,
+                    self.start_job,
+                ),
+                self.options,
             )
-        except ConfigError as exc:
-            if opts.listener_required:
-                raise
-            self.listener_problem = f"webhooks are not served: {exc}"
-            log.warning(self.listener_problem)
+            await self._services.start()
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self, grace: float = 0.0) -> None:
         """Stop taking work (webhooks, schedules, the control API), give running jobs
@@ -233,11 +128,8 @@ class Engine:
         A part that fails to stop is logged and the others still stop: the lock is
         always released, never held by a half-closed engine."""
         self._accepting = False
-        if self._retention is not None:
-            self._retention.cancel()
-        if self._services_later is not None:
-            self._services_later.cancel()
-            await asyncio.gather(self._services_later, return_exceptions=True)
+        if self._services is not None:
+            await self._services.stop_starting()
         try:
             for part, stop in self._shutdown_steps(grace):
                 try:
@@ -260,9 +152,7 @@ class Engine:
         )
         runner = self.runner
         parts: list[tuple[str, Any]] = [
-            ("webhook listener", self._webhooks and self._webhooks.stop_listener),
-            ("scheduler", self._scheduler and self._scheduler.stop),
-            ("control API", self._control and self._control.stop),
+            *(self._services.stop_steps() if self._services else []),
             ("job runner", runner and (lambda: runner.close(grace, reason=reason))),
             ("connection pool", self._pool and self._pool.close),
             ("store writer", self._writer and self._writer.close),
@@ -272,16 +162,23 @@ class Engine:
     @property
     def schedules(self) -> ScheduleBook:
         """The schedule admin (`console.engine.client.ScheduleAdmin`) of a started engine."""
-        if self._schedules is None:
+        book = self._services.schedules if self._services else None
+        if book is None:
             raise OpsError("this engine manages no schedules (it is not started, or only reads)")
-        return self._schedules
+        return book
 
     @property
     def webhooks(self) -> WebhookService:
         """The webhook admin (`console.engine.client.WebhookAdmin`) of a started engine."""
-        if self._webhooks is None:
+        service = self._services.webhooks if self._services else None
+        if service is None:
             raise OpsError("this engine manages no webhooks (it is not started, or only reads)")
-        return self._webhooks
+        return service
+
+    @property
+    def listener_problem(self) -> str | None:
+        """Why webhooks are not served, when the console started without them."""
+        return self._services.listener_problem if self._services else None
 
     async def __aenter__(self) -> Engine:
         await self.start()
@@ -299,20 +196,6 @@ class Engine:
                 self.runner.enqueue(job, self._builder.work_for(job))
             except OpsError as exc:
                 fail_job(self.store, job, f"could not restart after an engine restart: {exc}")
-
-    async def _retention_forever(self) -> None:
-        """Azure keeps 30 days of jobs; so do we, checked at start and then daily."""
-        assert self.store is not None
-        while True:
-            try:
-                removed = await asyncio.to_thread(self.store.apply_retention)
-                if removed:
-                    log.info("retention removed old jobs", extra={"removed": removed})
-            except OpsError as exc:
-                log.warning("retention failed: %s", exc)
-            except Exception:  # a bug: logged, and tried again at the next interval
-                log.exception("retention failed")
-            await asyncio.sleep(RETENTION_INTERVAL)
 
     # ------------------------------------------------------------------ inventory
     def hosts(self, pattern: str = "all") -> list[Host]:
@@ -427,37 +310,6 @@ class Engine:
         self.runner.enqueue(job, work, timeout)
         self.events.publish(EngineEvent(job_id=job.id, job=job.copy()))
 
-    # ------------------------------------------------------------------ triggers
-    def _check_schedule(self, schedule: Schedule) -> None:
-        self._builder.check_target(schedule.runbook, schedule.pattern, schedule.parameters)
-
-    async def fire(self, schedule: Schedule, fire_time: datetime) -> str:
-        """The scheduler's JobLauncher: one run of a schedule."""
-        job = await self.start_job(
-            schedule.runbook,
-            schedule.pattern,
-            schedule.parameters,
-            trigger=Trigger.SCHEDULE,
-            trigger_ref=schedule.name,
-        )
-        return job.id
-
-    def is_running(self, schedule_name: str) -> bool:
-        assert self.runner is not None
-        return any(
-            job.trigger is Trigger.SCHEDULE and job.trigger_ref == schedule_name
-            for job in self.runner.active_jobs()
-        )
-
-    def _wake_scheduler(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.wake()
-
-    def _on_event_for_scheduler(self, event: EngineEvent) -> None:
-        job = event.job
-        if job is not None and job.trigger is Trigger.SCHEDULE and job.status.finished:
-            self._wake_scheduler()  # a run queued behind this one may start now
-
     async def stop_job(self, job_id: str) -> Job:
         assert self.runner is not None
         await self.job(job_id)  # a webhook job still in the intake journal: import it first
@@ -508,7 +360,8 @@ class Engine:
         try:
             return self.runner.live_job(job_id) or self.store.get_job(job_id)
         except JobNotFound:
-            intake = self._webhooks.intake if self._webhooks else None
+            webhooks = self._services.webhooks if self._services else None
+            intake = webhooks.intake if webhooks else None
             if intake is None or not await intake.import_pending(job_id):
                 raise
         return self.runner.live_job(job_id) or self.store.get_job(job_id)

@@ -15,7 +15,8 @@ import os
 import signal
 from typing import Any
 
-from console.engine.core import Engine, EngineOptions
+from console.engine.core import Engine
+from console.engine.options import EngineOptions
 from console.jobs.events import EngineEvent
 from console.jobs.model import Job
 from console.settings import Settings

@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from console.engine.core import Engine, EngineOptions
+from console.engine.core import Engine
+from console.engine.options import EngineOptions
 from console.jobs.model import Job
 from console.settings import Settings
 from tests.fleet import Fleet

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from console.engine.connect import engine_client
-from console.engine.core import EngineOptions
+from console.engine.options import EngineOptions
 from console.jobs.model import HostRun, Job, JobStatus, StreamRecord, Trigger
 from console.settings import Settings
 from console.store import Store

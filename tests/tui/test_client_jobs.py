@@ -8,7 +8,8 @@ from pathlib import Path
 
 from console.engine.client import EngineClient
 from console.engine.control import socket_path
-from console.engine.core import Engine, EngineOptions
+from console.engine.core import Engine
+from console.engine.options import EngineOptions
 from console.engine.remote import RemoteClient
 from console.jobs.model import JobStatus
 from console.settings import Settings

@@ -1,0 +1,35 @@
+"""How an engine is started: which of its parts run, its limits and where it listens.
+
+Apart from `console.engine.core` so that the services it configures can name it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    max_jobs: int = 8
+    max_runs_per_host: int = 1
+    forks: int | None = None
+    retention_days: int = 30
+    # The scheduler and the webhook listener run in long-lived engines (serve, the
+    # console); a one-shot CLI engine only runs the jobs it was asked for.
+    triggers: bool = False
+    listen: str = "127.0.0.1:8080"
+    # serve fails when it cannot listen; the console starts anyway (and says why).
+    listener_required: bool = True
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    public_url: str | None = None
+    # A one-shot engine for a command that only reads jobs (`jobs list`, `jobs show`):
+    # it holds the lock as a reader (an engine starting meanwhile waits for it, and
+    # nobody attaches to it) and recovers a crashed engine's jobs, but starts nothing:
+    # no job, trigger or control API. Queued jobs stay Queued for the next engine.
+    read_only: bool = False
+    # A one-shot engine (`exec`) starts its control API and its schedule and webhook
+    # admin only when another command asks to attach (console.engine.connect.attach
+    # leaves a request file, see `services.control_wanted_path`): a command nobody attaches to
+    # never pays for them. False: at start, like every other engine.
+    services_on_request: bool = False
