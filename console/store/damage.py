@@ -9,14 +9,16 @@ So here every damaged record is
 
 - skipped: every good record before and after it is kept, and written back, so the
   next compaction or rewrite cannot lose them;
-- kept: its raw bytes and where it was go to `<file>.damaged` beside the file (a
-  whole TinyDB file that does not parse is renamed to `<file>.damaged` and what still
-  parses of it is written in its place);
+- kept: where it was and why (a `# FILE line N (byte B): why` line), then its raw
+  bytes, go to `<file>.damaged` beside the file, durably, and a file read again after
+  a crash adds no second copy (a whole TinyDB file that does not parse is renamed to
+  `<file>.damaged` and what still parses of it is written in its place);
 - logged once, at ERROR: the repair rewrites the file without the damage, so the
   next read finds nothing to report.
 
 A torn tail (the last line without its newline) is not damage: it is a write a crash
-cut short, never acknowledged, and it is dropped silently as before.
+cut short, never acknowledged, and it is dropped silently (see .jsonl, which reads
+every append-only file).
 
 TinyDB files are written one row per line (see `encode_tables`; still plain JSON) so
 that damage costs the one row it hits, not the whole table.
@@ -30,25 +32,16 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from console.store.jsonl import Damage, line_numbers, whole_lines
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ".damaged"
 _TABLE_HEADER = re.compile(rb'^\{?("(?:[^"\\]|\\.)*"):\{$')
 _CLOSERS = {b"}", b"},", b"}}"}
-
-
-@dataclass(frozen=True)
-class Damage:
-    """One damaged record: where it was (line number and byte offset) and its bytes."""
-
-    line: int
-    offset: int
-    raw: bytes
-    why: str
 
 
 def fsync_dir(directory: Path) -> None:
@@ -60,38 +53,46 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def lines_with_offsets(data: bytes) -> list[tuple[int, int, bytes]]:
-    """(line number, byte offset, line) of every complete line; a torn tail is left out."""
-    found, offset = [], 0
-    for number, line in enumerate(data.split(b"\n")[:-1], 1):
-        found.append((number, offset, line))
-        offset += len(line) + 1
-    return found
-
-
-def keep_damaged(path: Path, damage: Sequence[Damage]) -> Path:
-    """Append each damaged record to `<path>.damaged` (a `# where` line, then the raw
-    bytes), durably, and log the damage once. Returns the `.damaged` file."""
+def keep_damaged(path: Path, damage: Sequence[Damage]) -> None:
+    """Keep each damaged record in `<path>.damaged` (a `# where: why` line, then the
+    raw bytes), durably, and log once the records not kept there before."""
     aside = path.with_name(path.name + SUFFIX)
-    found = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    chunks = [
-        f"# {path.name} line {d.line} (byte {d.offset}), found {found}: {d.why}\n".encode()
-        + d.raw
-        + b"\n"
+    entries = {
+        f"# {path.name} line {d.line} (byte {d.offset}): {d.why}\n".encode() + d.raw + b"\n": d
         for d in damage
-    ]
-    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    }
+    kept = [entries[chunk] for chunk in append_once(aside, list(entries))]
+    if kept:
+        log.error(
+            "%s: skipped %d damaged record(s) (line %s); kept in %s",
+            path,
+            len(kept),
+            line_numbers(kept),
+            aside,
+        )
+
+
+def append_once(path: Path, chunks: Sequence[bytes]) -> list[bytes]:
+    """Append each chunk (whole lines) to `path` unless the file holds it already, and
+    make it durable (file and directory) before returning: the file it came from may
+    be deleted next. A file read again after a crash thus adds no copies. Returns the
+    chunks that were new, so that each is logged once."""
     try:
-        os.write(fd, b"".join(chunks))
+        held = b"\n" + path.read_bytes()
+    except FileNotFoundError:
+        held = b"\n"
+    new = [chunk for chunk in dict.fromkeys(chunks) if b"\n" + chunk not in held]
+    if not new:
+        return []
+    lead = b"" if held.endswith(b"\n") else b"\n"  # after a torn append: a line of its own
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, lead + b"".join(new))
         os.fsync(fd)
     finally:
         os.close(fd)
     fsync_dir(path.parent)
-    lines = ", ".join(str(d.line) for d in damage)
-    log.error(
-        "%s: skipped %d damaged record(s) (line %s); kept in %s", path, len(damage), lines, aside
-    )
-    return aside
+    return new
 
 
 def set_aside(path: Path) -> Path:
@@ -124,7 +125,7 @@ def salvage_tables(raw: bytes) -> tuple[dict[str, dict[str, Any]], list[Damage]]
     tables: dict[str, dict[str, Any]] = {}
     current: dict[str, Any] | None = None
     damage = []
-    for number, offset, line in lines_with_offsets(raw + b"\n"):
+    for number, offset, line in whole_lines(raw + b"\n")[0]:
         header = _TABLE_HEADER.match(line)
         if header:
             current = tables.setdefault(json.loads(header.group(1)), {})

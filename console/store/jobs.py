@@ -49,7 +49,7 @@ from console.store.atomic import (
     fsync_dir,
     remove_debris,
 )
-from console.store.damage import Damage, keep_damaged
+from console.store.damage import keep_damaged
 from console.store.job_index import JobFilter, JobIndex
 from console.store.job_records import (
     JOB_ID,
@@ -61,6 +61,7 @@ from console.store.job_records import (
     job_to_doc,
 )
 from console.store.journal import Journal, StoreWriteFailed, entry_line, read_entries
+from console.store.jsonl import Damage
 
 SEGMENT_JOBS = 500
 SEGMENT_BYTES = 1_000_000

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from console.errors import OpsError
-from console.store.damage import Damage, fsync_dir, lines_with_offsets
+from console.store.damage import fsync_dir
+from console.store.jsonl import Damage, Line, read_jsonl
 
 
 class StoreWriteFailed(OpsError):
@@ -59,18 +60,13 @@ class Entry(NamedTuple):
 
 def read_entries(path: Path) -> tuple[list[Entry], list[Damage]]:
     """The intact entries of a journal, in order, and the damaged lines among them;
-    the torn tail after the last newline is neither."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return [], []
-    entries, damage = [], []
-    for number, offset, line in lines_with_offsets(data):
-        try:
-            entries.append(Entry(number, offset, line, *parse_entry(line)))
-        except ValueError as exc:
-            damage.append(Damage(number, offset, line, str(exc)))
-    return entries, damage
+    the torn tail after the last newline is neither (see .jsonl)."""
+    parsed = read_jsonl(path, _entry)
+    return parsed.items, parsed.damage
+
+
+def _entry(line: Line) -> Entry:
+    return Entry(line.number, line.offset, line.raw, *parse_entry(line.raw))
 
 
 def parse_entry(line: bytes) -> tuple[str, dict[str, Any]]:

@@ -6,11 +6,11 @@ appended to `streams/<job id>.jsonl` and flushed at once (so a crash of the proc
 loses nothing already appended); `sync` fsyncs it when a host run ends (so a power
 cut loses nothing of a finished host run).
 
-A crash can leave a torn last line. Readers ignore it, and the next append to that
-file first cuts it off, so a torn line never ends up glued to a good one. A damaged
-line elsewhere (disk damage, a hand edit) costs that line only: the first read that
-meets it moves it to `<job id>.jsonl.damaged`, logs it and rewrites the file without
-it (see .damage); every other record stays readable.
+A crash can leave a torn last line. Readers ignore it (see .jsonl), and the next
+append to that file first cuts it off, so a torn line never ends up glued to a good
+one. A damaged line elsewhere (disk damage, a hand edit) costs that line only: the
+first read that meets it moves it to `<job id>.jsonl.damaged`, logs it and rewrites
+the file without it (see .damage); every other record stays readable.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from typing import BinaryIO
 
 from console.jobs.model import StreamRecord, job_id_time
 from console.store.atomic import write_atomic
-from console.store.damage import SUFFIX, Damage, fsync_dir, keep_damaged, lines_with_offsets
+from console.store.damage import SUFFIX, fsync_dir, keep_damaged
 from console.store.job_records import check_id
+from console.store.jsonl import Line, cut_torn_tail, parse_lines, whole_lines
 
 OPEN_FILES = 128  # append handles kept open; more running jobs just reopen theirs
-_CHUNK = 65536
 
 
 def encode(value: str) -> bytes:
@@ -40,37 +40,21 @@ def record_line(record: StreamRecord) -> bytes:
     return json.dumps(record.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def parse_record(line: bytes) -> StreamRecord | None:
-    """The record of one line, or None when the line is damaged."""
+def parse_record(line: bytes) -> StreamRecord:
+    """The record of one line; ValueError when the line is damaged."""
     try:
         raw = json.loads(line)
         record = StreamRecord(
             time=raw["time"], host=raw["host"], stream=raw["stream"], text=raw["text"]
         )
     except (ValueError, KeyError, TypeError):
-        return None
+        raise ValueError("not a stream record") from None
     fields_ok = isinstance(record.time, (int, float)) and all(
         isinstance(v, str) for v in (record.host, record.stream, record.text)
     )
-    return record if fields_ok else None
-
-
-def cut_torn_tail(path: Path) -> None:
-    """Truncate `path` after its last newline (drops a half-written last record)."""
-    with open(path, "rb+") as handle:
-        end = handle.seek(0, os.SEEK_END)
-        pos = end
-        while pos > 0:
-            step = min(_CHUNK, pos)
-            handle.seek(pos - step)
-            chunk = handle.read(step)
-            newline = chunk.rfind(b"\n")
-            if newline >= 0:
-                pos = pos - step + newline + 1
-                break
-            pos -= step
-        if pos != end:
-            handle.truncate(pos)
+    if not fields_ok:
+        raise ValueError("not a stream record")
+    return record
 
 
 class StreamFiles:
@@ -140,16 +124,15 @@ class StreamFiles:
             data = self.path(job_id).read_bytes()
         except FileNotFoundError:
             return []
-        lines = data.split(b"\n")
-        lines.pop()  # b"" after a final newline, else a torn record: ignored
+        lines, _ = whole_lines(data)
         records = self._select(lines, host, stream)
         if records is None:
-            records = self._select(self._repair(job_id, data), host, stream)
+            records = self._select(self._repair(job_id, lines), host, stream)
         assert records is not None  # a repaired file holds only good lines
         return records
 
     def _select(
-        self, lines: list[bytes], host: str | None, stream: str | None
+        self, lines: list[Line], host: str | None, stream: str | None
     ) -> list[StreamRecord] | None:
         """The records of `lines` that match, or None at the first damaged one."""
         needles = []
@@ -159,10 +142,11 @@ class StreamFiles:
             needles.append(b'"stream":' + encode(stream))
         records = []
         for line in lines:
-            if not all(needle in line for needle in needles):
+            if not all(needle in line.raw for needle in needles):
                 continue
-            record = parse_record(line)
-            if record is None:
+            try:
+                record = parse_record(line.raw)
+            except ValueError:
                 return None
             if (host is None or record.host == host) and (
                 stream is None or record.stream == stream
@@ -170,22 +154,17 @@ class StreamFiles:
                 records.append(record)
         return records
 
-    def _repair(self, job_id: str, data: bytes) -> list[bytes]:
+    def _repair(self, job_id: str, lines: list[Line]) -> list[Line]:
         """Move the file's damaged lines to `<job id>.jsonl.damaged` (logged there,
         once) and rewrite the file with every other line; returns those lines. The
         append handle is closed first: the next append reopens the new file."""
         path = self.path(job_id)
-        good, damage = [], []
-        for number, offset, line in lines_with_offsets(data):
-            if parse_record(line) is None:
-                damage.append(Damage(number, offset, line, "not a stream record"))
-            else:
-                good.append(line)
+        good, damage = parse_lines(lines, _checked)
         handle = self._handles.pop(job_id, None)
         if handle is not None:
             handle.close()
         keep_damaged(path, damage)
-        write_atomic(path, b"".join(line + b"\n" for line in good))
+        write_atomic(path, b"".join(line.raw + b"\n" for line in good))
         return good
 
     def sweep(self, cutoff: float, keep: set[str]) -> int:
@@ -210,3 +189,9 @@ class StreamFiles:
     def close(self) -> None:
         for job_id in list(self._handles):
             self.sync(job_id)
+
+
+def _checked(line: Line) -> Line:
+    """The line itself, once it parses as a stream record (the repair keeps its bytes)."""
+    parse_record(line.raw)
+    return line

@@ -15,13 +15,14 @@ not a crash of the whole machine, after which the buckets start full.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from console.store.jsonl import Line, line_numbers, read_jsonl
 
 log = logging.getLogger("console.webhooks.intake")
 
@@ -61,19 +62,15 @@ class BucketFile:
 
     def load(self, now: float) -> dict[str, Bucket]:
         """The buckets that are not full again by `now`; rewrites the file with them."""
-        buckets: dict[str, Bucket] = {}
-        damaged = 0
-        with contextlib.suppress(FileNotFoundError), self._path.open("rb") as file:
-            for line in file:
-                try:
-                    doc = json.loads(line)
-                    buckets[str(doc["k"])] = Bucket(
-                        float(doc["r"]), float(doc["c"]), float(doc["n"]), float(doc["l"])
-                    )
-                except (ValueError, KeyError, TypeError):
-                    damaged += 1  # a torn last line, or damage: that key starts full
-        if damaged:
-            log.warning("%s: %d damaged line(s) skipped", self._path, damaged)
+        parsed = read_jsonl(self._path, _entry)
+        buckets = dict(parsed.items)  # the last line of a key is its state
+        if parsed.damage:  # those keys start full
+            log.warning(
+                "%s: skipped %d damaged line(s) (line %s)",
+                self._path,
+                len(parsed.damage),
+                line_numbers(parsed.damage),
+            )
         live = {key: b for key, b in buckets.items() if not b.full_at(now)}
         self.compact(live)
         return live
@@ -111,6 +108,16 @@ class BucketFile:
             flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
             self._fd = os.open(self._path, flags, 0o600)
         return self._fd
+
+
+def _entry(line: Line) -> tuple[str, Bucket]:
+    """(key, bucket) of one line of the file; ValueError if it is damaged."""
+    doc = json.loads(line.raw)
+    try:
+        bucket = Bucket(float(doc["r"]), float(doc["c"]), float(doc["n"]), float(doc["l"]))
+        return str(doc["k"]), bucket
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"not a bucket: {exc!r}") from None
 
 
 def _line(key: str, bucket: Bucket) -> str:

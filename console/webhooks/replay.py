@@ -22,7 +22,6 @@ that request then starts a second job (at-least-once, as for any unanswered requ
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
@@ -32,6 +31,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
+from console.store.jsonl import Line, line_numbers, read_jsonl
 from console.webhooks.rate_limit import open_private
 from console.webhooks.registry import Webhook
 
@@ -154,16 +154,16 @@ class DeliveryLog:
             del self._seen[key]
 
     def _load(self, path: Path) -> None:
-        damaged = 0
-        with contextlib.suppress(FileNotFoundError), path.open("rb") as file:
-            for line in file:
-                try:
-                    doc = json.loads(line)
-                    self._seen[str(doc["k"])] = (float(doc["t"]), [str(i) for i in doc["j"]])
-                except (ValueError, KeyError, TypeError):
-                    damaged += 1
-        if damaged:
-            log.warning("%s: %d damaged line(s) skipped", path, damaged)
+        parsed = read_jsonl(path, _entry)
+        for key, accepted, ids in parsed.items:
+            self._seen[key] = (accepted, ids)
+        if parsed.damage:  # those deliveries are forgotten: a retry of one starts a job
+            log.warning(
+                "%s: skipped %d damaged line(s) (line %s)",
+                path,
+                len(parsed.damage),
+                line_numbers(parsed.damage),
+            )
         self._seen = dict(sorted(self._seen.items(), key=lambda item: item[1][0]))
         self._forget_expired(self._now())
 
@@ -183,6 +183,15 @@ class DeliveryLog:
         self._fd = os.open(self._path, os.O_WRONLY | os.O_APPEND, 0o600)
         self._appended = 0
         self._synced = self._written  # every live entry was just synced
+
+
+def _entry(line: Line) -> tuple[str, float, list[str]]:
+    """(key, accepted, job ids) of one line of the file; ValueError if it is damaged."""
+    doc = json.loads(line.raw)
+    try:
+        return str(doc["k"]), float(doc["t"]), [str(i) for i in doc["j"]]
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"not a delivery: {exc!r}") from None
 
 
 def _line(key: str, accepted: float, ids: list[str]) -> str:

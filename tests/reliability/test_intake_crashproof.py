@@ -161,9 +161,13 @@ def test_a_damaged_journal_line_costs_that_record_alone(site: Site) -> None:
     assert [jobs[i]["status"] for i in survivors] == ["Completed"] * 8  # before AND after it
     assert items[hit].id not in jobs
     damaged = left.with_name(left.name + ".damaged")
-    assert damaged.read_bytes() == bytes(data).splitlines(keepends=True)[hit]
-    skipped = "a damaged intake journal line was skipped"
-    assert len([e for e in serve.logs() if e.get("event", "").startswith(skipped)]) == 1
+    where, kept = damaged.read_bytes().split(b"\n", 1)  # where and why, then the line
+    offset = sum(map(len, lines[:hit]))
+    assert where.startswith(f"# {left.name} line {hit + 1} (byte {offset}): ".encode())
+    assert kept == bytes(data).splitlines(keepends=True)[hit]
+    skipped = f"{left.name}: skipped 1 damaged record(s) (line {hit + 1}); kept in "
+    events = [e.get("event", "") for e in serve.logs()]
+    assert len([e for e in events if skipped in e and e.endswith(damaged.name)]) == 1
     assert not left.exists()
     assert serve.stop() == 0
     again = site.serve()

@@ -75,7 +75,13 @@ async def test_a_delivery_whose_job_failed_can_be_sent_again(tmp_path: Path) -> 
     log.close()
 
 
-async def test_a_damaged_line_costs_only_its_own_delivery(tmp_path: Path) -> None:
+def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+
+async def test_a_damaged_line_costs_only_its_own_delivery(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "deliveries.log"
     log, starts = DeliveryLog(path), Starts()
     for key in ("a", "b", "c"):
@@ -90,6 +96,45 @@ async def test_a_damaged_line_costs_only_its_own_delivery(tmp_path: Path) -> Non
         None,
     )
     reopened.close()
+    assert warnings(caplog) == [f"{path}: skipped 1 damaged line(s) (line 2)"]  # not the tail
+
+
+async def test_a_torn_last_delivery_is_dropped_without_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "deliveries.log"
+    log, starts = DeliveryLog(path), Starts()
+    for key in ("a", "b"):
+        await log.once(key, starts)
+    log.close()
+    path.write_bytes(path.read_bytes()[:-8])  # a worker killed in the middle of a write
+    reopened = DeliveryLog(path)
+    assert (reopened.seen("a"), reopened.seen("b")) == (["job-1"], None)
+    reopened.close()
+    assert warnings(caplog) == []
+
+
+def test_rate_limit_file_damage_warns_once_and_a_torn_tail_not_at_all(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "ratelimit.log"
+    limiter = RateLimiter(BucketFile(path), now=1000.0)
+    for key in ("a", "b", "c"):
+        assert limiter.take(key, 6, 1, 1000.0) is None  # each bucket now empty
+    limiter.close()
+    lines = path.read_bytes().splitlines(keepends=True)
+
+    path.write_bytes(b"".join(lines)[:-5])  # the last write cut short
+    torn = RateLimiter(BucketFile(path), now=1000.0)
+    torn.close()
+    assert [torn.take(key, 6, 1, 1000.0) is None for key in "abc"] == [False, False, True]
+    assert warnings(caplog) == []
+
+    path.write_bytes(lines[0] + b'{"k":"b","r":\n' + lines[2])  # a damaged middle line
+    damaged = RateLimiter(BucketFile(path), now=1000.0)
+    damaged.close()
+    assert [damaged.take(key, 6, 1, 1000.0) is None for key in "abc"] == [False, True, False]
+    assert warnings(caplog) == [f"{path}: skipped 1 damaged line(s) (line 2)"]
 
 
 def test_bucket_states_are_read_back_and_full_ones_forgotten(tmp_path: Path) -> None:

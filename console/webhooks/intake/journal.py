@@ -7,10 +7,11 @@ answering), then tells the engine how far the file is durable. A file is closed 
 `ROTATE_AT` bytes and the worker starts a new one; the engine deletes a closed file
 once every job in it is durable in the store. Files are zero-filled when made; the
 data ends at the last newline. A torn last line (a crash mid-write) was never
-acknowledged, and readers stop before it. A whole line that is no record (a damaged
-disk block) costs that record alone: it is kept in `FILE.damaged` beside the file and
-logged once, and the lines after it are read as usual. Records the engine cannot
-import are kept in `rejected.jsonl` (see `console.webhooks.intake.process`).
+acknowledged, and readers stop before it (see `console.store.jsonl`). A whole line
+that is no record (a damaged disk block) costs that record alone: it is kept in
+`FILE.damaged` beside the file and logged once, as the store keeps its damage (see
+`console.store.damage`), and the lines after it are read as usual. Records the engine
+cannot import are kept in `rejected.jsonl` (see `console.webhooks.intake.process`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from console.store.atomic import fsync_dir
+from console.store.damage import keep_damaged
 from console.store.journal import StoreWriteFailed
+from console.store.jsonl import Line, parse_lines, read_jsonl, whole_lines
 from console.webhooks.limits import MAX_RECORD_DEPTH, body_too_deep, value_depth
 
 log = logging.getLogger("console.webhooks.intake")
@@ -42,7 +45,6 @@ ROTATE_AT = 4 * 1024 * 1024  # a file takes no new batch once it holds this much
 PREALLOCATED = ROTATE_AT + 1024 * 1024  # zeros written when a file is made (see _write)
 SUFFIX = ".jsonl"
 REJECTED = "rejected.jsonl"  # records the engine could not import, kept for the operator
-DAMAGED_SUFFIX = ".damaged"  # beside a journal file: its lines that were no record
 _JOURNAL_NAME = re.compile(r"\d+-\d+" + re.escape(SUFFIX))
 # The fields `IntakeRecord.to_line` writes first, up to the parameters.
 _HEAD = re.compile(rb'(\{"id":"[^"\\]*","created":[0-9.eE+-]+,"webhook":.*?),"parameters":')
@@ -131,67 +133,27 @@ class IntakeRecord:
 def read_records(
     path: Path, start: int = 0, end: int | None = None
 ) -> tuple[list[IntakeRecord], int]:
-    """The whole records in bytes [start, end) of an intake file, and the offset just
-    after the last whole line. A damaged line is skipped: it is kept in
-    `FILE.damaged` beside the file and logged, once (see `keep_aside`)."""
-    with path.open("rb") as file:
-        file.seek(start)
-        data = file.read() if end is None else file.read(max(0, end - start))
-    records, size, damaged = read_records_from(data)
-    if damaged:
-        for line in keep_aside(damaged_path(path), damaged):
-            log.error(
-                "a damaged intake journal line was skipped and kept in %s: %.120r",
-                damaged_path(path),
-                line,
-            )
-    return records, start + size
+    """The whole records in bytes [start, end) of an intake file, up to its zeros, and
+    the offset just after the last whole line. A damaged line is skipped: it is kept in
+    `FILE.damaged` beside the file and logged, once (see `keep_damaged`)."""
+    parsed = read_jsonl(path, _record, start, end, zero_filled=True)
+    if parsed.damage:
+        keep_damaged(path, parsed.damage)
+    return parsed.items, parsed.end
 
 
-def read_records_from(data: bytes) -> tuple[list[IntakeRecord], int, list[bytes]]:
-    """The records in the whole lines of `data`, how many bytes those lines take, and
-    the whole lines that are no record. The part after the last newline is torn (a
-    crash mid-write, never acknowledged); so is everything from a line that starts
-    with a zero byte on (the file's preallocated zeros: nothing was written there)."""
-    records: list[IntakeRecord] = []
-    damaged: list[bytes] = []
-    offset = 0
-    for line in data.split(b"\n")[:-1]:
-        if line.startswith(b"\0"):
-            break
-        try:
-            records.append(IntakeRecord.from_line(line))
-        except ValueError:
-            damaged.append(line + b"\n")
-        offset += len(line) + 1
-    return records, offset, damaged
+def read_records_from(data: bytes) -> list[IntakeRecord]:
+    """The records in the whole lines of `data`, skipping those that are no record."""
+    lines, _ = whole_lines(data, zero_filled=True)
+    return parse_lines(lines, _record)[0]
 
 
-def damaged_path(path: Path) -> Path:
-    return path.with_name(path.name + DAMAGED_SUFFIX)
+def _record(line: Line) -> IntakeRecord:
+    return IntakeRecord.from_line(line.raw)
 
 
 def rejected_path(directory: Path) -> Path:
     return directory / REJECTED
-
-
-def keep_aside(path: Path, lines: list[bytes]) -> list[bytes]:
-    """Append `lines` to `path` (durably, before their journal file may be deleted)
-    unless it holds them already: a journal read again after a crash adds no copies.
-    Returns the lines that were new, so each is logged once."""
-    try:
-        kept = set(path.read_bytes().splitlines(keepends=True))
-    except FileNotFoundError:
-        kept = set()
-    new = [line for line in dict.fromkeys(lines) if line not in kept]
-    if new:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            os.write(fd, b"".join(new))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    return new
 
 
 async def claim(path: Path, timeout: float) -> None:

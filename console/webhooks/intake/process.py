@@ -28,13 +28,13 @@ from typing import Any
 
 from console.errors import OpsError
 from console.isolated import python_module_command
+from console.store.damage import append_once
 from console.webhooks.http import BODY_TIMEOUT, MAX_BODY
 from console.webhooks.intake.journal import (
     IntakeRecord,
     claim,
     intake_dir,
     journal_files,
-    keep_aside,
     read_records,
     read_records_from,
     rejected_path,
@@ -136,7 +136,7 @@ class IntakeProcess:
             at = data.find(needle)
             if at >= 0 and (at == 0 or data[at - 1 : at] == b"\n"):
                 line = data[at : data.find(b"\n", at) + 1]
-                records, _, _ = read_records_from(line)
+                records = read_records_from(line)
                 if records:
                     await self._import_slice(records)
                     return True
@@ -295,9 +295,8 @@ class IntakeProcess:
         are durable in the store. If that fails the file stays, and is imported again
         (jobs already stored are skipped) when the worker restarts or the engine starts."""
         try:
-            with contextlib.suppress(FileNotFoundError):
-                records, _ = read_records(path, offset)
-                await self._import_paced(records)
+            records, _ = read_records(path, offset)  # none if the file is gone
+            await self._import_paced(records)
             await self._flush()
         except Exception:
             log.exception("could not import %s; it is kept and imported later", path)
@@ -324,7 +323,7 @@ class IntakeProcess:
             return
         path = rejected_path(self._dir)
         why = {record.line or record.to_line(): (record.id, reason) for record, reason in rejected}
-        for line in keep_aside(path, list(why)):
+        for line in append_once(path, list(why)):
             job_id, reason = why[line]
             log.error(
                 "a webhook request could not be imported; its job failed and the request "
