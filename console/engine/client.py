@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from console.jobs.model import Job, JobStatus, StreamRecord, Trigger
 from console.runbooks.parameters import value_text
 
 if TYPE_CHECKING:  # only annotations: `exec` does not load the schedule and webhook domains
+    from console.assets.model import AssetView
     from console.inventory.model import Host
     from console.jobs.events import EventCallback
     from console.schedules.model import Schedule
@@ -108,6 +109,51 @@ class WebhookAdmin(Protocol):
     async def delete(self, name: str) -> WebhookView: ...
 
 
+class AssetAdmin(Protocol):
+    """What `opsconsole assets ...` and the console's Assets view do:
+    `console.assets.vault.AssetVault` in the engine, a remote twin over the control
+    socket. Secret values go in, never out: every answer is an `AssetView`."""
+
+    async def set_credential(
+        self,
+        name: str,
+        username: str,
+        *,
+        password: str | None = None,
+        private_key: str | None = None,
+        passphrase: str | None = None,
+        description: str = "",
+    ) -> AssetView:
+        """Create or replace; exactly one of `password` and `private_key`."""
+
+    async def set_variable(
+        self, name: str, value: Any, *, encrypted: bool = False, description: str = ""
+    ) -> AssetView:
+        """Create or replace; replacing an encrypted variable keeps it encrypted."""
+
+    async def set_connection(
+        self,
+        name: str,
+        fields: Mapping[str, str],
+        *,
+        secret: Collection[str] = (),
+        description: str = "",
+    ) -> AssetView: ...
+
+    async def set_certificate(self, name: str, pem: str, *, description: str = "") -> AssetView:
+        """`pem`: the certificate chain and its private key, PEM."""
+
+    async def entries(self) -> list[AssetView]: ...
+
+    async def show(self, name: str) -> AssetView: ...
+
+    async def delete(self, name: str, *, force: bool = False) -> AssetView:
+        """Refused (UsageError) while a schedule, webhook or host uses it, unless forced."""
+
+    async def rotate_key(self) -> int:
+        """Re-encrypt every stored secret under a new key; how many were re-encrypted."""
+
+
 class EngineClient(Protocol):
     """Implemented by `console.engine.core.Engine` (in-process) and
     `console.engine.remote.RemoteClient` (attached); mypy checks both where
@@ -122,6 +168,9 @@ class EngineClient(Protocol):
 
     @property
     def webhooks(self) -> WebhookAdmin: ...
+
+    @property
+    def assets(self) -> AssetAdmin: ...
 
     def hosts(self, pattern: str = "all") -> list[Host]:
         """Hosts matching an Ansible pattern (raises UsageError for a bad pattern)."""
