@@ -4,7 +4,9 @@ stored (never a secret in clear text) and what is refused before anything is sto
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncssh
 import pytest
@@ -15,6 +17,7 @@ from console.errors import UsageError
 from console.store import Store
 from tests.certs import self_signed_cert
 
+T = TypeVar("T")
 PASSWORD = "correct-horse-battery"
 TOKEN = "tok-9f8e7d6c5b4a"
 
@@ -24,7 +27,7 @@ def vault(tmp_path: Path) -> AssetVault:
     return AssetVault(Store(tmp_path / "data"), tmp_path / "data", environ={})
 
 
-def run(coro):  # type: ignore[no-untyped-def]
+def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
@@ -97,7 +100,9 @@ def test_unknown_and_wrong_kind(vault: AssetVault) -> None:
         (lambda v: v.set_variable("c", "ab", encrypted=True), "too short"),
     ],
 )
-def test_bad_input_is_refused_and_nothing_stored(vault: AssetVault, call, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_is_refused_and_nothing_stored(
+    vault: AssetVault, call: Callable[[AssetVault], Coroutine[Any, Any, Any]], message: str
+) -> None:
     with pytest.raises(UsageError, match=message):
         run(call(vault))
     assert run(vault.entries()) == []
