@@ -37,6 +37,7 @@ from console.assets.rotation import rotate_key, rotation_pending, verify_key
 from console.errors import UsageError
 from console.secrets import SecretBox
 from console.store import Store
+from console.store.tables import Table
 
 TABLE = "assets"
 # name_key(asset) -> who uses it ("schedule:NAME", ...); see console.assets.usage.
@@ -61,24 +62,33 @@ class AssetVault:
         """`users` says who uses which asset; `on_rotated` lets other holders of
         ciphertexts (the webhook service) re-read them after a key rotation."""
         self._store = store
-        self._table = store.table(TABLE)
         self._data_dir = Path(data_dir)
         self._environ = os.environ if environ is None else environ
         self._users = users
         self._on_rotated = on_rotated
-        self._box = SecretBox.for_data_dir(self._data_dir, self._environ)
+        self._opened_box: SecretBox | None = None  # opened on first use: no key file before
         self._key_verified = False
         self._secret_cache: list[str] | None = None
 
     def __repr__(self) -> str:
         return f"AssetVault({self._data_dir})"
 
+    @property
+    def _table(self) -> Table:
+        return self._store.table(TABLE)
+
+    @property
+    def _box(self) -> SecretBox:
+        if self._opened_box is None:
+            self._opened_box = SecretBox.for_data_dir(self._data_dir, self._environ)
+        return self._opened_box
+
     def finish_interrupted_rotation(self) -> bool:
         """Roll an interrupted `rotate-key` forward (at engine start); True if one was."""
         if not rotation_pending(self._data_dir, self._environ):
             return False
         rotate_key(self._store, self._data_dir, self._environ)
-        self._box = SecretBox.for_data_dir(self._data_dir, self._environ)
+        self._opened_box = None
         return True
 
     # ------------------------------------------------------------------ resolver
@@ -207,7 +217,7 @@ class AssetVault:
         """Re-encrypt every stored secret (assets and webhook secrets) under a new key."""
         self._verify_key()
         count = rotate_key(self._store, self._data_dir, self._environ)
-        self._box = SecretBox.for_data_dir(self._data_dir, self._environ)
+        self._opened_box = None
         if self._on_rotated is not None:
             await self._on_rotated()
         return count
