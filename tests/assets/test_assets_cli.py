@@ -5,6 +5,7 @@ the engine afterwards, and bad input refused with exit 2 and nothing stored."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import asyncssh
@@ -23,7 +24,7 @@ TOKEN = "tok-Staple-99xx"
 HIDDEN = "hidden-Value-5150"
 
 
-def ok(result) -> str:  # type: ignore[no-untyped-def]
+def ok(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 0, result.stderr
     return str(result.stdout)
 
