@@ -12,7 +12,7 @@ import asyncssh
 import pytest
 
 from console.assets.vault import AssetVault
-from console.secrets import KEY_ENV, SecretBox
+from console.secrets import KEY_ENV, PREVIOUS_KEY_ENV, SecretBox
 from console.store import Store
 from tests.assets.conftest import RunAssets, files_containing
 from tests.certs import self_signed_cert
@@ -202,3 +202,14 @@ def test_delete_refused_while_a_schedule_or_webhook_uses_it(site: Site, assets: 
     ok(assets("delete", "other"))
     ok(assets("delete", "db", "--force"))
     assert json.loads(ok(assets("list", "--json"))) == []
+
+
+def test_changing_the_environment_key_with_the_previous_one(site: Site, assets: RunAssets) -> None:
+    old, new = SecretBox.generate_key(), SecretBox.generate_key()
+    ok(assets("set-variable", "v", "-", "--encrypted", stdin=HIDDEN, env={KEY_ENV: old}))
+    rotated = assets("rotate-key", env={KEY_ENV: new, PREVIOUS_KEY_ENV: old})
+    assert "1 stored secret(s) re-encrypted" in ok(rotated)
+    assert not (site.data_dir / "secret.key").exists()  # an env key is never written
+    ok(assets("list", env={KEY_ENV: new}))  # the previous key is no longer needed
+    vault = AssetVault(Store(site.data_dir), site.data_dir, environ={KEY_ENV: new})
+    assert vault.resolve("v").values["value"] == HIDDEN
