@@ -68,9 +68,9 @@ def test_every_kind_set_listed_and_shown_without_a_secret(
             "set-connection",
             "api",
             "endpoint=https://api.example",
-            f"token={TOKEN}",
             "--secret",
             "token",
+            stdin=TOKEN + "\n",
         )
     )
     ok(assets("set-certificate", "tls", "--pem", str(pem)))
