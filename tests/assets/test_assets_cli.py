@@ -16,7 +16,7 @@ from console.secrets import KEY_ENV, PREVIOUS_KEY_ENV, SecretBox
 from console.store import Store
 from tests.assets.conftest import RunAssets, files_containing
 from tests.certs import self_signed_cert
-from tests.serve.conftest import Site, runbook
+from tests.serve.conftest import OPSCONSOLE, Site, runbook
 
 PASSWORD = "pw-Correct-Horse-42"
 PASSPHRASE = "phrase-Battery-17"
@@ -213,3 +213,45 @@ def test_changing_the_environment_key_with_the_previous_one(site: Site, assets: 
     ok(assets("list", env={KEY_ENV: new}))  # the previous key is no longer needed
     vault = AssetVault(Store(site.data_dir), site.data_dir, environ={KEY_ENV: new})
     assert vault.resolve("v").values["value"] == HIDDEN
+
+
+def test_a_host_logging_in_with_a_credential_uses_it(site: Site, assets: RunAssets) -> None:
+    site.inventory.write_text(
+        "all:\n  vars:\n    console_credential: DB\n  hosts:\n"
+        "    localhost:\n      ansible_connection: local\n"
+    )
+    ok(assets("set-credential", "db", "--username", "u", "--password-stdin", stdin=PASSWORD))
+    assert json.loads(ok(assets("show", "db", "--json")))["used_by"] == ["host:localhost"]
+    refused = assets("delete", "db")
+    assert refused.returncode == 2 and "used by host:localhost" in refused.stderr
+
+
+def test_the_password_prompt_does_not_echo(site: Site) -> None:
+    """Without --password-stdin the password is asked on the terminal, never echoed."""
+    import os
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: opsconsole on the pseudo-terminal
+        os.execve(
+            str(OPSCONSOLE),
+            [str(OPSCONSOLE), "assets", "set-credential", "db", "--username", "admin"],
+            site.env,
+        )
+    seen = b""
+    while b"password for admin:" not in seen:
+        seen += os.read(fd, 1024)
+    os.write(fd, PASSWORD.encode() + b"\n")
+    while True:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, seen
+    assert b"credential db saved" in seen and PASSWORD.encode() not in seen
+    vault = AssetVault(Store(site.data_dir), site.data_dir, environ={})
+    assert vault.resolve("db").values["password"] == PASSWORD

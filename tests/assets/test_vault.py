@@ -139,3 +139,14 @@ def test_delete_refused_while_used_unless_forced(tmp_path: Path) -> None:
     assert run(vault.delete("db", force=True)).name == "DB"
     assert run(vault.entries()) == []
     assert PASSWORD not in vault.secret_values()
+
+
+def test_a_key_with_a_wrong_or_missing_passphrase_is_refused(vault: AssetVault) -> None:
+    locked = asyncssh.generate_private_key("ssh-ed25519").export_private_key(
+        "pkcs8-pem", "the-right-one"
+    )
+    for passphrase in ("the-wrong-one", None):
+        with pytest.raises(UsageError, match="wrong or missing passphrase"):
+            run(vault.set_credential("k", "u", private_key=locked.decode(), passphrase=passphrase))
+    run(vault.set_credential("k", "u", private_key=locked.decode(), passphrase="the-right-one"))
+    assert vault.resolve("k").values["passphrase"] == "the-right-one"
