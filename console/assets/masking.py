@@ -105,10 +105,11 @@ def _trie_regex(node: _Trie) -> str:
 class SecretMasker:
     """Replaces the secrets of `secrets()` by `***`.
 
-    `secrets` may be costly (the vault decrypts every asset), so it is asked again only
-    when `version()` changes (the vault's change counter) or `refresh()` is called;
-    `mask` itself is one compiled regex search. With no secrets, text is returned as
-    it is.
+    Assets change while the engine runs, so the masker follows them: it rebuilds its
+    regex when `version()` changes (a change counter), or, without one, when
+    `secrets()` returns other values than last time (the vault caches its decrypted
+    values, so asking it per line costs a list copy). The regex is built only on a
+    change; with no secrets, text is returned as it is.
     """
 
     def __init__(self, secrets: SecretSource, version: VersionSource | None = None) -> None:
@@ -119,12 +120,18 @@ class SecretMasker:
         self.refresh()
 
     def refresh(self) -> None:
-        """Read the secrets again (after an asset was set or deleted)."""
-        self._seen = self._version() if self._version is not None else None
-        self._pattern = build_pattern(self._secrets())
+        """Read the secrets again and rebuild the regex."""
+        values = tuple(self._secrets())
+        self._seen = self._version() if self._version is not None else values
+        self._pattern = build_pattern(values)
+
+    def _stale(self) -> bool:
+        if self._version is not None:
+            return self._version() != self._seen
+        return tuple(self._secrets()) != self._seen
 
     def mask(self, text: str) -> str:
-        if self._version is not None and self._version() != self._seen:
+        if self._stale():
             self.refresh()
         if self._pattern is None or not text:
             return text

@@ -124,12 +124,14 @@ def test_a_new_version_reads_the_secrets_again() -> None:
     assert m.mask("second-secret first-secret") == f"{MASK} {MASK}"
 
 
-def test_refresh_reads_the_secrets_again() -> None:
+def test_without_a_version_changed_secrets_are_masked_at_once() -> None:
     known: list[str] = []
     m = SecretMasker(lambda: list(known))
+    assert m.mask("later-secret") == "later-secret"
     known.append("later-secret")
-    m.refresh()
     assert m.mask("later-secret") == MASK
+    known.clear()
+    assert m.mask("later-secret") == "later-secret"
 
 
 def test_many_secrets_stay_fast() -> None:
