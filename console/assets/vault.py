@@ -107,8 +107,12 @@ class AssetVault:
         if self._secret_cache is None:
             values: list[str] = []
             for doc in self._table.all().values():
-                for ciphertext in doc["secrets"].values():
-                    values.append(self._box.decrypt(ciphertext))
+                for field, ciphertext in doc["secrets"].items():
+                    plain = self._plain(doc, field, self._box.decrypt(ciphertext))
+                    # what a runbook is given and may print (a variable's text, not JSON)
+                    values.append(plain if isinstance(plain, str) else json.dumps(plain))
+                    if not isinstance(plain, str):
+                        values.append(json.dumps(plain, separators=(",", ":")))
             self._secret_cache = values
         return list(self._secret_cache)
 

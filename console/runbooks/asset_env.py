@@ -23,12 +23,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
-from console.assets.model import AssetKind, ResolvedAsset
-from console.runbooks.parameters import Parameter, value_text
+from console.runbooks.parameters import ASSET_TYPES, Parameter, value_text
 
 ASSET_PREFIX = "OPS_ASSET_"
 DECLARED_VARIABLE = "OPS_ASSETS"
+
+
+class AssetValues(Protocol):
+    """An asset with its values (console.assets.model.ResolvedAsset), as read here:
+    runbooks cannot import console.assets, which sits above the store."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def values(self) -> Mapping[str, Any]: ...
 
 
 def env_key(text: str) -> str:
@@ -36,7 +50,7 @@ def env_key(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "_", text).upper()
 
 
-def field_texts(asset: ResolvedAsset) -> dict[str, str]:
+def field_texts(asset: AssetValues) -> dict[str, str]:
     """Each field of the asset that has a value, as text (JSON for lists and objects)."""
     return {
         field: value_text("json" if isinstance(value, list | dict) else "string", value)
@@ -45,17 +59,17 @@ def field_texts(asset: ResolvedAsset) -> dict[str, str]:
     }
 
 
-def parameter_env(param: Parameter, asset: ResolvedAsset) -> dict[str, str]:
+def parameter_env(param: Parameter, asset: AssetValues) -> dict[str, str]:
     """The variables of one asset-typed parameter (its `OPS_PARAM_<NAME>` included)."""
     fields = field_texts(asset)
-    if asset.kind is AssetKind.VARIABLE:
+    if asset.kind == "variable":
         return {param.env_name: fields.get("value", "")}
     env = {param.env_name: asset.name, f"{param.env_name}_FIELDS": " ".join(fields)}
     env.update({f"{param.env_name}_{env_key(field)}": text for field, text in fields.items()})
     return env
 
 
-def declared_env(assets: Iterable[ResolvedAsset]) -> dict[str, str]:
+def declared_env(assets: Iterable[AssetValues]) -> dict[str, str]:
     """The variables of the assets a runbook declares, for its language's helper."""
     env: dict[str, str] = {}
     names: list[str] = []
@@ -63,7 +77,7 @@ def declared_env(assets: Iterable[ResolvedAsset]) -> dict[str, str]:
         names.append(asset.name)
         prefix = ASSET_PREFIX + env_key(asset.name)
         fields = field_texts(asset)
-        env[f"{prefix}_KIND"] = asset.kind.value
+        env[f"{prefix}_KIND"] = str(asset.kind)
         env[f"{prefix}_FIELDS"] = " ".join(fields)
         env.update({f"{prefix}_{env_key(field)}": text for field, text in fields.items()})
     env[DECLARED_VARIABLE] = " ".join(names)
@@ -72,5 +86,4 @@ def declared_env(assets: Iterable[ResolvedAsset]) -> dict[str, str]:
 
 def asset_parameter_kinds(parameters: Mapping[str, Parameter]) -> dict[str, str]:
     """name -> asset kind of the parameters that take an asset (for language helpers)."""
-    kinds = {kind.value for kind in AssetKind}
-    return {name: p.type for name, p in parameters.items() if p.type in kinds}
+    return {name: p.type for name, p in parameters.items() if p.type in ASSET_TYPES}

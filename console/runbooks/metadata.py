@@ -24,10 +24,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.assets.model import ASSET_PARAMETER_TYPES, name_key
-from console.assets.model import NAME_RE as ASSET_NAME_RE
 from console.errors import ConfigError
-from console.runbooks.parameters import NAME_RE, TYPES, Parameter, env_names
+from console.runbooks.parameters import (
+    ASSET_NAME_RE,
+    ASSET_TYPES,
+    NAME_RE,
+    TYPES,
+    Parameter,
+    env_names,
+)
 
 BLOCK_TYPE = "runbook"
 _OPEN = f"# /// {BLOCK_TYPE}"
@@ -185,7 +190,7 @@ def _assets(value: Any, where: _Locator) -> tuple[str, ...]:
                 line,
                 f"{name!r} is not an asset name: a letter, then letters, digits, '_', '.' or '-'",
             )
-        key = name_key(name).replace("-", "_").replace(".", "_")
+        key = re.sub(r"[^A-Za-z0-9]", "_", name).upper()  # its variables' part
         if key in seen:
             raise where.error(line, f"assets {seen[key]!r} and {name!r} would share variables")
         seen[key] = name
@@ -253,7 +258,7 @@ def _default_fits(param: Parameter, value: Any) -> bool:
         "string": lambda v: isinstance(v, str),
         **{
             kind: lambda v: isinstance(v, str) and bool(ASSET_NAME_RE.match(v))
-            for kind in ASSET_PARAMETER_TYPES
+            for kind in ASSET_TYPES
         },
         "int": lambda v: isinstance(v, int),
         "float": lambda v: isinstance(v, int | float),

@@ -19,13 +19,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from console.assets.model import ASSET_PARAMETER_TYPES
-from console.assets.model import NAME_RE as ASSET_NAME_RE
 from console.errors import UsageError
 
-# The asset types (ASSET_PARAMETER_TYPES) take an asset's name: the job keeps the name,
-# the runbook gets the asset's values (console.runbooks.asset_env).
-TYPES = ("string", "int", "float", "bool", "choice", "list", "json", *ASSET_PARAMETER_TYPES)
+# The asset types take an asset's name: the job keeps the name, the runbook gets the
+# asset's values (console.runbooks.asset_env). They are the asset kinds of
+# console.assets.model.ASSET_PARAMETER_TYPES, spelled out because console.assets sits
+# above the store, which sits above runbooks (a test keeps the two equal).
+ASSET_TYPES = ("credential", "variable", "connection", "certificate")
+TYPES = ("string", "int", "float", "bool", "choice", "list", "json", *ASSET_TYPES)
+# What an asset name may be (console.assets.model.NAME_RE; the vault checks it exists).
+ASSET_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 ENV_PREFIX = "OPS_PARAM_"
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
@@ -257,5 +260,5 @@ _CONVERTERS = {
     "choice": _to_choice,
     "list": _to_list,
     "json": _to_json,
-    **{kind: _to_asset_name(kind) for kind in ASSET_PARAMETER_TYPES},
+    **{kind: _to_asset_name(kind) for kind in ASSET_TYPES},
 }
