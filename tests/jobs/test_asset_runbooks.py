@@ -22,6 +22,7 @@ pytestmark = pytest.mark.timeout(240)
 
 PASSWORD = "Pa55/w0rd+with spaces&é"
 HOST = "host08"
+PARAMS = ("-p", "login=db", "-p", "key=deploykey")
 
 LEAK = """#!/bin/sh
 # /// runbook
@@ -88,8 +89,7 @@ async def test_a_printed_secret_shows_only_as_stars_everywhere(
     live_path = tmp_path / "run-output.txt"
     with live_path.open("w") as live:
         run = subprocess.Popen(
-            [str(OPSCONSOLE), "run", "leak", HOST, "-p", "login=db", "-p", "key=deploykey"]
-            + ["-p", f"flag={flag}"],
+            [str(OPSCONSOLE), "run", "leak", HOST, *PARAMS, "-p", f"flag={flag}"],
             env=job_env.env,
             stdout=live,
             stderr=subprocess.STDOUT,
