@@ -27,6 +27,7 @@ from urllib.parse import quote, quote_plus
 from console.assets.model import MIN_SECRET_LENGTH
 
 MASK = "***"
+_UNREAD = object()
 
 SecretSource = Callable[[], Iterable[str]]
 VersionSource = Callable[[], Hashable]
@@ -115,9 +116,10 @@ class SecretMasker:
     def __init__(self, secrets: SecretSource, version: VersionSource | None = None) -> None:
         self._secrets = secrets
         self._version = version
-        self._seen: Hashable = None
+        # Nothing read until the first mask: an engine starts (and `assets list` can
+        # explain a wrong key) without decrypting anything.
+        self._seen: Hashable = _UNREAD
         self._pattern: re.Pattern[str] | None = None
-        self.refresh()
 
     def refresh(self) -> None:
         """Read the secrets again and rebuild the regex."""
@@ -126,6 +128,8 @@ class SecretMasker:
         self._pattern = build_pattern(values)
 
     def _stale(self) -> bool:
+        if self._seen is _UNREAD:
+            return True
         if self._version is not None:
             return self._version() != self._seen
         return tuple(self._secrets()) != self._seen
