@@ -109,8 +109,11 @@ class AssetVault:
             values: list[str] = []
             for doc in self._table.all().values():
                 for field, ciphertext in doc["secrets"].items():
-                    value = self._plain(doc, field, self._box.decrypt(ciphertext))
-                    values.append(value if isinstance(value, str) else json.dumps(value))
+                    plain = self._plain(doc, field, self._box.decrypt(ciphertext))
+                    # what a runbook is given and may print (a variable's text, not JSON)
+                    values.append(plain if isinstance(plain, str) else json.dumps(plain))
+                    if not isinstance(plain, str):
+                        values.append(json.dumps(plain, separators=(",", ":")))
             self._secret_cache = values
         return list(self._secret_cache)
 

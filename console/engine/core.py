@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from console.assets.masking import SecretMasker
 from console.engine.asset_wiring import open_vault
 from console.engine.client import HostProbe, RunbookInfo
 from console.engine.job_building import COMMAND_RUNBOOK, JobBuilder
@@ -76,7 +77,7 @@ class Engine:
         self._selected_from: Inventory | None = None  # the inventory `_selected` is of
         self._selected: dict[str, list[Host]] = {}  # pattern -> its hosts
         self.catalog = RunbookCatalog(settings.runbooks)
-        self._builder = JobBuilder(self.catalog, self._select_for_job)
+        self._builder = JobBuilder(self.catalog, self._select_for_job, lambda: self._vault)
         self._services: EngineServices | None = None
         self._vault: AssetVault | None = None
         self._accepting = False
@@ -101,6 +102,7 @@ class Engine:
                 max_jobs=self.options.max_jobs,
                 max_runs_per_host=self.options.max_runs_per_host,
                 local_env=local_job_env(self.settings),
+                mask=SecretMasker(self._vault.secret_values).mask,
             )
             if read_only:
                 recover_interrupted(self.store)

@@ -1,5 +1,11 @@
 """New jobs and their work: a runbook's (parameters checked, hosts selected) or an ad
-hoc command's, and the work of a stored job that starts again after a restart."""
+hoc command's, and the work of a stored job that starts again after a restart.
+
+Assets: a job keeps only the names of the assets its parameters name. They are
+checked when the job is created (each must exist and be of its parameter's kind; each
+asset the runbook declares must exist), so a typo never becomes a job; the values are
+resolved again for each host run, the current ones, and reach the runbook in its
+environment (`console.runbooks.asset_env`)."""
 
 from __future__ import annotations
 
@@ -8,10 +14,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from console.assets.model import ASSET_PARAMETER_TYPES, AssetKind, AssetResolver, ResolvedAsset
 from console.errors import UsageError
 from console.inventory.model import Host
 from console.jobs.host_run import Work
 from console.jobs.model import Job, Trigger, default_starter, new_job_id
+from console.runbooks.asset_env import declared_env, parameter_env
 from console.runbooks.catalog import Runbook, RunbookCatalog
 from console.runbooks.parameters import Parameter, parse_values, to_text
 from console.runbooks.plugin_api import Invocation, TargetInfo
@@ -23,9 +31,15 @@ class JobBuilder:
     """Builds Queued jobs against the catalog; `select(pattern)` gives the hosts of a
     pattern and raises a UsageError when it matches none."""
 
-    def __init__(self, catalog: RunbookCatalog, select: Callable[[str], list[Host]]) -> None:
+    def __init__(
+        self,
+        catalog: RunbookCatalog,
+        select: Callable[[str], list[Host]],
+        assets: Callable[[], AssetResolver | None] = lambda: None,
+    ) -> None:
         self.catalog = catalog
         self.select = select
+        self._assets = assets  # the engine's vault once started (None: no assets)
 
     def runbook_job(
         self,
@@ -43,6 +57,7 @@ class JobBuilder:
         OpsError when the runbook, its parameters or the pattern do not fit."""
         book = self.catalog.get(runbook)
         params = parse_values(book.metadata.parameters, raw_parameters, book.name)
+        self.asset_env(book, params)  # every asset exists and is of its kind
         if webhook_data is not None:
             params["WebhookData"] = webhook_data
         hosts = self.select(pattern)
@@ -82,7 +97,7 @@ class JobBuilder:
     def check_target(self, runbook: str, pattern: str, raw: Mapping[str, str]) -> None:
         """A schedule or webhook is checked when created, not first when it fires."""
         book = self.catalog.get(runbook)
-        parse_values(book.metadata.parameters, raw, book.name)
+        self.asset_env(book, parse_values(book.metadata.parameters, raw, book.name))
         self.select(pattern)
 
     def work_for(self, job: Job) -> Work:
@@ -106,11 +121,49 @@ class JobBuilder:
         script_params = {k: v for k, v in params.items() if k != "WebhookData"}
 
         def build(host: Host, workdir: str) -> Invocation:
+            target = TargetInfo.from_host(host)
+            env = self.asset_env(book, script_params)
             return self.catalog.build_invocation(
-                book, script_params, TargetInfo.from_host(host), workdir, webhook_data
+                book, script_params, target, workdir, webhook_data, asset_env=env
             )
 
         return Work(build=build)
+
+    def asset_env(self, book: Runbook, params: Mapping[str, Any]) -> dict[str, str]:
+        """The variables of the assets `params` name and `book` declares, resolved now.
+        Raises UsageError naming the parameter (or declaration) and the asset."""
+        specs = book.metadata.parameters
+        wanted = [
+            (f"parameter {name!r}", str(value), AssetKind(specs[name].type), specs[name])
+            for name, value in params.items()
+            if name in specs and specs[name].type in ASSET_PARAMETER_TYPES
+        ]
+        if not wanted and not book.metadata.assets:
+            return {}
+        resolver = self._assets()
+        env: dict[str, str] = {}
+        for what, name, kind, param in wanted:
+            env.update(parameter_env(param, _resolve(resolver, book, what, name, kind)))
+        if book.metadata.assets:
+            declared = [
+                _resolve(resolver, book, f"declared asset {name!r}", name, None)
+                for name in book.metadata.assets
+            ]
+            env.update(declared_env(declared))
+        return env
+
+
+def _resolve(
+    resolver: AssetResolver | None, book: Runbook, what: str, name: str, kind: AssetKind | None
+) -> ResolvedAsset:
+    if resolver is None:
+        raise UsageError(
+            f"{book.name}: {what} needs the asset {name!r}, but this engine has no assets"
+        )
+    try:
+        return resolver.resolve(name, kind)
+    except UsageError as exc:  # AssetNotFound, WrongAssetKind
+        raise UsageError(f"{book.name}: {what}: {exc}") from None
 
 
 def command_work(command: str) -> Work:

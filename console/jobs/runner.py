@@ -28,6 +28,7 @@ import hmac
 import logging
 import secrets
 import time
+import traceback
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from typing import Any
@@ -73,6 +74,7 @@ class JobRunner:
         max_jobs: int = 8,
         max_runs_per_host: int = 1,
         local_env: Mapping[str, str] | None = None,
+        mask: Callable[[str], str] | None = None,
     ) -> None:
         self._writer = writer
         self._store = writer.store
@@ -89,6 +91,9 @@ class JobRunner:
         self._host_slots: dict[str, asyncio.Semaphore] = {}
         self._slot_holders: dict[str, set[str]] = {}  # host -> ids of jobs holding its slot
         self._local_env = dict(local_env or {})
+        # Every text a job records (stream lines, host errors, job reasons) goes through
+        # `mask` first (console.assets.masking): a secret is never stored or published.
+        self.mask: Callable[[str], str] = mask or _unmasked
         # job id -> the random token its local host runs get (OPS_JOB_TOKEN): a request
         # to start a child job must show it (see `is_parent`); never stored.
         self._child_tokens: dict[str, str] = {}
@@ -271,17 +276,24 @@ class JobRunner:
                 job.transition(JobStatus.STOPPING)
             job.transition(JobStatus.STOPPED)
         except Exception as exc:  # a bug must fail the job, never the engine
-            log.exception("job %s crashed", job.id)
+            self._log_bug(f"job {job.id} crashed", exc)
             self._end_unfinished(job, JobStatus.FAILED, INTERNAL_ERROR_KIND, str(exc))
             if not job.status.finished:
-                job.transition(JobStatus.FAILED, f"internal error: {exc}")
+                job.transition(JobStatus.FAILED, self.mask(f"internal error: {exc}"))
         finally:
             self._finish(job, ran=True)
 
-    @staticmethod
-    def _end_unfinished(job: Job, final: JobStatus, kind: str, message: str) -> None:
+    def _end_unfinished(self, job: Job, final: JobStatus, kind: str, message: str) -> None:
         for run in job.host_runs.values():
-            end_run(run, final, kind, message)
+            self._end_run(run, final, kind, message)
+
+    def _log_bug(self, what: str, exc: BaseException) -> None:
+        """Log a bug with its traceback, masked: the message may quote a secret."""
+        log.error("%s\n%s", what, self.mask("".join(traceback.format_exception(exc))).rstrip())
+
+    def _end_run(self, run: HostRun, final: JobStatus, kind: str, message: str) -> None:
+        """`end_run` with the message masked: an error may quote what a host printed."""
+        end_run(run, final, kind, self.mask(message))
 
     def _host_slot(self, host: str) -> asyncio.Semaphore:
         slot = self._host_slots.get(host)
@@ -296,7 +308,9 @@ class JobRunner:
         the other hosts of the job go on."""
         run = job.host_runs[name]
         if host is None:
-            end_run(run, JobStatus.FAILED, NOT_IN_INVENTORY_KIND, "the host left the inventory")
+            self._end_run(
+                run, JobStatus.FAILED, NOT_IN_INVENTORY_KIND, "the host left the inventory"
+            )
             self._touch_run(job, run)
             return
         capture = _StreamCapture(self, job, name)
@@ -320,17 +334,23 @@ class JobRunner:
                 status = await execute(transport, host, work, limit, capture.on_line, extra_env)
             record_exit(run, status)
         except Cancelled as exc:
-            end_run(run, JobStatus.STOPPED, exc.kind, exc.detail)
+            self._end_run(run, JobStatus.STOPPED, exc.kind, exc.detail)
         except HostError as exc:
-            end_run(run, JobStatus.FAILED, exc.kind, exc.detail)
+            self._end_run(run, JobStatus.FAILED, exc.kind, exc.detail)
         except OpsError as exc:  # e.g. a connection type this engine cannot reach
-            end_run(run, JobStatus.FAILED, HostError.kind, str(exc))
+            self._end_run(run, JobStatus.FAILED, HostError.kind, str(exc))
         except Exception as exc:  # a bug (a plugin's, say) fails this host run, not the job
-            log.exception("job %s: the run on %s failed unexpectedly", job.id, name)
-            end_run(run, JobStatus.FAILED, INTERNAL_ERROR_KIND, f"{type(exc).__name__}: {exc}")
+            self._log_bug(f"job {job.id}: the run on {name} failed unexpectedly", exc)
+            self._end_run(
+                run, JobStatus.FAILED, INTERNAL_ERROR_KIND, f"{type(exc).__name__}: {exc}"
+            )
         finally:
             capture.flush()
         self._touch_run(job, run)
+
+
+def _unmasked(text: str) -> str:
+    return text
 
 
 async def _all_or_none(runs: Iterator[Coroutine[Any, Any, None]]) -> None:
@@ -357,7 +377,7 @@ class _StreamCapture:
         self._pending: list[StreamRecord] = []
 
     def on_line(self, source: StreamName, raw: bytes) -> None:
-        text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        text = self._runner.mask(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
         stream, text = classify(source, text)
         cap = self._caps.get(stream)
         if cap is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -168,12 +168,16 @@ class RunbookCatalog:
         target: TargetInfo,
         workdir: str,
         webhook_data: dict[str, Any] | None = None,
+        asset_env: Mapping[str, str] | None = None,
     ) -> Invocation:
-        """What the runner runs on one host: `params` are typed (see parse_values).
-        Values too big for the environment become files, whatever the language."""
+        """What the runner runs on one host: `params` are typed (see parse_values);
+        `asset_env` the resolved assets' variables (console.runbooks.asset_env), added
+        for every language alike. Values too big for the environment become files."""
         invocation = self.language(runbook).build_invocation(
             runbook, dict(params), target, workdir, webhook_data
         )
+        if asset_env:
+            invocation = replace(invocation, env={**invocation.env, **asset_env})
         return fit_environment(invocation, target, workdir)
 
 

@@ -25,12 +25,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from console.errors import ConfigError
-from console.runbooks.parameters import NAME_RE, TYPES, Parameter, env_names
+from console.runbooks.parameters import (
+    ASSET_NAME_RE,
+    ASSET_TYPES,
+    NAME_RE,
+    TYPES,
+    Parameter,
+    env_names,
+)
 
 BLOCK_TYPE = "runbook"
 _OPEN = f"# /// {BLOCK_TYPE}"
 _CLOSE = "# ///"
-_TOP_KEYS = ("description", "target", "timeout", "parameters")
+_TOP_KEYS = ("description", "target", "timeout", "parameters", "assets")
 _PARAM_KEYS = ("type", "required", "default", "choices", "description")
 
 
@@ -58,6 +65,8 @@ class RunbookMetadata:
     timeout: float | None = None
     parameters: Mapping[str, Parameter] = field(default_factory=dict)
     line: int | None = None
+    # Assets the runbook reads at run time through its language's helper; no others.
+    assets: tuple[str, ...] = ()
 
 
 def parse_metadata_block(text: str, source: str = "<runbook>") -> RunbookMetadata:
@@ -165,7 +174,27 @@ def _metadata_from(data: dict[str, Any], where: _Locator) -> RunbookMetadata:
         timeout=float(timeout) if timeout is not None else None,
         parameters=parameters,
         line=where.first_line,
+        assets=_assets(data.get("assets", []), where),
     )
+
+
+def _assets(value: Any, where: _Locator) -> tuple[str, ...]:
+    """`assets = ["name", ...]`: asset names, each once (names ignore case)."""
+    line = where.key("assets")
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise where.error(line, 'assets must be a list of asset names, like assets = ["db"]')
+    seen: dict[str, str] = {}
+    for name in value:
+        if not ASSET_NAME_RE.match(name):
+            raise where.error(
+                line,
+                f"{name!r} is not an asset name: a letter, then letters, digits, '_', '.' or '-'",
+            )
+        key = re.sub(r"[^A-Za-z0-9]", "_", name).upper()  # its variables' part
+        if key in seen:
+            raise where.error(line, f"assets {seen[key]!r} and {name!r} would share variables")
+        seen[key] = name
+    return tuple(value)
 
 
 def _parameter(name: str, spec: Any, where: _Locator) -> Parameter:
@@ -227,7 +256,10 @@ def _default_fits(param: Parameter, value: Any) -> bool:
         return param.type in ("bool", "json")
     checks: dict[str, Any] = {
         "string": lambda v: isinstance(v, str),
-        "credential": lambda v: isinstance(v, str) and bool(v.strip()),
+        **{
+            kind: lambda v: isinstance(v, str) and bool(ASSET_NAME_RE.match(v))
+            for kind in ASSET_TYPES
+        },
         "int": lambda v: isinstance(v, int),
         "float": lambda v: isinstance(v, int | float),
         "bool": lambda v: False,

@@ -21,9 +21,22 @@ from typing import Any
 
 from console.errors import UsageError
 
-TYPES = ("string", "int", "float", "bool", "choice", "list", "json", "credential")
+# The asset types take an asset's name: the job keeps the name, the runbook gets the
+# asset's values (console.runbooks.asset_env). They are the asset kinds of
+# console.assets.model.ASSET_PARAMETER_TYPES, spelled out because console.assets sits
+# above the store, which sits above runbooks (a test keeps the two equal).
+ASSET_TYPES = ("credential", "variable", "connection", "certificate")
+TYPES = ("string", "int", "float", "bool", "choice", "list", "json", *ASSET_TYPES)
+# What an asset name may be (console.assets.model.NAME_RE; the vault checks it exists).
+ASSET_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 ENV_PREFIX = "OPS_PARAM_"
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+# The fields a credential or certificate always hands a runbook (see asset_env).
+ASSET_FIELDS = {
+    "credential": ("username", "password", "private_key", "passphrase"),
+    "certificate": ("certificate", "private_key", "thumbprint"),
+}
 
 _TRUE = frozenset({"true", "yes", "1", "on"})
 _FALSE = frozenset({"false", "no", "0", "off"})
@@ -51,9 +64,12 @@ def env_name(name: str) -> str:
 
 
 def env_names(param: Parameter) -> tuple[str, ...]:
-    """Every variable `env_for` may set for `param` (lists also get `..._LINES`)."""
+    """Every variable a runbook may get for `param`: lists also get `..._LINES`, asset
+    types a variable per field (a connection's fields are its own, not known here)."""
     base = param.env_name
-    return (base, base + "_LINES") if param.type == "list" else (base,)
+    if param.type == "list":
+        return (base, base + "_LINES")
+    return (base, *(f"{base}_{field.upper()}" for field in ASSET_FIELDS.get(param.type, ())))
 
 
 def convert(param: Parameter, value: Any) -> Any:
@@ -223,10 +239,17 @@ def _to_json(value: Any) -> Any:
         raise ValueError(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
 
 
-def _to_credential(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"expected the name of a credential asset, got {value!r}")
-    return value.strip()
+def _to_asset_name(kind: str) -> Any:
+    """The converter of an asset type: the name of an asset (which one is of that kind
+    is checked against the vault when a job is created)."""
+
+    def convert(value: Any) -> str:
+        name = value.strip() if isinstance(value, str) else value
+        if not isinstance(name, str) or not ASSET_NAME_RE.match(name):
+            raise ValueError(f"expected the name of a {kind} asset, got {value!r}")
+        return name
+
+    return convert
 
 
 _CONVERTERS = {
@@ -237,5 +260,5 @@ _CONVERTERS = {
     "choice": _to_choice,
     "list": _to_list,
     "json": _to_json,
-    "credential": _to_credential,
+    **{kind: _to_asset_name(kind) for kind in ASSET_TYPES},
 }

@@ -33,10 +33,18 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from console.errors import ConfigError, UsageError
+from console.runbooks.asset_env import (
+    ASSET_PREFIX,
+    DECLARED_VARIABLE,
+    asset_parameter_kinds,
+    env_key,
+)
 from console.runbooks.metadata import RunbookError, RunbookMetadata, parse_metadata_block
 from console.runbooks.parameters import Parameter, env_for
 
 __all__ = [
+    "ASSET_PREFIX",
+    "DECLARED_VARIABLE",
     "STREAM_PREFIXES",
     "ConfigError",
     "Invocation",
@@ -50,6 +58,8 @@ __all__ = [
     "TargetInfo",
     "TransportKind",
     "UsageError",
+    "asset_parameter_kinds",
+    "env_key",
     "posix_path",
     "runbook_env",
     "windows_path",

@@ -48,7 +48,7 @@ PYTHON = (
     + """\
 import json
 from opsconsole_runbook import params
-print(json.dumps({k: [v, type(v).__name__] for k, v in params.items()}))
+print(json.dumps({k: [getattr(v, "username", v), type(v).__name__] for k, v in params.items()}))
 """
 )
 
@@ -75,6 +75,7 @@ async def test_every_type_reaches_shell_and_python_typed(job_env: JobEnv) -> Non
     job_env.runbook("types.sh", SHELL)
     job_env.runbook("types-py.py", PYTHON)
     async with job_env.engine() as engine:
+        await engine.assets.set_credential("deploy", "deployer", password="deploy-pass-1")
         shell = await engine.start_job("types", "host06", RAW)
         python = await engine.start_job("types-py", "host06", RAW)
         assert (await wait_finished(engine, shell.id)).status is JobStatus.COMPLETED
@@ -101,7 +102,7 @@ async def test_every_type_reaches_shell_and_python_typed(job_env: JobEnv) -> Non
         "mode": ["slow", "str"],
         "files": [["/var/log/a", "/var/log/b"], "list"],
         "extra": [{"a": [1, 2]}, "dict"],
-        "login": ["deploy", "str"],
+        "login": ["deployer", "Asset"],  # the credential, as an object
     }
 
 

@@ -42,8 +42,6 @@ PARAMS_BLOCK = """\
 # type = "list"
 # [parameters.blob]
 # type = "json"
-# [parameters.login]
-# type = "credential"
 # ///
 """
 
@@ -58,7 +56,6 @@ while IFS= read -r item; do printf 'item=%s\\n' "$item"; done <<LIST
 $OPS_PARAM_ITEMS_LINES
 LIST
 printf 'blob=%s\\n' "$OPS_PARAM_BLOB"
-printf 'login=%s\\n' "$OPS_PARAM_LOGIN"
 printf 'webhook=%s\\n' "$OPS_WEBHOOK_DATA"
 printf 'runbook=%s\\n' "$OPS_RUNBOOK"
 printf 'cwd=%s\\n' "$(pwd)"
@@ -107,7 +104,6 @@ def hostile_values(mark: dict[str, Path]) -> dict[str, str]:
         "flag": "yes",
         "items": f"$(touch {mark['MARK2']}), `touch {mark['MARK3']}`, plain",
         "blob": json.dumps({"cmd": f"$(touch {mark['MARK4']})", "n": [1, 2]}),
-        "login": f"ops'; touch {mark['MARK6']}; '",
     }
 
 
@@ -133,7 +129,7 @@ def run_with(
     invocation = catalog.build_invocation(
         runbook, values, TargetInfo(transport="local"), str(workdir), webhook
     )
-    for value in (raw["text"], raw["items"], raw["blob"], raw["login"], json.dumps(webhook)):
+    for value in (raw["text"], raw["items"], raw["blob"], json.dumps(webhook)):
         assert value not in invocation.command
     return run_invocation(invocation, workdir), invocation
 
@@ -159,7 +155,6 @@ def test_shell_runbook_gets_every_type_literally_and_nothing_is_injected(
     assert json.loads(lines["items"]) == items
     assert [line[5:] for line in output if line.startswith("item=")] == items
     assert json.loads(lines["blob"]) == json.loads(raw["blob"])
-    assert lines["login"] == raw["login"].strip()
     assert json.loads(lines["webhook"]) == webhook
     assert lines["runbook"] == "params"
     assert lines["cwd"] == str(run.workdir)
@@ -189,11 +184,10 @@ def test_python_runbook_gets_a_typed_params_dict_and_stream_helpers(
         "mode": "safe",
         "items": [f"$(touch {mark['MARK2']})", f"`touch {mark['MARK3']}`", "plain"],
         "blob": json.loads(raw["blob"]),
-        "login": raw["login"].strip(),
     }
     assert report["types"] == {
         "text": "str", "count": "int", "ratio": "float", "flag": "bool",
-        "mode": "str", "items": "list", "blob": "dict", "login": "str",
+        "mode": "str", "items": "list", "blob": "dict",
     }  # fmt: skip
     assert report["webhook"] == webhook
     assert report["env"]["OPS_PARAM_FLAG"] == "true"
@@ -315,7 +309,7 @@ def test_powershell_invocation_without_pwsh_installed(tmp_path: Path) -> None:
     assert "'::warning::'" in wrapper and "& $RunbookPath @bound" in wrapper
     assert linux.env["OPS_PARAM_TEXT"] == raw["text"]
     assert linux.env["OPS_WEBHOOK_DATA"] == '{"RequestBody":"{}"}'
-    assert raw["text"] not in linux.command and raw["login"] not in linux.command
+    assert raw["text"] not in linux.command
 
     windows = catalog.build_invocation(
         runbook, values, TargetInfo("windows", "winrm"), "C:\\Windows\\Temp\\ops.ab12", None

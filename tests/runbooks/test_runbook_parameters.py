@@ -153,3 +153,11 @@ def test_environment_names_and_values() -> None:
         "OPS_PARAM_EXTRA": '{"k":"v"}',
         "OPS_PARAM_LOGIN": "ops",
     }
+
+
+def test_the_asset_parameter_types_are_the_asset_kinds() -> None:
+    """runbooks spells the kinds out (it cannot import console.assets): keep them equal."""
+    from console.assets.model import ASSET_PARAMETER_TYPES
+    from console.runbooks.parameters import ASSET_TYPES
+
+    assert ASSET_TYPES == ASSET_PARAMETER_TYPES
