@@ -28,6 +28,7 @@ COMMAND_MODULES = {
     "jobs": "console.cli.jobs_cmd",
     "schedules": "console.cli.schedules_cmd",
     "webhooks": "console.cli.webhooks_cmd",
+    "assets": "console.cli.assets_cmd",
     "serve": "console.cli.serve_cmd",
 }
 # Global options that take a value, so that the value is not read as the command.

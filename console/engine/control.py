@@ -20,8 +20,10 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from console.assets.model import AssetView
 from console.engine.client import EngineClient
 from console.engine.wire import (
+    asset_to_dict,
     error_to_dict,
     event_to_dict,
     host_to_dict,
@@ -202,7 +204,37 @@ class ControlServer:
                 "rotate_secret": lambda a: hooks.rotate_secret(a["name"], a.get("grace_hours")),
                 "delete": lambda a: hooks.delete(a["name"]),
             }
+        if service == "assets":
+            return self._asset_calls()
         return {}
+
+    def _asset_calls(self) -> dict[str, AdminCall]:
+        """`console.engine.client.AssetAdmin`: secrets come in (this socket is the
+        engine user's own), only AssetViews go out."""
+        vault = self.engine.assets
+
+        def view(call: Callable[[Mapping[str, Any]], Awaitable[AssetView]]) -> AdminCall:
+            async def answer(arguments: Mapping[str, Any]) -> object:
+                return asset_to_dict(await call(arguments))
+
+            return answer
+
+        async def entries(_: Mapping[str, Any]) -> object:
+            return [asset_to_dict(v) for v in await vault.entries()]
+
+        async def rotate_key(_: Mapping[str, Any]) -> object:
+            return await vault.rotate_key()
+
+        return {
+            "set_credential": view(lambda a: vault.set_credential(**a)),
+            "set_variable": view(lambda a: vault.set_variable(**a)),
+            "set_connection": view(lambda a: vault.set_connection(**a)),
+            "set_certificate": view(lambda a: vault.set_certificate(**a)),
+            "show": view(lambda a: vault.show(a["name"])),
+            "delete": view(lambda a: vault.delete(a["name"], force=bool(a.get("force")))),
+            "entries": entries,
+            "rotate_key": rotate_key,
+        }
 
     async def info(self, request: web.Request) -> web.Response:
         settings = self.engine.settings

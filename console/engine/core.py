@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from console.engine.asset_wiring import open_vault
 from console.engine.client import HostProbe, RunbookInfo
 from console.engine.job_building import COMMAND_RUNBOOK, JobBuilder
 from console.engine.options import EngineOptions
@@ -43,6 +44,7 @@ from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
 
 if TYPE_CHECKING:  # imported where used: a one-shot engine never loads aiohttp or croniter
+    from console.assets.vault import AssetVault
     from console.schedules.book import ScheduleBook
     from console.webhooks.service import WebhookService
 
@@ -76,6 +78,7 @@ class Engine:
         self.catalog = RunbookCatalog(settings.runbooks)
         self._builder = JobBuilder(self.catalog, self._select_for_job)
         self._services: EngineServices | None = None
+        self._vault: AssetVault | None = None
         self._accepting = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -85,6 +88,7 @@ class Engine:
         try:
             self.store = Store(self.settings.data_dir)
             self._writer = StoreWriter(self.store)
+            self._vault = open_vault(self)
             if not read_only:
                 self._inventory.current()  # a broken inventory stops the engine at once
             if self._pool is None:
@@ -174,6 +178,13 @@ class Engine:
         if service is None:
             raise OpsError("this engine manages no webhooks (it is not started, or only reads)")
         return service
+
+    @property
+    def assets(self) -> AssetVault:
+        """The asset admin (`AssetAdmin`) and resolver (`AssetResolver`) of a started engine."""
+        if self._vault is None:
+            raise OpsError("this engine has no assets (it is not started)")
+        return self._vault
 
     @property
     def listener_problem(self) -> str | None:

@@ -15,12 +15,14 @@ from typing import Any
 
 import aiohttp
 
+from console.assets.model import AssetView
 from console.engine.client import (
     HostProbe,
     ParameterValue,
     RunbookInfo,
 )
 from console.engine.wire import (
+    asset_from_dict,
     error_from_dict,
     event_from_dict,
     probe_from_dict,
@@ -51,6 +53,7 @@ class RemoteClient:
         self.socket = socket
         self.schedules = RemoteSchedules(self)
         self.webhooks = RemoteWebhooks(self)
+        self.assets = RemoteAssets(self)
         self._session: aiohttp.ClientSession | None = None
         self._subscribers: list[EventCallback] = []
         self._events_task: asyncio.Task[None] | None = None
@@ -315,3 +318,76 @@ class RemoteWebhooks:
     async def delete(self, name: str) -> WebhookView:
         view: WebhookView = await self._admin("delete", name=name)
         return view
+
+
+class RemoteAssets:
+    """`console.engine.client.AssetAdmin` of the attached engine. Secret values go to
+    the engine over its control socket (only its own user may connect); the answers
+    are AssetViews, which hold none."""
+
+    def __init__(self, client: RemoteClient) -> None:
+        self._client = client
+
+    async def _admin(self, operation: str, **arguments: object) -> Any:
+        return await self._client._call("POST", f"/admin/assets/{operation}", arguments)
+
+    async def _view(self, operation: str, **arguments: object) -> AssetView:
+        return asset_from_dict(await self._admin(operation, **arguments))
+
+    async def set_credential(
+        self,
+        name: str,
+        username: str,
+        *,
+        password: str | None = None,
+        private_key: str | None = None,
+        passphrase: str | None = None,
+        description: str = "",
+    ) -> AssetView:
+        return await self._view(
+            "set_credential",
+            name=name,
+            username=username,
+            password=password,
+            private_key=private_key,
+            passphrase=passphrase,
+            description=description,
+        )
+
+    async def set_variable(
+        self, name: str, value: Any, *, encrypted: bool = False, description: str = ""
+    ) -> AssetView:
+        return await self._view(
+            "set_variable", name=name, value=value, encrypted=encrypted, description=description
+        )
+
+    async def set_connection(
+        self,
+        name: str,
+        fields: Mapping[str, str],
+        *,
+        secret: Collection[str] = (),
+        description: str = "",
+    ) -> AssetView:
+        return await self._view(
+            "set_connection",
+            name=name,
+            fields=dict(fields),
+            secret=list(secret),
+            description=description,
+        )
+
+    async def set_certificate(self, name: str, pem: str, *, description: str = "") -> AssetView:
+        return await self._view("set_certificate", name=name, pem=pem, description=description)
+
+    async def entries(self) -> list[AssetView]:
+        return [asset_from_dict(v) for v in await self._admin("entries")]
+
+    async def show(self, name: str) -> AssetView:
+        return await self._view("show", name=name)
+
+    async def delete(self, name: str, *, force: bool = False) -> AssetView:
+        return await self._view("delete", name=name, force=force)
+
+    async def rotate_key(self) -> int:
+        return int(await self._admin("rotate_key"))

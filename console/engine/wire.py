@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from console.assets.model import AssetKind, AssetView
 from console.engine.client import HostProbe, ParameterInfo, RunbookInfo
 from console.errors import EXIT_FAILED, ConfigError, OpsError, UsageError
 from console.inventory.model import Host
@@ -106,4 +107,27 @@ def runbook_info(book: Runbook) -> RunbookInfo:
             )
             for p in meta.parameters.values()
         ),
+    )
+
+
+def asset_to_dict(view: AssetView) -> dict[str, Any]:
+    """The shape of `assets list/show --json` and of the control API's answers: an
+    AssetView holds no secret value, so neither does this."""
+    data = asdict(view)
+    return {
+        **data,
+        "kind": view.kind.value,
+        "secret_fields": list(view.secret_fields),
+        "used_by": list(view.used_by),
+    }
+
+
+def asset_from_dict(data: dict[str, Any]) -> AssetView:
+    return AssetView(
+        **{
+            **data,
+            "kind": AssetKind(data["kind"]),
+            "secret_fields": tuple(data.get("secret_fields", ())),
+            "used_by": tuple(data.get("used_by", ())),
+        }
     )

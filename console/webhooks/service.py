@@ -106,6 +106,12 @@ class WebhookService:
             self._socket.close()
             self._socket = None
 
+    async def reload(self) -> None:
+        """Re-read the webhooks from the store (their secrets were re-encrypted under a
+        new key) and hand them to the intake worker."""
+        self.registry.load()
+        await self._push()
+
     async def _push(self) -> None:
         if self._intake is not None:
             await self._intake.push()
