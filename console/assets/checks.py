@@ -43,7 +43,9 @@ def check_private_key(asset: str, key: str, passphrase: str | None) -> None:
     try:
         asyncssh.import_private_key(key, passphrase)
     except (asyncssh.KeyImportError, ValueError, TypeError) as exc:
-        reason = "wrong or missing passphrase" if "passphrase" in str(exc).lower() else None
+        text = str(exc).lower()
+        locked = "passphrase" in text or "decrypt" in text
+        reason = "wrong or missing passphrase" if locked else None
         raise UsageError(
             f"{asset}: the private key cannot be read"
             + (f" ({reason})" if reason else "")

@@ -67,6 +67,8 @@ def rotate_key(store: Store, data_dir: Path, environ: Mapping[str, str]) -> int:
     if environ.get(KEY_ENV):
         return _reencrypt(store, SecretBox(env_keys(environ)))
     pending = data_dir / NEXT_KEY_FILE
+    for torn in data_dir.glob(f".{NEXT_KEY_FILE}.*.tmp"):  # a rotation killed while writing it
+        torn.unlink(missing_ok=True)
     if not pending.exists():
         create_key_file(pending)
     count = _reencrypt(store, SecretBox(data_dir_keys(data_dir)))

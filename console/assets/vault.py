@@ -103,12 +103,14 @@ class AssetVault:
         return ResolvedAsset(doc["name"], AssetKind(doc["kind"]), values, frozenset(doc["secrets"]))
 
     def secret_values(self) -> list[str]:
-        """Every secret value of every asset, for the masker (cached until a change)."""
+        """Every secret value of every asset, for the masker (cached until a change): an
+        encrypted string variable as the string a runbook prints, not its JSON text."""
         if self._secret_cache is None:
             values: list[str] = []
             for doc in self._table.all().values():
-                for ciphertext in doc["secrets"].values():
-                    values.append(self._box.decrypt(ciphertext))
+                for field, ciphertext in doc["secrets"].items():
+                    value = self._plain(doc, field, self._box.decrypt(ciphertext))
+                    values.append(value if isinstance(value, str) else json.dumps(value))
             self._secret_cache = values
         return list(self._secret_cache)
 

@@ -105,11 +105,16 @@ def _register_setters(actions: argparse._SubParsersAction, common: argparse.Argu
     conn = actions.add_parser(
         "set-connection", help="create or replace a connection", parents=[described]
     )
-    conn.add_argument("fields", nargs="+", metavar="FIELD=VALUE")
+    conn.add_argument("fields", nargs="*", metavar="FIELD=VALUE")
     conn.add_argument(
-        "--secret", action="append", default=[], metavar="FIELD", help="a secret field (repeatable)"
+        "--secret",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="a secret field (repeatable); without FIELD=VALUE its value is read from stdin "
+        "(one line each) or prompted without echo",
     )
-    conn.set_defaults(handler=_handler(_set_connection))
+    conn.set_defaults(handler=_handler(_set_connection, _read_connection))
 
     cert = actions.add_parser(
         "set-certificate", help="create or replace a certificate", parents=[described]
@@ -159,6 +164,17 @@ def _read_variable(args: argparse.Namespace) -> None:
         args.value = json.loads(args.value)
 
 
+def _read_connection(args: argparse.Namespace) -> None:
+    """FIELD=VALUE pairs, and each secret field not among them from stdin or a prompt:
+    a secret given as FIELD=VALUE would be in the process list while the command runs."""
+    args.field_values = parse_assignments(args.fields, "FIELD=VALUE")
+    for field in args.secret:
+        if field not in args.field_values:
+            args.field_values[field] = (
+                getpass.getpass(f"{field}: ") if sys.stdin.isatty() else _stdin_line(field)
+            )
+
+
 def _read_certificate(args: argparse.Namespace) -> None:
     args.pem_text = _read_file("--pem", args.pem)
 
@@ -184,9 +200,8 @@ async def _set_variable(assets: AssetAdmin, args: argparse.Namespace) -> int:
 
 
 async def _set_connection(assets: AssetAdmin, args: argparse.Namespace) -> int:
-    fields = parse_assignments(args.fields, "FIELD=VALUE")
     view = await assets.set_connection(
-        args.name, fields, secret=args.secret, description=args.description
+        args.name, args.field_values, secret=args.secret, description=args.description
     )
     return _saved(view)
 

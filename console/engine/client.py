@@ -129,7 +129,7 @@ class AssetAdmin(Protocol):
     async def set_variable(
         self, name: str, value: Any, *, encrypted: bool = False, description: str = ""
     ) -> AssetView:
-        """Create or replace; replacing an encrypted variable keeps it encrypted."""
+        """Create or replace; an encrypted variable cannot become plain (UsageError)."""
 
     async def set_connection(
         self,

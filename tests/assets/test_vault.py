@@ -58,7 +58,7 @@ def test_each_kind_resolves_decrypted_and_is_stored_encrypted(
     assert PASSWORD not in repr(admin)
     secrets = vault.secret_values()
     assert {PASSWORD, key, TOKEN} <= set(secrets)
-    assert '"s3cret-value"' in secrets or "s3cret-value" in secrets
+    assert "s3cret-value" in secrets and '"s3cret-value"' not in secrets
     stored = data_dir_text(tmp_path)
     for secret in (PASSWORD, TOKEN, "s3cret-value", "PRIVATE KEY"):
         assert secret not in stored
@@ -139,3 +139,14 @@ def test_delete_refused_while_used_unless_forced(tmp_path: Path) -> None:
     assert run(vault.delete("db", force=True)).name == "DB"
     assert run(vault.entries()) == []
     assert PASSWORD not in vault.secret_values()
+
+
+def test_a_key_with_a_wrong_or_missing_passphrase_is_refused(vault: AssetVault) -> None:
+    locked = asyncssh.generate_private_key("ssh-ed25519").export_private_key(
+        "pkcs8-pem", "the-right-one"
+    )
+    for passphrase in ("the-wrong-one", None):
+        with pytest.raises(UsageError, match="wrong or missing passphrase"):
+            run(vault.set_credential("k", "u", private_key=locked.decode(), passphrase=passphrase))
+    run(vault.set_credential("k", "u", private_key=locked.decode(), passphrase="the-right-one"))
+    assert vault.resolve("k").values["passphrase"] == "the-right-one"
