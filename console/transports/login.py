@@ -34,6 +34,8 @@ from console.assets.model import (
 from console.errors import AuthenticationFailed, ConfigError
 from console.inventory.model import BECOME_METHODS, Host
 
+_PLAIN_BECOME_PASSWORDS = ("ansible_become_password", "ansible_become_pass")
+
 
 @dataclass(frozen=True)
 class Login:
@@ -89,6 +91,13 @@ def become_for(host: Host, assets: AssetResolver | None) -> Become | None:
         raise ConfigError(
             f"{host.name}: ansible_become_method {host.become_method!r} is not supported; "
             f"use {' or '.join(BECOME_METHODS)}"
+        )
+    written = [v for v in _PLAIN_BECOME_PASSWORDS if v in host.vars]
+    if written:
+        raise ConfigError(
+            f"{host.name}: {written[0]} is not read (a password in the inventory is a "
+            "password in clear text); store it as a credential asset and name it with "
+            "console_become_credential"
         )
     name, var = host.become_credential, "console_become_credential"
     if name is None:

@@ -21,6 +21,11 @@ Two problems are solved here, without any agent on the host:
 
 The user's command is the wrapper's `$2` and runs with `eval` in the wrapper shell,
 so its exit status is the channel's exit status.
+
+* **Become (sudo) keeps both.** `BECOME_WRAPPER` reports its group, then `exec`s sudo
+  in its own place, so sudo and the command stay in the reported group; the env block
+  is read by the command's shell after sudo, as the become user. sudo's password comes
+  on stdin ahead of the env block, only when sudo asks (`console.transports.sudo`).
 """
 
 from __future__ import annotations

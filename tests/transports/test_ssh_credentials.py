@@ -214,6 +214,15 @@ async def test_unsupported_become_method(users_fleet: Fleet) -> None:
         await run(host, pool_with(users_fleet, Assets()), "true")
 
 
+async def test_a_become_password_in_the_inventory_is_refused(users_fleet: Fleet) -> None:
+    host = with_vars(
+        users_fleet, users_fleet.hosts[0], ansible_become=True, ansible_become_password="plain"
+    )
+    with pytest.raises(ConfigError, match="ansible_become_password is not read") as refused:
+        await run(host, pool_with(users_fleet, Assets()), "true")
+    assert "plain" not in str(refused.value)
+
+
 async def test_become_timeout_stops_the_commands_on_the_host(users_fleet: Fleet) -> None:
     target = users_fleet.hosts[0]
     host = with_vars(users_fleet, target, console_credential="ops", ansible_become=True)
