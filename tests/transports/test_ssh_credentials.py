@@ -228,7 +228,10 @@ async def test_become_timeout_stops_the_commands_on_the_host(users_fleet: Fleet)
     host = with_vars(users_fleet, target, console_credential="ops", ansible_become=True)
     with pytest.raises(TimedOut):
         await run(
-            host, pool_with(users_fleet, password_assets(users_fleet)), "sleep 737; true", timeout=3
+            host,
+            pool_with(users_fleet, password_assets(users_fleet)),
+            '[ "$(id -u)" = 0 ] && sleep 737; true',
+            timeout=3,
         )
     assert gone_on_host(target, "sleep 737")
 
