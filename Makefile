@@ -21,6 +21,6 @@ $(VENV)/.installed: pyproject.toml
 
 # The SSH test fleet runs real OpenSSH servers; the terminal test drives tmux.
 system-packages:
-	@if [ ! -x /usr/sbin/sshd ] || ! command -v tmux >/dev/null; then \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-server openssh-client tmux; \
+	@if [ ! -x /usr/sbin/sshd ] || ! command -v tmux >/dev/null || [ ! -x /usr/bin/sudo ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-server openssh-client tmux sudo; \
 	fi

@@ -68,6 +68,8 @@ REGISTRY = Path(
 STOCK_BASHRC = Path("/usr/share/base-files/dot.bashrc")
 STOCK_PROFILE = Path("/usr/share/base-files/dot.profile")
 SSHD = "/usr/sbin/sshd"
+LOGIN_USER = "opsuser"  # start_fleet(login_user=True)
+LOGIN_UID = 1500
 START_TIMEOUT = 60.0
 HOST_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -123,7 +125,7 @@ PidFile {pid_file}
 AuthorizedKeysFile {authorized_keys}
 PermitRootLogin prohibit-password
 PubkeyAuthentication yes
-PasswordAuthentication no
+PasswordAuthentication {password_auth}
 KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
@@ -315,6 +317,9 @@ class Fleet:
     workdir: Path
     ssh_config: Path  # an OpenSSH client config naming every host; use with `ssh -F`
     pair_hosts: list[FleetHost] = field(default_factory=list)  # from jump_pair()
+    # With `start_fleet(..., login_user=True)`: LOGIN_USER on every host, who logs in
+    # with this password (or a key added to ~/.ssh/authorized_keys) and may sudo with it.
+    login_password: str | None = field(default=None, repr=False)
     registry_file: Path = field(default=Path(), repr=False)
 
     # -- lookups and client files --
@@ -528,17 +533,23 @@ class Fleet:
 # --- building a fleet ------------------------------------------------------------------
 
 
-def start_fleet(count: int, workdir: Path, *, isolated: bool | None = None) -> Fleet:
+def start_fleet(
+    count: int, workdir: Path, *, isolated: bool | None = None, login_user: bool = False
+) -> Fleet:
     """Start `count` hosts with their files under `workdir`; use as a context manager.
 
-    `isolated=None` means isolated when running as root. Raises FleetError (with the
-    failing host's sshd log) if a host does not come up.
+    `isolated=None` means isolated when running as root. `login_user=True` (isolated
+    only) adds LOGIN_USER with a password, password logins and sudo (see
+    `_add_login_user`). Raises FleetError (with the failing host's sshd log) if a host
+    does not come up.
     """
     is_root = os.geteuid() == 0
     if isolated is None:
         isolated = is_root
     if isolated and not is_root:
         raise FleetError("an isolated fleet needs root (namespaces and overlayfs)")
+    if login_user and not isolated:
+        raise FleetError("a login user needs an isolated fleet (useradd inside each host)")
     reap_stale_fleets()
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -550,6 +561,7 @@ def start_fleet(count: int, workdir: Path, *, isolated: bool | None = None) -> F
         isolated=isolated,
         workdir=workdir,
         ssh_config=workdir / "home" / ".ssh" / "config",
+        login_password=secrets.token_urlsafe(12) if login_user else None,
     )
     fleet.registry_file = REGISTRY / f"{os.getpid()}-{uuid.uuid4().hex[:12]}.json"
     _new_ed25519(fleet.client_key, "opsconsole-fleet-client")
@@ -568,10 +580,30 @@ def start_fleet(count: int, workdir: Path, *, isolated: bool | None = None) -> F
         _save_state(fleet)
         _wait_listening(fleet.hosts)
         _save_state(fleet)
+        for host in fleet.hosts if login_user else ():
+            _add_login_user(fleet, host)
     except BaseException:
         fleet.stop()
         raise
     return fleet
+
+
+def _add_login_user(fleet: Fleet, host: FleetHost) -> None:
+    """LOGIN_USER (uid LOGIN_UID) with the fleet's password, a home with an empty
+    ~/.ssh/authorized_keys, and sudo to any user with that password: for tests of
+    password logins and of become. Only in this host's upper layer."""
+    script = (
+        f"useradd -m -s /bin/sh -u {LOGIN_UID} {LOGIN_USER} && chpasswd && "
+        f"install -d -m 700 -o {LOGIN_USER} /home/{LOGIN_USER}/.ssh && "
+        f"install -m 600 -o {LOGIN_USER} /dev/null /home/{LOGIN_USER}/.ssh/authorized_keys && "
+        f"echo '{LOGIN_USER} ALL=(ALL:ALL) ALL' > /etc/sudoers.d/{LOGIN_USER} && "
+        f"chmod 440 /etc/sudoers.d/{LOGIN_USER} && command -v sudo"
+    )
+    done = host.run(script, input=f"{LOGIN_USER}:{fleet.login_password}\n")
+    if done.returncode != 0:
+        raise FleetError(
+            f"adding {LOGIN_USER} on {host.name} failed (is sudo installed?): {done.stderr}"
+        )
 
 
 def _allocate_addresses(count: int, *, privileged: bool) -> tuple[list[str], int]:
@@ -625,6 +657,7 @@ def _prepare_host(fleet: Fleet, host: FleetHost) -> None:
                 host_key=_host_key_path(fleet, host),
                 pid_file=host.directory / "sshd.pid",
                 authorized_keys=host.directory / "authorized_keys",
+                password_auth="no",
             )
         )
         return
@@ -638,6 +671,7 @@ def _prepare_host(fleet: Fleet, host: FleetHost) -> None:
             host_key="/etc/ssh/ssh_host_ed25519_key",
             pid_file="/run/sshd.pid",
             authorized_keys=".ssh/authorized_keys",
+            password_auth="yes" if fleet.login_password else "no",
         )
     )
     (upper / "etc" / "hostname").write_text(f"{host.name}\n")

@@ -94,6 +94,8 @@ class Engine:
                 self._inventory.current()  # a broken inventory stops the engine at once
             if self._pool is None:
                 self._pool = TransportPool(forks=self.options.forks, resolve_host=self._host_named)
+            if self._pool.assets is None:  # hosts log in and become with its credentials
+                self._pool.assets = self._vault
             self.runner = JobRunner(
                 self._writer,
                 self.events,

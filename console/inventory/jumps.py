@@ -77,13 +77,17 @@ def _hop_host(spec: str, target: Host, resolve: Resolve | None, before: str) -> 
         values["ansible_user"] = match["user"]
     if match["port"]:
         values["ansible_port"] = int(match["port"])
-    hop = Host(name=name, vars=values, groups=named.groups if named is not None else ())
+    own = named.own_vars if named is not None else frozenset()
+    if match["user"]:
+        own |= {"ansible_user"}
+    hop = Host(name, values, named.groups if named is not None else (), own)
     return _via(hop, before) if before else hop
 
 
 def _via(host: Host, before: str) -> Host:
     """`host` reached through the hops `before` (a chain's earlier hops)."""
-    return Host(name=host.name, vars={**host.vars, "console_jump_host": before}, groups=host.groups)
+    values = {**host.vars, "console_jump_host": before}
+    return Host(host.name, values, host.groups, host.own_vars)
 
 
 def jump_loop(host: Host, resolve: Resolve | None) -> list[str] | None:

@@ -213,7 +213,7 @@ class _Builder:
                 cached = self._group_vars(direct, groups)
                 merged_by_groups[direct] = cached
             names, group_vars = cached
-            hosts[name] = Host(name, {**group_vars, **own}, names)
+            hosts[name] = Host(name, {**group_vars, **own}, names, frozenset(own))
         return hosts
 
     def _group_vars(

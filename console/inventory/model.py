@@ -22,6 +22,8 @@ CONNECTIONS = ("ssh", "winrm", "local")
 SSH_ALIASES = ("smart", "paramiko", "paramiko_ssh")
 HOST_KEY_POLICIES = ("strict", "accept-new", "off")
 DEFAULT_PORTS = {"ssh": 22, "winrm": 5985, "local": 0}
+BECOME_METHODS = ("sudo",)
+_TRUE = frozenset({"true", "yes", "on", "1", "y"})
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,10 @@ class Host:
     name: str
     vars: Mapping[str, Any] = field(default_factory=dict)
     groups: tuple[str, ...] = ()
+    # The names of the vars written on the host itself (not inherited from a group):
+    # a host-level `ansible_user` must agree with the host's credential, a group's
+    # yields to it.
+    own_vars: frozenset[str] = frozenset()
 
     @property
     def connection(self) -> str:
@@ -61,6 +67,38 @@ class Host:
             "ansible_ssh_private_key_file", self.vars.get("ansible_private_key_file")
         )
         return str(key) if key is not None else None
+
+    @property
+    def credential(self) -> str | None:
+        """`console_credential`: the credential asset the host logs in with."""
+        name = self.vars.get("console_credential")
+        return str(name) if name else None
+
+    @property
+    def user_set_on_host(self) -> str | None:
+        """The login user when written on the host itself, else None."""
+        own = self.own_vars & {"ansible_user", "ansible_ssh_user"}
+        return self.user if own else None
+
+    @property
+    def become(self) -> bool:
+        """`ansible_become`, read as Ansible reads booleans (true/yes/on/1)."""
+        value = self.vars.get("ansible_become", False)
+        return value is True or str(value).strip().lower() in _TRUE
+
+    @property
+    def become_user(self) -> str:
+        return str(self.vars.get("ansible_become_user") or "root")
+
+    @property
+    def become_method(self) -> str:
+        return str(self.vars.get("ansible_become_method") or "sudo")
+
+    @property
+    def become_credential(self) -> str | None:
+        """`console_become_credential`: the credential whose password sudo gets."""
+        name = self.vars.get("console_become_credential")
+        return str(name) if name else None
 
     @cached_property
     def ssh_options(self) -> Mapping[str, str]:

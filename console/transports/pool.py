@@ -26,6 +26,7 @@ from pathlib import Path
 
 import asyncssh
 
+from console.assets.model import AssetResolver
 from console.errors import (
     AuthenticationFailed,
     ConfigError,
@@ -37,6 +38,7 @@ from console.errors import (
 from console.inventory.jumps import describe_loop, direct_jump
 from console.inventory.model import Host
 from console.transports.hostkeys import POLICIES, HostKeyChecker, default_known_hosts
+from console.transports.login import Login, login_for
 
 # A handshake costs a few milliseconds of CPU, so 128 at once end well within the
 # connect timeout even on 2 cores (bench/fanout), while thousands at once would not.
@@ -117,7 +119,8 @@ class TransportPool:
 
     `known_hosts` is the user's file (checked, and where accept-new records keys);
     `ssh_config` lists ssh_config files (default `~/.ssh/config` when readable; `[]`
-    for none); `resolve_host` maps a `console_jump_host` name to an inventory host.
+    for none); `resolve_host` maps a `console_jump_host` name to an inventory host;
+    `assets` gives the credentials hosts log in with (`console.transports.login`).
     """
 
     forks: int | None = None
@@ -129,6 +132,7 @@ class TransportPool:
     ssh_config: Sequence[Path] | None = None
     client_keys: Sequence[Path] | None = None
     resolve_host: Callable[[str], Host | None] | None = None
+    assets: AssetResolver | None = None
     stats: PoolStats = field(default_factory=PoolStats)
 
     def __post_init__(self) -> None:
@@ -248,6 +252,7 @@ class TransportPool:
                 host.private_key_file,
                 host.jump_host,
                 host.host_key_policy,
+                host.credential,
             )
         )
 
@@ -317,7 +322,8 @@ class TransportPool:
         checker = None
         if policy != "off":
             checker = HostKeyChecker(host.name, policy, self.known_hosts, _extra_known_hosts(host))
-        options = {**self._options(host, checker, tunnel), "connect_timeout": timeout}
+        login = login_for(host, self.assets)
+        options = {**self._options(host, checker, tunnel, login), "connect_timeout": timeout}
         try:
             return await asyncssh.connect(
                 host.address,
@@ -329,7 +335,7 @@ class TransportPool:
                 raise checker.problem from exc
             raise HostKeyUnknown(host.name, f"host key not accepted: {exc.reason}") from exc
         except asyncssh.PermissionDenied as exc:
-            raise AuthenticationFailed(host.name, _auth_hint(host)) from exc
+            raise AuthenticationFailed(host.name, _auth_hint(host, login)) from exc
         except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
             raise AuthenticationFailed(host.name, f"cannot use private key: {exc}") from exc
         except TimeoutError:
@@ -346,8 +352,10 @@ class TransportPool:
         host: Host,
         checker: HostKeyChecker | None,
         tunnel: asyncssh.SSHClientConnection | None,
+        login: Login | None,
     ) -> dict[str, object]:
-        """asyncssh options: inventory values win; unset ones fall to ssh_config."""
+        """asyncssh options: a credential wins, then inventory values; unset ones fall
+        to ssh_config."""
         options: dict[str, object] = {
             "known_hosts": checker.trusted if checker is not None else None,
             "keepalive_interval": self.keepalive_interval,
@@ -359,6 +367,17 @@ class TransportPool:
             options["config"] = [str(p) for p in self.ssh_config]
         if "ansible_port" in host.vars:
             options["port"] = host.port
+        options.update(self._auth_options(host, login))
+        if tunnel is not None:
+            options["tunnel"] = tunnel
+        return options
+
+    def _auth_options(self, host: Host, login: Login | None) -> dict[str, object]:
+        """Who logs in with what: the credential alone when there is one, else the
+        inventory's user and key file, else the pool's keys (or ssh_config's)."""
+        if login is not None:
+            return _login_options(login)
+        options: dict[str, object] = {}
         if host.user is not None:
             options["username"] = host.user
         if host.private_key_file is not None:
@@ -370,8 +389,6 @@ class TransportPool:
             options["client_keys"] = self._keypairs(host, key_file)
         elif self.client_keys is not None:
             options["client_keys"] = [str(p) for p in self.client_keys]
-        if tunnel is not None:
-            options["tunnel"] = tunnel
         return options
 
     def _keypairs(self, host: Host, key_file: Path) -> Sequence[asyncssh.SSHKeyPair]:
@@ -403,7 +420,28 @@ def _extra_known_hosts(host: Host) -> list[Path]:
     return [Path(str(value)).expanduser() for value in named if value]
 
 
-def _auth_hint(host: Host) -> str:
+def _login_options(login: Login) -> dict[str, object]:
+    """Only the credential: no key files, no agent, so a login proves it worked."""
+    options: dict[str, object] = {
+        "username": login.username,
+        "client_keys": list(login.keys),
+        "agent_path": None,
+    }
+    if login.password is not None:
+        options["password"] = login.password
+        options["preferred_auth"] = "password,keyboard-interactive"
+    else:
+        options["preferred_auth"] = "publickey"
+    return options
+
+
+def _auth_hint(host: Host, login: Login | None) -> str:
+    if login is not None:
+        return (
+            f"authentication failed for user {login.username} with the {login.method} of "
+            f"credential {login.credential!r} (console_credential); check the asset and "
+            "that the host accepts it"
+        )
     user = host.user or os.environ.get("USER", "the local user")
     key = host.private_key_file or "ssh-agent / ~/.ssh/id_* / IdentityFile"
     return (

@@ -21,6 +21,11 @@ Two problems are solved here, without any agent on the host:
 
 The user's command is the wrapper's `$2` and runs with `eval` in the wrapper shell,
 so its exit status is the channel's exit status.
+
+* **Become (sudo) keeps both.** `BECOME_WRAPPER` reports its group, then `exec`s sudo
+  in its own place, so sudo and the command stay in the reported group; the env block
+  is read by the command's shell after sudo, as the become user. sudo's password comes
+  on stdin ahead of the env block, only when sudo asks (`console.transports.sudo`).
 """
 
 from __future__ import annotations
@@ -36,17 +41,36 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./,:=+@-")
 END_OF_ENV = b".\n"
 
-# $1 = nonce, $2 = the user's command. Reads its process group from /proc (Linux) or
-# ps (elsewhere), reports it, reads the env block, then runs the command.
-WRAPPER = r"""
+# Reports the wrapper's process group (read from /proc on Linux, ps elsewhere).
+_REPORT_GROUP = r"""
 read -r _ _ _ _ g _ 2>/dev/null </proc/$$/stat || g=$(ps -o pgid= -p $$)
 printf '\036opsconsole:%s:pid=%s:pgid=%s\036\n' "$1" $$ $g >&2
+""".strip()
+# Reads the env block, then runs the command ($2).
+_READ_ENV_AND_RUN = r"""
 while IFS= read -r n && [ "$n" != . ]; do
   IFS= read -r v; v=$(printf '%bx' "$v"); export "$n=${v%x}"
 done
 unset n v g
 eval "$2"
 """.strip()
+
+# $1 = nonce, $2 = the user's command.
+WRAPPER = f"{_REPORT_GROUP}\n{_READ_ENV_AND_RUN}"
+
+# Become: $3 = the become user, $4 = `-S` (a password comes on stdin) or `-n` (none
+# may be asked for), $5 = BECOME_INNER. The wrapper reports its group and execs sudo
+# in its place (same process, same group: the kill still reaches everything). sudo's
+# prompt is a marker line, so the controller sends the password only when sudo asks
+# and knows a second prompt means a wrong password; the command, as the become user,
+# says it started before the controller sends the env block.
+_SUDO = r"""
+p=$(printf '\036opsconsole:%s:sudo-prompt\036\n_' "$1"); p=${p%_}
+exec sudo "$4" -p "$p" -u "$3" -- /bin/sh -c "$5" opsconsole "$1" "$2"
+""".strip()
+BECOME_WRAPPER = f"{_REPORT_GROUP}\n{_SUDO}"
+_BECAME = r"""printf '\036opsconsole:%s:became\036\n' "$1" >&2"""
+BECOME_INNER = f"{_BECAME}\n{_READ_ENV_AND_RUN}"
 
 _MARKER = re.compile(rb"\x1eopsconsole:([0-9a-f]+):pid=(\d+):pgid=\s*(\d+)\x1e")
 
@@ -57,8 +81,35 @@ def new_nonce() -> str:
 
 def wrap(command: str, nonce: str) -> str:
     """The remote command line: the constant wrapper, the nonce and the command."""
-    args = " ".join(shlex.quote(a) for a in (WRAPPER, "opsconsole", nonce, command))
-    return f"exec /bin/sh -c {args}"
+    return _sh_c(WRAPPER, nonce, command)
+
+
+def wrap_become(command: str, nonce: str, user: str, *, with_password: bool) -> str:
+    """The remote command line running `command` as `user` through sudo."""
+    mode = "-S" if with_password else "-n"
+    return _sh_c(BECOME_WRAPPER, nonce, command, user, mode, BECOME_INNER)
+
+
+def as_user(script: str, user: str, *, with_password: bool) -> str:
+    """`script` run as `user` by sudo, the password (if any) read once from stdin,
+    no prompt: for the kill of a become command, whose processes are that user's."""
+    mode = "-S" if with_password else "-n"
+    return f"sudo {mode} -p '' -u {shlex.quote(user)} -- /bin/sh -c {shlex.quote(script)}"
+
+
+def sudo_prompt(nonce: str) -> bytes:
+    """The line sudo prints (on stderr) each time it asks for the password."""
+    return b"\x1eopsconsole:%s:sudo-prompt\x1e\n" % nonce.encode()
+
+
+def became(nonce: str) -> bytes:
+    """The line the command prints (on stderr) once it runs as the become user."""
+    return b"\x1eopsconsole:%s:became\x1e\n" % nonce.encode()
+
+
+def _sh_c(script: str, nonce: str, *args: str) -> str:
+    quoted = " ".join(shlex.quote(a) for a in (script, "opsconsole", nonce, *args))
+    return f"exec /bin/sh -c {quoted}"
 
 
 def encode_value(value: str) -> bytes:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shlex
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
+from typing import Any
 
 import asyncssh
 
@@ -20,8 +21,10 @@ from console.errors import Cancelled, HostError, TimedOut, Unreachable
 from console.inventory.model import Host
 from console.transports import remote_shell
 from console.transports.base import ExitStatus, LineCallback, StreamName, Transport
+from console.transports.login import Become, become_for
 from console.transports.pool import TransportPool
 from console.transports.streams import pump_outputs
+from console.transports.sudo import SudoGate
 
 # How long to wait for the wrapper's process-group report before giving up on a
 # clean kill, and how long the kill channel may take.
@@ -48,13 +51,14 @@ class SSHTransport(Transport):
         """`timeout` bounds connecting and running, not waiting for a `forks` slot: the
         slot is taken once connected, so a host that does not answer never holds one."""
         data = remote_shell.env_block(env) + (stdin or b"")
+        become = become_for(self.host, self.pool.assets)
         loop = asyncio.get_running_loop()
         started = loop.time()
         async with self.pool.connection(self.host, timeout) as conn:
             connecting = loop.time() - started
             async with self.pool.command_slot():
                 left = None if timeout is None else max(timeout - connecting, 0.001)
-                return await self._run_on(conn, command, data, (left, timeout), on_line)
+                return await self._run_on(conn, command, data, (left, timeout), on_line, become)
 
     async def connect(self) -> None:
         """Open the pooled connection (kept open while idle for the pool's idle time)."""
@@ -86,13 +90,16 @@ class SSHTransport(Transport):
         data: bytes,
         limits: tuple[float | None, float | None],
         on_line: LineCallback | None,
+        become: Become | None,
     ) -> ExitStatus:
         """`limits`: the time left for the command, and the run's whole time limit
-        (which the message names)."""
+        (which the message names). `become`: run it through sudo."""
         timeout, stated = limits
         nonce = remote_shell.new_nonce()
+        gate = SudoGate(self.host.name, become, nonce) if become is not None else None
+        wrapped = gate.command(command) if gate else remote_shell.wrap(command, nonce)
         try:
-            process = await conn.create_process(remote_shell.wrap(command, nonce), encoding=None)
+            process = await conn.create_process(wrapped, encoding=None)
         except (asyncssh.Error, OSError) as exc:
             self.pool.discard(self.host)
             raise Unreachable(self.host.name, f"cannot open a session: {exc}") from exc
@@ -104,23 +111,28 @@ class SSHTransport(Transport):
                 if found is not None:
                     pgid.set_result(found)
                     return
+            if gate is not None and gate.take(process, stream, line):
+                return
             if on_line is not None:
                 on_line(stream, line)
 
         try:
             async with asyncio.timeout(timeout):
-                await _drive(process, data, on_output)
+                feed = gate.feed(process, data) if gate else _feed(process, data)
+                await _drive(process, feed, on_output)
         except TimeoutError:
-            await self._stop(conn, process, pgid)
+            await self._stop(conn, process, pgid, gate)
             raise TimedOut(
                 self.host.name,
                 f"command still running after {stated:g} s; it was stopped on the host",
             ) from None
         except asyncio.CancelledError:
-            await self._stop(conn, process, pgid)
+            await self._stop(conn, process, pgid, gate)
             raise Cancelled(
                 self.host.name, "cancelled; the command was stopped on the host"
             ) from None
+        if gate is not None:
+            gate.check()
         return self._status(process)
 
     def _status(self, process: asyncssh.SSHClientProcess) -> ExitStatus:
@@ -138,38 +150,39 @@ class SSHTransport(Transport):
         conn: asyncssh.SSHClientConnection,
         process: asyncssh.SSHClientProcess,
         pgid: asyncio.Future[str],
+        gate: SudoGate | None,
     ) -> None:
         """End the remote command: the SSH signal request (reaches the wrapper shell)
         plus a kill of its whole process group over a new channel; returns once the
         group is gone. Shielded so a second cancel cannot leave it half done."""
-        stopping = asyncio.ensure_future(_kill_remote(conn, process, pgid))
+        stopping = asyncio.ensure_future(_kill_remote(conn, process, pgid, gate))
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(stopping)
 
 
+async def _feed(process: asyncssh.SSHClientProcess, data: bytes) -> None:
+    with contextlib.suppress(asyncssh.Error, OSError):
+        process.stdin.write(data)
+        await process.stdin.drain()
+        process.stdin.write_eof()
+
+
 async def _drive(
     process: asyncssh.SSHClientProcess,
-    data: bytes,
+    feed: Coroutine[Any, Any, None],
     on_line: LineCallback,
 ) -> None:
     """Feed stdin and stream both outputs until the channel closes."""
-
-    async def feed() -> None:
-        with contextlib.suppress(asyncssh.Error, OSError):
-            process.stdin.write(data)
-            await process.stdin.drain()
-            process.stdin.write_eof()
-
-    await pump_outputs(
-        feed(), process.stdout.read, process.stderr.read, on_line, process.wait_closed
-    )
+    await pump_outputs(feed, process.stdout.read, process.stderr.read, on_line, process.wait_closed)
 
 
 async def _kill_remote(
     conn: asyncssh.SSHClientConnection,
     process: asyncssh.SSHClientProcess,
     pgid: asyncio.Future[str],
+    gate: SudoGate | None,
 ) -> None:
+    """The kill runs as the user the command runs as (through sudo when it became)."""
     with contextlib.suppress(asyncssh.Error, OSError):
         process.send_signal("TERM")
     try:
@@ -178,5 +191,7 @@ async def _kill_remote(
         target = None
     if target is not None:
         with contextlib.suppress(asyncssh.Error, OSError, TimeoutError):
-            await conn.run(remote_shell.kill_script(target), timeout=KILL_WAIT)
+            script = remote_shell.kill_script(target)
+            command, stdin = gate.kill_command(script) if gate else (script, b"")
+            await conn.run(command, input=stdin, encoding=None, timeout=KILL_WAIT)
     process.close()
