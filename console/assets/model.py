@@ -90,10 +90,6 @@ class ResolvedAsset:
     values: Mapping[str, Any] = field(repr=False)
     secret_fields: frozenset[str] = frozenset()
 
-    def secret_values(self) -> list[str]:
-        """Every secret text in it, for masking."""
-        return [str(self.values[f]) for f in self.secret_fields if self.values.get(f)]
-
 
 class AssetResolver(Protocol):
     """How jobs and transports get an asset's values (console.assets.vault.AssetVault)."""
