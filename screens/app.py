@@ -24,8 +24,10 @@ from console.engine.client import EngineClient
 from console.errors import OpsError
 from console.jobs.events import EngineEvent
 from console.jobs.model import Job, JobStatus
+from screens.assets_screen import AssetsScreen
 from screens.commands import (
     APP,
+    ASSETS,
     INVENTORY,
     JOB,
     JOBS,
@@ -43,6 +45,8 @@ from screens.palette import CommandsProvider
 from screens.run_dialog import CommandDialog, RunDialog
 from screens.vtable import VirtualTable
 
+# Screens that cover the panes: pane keys and pane commands wait until they are closed.
+FULL_SCREENS = (JobScreen, AssetsScreen)
 ClientFactory = Callable[[], AbstractAsyncContextManager[EngineClient]]
 
 ACTIVE = (JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING, JobStatus.STOPPING)
@@ -184,7 +188,7 @@ class OpsConsoleApp(App[int]):
         """Show the pane and move the focus to its list in this key's own turn:
         `Widget.focus()` would only queue the move behind keys already read, so `1`
         then `/db` arriving in one read would send `/db` to the pane being left."""
-        while isinstance(self.screen, JobScreen):
+        while isinstance(self.screen, FULL_SCREENS):
             self.pop_screen()
         self.query_one(TabbedContent).active = pane
         focus = {"inventory": self.inventory.table, "jobs": self.jobs_pane.table}.get(pane)
@@ -213,6 +217,10 @@ class OpsConsoleApp(App[int]):
         while isinstance(self.screen, JobScreen):
             self.pop_screen()
         self.push_screen(JobScreen(job_id))
+
+    def action_assets(self) -> None:
+        if not isinstance(self.screen, AssetsScreen):
+            self.push_screen(AssetsScreen())
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.keymap))
@@ -251,7 +259,9 @@ class OpsConsoleApp(App[int]):
             return self
         if scope == JOB:
             return self.screen if isinstance(self.screen, JobScreen) else None
-        if isinstance(self.screen, JobScreen):
+        if scope == ASSETS:
+            return self.screen if isinstance(self.screen, AssetsScreen) else None
+        if isinstance(self.screen, FULL_SCREENS):
             return None
         active = self.query_one(TabbedContent).active
         if scope == INVENTORY and active == "inventory":

@@ -17,7 +17,14 @@ APP = "app"
 INVENTORY = "inventory"
 JOBS = "jobs"
 JOB = "job"  # the open job's screen
-SCOPES = {APP: "Everywhere", INVENTORY: "Inventory", JOBS: "Jobs", JOB: "Open job"}
+ASSETS = "assets"  # the assets screen
+SCOPES = {
+    APP: "Everywhere",
+    INVENTORY: "Inventory",
+    JOBS: "Jobs",
+    JOB: "Open job",
+    ASSETS: "Assets",
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("pane.jobs", "4", "Jobs", "show_pane('jobs')", show=False),
     Command("run", "r", "Run runbook", "run_dialog", label="Runbook"),
     Command("exec", "x", "Exec command", "command_dialog", label="Exec"),
+    Command("assets", "A", "Assets", "assets", show=False),
     Command("help", "question_mark", "Help", "help"),
     Command("palette", "ctrl+p", "Commands", "command_palette", show=False),
     Command("quit", "q", "Quit", "request_quit"),
@@ -72,6 +80,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("job.filter", "slash", "Filter hosts", "filter", JOB, label="Filter", priority=True),
     Command("job.follow", "t", "Follow tail", "follow", JOB, show=False),
     Command("job.close", "escape", "Back", "close", JOB),
+    Command("assets.new", "n", "New asset", "new", ASSETS, label="New"),
+    Command("assets.edit", "e", "Replace asset", "edit", ASSETS, label="Replace"),
+    Command("assets.delete", "d", "Delete asset", "delete", ASSETS, label="Delete"),
+    Command("assets.reload", "ctrl+r", "Reload", "reload", ASSETS, show=False),
+    Command("assets.close", "escape", "Back", "close", ASSETS),
 )
 
 

@@ -16,18 +16,15 @@ exactly the same values. Errors are shown in the dialog, which stays open.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
-from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.fuzzy import Matcher
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -36,6 +33,7 @@ from console.engine.client import ParameterInfo, RunbookInfo
 from console.errors import OpsError
 from console.jobs.model import Job
 from screens.context import client_of
+from screens.forms import FieldRow, FormDialog
 
 NAMES_SHOWN = 4  # host names listed after the match count
 HINT_WIDTH = 54  # what fits beside the labels in the 76-column dialog
@@ -53,24 +51,6 @@ def describe(param: ParameterInfo) -> str:
     text = ", ".join(parts)
     text = f"{text}: {param.description}" if param.description else text
     return text if len(text) <= HINT_WIDTH else text[: HINT_WIDTH - 3] + "..."
-
-
-class FieldRow(Horizontal):
-    """A label and its input on one line. The label of the row holding the focus gets a
-    `>` in front: a mark that shows in any terminal, even without colours."""
-
-    def __init__(self, label: str, field: Input) -> None:
-        super().__init__(Label(f"  {label}", classes="field-label"), field, classes="field")
-        self.label = label
-
-    def _mark(self, focused: bool) -> None:
-        self.query_one(".field-label", Label).update(f"{'>' if focused else ' '} {self.label}")
-
-    def on_descendant_focus(self) -> None:
-        self._mark(True)
-
-    def on_descendant_blur(self) -> None:
-        self._mark(False)
 
 
 class PatternCount(Static):
@@ -119,64 +99,7 @@ class SearchInput(Input):
         self.post_message(self.Move(action))
 
 
-class FormDialog(ModalScreen[Job | None]):
-    """What both dialogs share: Tab/Enter walk the fields, ctrl+s starts, Esc cancels.
-
-    Tab and Enter are priority bindings: they move the focus in the key's own turn, so
-    keys typed right after them (a fast typist, a paste, a laggy SSH link delivering
-    several keys at once) land in the field the focus moved to, not the one it left.
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "start", "Start", priority=True),
-        Binding("enter", "enter", "Next field", show=False, priority=True),
-        Binding("tab", "move_focus(1)", "Next field", show=False, priority=True),
-        Binding("shift+tab", "move_focus(-1)", "Previous field", show=False, priority=True),
-    ]
-
-    def action_move_focus(self, step: int) -> None:
-        if step > 0:
-            self.focus_next()
-        else:
-            self.focus_previous()
-
-    async def action_enter(self) -> None:
-        focused = self.focused
-        if not isinstance(focused, Input):
-            raise SkipAction()  # a button presses itself
-        await self.enter_in(focused)
-
-    async def enter_in(self, field: Input) -> None:
-        """Enter in a field moves to the next one, as Tab does: the last field's Enter
-        lands on the Start button, whose Enter starts."""
-        self.focus_next()
-
-    def action_start(self) -> None:
-        self.after_typing(self.submit)
-
-    def after_typing(self, callback: Callable[[], Awaitable[None]]) -> None:
-        """Run `callback` once every field has handled the keys already sent to it (a
-        priority key is handled before them): each field runs the next step from its
-        own queue, the last step runs the callback."""
-        fields = list(self.query(Input))
-
-        def step(rest: list[Input]) -> None:
-            if rest:
-                rest[0].call_later(step, rest[1:])
-            else:
-                self.call_later(callback)
-
-        step(fields)
-
-    async def submit(self) -> None:
-        raise NotImplementedError
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class RunDialog(FormDialog):
+class RunDialog(FormDialog[Job | None]):
     def __init__(self, pattern: str = "") -> None:
         super().__init__()
         self.books: list[RunbookInfo] = []
@@ -362,7 +285,7 @@ class RunDialog(FormDialog):
         self.dismiss(None)
 
 
-class CommandDialog(FormDialog):
+class CommandDialog(FormDialog[Job | None]):
     """An ad-hoc command on a pattern, recorded as a job like any other."""
 
     def __init__(self, pattern: str = "") -> None:

@@ -18,6 +18,7 @@ never a secret value, only the names of the secret fields.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,16 @@ def check_name(name: str) -> str:
             "`_`, `.` or `-`, at most 64 characters"
         )
     return name
+
+
+def variable_value(text: str) -> Any:
+    """What a variable typed as text holds: the JSON value when the text is JSON
+    (`42`, `true`, `[1,2]`, `"quoted"`), else the text itself. The CLI and the
+    console read variables this one way."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def name_key(name: str) -> str:

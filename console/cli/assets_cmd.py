@@ -9,7 +9,6 @@ Nothing printed here holds a secret: the engine answers with AssetViews only.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import getpass
 import json
 import sys
@@ -17,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from console.assets.model import variable_value
 from console.cli.admin import Handler, admin_handler
 from console.cli.assignments import parse_assignments
 from console.cli.output import local_time, print_json
@@ -160,8 +160,7 @@ def _read_variable(args: argparse.Namespace) -> None:
         if not args.encrypted:
             raise UsageError("VALUE `-` (read stdin) is for --encrypted variables")
         args.value = sys.stdin.read().rstrip("\r\n")
-    with contextlib.suppress(ValueError):  # not JSON: the text itself
-        args.value = json.loads(args.value)
+    args.value = variable_value(args.value)
 
 
 def _read_connection(args: argparse.Namespace) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from console.assets.vault import TABLE as ASSETS_TABLE
+from console.assets.vault import AssetVault
 from console.engine.connect import engine_client
 from console.engine.options import EngineOptions
 from console.jobs.model import HostRun, Job, JobStatus, StreamRecord, Trigger
@@ -172,6 +174,33 @@ def seed_data_dir(
     finally:
         store.close()
     return sorted(jobs, key=lambda j: j.id, reverse=True)
+
+
+SEEDED_SECRETS = ("s3cr3t-deploy-pw", "tok-0123456789abcdef", "grafana-api-key-42")
+
+
+async def seed_assets(data_dir: Path) -> None:
+    """One asset of three kinds (their secrets in SEEDED_SECRETS), written through the
+    real vault, then dated T0 so that the screen reads the same on every run."""
+    store = Store(data_dir)
+    try:
+        vault = AssetVault(store, data_dir, environ={})
+        await _set_assets(vault)
+        table = store.table(ASSETS_TABLE)
+        for key, doc in table.all().items():
+            table.upsert(key, {**doc, "created": T0, "updated": T0 + 3600})
+    finally:
+        store.close()
+
+
+async def _set_assets(vault: AssetVault) -> None:
+    deploy, token, grafana = SEEDED_SECRETS
+    await vault.set_credential("deploy", "deployer", password=deploy, description="CI deploys")
+    await vault.set_variable("api_url", "https://api.example.test")
+    await vault.set_variable("api_token", token, encrypted=True)
+    await vault.set_connection(
+        "grafana", {"endpoint": "https://grafana.example.test", "token": grafana}, secret=["token"]
+    )
 
 
 def settings_for(data_dir: Path) -> Settings:

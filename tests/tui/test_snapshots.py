@@ -8,6 +8,7 @@ look at the changed SVGs before committing them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from textual.widgets import Input
 
 from console.settings import Settings
-from tests.tui.seed import console_app
+from tests.tui.seed import console_app, seed_assets
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -70,3 +71,20 @@ def test_view(snap_compare: Any, seeded: Settings, view: str, size: tuple[int, i
 @pytest.mark.parametrize("state", list(STATES))
 def test_state_at_80x24(snap_compare: Any, seeded: Settings, state: str) -> None:
     assert snap_compare(console_app(seeded), terminal_size=(80, 24), run_before=STATES[state])
+
+
+# The Assets screen over seeded assets, and the new-credential dialog with a password
+# typed: the picture shows its dots, never the value.
+ASSET_VIEWS: dict[str, Callable[[Any], Awaitable[None]]] = {
+    "assets": keys("A", "end"),
+    "asset_credential_dialog": keys(
+        "A", "n", "enter", *"ops", "tab", "tab", *"root", "tab", *"pw-1234"
+    ),
+}
+
+
+@pytest.mark.parametrize("view", list(ASSET_VIEWS))
+def test_assets_at_80x24(snap_compare: Any, seeded: Settings, view: str) -> None:
+    asyncio.run(seed_assets(seeded.data_dir))
+    app = console_app(seeded)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ASSET_VIEWS[view])
