@@ -5,6 +5,8 @@ screen is in it."""
 
 from __future__ import annotations
 
+import base64
+import shutil
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -13,6 +15,7 @@ from console.assets.vault import AssetVault
 from console.settings import Settings
 from screens.app import OpsConsoleApp
 from screens.assets_screen import AssetDialog, AssetsScreen
+from screens.job_screen import JobScreen
 from tests.tui.seed import SEEDED_SECRETS, console_app, row, seed_assets
 from tests.tui.test_panes import ready, until
 
@@ -128,3 +131,40 @@ async def test_delete_asks_first_and_removes_the_asset(seeded: Settings, tmp_pat
         await pilot.press("d", "y")
         await until(pilot, lambda: "api_url" not in screen.table.keys)
         assert "api_url" not in [v.name for v in await app.client.assets.entries()]
+
+
+LEAKY_RUNBOOK = """\
+#!/bin/sh
+# /// runbook
+# description = "prints its credential's password, plain and in base64"
+# [parameters.login]
+# type = "credential"
+# ///
+echo "password is $OPS_PARAM_LOGIN_PASSWORD"
+printf '%s' "$OPS_PARAM_LOGIN_PASSWORD" | base64
+"""
+
+
+async def test_a_printed_secret_shows_as_stars_in_the_open_job(
+    seeded: Settings, tmp_path: Path
+) -> None:
+    runbooks = tmp_path / "runbooks"
+    shutil.copytree(seeded.runbooks, runbooks)
+    (runbooks / "leaky.sh").write_text(LEAKY_RUNBOOK)
+    settings = Settings(seeded.inventory, seeded.data_dir, runbooks)
+    await seed_assets(settings.data_dir)
+    password = SEEDED_SECRETS[0]
+    app = console_app(settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        job = await app.client.start_job("leaky", "build", {"login": "deploy"})
+        app.open_job(job.id)
+        await until(pilot, lambda: isinstance(app.screen, JobScreen))
+        screen = app.screen
+        assert isinstance(screen, JobScreen)
+        await until(pilot, lambda: screen.job is not None and screen.job.status.finished)
+        await until(pilot, lambda: "password is ***" in on_screen(app))
+        text = on_screen(app)
+        assert password not in text
+        assert base64.b64encode(password.encode()).decode() not in text
+        assert text.count("***") >= 2
