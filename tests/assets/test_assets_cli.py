@@ -226,6 +226,18 @@ def test_a_host_logging_in_with_a_credential_uses_it(site: Site, assets: RunAsse
     assert refused.returncode == 2 and "used by host:localhost" in refused.stderr
 
 
+def test_a_host_becoming_with_a_credential_uses_it(site: Site, assets: RunAssets) -> None:
+    """sudo's password from `console_become_credential` is a use like a login's."""
+    site.inventory.write_text(
+        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+        "      ansible_become: true\n      console_become_credential: Sudo\n"
+    )
+    ok(assets("set-credential", "sudo", "--username", "u", "--password-stdin", stdin=PASSWORD))
+    assert json.loads(ok(assets("show", "sudo", "--json")))["used_by"] == ["host:localhost"]
+    refused = assets("delete", "sudo")
+    assert refused.returncode == 2 and "used by host:localhost" in refused.stderr
+
+
 def test_the_password_prompt_does_not_echo(site: Site) -> None:
     """Without --password-stdin the password is asked on the terminal, never echoed."""
     import os
