@@ -30,6 +30,7 @@ from console.assets.model import AssetResolver
 from console.errors import (
     AuthenticationFailed,
     ConfigError,
+    HostConfigError,
     HostError,
     HostKeyUnknown,
     TimedOut,
@@ -315,9 +316,9 @@ class TransportPool:
     ) -> asyncssh.SSHClientConnection:
         policy = host.host_key_policy
         if policy not in POLICIES:
-            raise ConfigError(
-                f"{host.name}: console_host_key_policy must be one of {', '.join(POLICIES)}, "
-                f"not {policy!r}"
+            raise HostConfigError(
+                host.name,
+                f"console_host_key_policy must be one of {', '.join(POLICIES)}, not {policy!r}",
             )
         checker = None
         if policy != "off":
