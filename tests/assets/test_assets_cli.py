@@ -143,6 +143,32 @@ def test_bad_input_exits_2_and_stores_nothing(
     assert json.loads(ok(assets("list", "--json"))) == []
 
 
+def test_a_certificate_with_an_encrypted_key_is_refused_with_the_fix(
+    assets: RunAssets, tmp_path: Path
+) -> None:
+    """The key is stored under the vault's key, so it must come unencrypted: the
+    command says so (exit 2) and stores nothing."""
+    from cryptography.hazmat.primitives import serialization
+
+    cert, key_path = self_signed_cert(tmp_path)
+    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    encrypted = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(PASSPHRASE.encode()),
+    )
+    assert b"ENCRYPTED PRIVATE KEY" in encrypted
+    pem = tmp_path / "encrypted.pem"
+    pem.write_bytes(cert.read_bytes() + encrypted)
+    result = assets("set-certificate", "tls", "--pem", str(pem))
+    assert result.returncode == 2
+    assert (
+        "tls: the PEM's certificate or private key is encrypted: give the certificate and "
+        "its unencrypted private key"
+    ) in result.stderr
+    assert json.loads(ok(assets("list", "--json"))) == []
+
+
 def test_encrypted_variable_cannot_become_plain(assets: RunAssets) -> None:
     ok(assets("set-variable", "v", "-", "--encrypted", stdin=HIDDEN))
     result = assets("set-variable", "v", "public")

@@ -19,8 +19,11 @@ from urllib.parse import quote, quote_plus
 
 import asyncssh
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from console.jobs.model import JobStatus
+from tests.certs import self_signed_cert
 from tests.jobs.helpers import OPSCONSOLE, JobEnv, wait_finished
 
 pytestmark = pytest.mark.timeout(240)
@@ -225,6 +228,58 @@ async def test_a_credential_parameter_logs_into_a_real_service(job_env: JobEnv) 
     assert service.attempts == [("dbuser", True), ("dbuser", False)]
     for done in (good, bad):
         assert PASSWORD not in done.stdout + done.stderr
+
+
+CERTIFICATE_SH = """#!/bin/sh
+# /// runbook
+# [parameters.tls]
+# type = "certificate"
+# ///
+echo "thumbprint $OPS_PARAM_TLS_THUMBPRINT"
+python3 - <<'PY'
+import hashlib, os, ssl, tempfile
+cert, key = os.environ["OPS_PARAM_TLS_CERTIFICATE"], os.environ["OPS_PARAM_TLS_PRIVATE_KEY"]
+der = ssl.PEM_cert_to_DER_cert(cert)
+print("sha1 of the certificate", hashlib.sha1(der).hexdigest().upper())
+with tempfile.TemporaryDirectory() as tmp:
+    paths = [os.path.join(tmp, name) for name in ("cert.pem", "key.pem")]
+    for path, text in zip(paths, (cert, key)):
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
+            handle.write(text)
+    ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(*paths)
+print("TLS accepts the key with the certificate")
+PY
+printf 'the key:\\n%s\\n' "$OPS_PARAM_TLS_PRIVATE_KEY"
+"""
+
+
+async def test_a_certificate_parameter_gives_the_pem_its_key_and_thumbprint(
+    job_env: JobEnv, tmp_path: Path
+) -> None:
+    """On a fleet host the runbook gets the certificate, its thumbprint (the SHA-1 it
+    recomputes itself) and the private key that TLS accepts with it; the key, printed,
+    shows only as `***`."""
+    cert_path, key_path = self_signed_cert(tmp_path)
+    expected = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    thumbprint = expected.fingerprint(hashes.SHA1()).hex().upper()
+    job_env.runbook("tls.sh", CERTIFICATE_SH)
+    async with job_env.engine() as engine:
+        await engine.assets.set_certificate("web-tls", cert_path.read_text() + key_path.read_text())
+        job = await engine.start_job("tls", HOST, {"tls": "web-tls"})
+        finished = await wait_finished(engine, job.id)
+        output = [r.text for r in await engine.streams(job.id, stream="output")]
+    assert finished.status is JobStatus.COMPLETED, output
+    assert output[:3] == [
+        f"thumbprint {thumbprint}",
+        f"sha1 of the certificate {thumbprint}",
+        "TLS accepts the key with the certificate",
+    ]
+    key_lines = [line for line in key_path.read_text().splitlines() if "-----" not in line]
+    assert output[3] == "the key:"
+    printed_key = [line for line in output[4:] if line]  # its trailing newline and printf's
+    assert len(printed_key) == len(key_lines) + 2 and set(printed_key) == {"***"}, output
+    stored = b"".join(p.read_bytes() for p in job_env.settings.data_dir.rglob("*") if p.is_file())
+    assert not [line for line in key_lines if line.encode() in stored]
 
 
 async def test_a_host_error_quoting_a_secret_is_masked(job_env: JobEnv) -> None:
