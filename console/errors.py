@@ -57,6 +57,16 @@ class HostError(OpsError):
         self.detail = message
 
 
+class HostConfigError(HostError, ConfigError):
+    """A host's settings cannot be used (its credential asset is missing or not a
+    credential, its `ansible_user` contradicts it, a become setting is wrong, ...): that
+    host's run fails with kind `config_error` and the others go on. It is a ConfigError
+    too, so where it reaches the command line directly it exits 2 as before."""
+
+    kind = "config_error"
+    exit_code = EXIT_USAGE
+
+
 class Unreachable(HostError):
     kind = "unreachable"
 

@@ -1,16 +1,18 @@
 """What makes an asset's values acceptable, checked before anything is stored: a secret
-long enough to mask, an SSH private key that opens with its passphrase, a certificate
-whose private key belongs to it. Every refusal is a UsageError naming the field, never
-the value."""
+long enough to mask, connection fields that make distinct runbook variables, an SSH
+private key that opens with its passphrase, a certificate whose private key belongs to
+it. Every refusal is a UsageError naming the field, never the value."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC
 from typing import Any
 
 from console.assets.model import MIN_SECRET_LENGTH
 from console.errors import UsageError
+from console.runbooks.asset_env import HELPER_SUFFIXES, env_key
 
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \1-----", re.DOTALL)
 
@@ -26,14 +28,29 @@ def check_secret(asset: str, field: str, value: str) -> str:
     return value
 
 
-def check_identifier(asset: str, field: str) -> str:
-    """Connection fields become attribute and environment names in runbooks."""
-    if not field.isidentifier():
-        raise UsageError(
-            f"{asset}: connection field {field!r} is not a name: use letters, digits and `_`, "
-            "not starting with a digit"
-        )
-    return field
+def check_fields(asset: str, fields: Iterable[str]) -> None:
+    """Connection fields become attribute names and, upper-cased, environment variables
+    in runbooks (`OPS_PARAM_<NAME>_<FIELD>`): each must be a name, none may be a
+    variable the language helpers read themselves, and no two may make one variable."""
+    seen: dict[str, str] = {}
+    for field in fields:
+        if not field.isidentifier():
+            raise UsageError(
+                f"{asset}: connection field {field!r} is not a name: use letters, digits "
+                "and `_`, not starting with a digit"
+            )
+        key = env_key(field)
+        if key in HELPER_SUFFIXES:
+            raise UsageError(
+                f"{asset}: connection field {field!r} would be the variable `..._{key}`, "
+                "which the runbook helpers use for the asset itself; name the field otherwise"
+            )
+        if key in seen:
+            raise UsageError(
+                f"{asset}: connection fields {seen[key]!r} and {field!r} would both be the "
+                f"variable `..._{key}` in runbooks; rename one"
+            )
+        seen[key] = field
 
 
 def check_private_key(asset: str, key: str, passphrase: str | None) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 
 from console.assets.model import ASSET_PARAMETER_TYPES, name_key
 
-HOST_CREDENTIAL_VAR = "console_credential"
+# The host variables that name a credential asset: the login, and sudo's password.
+HOST_CREDENTIAL_VARS = ("console_credential", "console_become_credential")
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,10 @@ def asset_users(facts: UsageFacts, parameter_types: ParameterTypes) -> dict[str,
             if types.get(param) in ASSET_PARAMETER_TYPES and isinstance(value, str):
                 _add(users, value, trigger.ref)
     for host, host_vars in facts.hosts:
-        credential = host_vars.get(HOST_CREDENTIAL_VAR)
-        if isinstance(credential, str):
-            _add(users, credential, f"host:{host}")
+        for var in HOST_CREDENTIAL_VARS:
+            credential = host_vars.get(var)
+            if isinstance(credential, str):
+                _add(users, credential, f"host:{host}")
     return users
 
 

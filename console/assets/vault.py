@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from console.assets.checks import (
-    check_identifier,
+    check_fields,
     check_private_key,
     check_secret,
     split_certificate,
@@ -180,8 +180,7 @@ class AssetVault:
         check_name(name)
         if not fields:
             raise UsageError(f"{name}: a connection needs at least one FIELD=VALUE")
-        for field in fields:
-            check_identifier(name, field)
+        check_fields(name, fields)
         unknown = sorted(set(secret) - set(fields))
         if unknown:
             raise UsageError(f"{name}: --secret names no field given: {', '.join(unknown)}")

@@ -31,8 +31,8 @@ class HostResult:
 
     `status` is `ok`, `failed` (ran, exited non-zero or was killed by a signal), or
     the kind of the error that kept it from running to the end (`unreachable`,
-    `authentication_failed`, `host_key_unknown`, `host_key_changed`, `timed_out`,
-    `cancelled`, `error`). `error` is `{"kind": ..., "message": ...}` or None.
+    `authentication_failed`, `host_key_unknown`, `host_key_changed`, `config_error`,
+    `timed_out`, `cancelled`, `error`). `error` is `{"kind": ..., "message": ...}` or None.
     """
 
     host: str

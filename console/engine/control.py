@@ -20,10 +20,9 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from console.assets.model import AssetView
+from console.engine.admin_calls import admin_operations
 from console.engine.client import EngineClient
 from console.engine.wire import (
-    asset_to_dict,
     error_to_dict,
     event_to_dict,
     host_to_dict,
@@ -33,7 +32,6 @@ from console.engine.wire import (
 from console.errors import OpsError, UsageError
 from console.jobs.events import EngineEvent
 from console.jobs.model import Job, JobStatus, Trigger, default_starter, user_name
-from console.schedules.model import Schedule
 from console.settings import Settings
 
 SOCKET_NAME = "control.sock"
@@ -45,9 +43,6 @@ EVENT_BACKLOG = 10_000
 # schedules and webhooks start jobs inside the engine).
 CLIENT_TRIGGERS = frozenset({Trigger.MANUAL, Trigger.CLI})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-# One schedule or webhook admin operation (POST /admin/{service}/{operation}): its JSON
-# arguments in, its JSON answer out (console.engine.remote sends them).
-AdminCall = Callable[[Mapping[str, Any]], Awaitable[object]]
 
 
 class ServedEngine(EngineClient, Protocol):
@@ -167,74 +162,15 @@ class ControlServer:
 
     async def admin(self, request: web.Request) -> web.Response:
         service, operation = request.match_info["service"], request.match_info["operation"]
-        call = self._admin_calls(service).get(operation)
+        call = admin_operations(self.engine, service).get(operation)
         if call is None:
             raise web.HTTPNotFound(text=f"no operation {service}/{operation}")
-        arguments = await request.json() if request.can_read_body else {}
-        return _json(await call(arguments))
-
-    def _admin_calls(self, service: str) -> dict[str, AdminCall]:
-        """The operations of `console.engine.client.ScheduleAdmin` / `WebhookAdmin`,
-        by name, each taking the arguments `console.engine.remote` sends."""
-        if service == "schedules":
-            book = self.engine.schedules
-            return {
-                "create": lambda a: book.create(Schedule.from_dict(a["schedule"])),
-                "entries": lambda a: book.entries(),
-                "show": lambda a: book.show(a["name"], int(a.get("decisions", 20))),
-                "set_enabled": lambda a: book.set_enabled(a["name"], bool(a["enabled"])),
-                "delete": lambda a: book.delete(a["name"]),
-                "next": lambda a: book.next(a["name"], int(a.get("count", 5))),
-            }
-        if service == "webhooks":
-            hooks = self.engine.webhooks
-            return {
-                "create": lambda a: hooks.create(
-                    a["name"],
-                    a["runbook"],
-                    a["pattern"],
-                    dict(a.get("parameters") or {}),
-                    expires=a.get("expires"),
-                    signed=bool(a.get("signed", False)),
-                    allow_from=a.get("allow_from"),
-                    rate_limit=a.get("rate_limit"),
-                ),
-                "entries": lambda a: hooks.entries(),
-                "set_enabled": lambda a: hooks.set_enabled(a["name"], bool(a["enabled"])),
-                "rotate_secret": lambda a: hooks.rotate_secret(a["name"], a.get("grace_hours")),
-                "delete": lambda a: hooks.delete(a["name"]),
-            }
-        if service == "assets":
-            return self._asset_calls()
-        return {}
-
-    def _asset_calls(self) -> dict[str, AdminCall]:
-        """`console.engine.client.AssetAdmin`: secrets come in (this socket is the
-        engine user's own), only AssetViews go out."""
-        vault = self.engine.assets
-
-        def view(call: Callable[[Mapping[str, Any]], Awaitable[AssetView]]) -> AdminCall:
-            async def answer(arguments: Mapping[str, Any]) -> object:
-                return asset_to_dict(await call(arguments))
-
-            return answer
-
-        async def entries(_: Mapping[str, Any]) -> object:
-            return [asset_to_dict(v) for v in await vault.entries()]
-
-        async def rotate_key(_: Mapping[str, Any]) -> object:
-            return await vault.rotate_key()
-
-        return {
-            "set_credential": view(lambda a: vault.set_credential(**a)),
-            "set_variable": view(lambda a: vault.set_variable(**a)),
-            "set_connection": view(lambda a: vault.set_connection(**a)),
-            "set_certificate": view(lambda a: vault.set_certificate(**a)),
-            "show": view(lambda a: vault.show(a["name"])),
-            "delete": view(lambda a: vault.delete(a["name"], force=bool(a.get("force")))),
-            "entries": entries,
-            "rotate_key": rotate_key,
-        }
+        where = f"POST /admin/{service}/{operation}"
+        try:
+            arguments = await request.json() if request.can_read_body else {}
+        except ValueError:
+            raise UsageError(f"{where}: the body is not JSON") from None
+        return _json(await call(where, arguments))
 
     async def info(self, request: web.Request) -> web.Response:
         settings = self.engine.settings

@@ -5,7 +5,9 @@ Assets: a job keeps only the names of the assets its parameters name. They are
 checked when the job is created (each must exist and be of its parameter's kind; each
 asset the runbook declares must exist), so a typo never becomes a job; the values are
 resolved again for each host run, the current ones, and reach the runbook in its
-environment (`console.runbooks.asset_env`)."""
+environment (`console.runbooks.asset_env`). A connection's field whose variable is
+another parameter's is refused then too (`OPS_PARAM_DB_TOKEN` is both the field `token`
+of a connection parameter `db` and a parameter `db_token`)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from console.jobs.host_run import Work
 from console.jobs.model import Job, Trigger, default_starter, new_job_id
 from console.runbooks.asset_env import declared_env, parameter_env
 from console.runbooks.catalog import Runbook, RunbookCatalog
-from console.runbooks.parameters import Parameter, parse_values, to_text
+from console.runbooks.parameters import Parameter, env_names, parse_values, to_text
 from console.runbooks.plugin_api import Invocation, TargetInfo
 
 COMMAND_RUNBOOK = "(command)"
@@ -142,8 +144,11 @@ class JobBuilder:
             return {}
         resolver = self._assets()
         env: dict[str, str] = {}
+        owners = {v: p.name for p in specs.values() for v in env_names(p)}
         for what, name, kind, param in wanted:
-            env.update(parameter_env(param, _resolve(resolver, book, what, name, kind)))
+            variables = parameter_env(param, _resolve(resolver, book, what, name, kind))
+            _claim(owners, variables, book, param, name)
+            env.update(variables)
         if book.metadata.assets:
             declared = [
                 _resolve(resolver, book, f"declared asset {name!r}", name, None)
@@ -164,6 +169,25 @@ def _resolve(
         return resolver.resolve(name, kind)
     except UsageError as exc:  # AssetNotFound, WrongAssetKind
         raise UsageError(f"{book.name}: {what}: {exc}") from None
+
+
+def _claim(
+    owners: dict[str, str],
+    variables: Mapping[str, str],
+    book: Runbook,
+    param: Parameter,
+    asset: str,
+) -> None:
+    """A connection's fields are known only now: one whose variable is another
+    parameter's would hand the runbook the wrong value, so it is refused, naming both."""
+    for variable in variables:
+        other = owners.setdefault(variable, param.name)
+        if other != param.name:
+            raise UsageError(
+                f"{book.name}: parameter {param.name!r}: asset {asset!r} gives it {variable}, "
+                f"which is the variable of parameter {other!r}; rename the asset's field or "
+                "the parameter"
+            )
 
 
 def command_work(command: str) -> Work:

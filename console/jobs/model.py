@@ -19,6 +19,7 @@ from console.errors import (
     AuthenticationFailed,
     Cancelled,
     ExitedNonZero,
+    HostConfigError,
     HostError,
     HostKeyChanged,
     HostKeyUnknown,
@@ -37,6 +38,7 @@ HOST_RUN_ERROR_KINDS = frozenset(
     cls.kind
     for cls in (
         HostError,
+        HostConfigError,
         Unreachable,
         AuthenticationFailed,
         HostKeyUnknown,

@@ -337,7 +337,7 @@ class JobRunner:
             self._end_run(run, JobStatus.STOPPED, exc.kind, exc.detail)
         except HostError as exc:
             self._end_run(run, JobStatus.FAILED, exc.kind, exc.detail)
-        except OpsError as exc:  # e.g. a connection type this engine cannot reach
+        except OpsError as exc:  # e.g. a runbook's asset deleted since the job was made
             self._end_run(run, JobStatus.FAILED, HostError.kind, str(exc))
         except Exception as exc:  # a bug (a plugin's, say) fails this host run, not the job
             self._log_bug(f"job {job.id}: the run on {name} failed unexpectedly", exc)

@@ -29,6 +29,9 @@ from console.runbooks.parameters import ASSET_TYPES, Parameter, value_text
 
 ASSET_PREFIX = "OPS_ASSET_"
 DECLARED_VARIABLE = "OPS_ASSETS"
+# What the language helpers read beside an asset's fields (`<PREFIX>_FIELDS`,
+# `<PREFIX>_KIND`): a field whose variable had one of these names would overwrite it.
+HELPER_SUFFIXES = frozenset({"FIELDS", "KIND"})
 
 
 class AssetValues(Protocol):

@@ -32,10 +32,10 @@ ASSET_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 ENV_PREFIX = "OPS_PARAM_"
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
-# The fields a credential or certificate always hands a runbook (see asset_env).
+# The fields a credential or certificate may hand a runbook (see asset_env).
 ASSET_FIELDS = {
     "credential": ("username", "password", "private_key", "passphrase"),
-    "certificate": ("certificate", "private_key", "thumbprint"),
+    "certificate": ("certificate", "private_key", "thumbprint", "subject", "issuer", "not_after"),
 }
 
 _TRUE = frozenset({"true", "yes", "1", "on"})
@@ -65,11 +65,15 @@ def env_name(name: str) -> str:
 
 def env_names(param: Parameter) -> tuple[str, ...]:
     """Every variable a runbook may get for `param`: lists also get `..._LINES`, asset
-    types a variable per field (a connection's fields are its own, not known here)."""
+    types a variable per field and `..._FIELDS` (a connection's fields are its own,
+    not known here: `console.engine.job_building` checks them when a job is made)."""
     base = param.env_name
     if param.type == "list":
         return (base, base + "_LINES")
-    return (base, *(f"{base}_{field.upper()}" for field in ASSET_FIELDS.get(param.type, ())))
+    fields = ASSET_FIELDS.get(param.type, ())
+    if param.type in ASSET_TYPES and param.type != "variable":
+        fields += ("fields",)  # the names of the fields, for the language helpers
+    return (base, *(f"{base}_{field.upper()}" for field in fields))
 
 
 def convert(param: Parameter, value: Any) -> Any:

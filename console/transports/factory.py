@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.errors import ConfigError
+from console.errors import HostConfigError
 from console.inventory.model import Host
 from console.transports.base import Transport
 from console.transports.local import LocalTransport
@@ -18,10 +18,11 @@ def transport_for(host: Host, pool: TransportPool) -> Transport:
     if connection == "local":
         return LocalTransport(host)
     if connection in ("winrm", "psrp"):
-        raise ConfigError(
-            f"{host.name}: WinRM is not supported yet (ansible_connection: {connection}); "
-            "reach Windows hosts over OpenSSH with ansible_connection: ssh meanwhile"
+        raise HostConfigError(
+            host.name,
+            f"WinRM is not supported yet (ansible_connection: {connection}); "
+            "reach Windows hosts over OpenSSH with ansible_connection: ssh meanwhile",
         )
-    raise ConfigError(
-        f"{host.name}: unknown ansible_connection {connection!r}; use ssh, local or winrm"
+    raise HostConfigError(
+        host.name, f"unknown ansible_connection {connection!r}; use ssh, local or winrm"
     )

@@ -5,7 +5,7 @@ login then uses its username and its password, or its private key (with passphra
 imported in memory, never written to disk, and nothing else (no key files, no agent),
 so that a successful login proves the credential worked. A group's `ansible_user`
 yields to the credential's username; one written on the host itself and different
-from it is a contradiction the user must resolve, so it is a ConfigError naming both.
+from it is a contradiction the user must resolve, so it is a HostConfigError naming both.
 
 `ansible_become: true` runs commands under sudo as `ansible_become_user` (root by
 default). sudo's password is the password of `console_become_credential`, else of the
@@ -31,7 +31,7 @@ from console.assets.model import (
     ResolvedAsset,
     WrongAssetKind,
 )
-from console.errors import AuthenticationFailed, ConfigError
+from console.errors import AuthenticationFailed, HostConfigError
 from console.inventory.model import BECOME_METHODS, Host
 
 _PLAIN_BECOME_PASSWORDS = ("ansible_become_password", "ansible_become_pass")
@@ -69,18 +69,23 @@ def login_for(host: Host, assets: AssetResolver | None) -> Login | None:
     values = asset.values
     username = str(values.get("username") or "")
     if not username:
-        raise ConfigError(f"{host.name}: credential {name!r} (console_credential) has no username")
+        raise HostConfigError(
+            host.name, f"credential {name!r} (console_credential) has no username"
+        )
     explicit = host.user_set_on_host
     if explicit is not None and explicit != username:
-        raise ConfigError(
-            f"{host.name}: ansible_user {explicit!r} set on the host contradicts the username "
-            f"{username!r} of its credential {name!r} (console_credential); remove one"
+        raise HostConfigError(
+            host.name,
+            f"ansible_user {explicit!r} set on the host contradicts the username "
+            f"{username!r} of its credential {name!r} (console_credential); remove one",
         )
     if values.get("private_key"):
         return Login(name, username, keys=[_import_key(host, name, values)])
     if values.get("password"):
         return Login(name, username, password=str(values["password"]))
-    raise ConfigError(f"{host.name}: credential {name!r} has neither a password nor a private key")
+    raise HostConfigError(
+        host.name, f"credential {name!r} has neither a password nor a private key"
+    )
 
 
 def become_for(host: Host, assets: AssetResolver | None) -> Become | None:
@@ -88,16 +93,18 @@ def become_for(host: Host, assets: AssetResolver | None) -> Become | None:
     if not host.become:
         return None
     if host.become_method not in BECOME_METHODS:
-        raise ConfigError(
-            f"{host.name}: ansible_become_method {host.become_method!r} is not supported; "
-            f"use {' or '.join(BECOME_METHODS)}"
+        raise HostConfigError(
+            host.name,
+            f"ansible_become_method {host.become_method!r} is not supported; "
+            f"use {' or '.join(BECOME_METHODS)}",
         )
     written = [v for v in _PLAIN_BECOME_PASSWORDS if v in host.vars]
     if written:
-        raise ConfigError(
-            f"{host.name}: {written[0]} is not read (a password in the inventory is a "
+        raise HostConfigError(
+            host.name,
+            f"{written[0]} is not read (a password in the inventory is a "
             "password in clear text); store it as a credential asset and name it with "
-            "console_become_credential"
+            "console_become_credential",
         )
     name, var = host.become_credential, "console_become_credential"
     if name is None:
@@ -107,25 +114,28 @@ def become_for(host: Host, assets: AssetResolver | None) -> Become | None:
     password = _credential(host, var, name, assets).values.get("password")
     if not password:
         if var == "console_become_credential":
-            raise ConfigError(f"{host.name}: credential {name!r} ({var}) has no password for sudo")
+            raise HostConfigError(
+                host.name, f"credential {name!r} ({var}) has no password for sudo"
+            )
         return Become(host.become_user)  # a key login: sudo -n, as without a credential
     return Become(host.become_user, str(password), name)
 
 
 def _credential(host: Host, var: str, name: str, assets: AssetResolver | None) -> ResolvedAsset:
-    """The credential asset `name` that `var` names; ConfigError naming host and asset."""
+    """The credential asset `name` that `var` names; HostConfigError naming the asset."""
     if assets is None:
-        raise ConfigError(f"{host.name}: {var} {name!r} needs the asset vault, which is not open")
+        raise HostConfigError(host.name, f"{var} {name!r} needs the asset vault, which is not open")
     try:
         return assets.resolve(name, AssetKind.CREDENTIAL)
     except AssetNotFound:
-        raise ConfigError(
-            f"{host.name}: {var} names credential {name!r}, but there is no such asset "
-            "(see `opsconsole assets list`)"
+        raise HostConfigError(
+            host.name,
+            f"{var} names credential {name!r}, but there is no such asset "
+            "(see `opsconsole assets list`)",
         ) from None
     except WrongAssetKind:
-        raise ConfigError(
-            f"{host.name}: {var} names {name!r}, which is not a credential asset"
+        raise HostConfigError(
+            host.name, f"{var} names {name!r}, which is not a credential asset"
         ) from None
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from console.assets.model import AssetResolver
 from console.errors import (
     AuthenticationFailed,
     ConfigError,
+    HostConfigError,
     HostError,
     HostKeyUnknown,
     TimedOut,
@@ -38,7 +38,8 @@ from console.errors import (
 from console.inventory.jumps import describe_loop, direct_jump
 from console.inventory.model import Host
 from console.transports.hostkeys import POLICIES, HostKeyChecker, default_known_hosts
-from console.transports.login import Login, login_for
+from console.transports.login import login_for
+from console.transports.ssh_options import SSHOptions, auth_hint, extra_known_hosts
 
 # A handshake costs a few milliseconds of CPU, so 128 at once end well within the
 # connect timeout even on 2 cores (bench/fanout), while thousands at once would not.
@@ -47,9 +48,6 @@ DEFAULT_MAX_COMMANDS = 128
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_IDLE_TIMEOUT = 60.0
 DEFAULT_KEEPALIVE = 15.0
-# curve25519 first: far cheaper than the post-quantum hybrids (test-fleet.md); the
-# rest of asyncssh's defaults follow as fallbacks.
-KEX_PREFERENCE = ("curve25519-sha256", "curve25519-sha256@libssh.org")
 
 
 @dataclass
@@ -106,13 +104,6 @@ class _Client(asyncssh.SSHClient):
             self._on_lost(self._conn)
 
 
-def _kex_algs() -> list[str]:
-    from asyncssh.kex import get_default_kex_algs
-
-    rest = [a.decode() for a in get_default_kex_algs() if a.decode() not in KEX_PREFERENCE]
-    return [*KEX_PREFERENCE, *rest]
-
-
 @dataclass
 class TransportPool:
     """The shared SSH connections of one engine (or one CLI run).
@@ -142,7 +133,7 @@ class TransportPool:
         self._command_slots = asyncio.Semaphore(self.forks or DEFAULT_MAX_COMMANDS)
         self._entries: dict[str, _Entry] = {}
         self._pending: dict[str, asyncio.Task[_Entry]] = {}
-        self._loaded_keys: dict[tuple[str, int], Sequence[asyncssh.SSHKeyPair]] = {}
+        self._ssh_options = SSHOptions(self.keepalive_interval, self.ssh_config, self.client_keys)
 
     @contextlib.asynccontextmanager
     async def command_slot(self) -> AsyncIterator[None]:
@@ -315,15 +306,18 @@ class TransportPool:
     ) -> asyncssh.SSHClientConnection:
         policy = host.host_key_policy
         if policy not in POLICIES:
-            raise ConfigError(
-                f"{host.name}: console_host_key_policy must be one of {', '.join(POLICIES)}, "
-                f"not {policy!r}"
+            raise HostConfigError(
+                host.name,
+                f"console_host_key_policy must be one of {', '.join(POLICIES)}, not {policy!r}",
             )
         checker = None
         if policy != "off":
-            checker = HostKeyChecker(host.name, policy, self.known_hosts, _extra_known_hosts(host))
+            checker = HostKeyChecker(host.name, policy, self.known_hosts, extra_known_hosts(host))
         login = login_for(host, self.assets)
-        options = {**self._options(host, checker, tunnel, login), "connect_timeout": timeout}
+        options = {
+            **self._ssh_options.for_host(host, checker, tunnel, login),
+            "connect_timeout": timeout,
+        }
         try:
             return await asyncssh.connect(
                 host.address,
@@ -335,7 +329,7 @@ class TransportPool:
                 raise checker.problem from exc
             raise HostKeyUnknown(host.name, f"host key not accepted: {exc.reason}") from exc
         except asyncssh.PermissionDenied as exc:
-            raise AuthenticationFailed(host.name, _auth_hint(host, login)) from exc
+            raise AuthenticationFailed(host.name, auth_hint(host, login)) from exc
         except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
             raise AuthenticationFailed(host.name, f"cannot use private key: {exc}") from exc
         except TimeoutError:
@@ -347,105 +341,8 @@ class TransportPool:
                 host.name, f"cannot connect to {host.address}: {exc.strerror or exc}"
             ) from exc
 
-    def _options(
-        self,
-        host: Host,
-        checker: HostKeyChecker | None,
-        tunnel: asyncssh.SSHClientConnection | None,
-        login: Login | None,
-    ) -> dict[str, object]:
-        """asyncssh options: a credential wins, then inventory values; unset ones fall
-        to ssh_config."""
-        options: dict[str, object] = {
-            "known_hosts": checker.trusted if checker is not None else None,
-            "keepalive_interval": self.keepalive_interval,
-            "keepalive_count_max": 3,
-            "kex_algs": _kex_algs(),
-            "compression_algs": None,
-        }
-        if self.ssh_config is not None:
-            options["config"] = [str(p) for p in self.ssh_config]
-        if "ansible_port" in host.vars:
-            options["port"] = host.port
-        options.update(self._auth_options(host, login))
-        if tunnel is not None:
-            options["tunnel"] = tunnel
-        return options
-
-    def _auth_options(self, host: Host, login: Login | None) -> dict[str, object]:
-        """Who logs in with what: the credential alone when there is one, else the
-        inventory's user and key file, else the pool's keys (or ssh_config's)."""
-        if login is not None:
-            return _login_options(login)
-        options: dict[str, object] = {}
-        if host.user is not None:
-            options["username"] = host.user
-        if host.private_key_file is not None:
-            key_file = Path(host.private_key_file).expanduser()
-            if not key_file.is_file():
-                raise AuthenticationFailed(
-                    host.name, f"ansible_ssh_private_key_file {key_file} does not exist"
-                )
-            options["client_keys"] = self._keypairs(host, key_file)
-        elif self.client_keys is not None:
-            options["client_keys"] = [str(p) for p in self.client_keys]
-        return options
-
-    def _keypairs(self, host: Host, key_file: Path) -> Sequence[asyncssh.SSHKeyPair]:
-        """The key (with its certificate, if any) read once per file version: given as
-        a path, asyncssh would read and parse it again for every host."""
-        stamp = (str(key_file), key_file.stat().st_mtime_ns)
-        pairs = self._loaded_keys.get(stamp)
-        if pairs is None:
-            try:
-                pairs = asyncssh.load_keypairs([str(key_file)])
-            except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
-                raise AuthenticationFailed(
-                    host.name, f"cannot use private key {key_file}: {exc}"
-                ) from exc
-            self._loaded_keys[stamp] = pairs
-        return pairs
-
     def _lost(self, conn: asyncssh.SSHClientConnection) -> None:
         """A connection dropped (peer gone, keepalive failed): the next use reconnects."""
         for entry in list(self._entries.values()):
             if entry.conn is conn:
                 self._drop(entry)
-
-
-def _extra_known_hosts(host: Host) -> list[Path]:
-    """Per-host known_hosts files from the inventory: `console_known_hosts_file`, or a
-    `-o UserKnownHostsFile=...` in Ansible's `ansible_ssh_common_args`."""
-    named = (host.vars.get("console_known_hosts_file"), host.known_hosts_file)
-    return [Path(str(value)).expanduser() for value in named if value]
-
-
-def _login_options(login: Login) -> dict[str, object]:
-    """Only the credential: no key files, no agent, so a login proves it worked."""
-    options: dict[str, object] = {
-        "username": login.username,
-        "client_keys": list(login.keys),
-        "agent_path": None,
-    }
-    if login.password is not None:
-        options["password"] = login.password
-        options["preferred_auth"] = "password,keyboard-interactive"
-    else:
-        options["preferred_auth"] = "publickey"
-    return options
-
-
-def _auth_hint(host: Host, login: Login | None) -> str:
-    if login is not None:
-        return (
-            f"authentication failed for user {login.username} with the {login.method} of "
-            f"credential {login.credential!r} (console_credential); check the asset and "
-            "that the host accepts it"
-        )
-    user = host.user or os.environ.get("USER", "the local user")
-    key = host.private_key_file or "ssh-agent / ~/.ssh/id_* / IdentityFile"
-    return (
-        f"authentication failed for user {user} with {key}; check ansible_user and "
-        "ansible_ssh_private_key_file, and that the public key is in the host's "
-        "authorized_keys"
-    )

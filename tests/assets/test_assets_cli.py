@@ -128,6 +128,18 @@ def _bad_pem(tmp_path: Path) -> str:
         (("set-credential", "c", "--username", "u", "--password-stdin"), "", "no password"),
         (("set-connection", "c", "url=x", "token=ab", "--secret", "token"), "", "too short"),
         (("set-connection", "c", "bad-field=x"), "", "is not a name"),
+        (
+            ("set-connection", "c", "kind=db"),
+            "",
+            "connection field 'kind' would be the variable `..._KIND`, which the runbook "
+            "helpers use for the asset itself",
+        ),
+        (("set-connection", "c", "url=x", "fields=a"), "", "connection field 'fields' would be"),
+        (
+            ("set-connection", "c", "Url=x", "url=y"),
+            "",
+            "connection fields 'Url' and 'url' would both be the variable `..._URL`",
+        ),
         (("set-certificate", "c", "--pem", "BAD_PEM"), "", "no private key"),
         (("set-variable", "9x", "1"), "", "invalid asset name"),
         (("set-variable", "v", "-"), "x", "is for --encrypted variables"),
@@ -140,6 +152,32 @@ def test_bad_input_exits_2_and_stores_nothing(
     result = assets(*args, stdin=stdin)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
+    assert json.loads(ok(assets("list", "--json"))) == []
+
+
+def test_a_certificate_with_an_encrypted_key_is_refused_with_the_fix(
+    assets: RunAssets, tmp_path: Path
+) -> None:
+    """The key is stored under the vault's key, so it must come unencrypted: the
+    command says so (exit 2) and stores nothing."""
+    from cryptography.hazmat.primitives import serialization
+
+    cert, key_path = self_signed_cert(tmp_path)
+    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    encrypted = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(PASSPHRASE.encode()),
+    )
+    assert b"ENCRYPTED PRIVATE KEY" in encrypted
+    pem = tmp_path / "encrypted.pem"
+    pem.write_bytes(cert.read_bytes() + encrypted)
+    result = assets("set-certificate", "tls", "--pem", str(pem))
+    assert result.returncode == 2
+    assert (
+        "tls: the PEM's certificate or private key is encrypted: give the certificate and "
+        "its unencrypted private key"
+    ) in result.stderr
     assert json.loads(ok(assets("list", "--json"))) == []
 
 
@@ -204,6 +242,56 @@ def test_delete_refused_while_a_schedule_or_webhook_uses_it(site: Site, assets: 
     assert json.loads(ok(assets("list", "--json"))) == []
 
 
+CLASHING_RUNBOOK = runbook(
+    "a connection parameter beside a parameter named like one of its fields",
+    'echo "$OPS_PARAM_DB_TOKEN"',
+    '# [parameters.db]\n# type = "connection"\n# [parameters.db_token]\n# type = "string"\n',
+)
+
+
+def test_a_connection_field_clashing_with_another_parameter_makes_no_job(
+    site: Site, assets: RunAssets
+) -> None:
+    """`db`'s field `token` and the parameter `db_token` are both OPS_PARAM_DB_TOKEN: the
+    runbook would read one of them as the other, so the job is refused (exit 2)."""
+    site.add_runbook("clash.sh", CLASHING_RUNBOOK)
+    ok(assets("set-connection", "api", "url=https://api.example", "--secret", "token", stdin=TOKEN))
+    ok(assets("set-connection", "plain", "url=https://plain.example"))
+    refused = site.cli(
+        "run", "clash", "localhost", "-p", "db=api", "-p", "db_token=typed", check=False
+    )
+    assert refused.returncode == 2
+    assert (
+        "clash: parameter 'db': asset 'api' gives it OPS_PARAM_DB_TOKEN, which is the "
+        "variable of parameter 'db_token'; rename the asset's field or the parameter"
+    ) in refused.stderr
+    assert TOKEN not in refused.stdout + refused.stderr
+    assert json.loads(site.cli("jobs", "list", "--json").stdout) == []
+    fine = site.cli("run", "clash", "localhost", "-p", "db=plain", "-p", "db_token=typed")
+    assert fine.stdout.strip().endswith("typed")
+
+
+@pytest.mark.parametrize(
+    ("kind", "other"), [("credential", "login_fields"), ("certificate", "login_subject")]
+)
+def test_a_parameter_named_like_an_asset_parameters_variable_is_refused(
+    site: Site, kind: str, other: str
+) -> None:
+    """Known without any asset: a credential's or certificate's variables are fixed."""
+    site.add_runbook(
+        "shadow.sh",
+        runbook(
+            "shadows a variable",
+            "true",
+            f'# [parameters.login]\n# type = "{kind}"\n# [parameters.{other}]\n# type = "string"\n',
+        ),
+    )
+    refused = site.cli("run", "shadow", "localhost", "-p", "login=x", check=False)
+    assert refused.returncode == 2
+    variable = f"OPS_PARAM_{other.upper()}"
+    assert f"its variable {variable} is also the variable of parameter 'login'" in refused.stderr
+
+
 def test_changing_the_environment_key_with_the_previous_one(site: Site, assets: RunAssets) -> None:
     old, new = SecretBox.generate_key(), SecretBox.generate_key()
     ok(assets("set-variable", "v", "-", "--encrypted", stdin=HIDDEN, env={KEY_ENV: old}))
@@ -223,6 +311,18 @@ def test_a_host_logging_in_with_a_credential_uses_it(site: Site, assets: RunAsse
     ok(assets("set-credential", "db", "--username", "u", "--password-stdin", stdin=PASSWORD))
     assert json.loads(ok(assets("show", "db", "--json")))["used_by"] == ["host:localhost"]
     refused = assets("delete", "db")
+    assert refused.returncode == 2 and "used by host:localhost" in refused.stderr
+
+
+def test_a_host_becoming_with_a_credential_uses_it(site: Site, assets: RunAssets) -> None:
+    """sudo's password from `console_become_credential` is a use like a login's."""
+    site.inventory.write_text(
+        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+        "      ansible_become: true\n      console_become_credential: Sudo\n"
+    )
+    ok(assets("set-credential", "sudo", "--username", "u", "--password-stdin", stdin=PASSWORD))
+    assert json.loads(ok(assets("show", "sudo", "--json")))["used_by"] == ["host:localhost"]
+    refused = assets("delete", "sudo")
     assert refused.returncode == 2 and "used by host:localhost" in refused.stderr
 
 

@@ -4,6 +4,7 @@ with a password user (`start_fleet(login_user=True)`)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -74,8 +75,11 @@ def test_exec_logs_in_with_the_credential_and_becomes_root(
     assert done.returncode == 1
     assert f"host01 | {LOGIN_USER} as 0" not in done.stdout  # id -un is the become user
     assert "host01 | root as 0" in done.stdout.splitlines()
-    assert "ansible_user 'root'" in done.stdout + done.stderr
-    assert "'Deploy'" in done.stdout + done.stderr
+    # a configuration error of its own kind, naming the host once
+    assert (
+        "   host02: config_error: ansible_user 'root' set on the host contradicts the "
+        f"username '{LOGIN_USER}' of its credential 'Deploy' (console_credential); remove one"
+    ) in done.stdout.splitlines()
     assert password not in done.stdout + done.stderr
     assert f"Accepted password for {LOGIN_USER}" in users_fleet.hosts[0].log.read_text()
 
@@ -88,6 +92,14 @@ def test_an_unknown_credential_fails_the_host_naming_it(users_fleet: Fleet, tmp_
     )
     done = opsconsole(env, "exec", "fleet", "--", "true")
     assert done.returncode == 1
-    output = done.stdout + done.stderr
-    assert "host02" in output and "'Nobody'" in output
-    assert "1 ok, 1 failed" in output
+    assert "1 ok, 1 failed" in done.stdout
+    assert (
+        "   host02: config_error: console_credential names credential 'Nobody', but there "
+        "is no such asset (see `opsconsole assets list`)"
+    ) in done.stdout.splitlines()
+    as_json = opsconsole(env, "exec", "fleet", "--json", "--", "true")
+    assert as_json.returncode == 1
+    failed = {r["host"]: r for r in json.loads(as_json.stdout) if r["status"] != "ok"}
+    assert failed["host02"]["status"] == "config_error"
+    assert failed["host02"]["error"]["kind"] == "config_error"
+    assert failed["host02"]["error"]["message"].startswith("console_credential names")

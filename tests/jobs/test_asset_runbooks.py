@@ -8,14 +8,22 @@ import asyncio
 import base64
 import json
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import asyncssh
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from console.jobs.model import JobStatus
+from tests.certs import self_signed_cert
 from tests.jobs.helpers import OPSCONSOLE, JobEnv, wait_finished
 
 pytestmark = pytest.mark.timeout(240)
@@ -130,6 +138,148 @@ async def test_a_printed_secret_shows_only_as_stars_everywhere(
         leaked = [form for form in forms if form in text]
         assert not leaked, f"{place} shows {leaked}"
     assert shown.stdout.count("***") >= 10
+
+
+FETCH_PY = """# /// runbook
+# [parameters.login]
+# type = "credential"
+# [parameters.url]
+# type = "string"
+# ///
+import base64, sys, urllib.error, urllib.request
+login = params["login"]
+token = base64.b64encode((login.username + ":" + login.password).encode()).decode()
+request = urllib.request.Request(params["url"], headers={"Authorization": "Basic " + token})
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+try:
+    with opener.open(request, timeout=30) as page:
+        print(page.read().decode())
+except urllib.error.HTTPError as exc:
+    error("login refused: HTTP %d" % exc.code)
+    sys.exit(1)
+"""
+
+
+@dataclass
+class BasicAuthService:
+    """A real HTTP service behind Basic auth; `attempts` lists (user, accepted)."""
+
+    username: str
+    password: str
+    url: str = ""
+    attempts: list[tuple[str, bool]] = field(default_factory=list)
+
+    def check(self, header: str) -> tuple[str, bool]:
+        scheme, _, token = header.partition(" ")
+        user, _, password = base64.b64decode(token or "").decode().partition(":")
+        accepted = scheme == "Basic" and (user, password) == (self.username, self.password)
+        self.attempts.append((user, accepted))
+        return user, accepted
+
+
+@contextmanager
+def basic_auth_service(username: str, password: str) -> Iterator[BasicAuthService]:
+    """Served on 127.0.0.1, which the fleet's hosts share with this process."""
+    service = BasicAuthService(username, password)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            user, accepted = service.check(self.headers.get("Authorization", ""))
+            body = f"welcome {user}, the page behind the login".encode()
+            self.send_response(200 if accepted else 401)
+            if not accepted:
+                body = b"who are you?"
+                self.send_header("WWW-Authenticate", 'Basic realm="vault"')
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    service.url = f"http://127.0.0.1:{server.server_address[1]}/page"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield service
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+async def test_a_credential_parameter_logs_into_a_real_service(job_env: JobEnv) -> None:
+    """The runbook runs on a fleet host, takes the credential's username and password
+    from its parameter and logs into an HTTP service with them: the right password
+    gets the page, a wrong one a 401 that fails the job."""
+    job_env.runbook("fetch.py", FETCH_PY)
+    async with job_env.engine() as engine:
+        await engine.assets.set_credential("db", "dbuser", password=PASSWORD)
+        await engine.assets.set_credential("stale", "dbuser", password="an-old-password")
+    with basic_auth_service("dbuser", PASSWORD) as service:
+        url = f"url={service.url}"
+        good = await job_env.acli("run", "fetch", HOST, "-p", "login=db", "-p", url)
+        bad = await job_env.acli("run", "fetch", HOST, "-p", "login=stale", "-p", url)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "welcome dbuser, the page behind the login" in good.stdout
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "login refused: HTTP 401" in bad.stdout + bad.stderr
+    assert service.attempts == [("dbuser", True), ("dbuser", False)]
+    for done in (good, bad):
+        assert PASSWORD not in done.stdout + done.stderr
+
+
+CERTIFICATE_SH = """#!/bin/sh
+# /// runbook
+# [parameters.tls]
+# type = "certificate"
+# ///
+echo "thumbprint $OPS_PARAM_TLS_THUMBPRINT"
+python3 - <<'PY'
+import hashlib, os, ssl, tempfile
+cert, key = os.environ["OPS_PARAM_TLS_CERTIFICATE"], os.environ["OPS_PARAM_TLS_PRIVATE_KEY"]
+der = ssl.PEM_cert_to_DER_cert(cert)
+print("sha1 of the certificate", hashlib.sha1(der).hexdigest().upper())
+with tempfile.TemporaryDirectory() as tmp:
+    paths = [os.path.join(tmp, name) for name in ("cert.pem", "key.pem")]
+    for path, text in zip(paths, (cert, key)):
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
+            handle.write(text)
+    ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(*paths)
+print("TLS accepts the key with the certificate")
+PY
+printf 'the key:\\n%s\\n' "$OPS_PARAM_TLS_PRIVATE_KEY"
+"""
+
+
+async def test_a_certificate_parameter_gives_the_pem_its_key_and_thumbprint(
+    job_env: JobEnv, tmp_path: Path
+) -> None:
+    """On a fleet host the runbook gets the certificate, its thumbprint (the SHA-1 it
+    recomputes itself) and the private key that TLS accepts with it; the key, printed,
+    shows only as `***`."""
+    cert_path, key_path = self_signed_cert(tmp_path)
+    expected = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    thumbprint = expected.fingerprint(hashes.SHA1()).hex().upper()
+    job_env.runbook("tls.sh", CERTIFICATE_SH)
+    async with job_env.engine() as engine:
+        await engine.assets.set_certificate("web-tls", cert_path.read_text() + key_path.read_text())
+        job = await engine.start_job("tls", HOST, {"tls": "web-tls"})
+        finished = await wait_finished(engine, job.id)
+        output = [r.text for r in await engine.streams(job.id, stream="output")]
+    assert finished.status is JobStatus.COMPLETED, output
+    assert output[:3] == [
+        f"thumbprint {thumbprint}",
+        f"sha1 of the certificate {thumbprint}",
+        "TLS accepts the key with the certificate",
+    ]
+    key_lines = [line for line in key_path.read_text().splitlines() if "-----" not in line]
+    assert output[3] == "the key:"
+    printed_key = [line for line in output[4:] if line]  # its trailing newline and printf's
+    assert len(printed_key) == len(key_lines) + 2 and set(printed_key) == {"***"}, output
+    stored = b"".join(p.read_bytes() for p in job_env.settings.data_dir.rglob("*") if p.is_file())
+    assert not [line for line in key_lines if line.encode() in stored]
 
 
 async def test_a_host_error_quoting_a_secret_is_masked(job_env: JobEnv) -> None:

@@ -18,7 +18,7 @@ import asyncssh
 import pytest
 
 from console.assets.model import AssetKind, AssetNotFound, ResolvedAsset, WrongAssetKind
-from console.errors import AuthenticationFailed, ConfigError, HostError, TimedOut
+from console.errors import AuthenticationFailed, HostConfigError, HostError, TimedOut
 from console.inventory.model import Host
 from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
@@ -137,15 +137,19 @@ async def test_missing_or_wrong_kind_asset_fails_that_host_only(users_fleet: Fle
     finally:
         await pool.close()
     assert results[0].ok  # type: ignore[union-attr]
-    assert isinstance(results[1], ConfigError)
-    assert "host02" in str(results[1]) and "'nope'" in str(results[1])
-    assert isinstance(results[2], ConfigError) and "not a credential" in str(results[2])
+    assert isinstance(results[1], HostConfigError) and results[1].kind == "config_error"
+    assert (results[1].host, results[1].detail) == (
+        "host02",
+        "console_credential names credential 'nope', but there is no such asset "
+        "(see `opsconsole assets list`)",
+    )
+    assert isinstance(results[2], HostConfigError) and "not a credential" in str(results[2])
 
 
 async def test_host_level_ansible_user_contradicting_the_credential(users_fleet: Fleet) -> None:
     host = with_vars(users_fleet, users_fleet.hosts[0], console_credential="ops")
     explicit = Host(host.name, host.vars, own_vars=frozenset({"ansible_user"}))
-    with pytest.raises(ConfigError, match=r"ansible_user 'root'.*'opsuser'.*'ops'"):
+    with pytest.raises(HostConfigError, match=r"ansible_user 'root'.*'opsuser'.*'ops'"):
         await run(explicit, pool_with(users_fleet, password_assets(users_fleet)), "true")
 
 
@@ -210,7 +214,7 @@ async def test_unsupported_become_method(users_fleet: Fleet) -> None:
     host = with_vars(
         users_fleet, users_fleet.hosts[0], ansible_become=True, ansible_become_method="su"
     )
-    with pytest.raises(ConfigError, match="ansible_become_method 'su'"):
+    with pytest.raises(HostConfigError, match="ansible_become_method 'su'"):
         await run(host, pool_with(users_fleet, Assets()), "true")
 
 
@@ -218,7 +222,7 @@ async def test_a_become_password_in_the_inventory_is_refused(users_fleet: Fleet)
     host = with_vars(
         users_fleet, users_fleet.hosts[0], ansible_become=True, ansible_become_password="plain"
     )
-    with pytest.raises(ConfigError, match="ansible_become_password is not read") as refused:
+    with pytest.raises(HostConfigError, match="ansible_become_password is not read") as refused:
         await run(host, pool_with(users_fleet, Assets()), "true")
     assert "plain" not in str(refused.value)
 
