@@ -1,8 +1,7 @@
 """Hosts that log in with a credential asset (`console_credential`) and become root with
 sudo (`ansible_become`), on real sshd hosts with a password user (`login_user=True`).
 
-The assets come from a small in-test resolver of `ResolvedAsset`s: what is under test
-is the transport, not the vault."""
+The assets come from a real vault (`AssetVault`) in the test's own data directory."""
 
 from __future__ import annotations
 
@@ -17,9 +16,10 @@ from typing import Any
 import asyncssh
 import pytest
 
-from console.assets.model import AssetKind, AssetNotFound, ResolvedAsset, WrongAssetKind
+from console.assets.vault import AssetVault
 from console.errors import AuthenticationFailed, HostConfigError, HostError, TimedOut
 from console.inventory.model import Host
+from console.store import Store
 from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
 from tests.fleet import LOGIN_UID, LOGIN_USER, Fleet, FleetHost, start_fleet
@@ -30,27 +30,18 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-class Assets:
-    """An AssetResolver over fixed values."""
-
-    def __init__(self, **assets: ResolvedAsset) -> None:
-        self.assets = assets
-
-    def resolve(self, name: str, kind: AssetKind | None = None) -> ResolvedAsset:
-        asset = self.assets.get(name)
-        if asset is None:
-            raise AssetNotFound(f"no asset {name!r}")
-        if kind is not None and asset.kind != kind:
-            raise WrongAssetKind(f"{name!r} is a {asset.kind}")
-        return asset
-
-    def secret_values(self) -> list[str]:
-        return [v for a in self.assets.values() for v in a.secret_values()]
+@pytest.fixture
+def vault(tmp_path: Path) -> Iterator[AssetVault]:
+    data_dir = tmp_path / "data"
+    store = Store(data_dir)
+    try:
+        yield AssetVault(store, data_dir, environ={})
+    finally:
+        store.close()
 
 
-def credential(name: str, **values: str) -> ResolvedAsset:
-    secret = frozenset(values) & {"password", "private_key", "passphrase"}
-    return ResolvedAsset(name, AssetKind.CREDENTIAL, values, secret)
+async def credential(vault: AssetVault, name: str, username: str, **secrets: str) -> None:
+    await vault.set_credential(name, username, **secrets)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +52,7 @@ def users_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         yield started
 
 
-def pool_with(fleet: Fleet, assets: Assets) -> TransportPool:
+def pool_with(fleet: Fleet, assets: AssetVault) -> TransportPool:
     return TransportPool(known_hosts=fleet.known_hosts, ssh_config=[], assets=assets)
 
 
@@ -78,54 +69,57 @@ async def run(
     return status.code, out.decode()
 
 
-def password_assets(fleet: Fleet, **more: ResolvedAsset) -> Assets:
-    ops = credential("ops", username=LOGIN_USER, password=str(fleet.login_password))
-    return Assets(ops=ops, **more)
+async def password_assets(fleet: Fleet, vault: AssetVault) -> AssetVault:
+    await credential(vault, "ops", LOGIN_USER, password=str(fleet.login_password))
+    return vault
 
 
 def with_vars(fleet: Fleet, target: FleetHost, **values: Any) -> Host:
     return host_of(fleet, target, **values)
 
 
-async def test_password_credential_logs_in_as_its_user(users_fleet: Fleet) -> None:
+async def test_password_credential_logs_in_as_its_user(
+    users_fleet: Fleet, vault: AssetVault
+) -> None:
     target = users_fleet.hosts[0]
     host = with_vars(users_fleet, target, console_credential="ops")  # group-like ansible_user
-    code, out = await run(host, pool_with(users_fleet, password_assets(users_fleet)), "id -un")
+    assets = await password_assets(users_fleet, vault)
+    code, out = await run(host, pool_with(users_fleet, assets), "id -un")
     assert (code, out.strip()) == (0, LOGIN_USER)
     assert f"Accepted password for {LOGIN_USER}" in target.log.read_text()
 
 
 async def test_key_credential_with_passphrase_is_used_from_memory(
-    users_fleet: Fleet, tmp_path: Path
+    users_fleet: Fleet, vault: AssetVault
 ) -> None:
     target = users_fleet.hosts[1]
     key = asyncssh.generate_private_key("ssh-ed25519")
     public = key.export_public_key().decode()
     target.run(f"cat >> /home/{LOGIN_USER}/.ssh/authorized_keys", input=public, check=True)
     pem = key.export_private_key("pkcs8-pem", passphrase="key-pass-phrase").decode()
-    assets = Assets(
-        deploy=credential(
-            "deploy", username=LOGIN_USER, private_key=pem, passphrase="key-pass-phrase"
-        )
-    )
+    await credential(vault, "deploy", LOGIN_USER, private_key=pem, passphrase="key-pass-phrase")
     host = with_vars(users_fleet, target, console_credential="deploy")
-    code, out = await run(host, pool_with(users_fleet, assets), "id -un")
+    code, out = await run(host, pool_with(users_fleet, vault), "id -un")
     assert (code, out.strip()) == (0, LOGIN_USER)
     assert f"Accepted publickey for {LOGIN_USER}" in target.log.read_text()
 
 
-async def test_wrong_password_names_the_credential_not_the_password(users_fleet: Fleet) -> None:
-    assets = Assets(ops=credential("ops", username=LOGIN_USER, password="not-the-password"))
+async def test_wrong_password_names_the_credential_not_the_password(
+    users_fleet: Fleet, vault: AssetVault
+) -> None:
+    await credential(vault, "ops", LOGIN_USER, password="not-the-password")
     host = with_vars(users_fleet, users_fleet.hosts[0], console_credential="ops")
     with pytest.raises(AuthenticationFailed) as failed:
-        await run(host, pool_with(users_fleet, assets), "true")
+        await run(host, pool_with(users_fleet, vault), "true")
     assert "credential 'ops'" in str(failed.value)
     assert "not-the-password" not in str(failed.value)
 
 
-async def test_missing_or_wrong_kind_asset_fails_that_host_only(users_fleet: Fleet) -> None:
-    variable = ResolvedAsset("region", AssetKind.VARIABLE, {"value": "eu"})
-    pool = pool_with(users_fleet, password_assets(users_fleet, region=variable))
+async def test_missing_or_wrong_kind_asset_fails_that_host_only(
+    users_fleet: Fleet, vault: AssetVault
+) -> None:
+    await vault.set_variable("region", "eu")
+    pool = pool_with(users_fleet, await password_assets(users_fleet, vault))
     good = with_vars(users_fleet, users_fleet.hosts[0], console_credential="ops")
     missing = with_vars(users_fleet, users_fleet.hosts[1], console_credential="nope")
     wrong = Host("wrongkind", {**missing.vars, "console_credential": "region"})
@@ -146,20 +140,25 @@ async def test_missing_or_wrong_kind_asset_fails_that_host_only(users_fleet: Fle
     assert isinstance(results[2], HostConfigError) and "not a credential" in str(results[2])
 
 
-async def test_host_level_ansible_user_contradicting_the_credential(users_fleet: Fleet) -> None:
+async def test_host_level_ansible_user_contradicting_the_credential(
+    users_fleet: Fleet, vault: AssetVault
+) -> None:
     host = with_vars(users_fleet, users_fleet.hosts[0], console_credential="ops")
     explicit = Host(host.name, host.vars, own_vars=frozenset({"ansible_user"}))
+    assets = await password_assets(users_fleet, vault)
     with pytest.raises(HostConfigError, match=r"ansible_user 'root'.*'opsuser'.*'ops'"):
-        await run(explicit, pool_with(users_fleet, password_assets(users_fleet)), "true")
+        await run(explicit, pool_with(users_fleet, assets), "true")
 
 
-async def test_become_root_with_the_credential_password(users_fleet: Fleet) -> None:
+async def test_become_root_with_the_credential_password(
+    users_fleet: Fleet, vault: AssetVault
+) -> None:
     host = with_vars(
         users_fleet, users_fleet.hosts[0], console_credential="ops", ansible_become=True
     )
     code, out = await run(
         host,
-        pool_with(users_fleet, password_assets(users_fleet)),
+        pool_with(users_fleet, await password_assets(users_fleet, vault)),
         'id -u; echo "$GREETING"; cat',
         env={"GREETING": "hello there"},
         stdin=b"from stdin\n",
@@ -167,18 +166,19 @@ async def test_become_root_with_the_credential_password(users_fleet: Fleet) -> N
     assert (code, out.splitlines()) == (0, ["0", "hello there", "from stdin"])
 
 
-async def test_become_another_user_from_root_login(users_fleet: Fleet) -> None:
+async def test_become_another_user_from_root_login(users_fleet: Fleet, vault: AssetVault) -> None:
     host = with_vars(
         users_fleet, users_fleet.hosts[1], ansible_become="yes", ansible_become_user=LOGIN_USER
     )
-    code, out = await run(host, pool_with(users_fleet, Assets()), "id -u")
+    code, out = await run(host, pool_with(users_fleet, vault), "id -u")
     assert (code, out.strip()) == (0, str(LOGIN_UID))
 
 
-async def test_wrong_become_password_fails_fast_and_clearly(users_fleet: Fleet) -> None:
-    assets = password_assets(
-        users_fleet, sudo=credential("sudo", username="x", password="wrong-sudo-pw")
-    )
+async def test_wrong_become_password_fails_fast_and_clearly(
+    users_fleet: Fleet, vault: AssetVault
+) -> None:
+    assets = await password_assets(users_fleet, vault)
+    await credential(vault, "sudo", "x", password="wrong-sudo-pw")
     host = with_vars(
         users_fleet,
         users_fleet.hosts[0],
@@ -194,7 +194,9 @@ async def test_wrong_become_password_fails_fast_and_clearly(users_fleet: Fleet) 
     assert "wrong-sudo-pw" not in str(failed.value)
 
 
-async def test_become_without_a_password_is_a_clear_error(users_fleet: Fleet) -> None:
+async def test_become_without_a_password_is_a_clear_error(
+    users_fleet: Fleet, vault: AssetVault
+) -> None:
     key = asyncssh.generate_private_key("ssh-ed25519")
     target = users_fleet.hosts[1]
     target.run(
@@ -202,45 +204,49 @@ async def test_become_without_a_password_is_a_clear_error(users_fleet: Fleet) ->
         input=key.export_public_key().decode(),
         check=True,
     )
-    assets = Assets(
-        k=credential("k", username=LOGIN_USER, private_key=key.export_private_key().decode())
-    )
+    await credential(vault, "k", LOGIN_USER, private_key=key.export_private_key().decode())
     host = with_vars(users_fleet, target, console_credential="k", ansible_become=True)
     with pytest.raises(HostError, match="password is required"):
-        await run(host, pool_with(users_fleet, assets), "id -u", timeout=30)
+        await run(host, pool_with(users_fleet, vault), "id -u", timeout=30)
 
 
-async def test_unsupported_become_method(users_fleet: Fleet) -> None:
+async def test_unsupported_become_method(users_fleet: Fleet, vault: AssetVault) -> None:
     host = with_vars(
         users_fleet, users_fleet.hosts[0], ansible_become=True, ansible_become_method="su"
     )
     with pytest.raises(HostConfigError, match="ansible_become_method 'su'"):
-        await run(host, pool_with(users_fleet, Assets()), "true")
+        await run(host, pool_with(users_fleet, vault), "true")
 
 
-async def test_a_become_password_in_the_inventory_is_refused(users_fleet: Fleet) -> None:
+async def test_a_become_password_in_the_inventory_is_refused(
+    users_fleet: Fleet, vault: AssetVault
+) -> None:
     host = with_vars(
         users_fleet, users_fleet.hosts[0], ansible_become=True, ansible_become_password="plain"
     )
     with pytest.raises(HostConfigError, match="ansible_become_password is not read") as refused:
-        await run(host, pool_with(users_fleet, Assets()), "true")
+        await run(host, pool_with(users_fleet, vault), "true")
     assert "plain" not in str(refused.value)
 
 
-async def test_become_timeout_stops_the_commands_on_the_host(users_fleet: Fleet) -> None:
+async def test_become_timeout_stops_the_commands_on_the_host(
+    users_fleet: Fleet, vault: AssetVault
+) -> None:
     target = users_fleet.hosts[0]
     host = with_vars(users_fleet, target, console_credential="ops", ansible_become=True)
     with pytest.raises(TimedOut):
         await run(
             host,
-            pool_with(users_fleet, password_assets(users_fleet)),
+            pool_with(users_fleet, await password_assets(users_fleet, vault)),
             '[ "$(id -u)" = 0 ] && sleep 737; true',
             timeout=3,
         )
     assert gone_on_host(target, "sleep 737")
 
 
-async def test_passwords_are_in_no_process_list_during_the_run(users_fleet: Fleet) -> None:
+async def test_passwords_are_in_no_process_list_during_the_run(
+    users_fleet: Fleet, vault: AssetVault
+) -> None:
     target = users_fleet.hosts[0]
     password = str(users_fleet.login_password)
     host = with_vars(users_fleet, target, console_credential="ops", ansible_become=True)
@@ -254,7 +260,7 @@ async def test_passwords_are_in_no_process_list_during_the_run(users_fleet: Flee
                 ["ps", "-eo", "args"], capture_output=True, text=True
             ).stdout
 
-    pool = pool_with(users_fleet, password_assets(users_fleet))
+    pool = pool_with(users_fleet, await password_assets(users_fleet, vault))
     looking = asyncio.ensure_future(look_while_running())
     code, _ = await run(host, pool, "sleep 3.4242")
     await asyncio.wait_for(looking, 5)
