@@ -24,6 +24,7 @@ PLUGIN_API_CLOSURE = {
     "console",
     "console.errors",
     "console.runbooks",
+    "console.runbooks.asset_env",  # the OPS_PARAM_* names of an asset parameter's values
     "console.runbooks.metadata",
     "console.runbooks.parameters",
     "console.runbooks.plugin_api",
