@@ -29,8 +29,9 @@ from __future__ import annotations
 import difflib
 import random
 import threading
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import asdict
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from console.changes.codec import file_to_dict, package_to_dict, service_to_dict
@@ -99,45 +100,63 @@ def changes_between(old: Snapshot | None, new: Snapshot, now: float) -> list[Cha
 
 
 def _keyed(
-    old: dict[Hashable, Item],
-    new: dict[Hashable, Item],
-    same: Callable[[Item, Item], bool],
-    name: Callable[[Item], str],
+    old: Sequence[Item],
+    new: Sequence[Item],
+    key: Callable[[Item], Hashable],
+    identity: Callable[[Item], Hashable],
     to_dict: Callable[[Item], Any],
 ) -> Iterator[Found]:
-    """Added, removed and modified items of two keyed collections, in key order."""
-    for key in sorted(old.keys() | new.keys(), key=str):
-        before, after = old.get(key), new.get(key)
-        if before is None and after is not None:
-            yield ChangeKind.ADDED, name(after), None, to_dict(after)
-        elif after is None and before is not None:
-            yield ChangeKind.REMOVED, name(before), to_dict(before), None
-        elif before is not None and after is not None and not same(before, after):
-            yield ChangeKind.MODIFIED, name(after), to_dict(before), to_dict(after)
+    """Added, removed and modified items (same key, other identity), in key order.
+    Nothing changed (the usual case) is decided in C: the items in the same order
+    (a collector lists them the same way each time) with equal keys and identities,
+    else key -> identity dicts compared in one `==`."""
+    if _same_in_order(old, new, key, identity):
+        return
+    old_ids = dict(zip(map(key, old), map(identity, old), strict=True))
+    new_ids = dict(zip(map(key, new), map(identity, new), strict=True))
+    if old_ids == new_ids:
+        return
+    modified = {k for k in old_ids.keys() & new_ids.keys() if old_ids[k] != new_ids[k]}
+    touched = sorted((old_ids.keys() ^ new_ids.keys()) | modified, key=str)
+    old_items = dict(zip(map(key, old), old, strict=True))
+    new_items = dict(zip(map(key, new), new, strict=True))
+    for k in touched:
+        before, after = old_items.get(k), new_items.get(k)
+        kind = ChangeKind.MODIFIED if k in modified else ChangeKind.ADDED
+        if after is None:
+            kind = ChangeKind.REMOVED
+        yield (
+            kind,
+            _name_of(k),
+            None if before is None else to_dict(before),
+            None if after is None else to_dict(after),
+        )
 
 
-def _software(old: tuple[Package, ...], new: tuple[Package, ...]) -> Iterator[Found]:
-    versions_before = {(p.name, p.arch): p.version for p in old}
-    versions_after = {(p.name, p.arch): p.version for p in new}
-    if versions_before == versions_after:  # the usual case, decided in C
-        return iter(())
-    return _keyed(
-        {(p.name, p.arch): p for p in old},
-        {(p.name, p.arch): p for p in new},
-        lambda a, b: a.version == b.version,
-        lambda p: p.name,
-        package_to_dict,
+def _same_in_order(
+    old: Sequence[Item],
+    new: Sequence[Item],
+    key: Callable[[Item], Hashable],
+    identity: Callable[[Item], Hashable],
+) -> bool:
+    return (
+        len(old) == len(new)
+        and list(map(key, old)) == list(map(key, new))
+        and list(map(identity, old)) == list(map(identity, new))
     )
 
 
-def _services(old: tuple[Service, ...], new: tuple[Service, ...]) -> Iterator[Found]:
-    return _keyed(
-        {s.name: s for s in old},
-        {s.name: s for s in new},
-        lambda a, b: (a.state, a.enabled) == (b.state, b.enabled),
-        lambda s: s.name,
-        service_to_dict,
-    )
+def _name_of(key: Hashable) -> str:
+    """The change's name from an item key: a package's key is (name, arch)."""
+    return str(key[0]) if isinstance(key, tuple) else str(key)
+
+
+def _software(old: Sequence[Package], new: Sequence[Package]) -> Iterator[Found]:
+    return _keyed(old, new, attrgetter("name", "arch"), attrgetter("version"), package_to_dict)
+
+
+def _services(old: Sequence[Service], new: Sequence[Service]) -> Iterator[Found]:
+    return _keyed(old, new, attrgetter("name"), attrgetter("state", "enabled"), service_to_dict)
 
 
 def _file_identity(tracked: TrackedFile) -> tuple[str, str, str, str, bool]:
@@ -146,12 +165,12 @@ def _file_identity(tracked: TrackedFile) -> tuple[str, str, str, str, bool]:
     return tracked.sha256, tracked.mode, tracked.owner, tracked.group, unreadable
 
 
-def _files(old: tuple[TrackedFile, ...], new: tuple[TrackedFile, ...]) -> Iterator[Found]:
+def _files(old: Sequence[TrackedFile], new: Sequence[TrackedFile]) -> Iterator[Found]:
     return _keyed(
-        {f.path: f for f in old if f.status is not FileStatus.MISSING},
-        {f.path: f for f in new if f.status is not FileStatus.MISSING},
-        lambda a, b: _file_identity(a) == _file_identity(b),
-        lambda f: f.path,
+        [f for f in old if f.status is not FileStatus.MISSING],
+        [f for f in new if f.status is not FileStatus.MISSING],
+        attrgetter("path"),
+        _file_identity,
         file_to_dict,
     )
 
