@@ -186,3 +186,8 @@ def test_unified_diff_of_a_package_upgrade_shows_the_versions() -> None:
     changes = changes_between(snapshot(), new, NOW)
     upgrade = next(c for c in changes if c.change is ChangeKind.MODIFIED)
     assert "-version: 3.0.11-1\n+version: 3.0.13-1\n" in unified_diff(upgrade)
+
+
+def test_the_same_packages_listed_in_another_order_are_no_change() -> None:
+    old = snapshot()
+    assert summary(old, snapshot(software=tuple(reversed(old.software)))) == []
