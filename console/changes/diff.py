@@ -20,8 +20,10 @@ Rules (what a user would call a change, and nothing else):
   a reboot is reported as one `fact modified boot_time` change (before/after the boot
   times) and nothing else.
 
-Speed: everything is keyed in dicts built once per snapshot; identical sections (the
-usual case) are found equal with one C-level dict comparison (see bench/changes).
+Speed: an unchanged section (the usual case) is found equal by comparing its items'
+keys and identities in order, in C; otherwise by dicts keyed by name, so the cost is
+linear whatever changed (bench/changes: ~0.94 s of CPU per 1,000 hosts of 2,000
+packages).
 """
 
 from __future__ import annotations
