@@ -134,16 +134,11 @@ def test_without_a_version_changed_secrets_are_masked_at_once() -> None:
     assert m.mask("later-secret") == "later-secret"
 
 
-def test_many_secrets_stay_fast() -> None:
-    """The hot path: 200 secrets (a few PEM keys among them) over 20 000 lines well
-    within a second, where a plain alternation takes several."""
-    import time
-
+def test_many_secrets_each_masked_among_ordinary_lines() -> None:
+    """200 secrets (a few PEM keys among them): each is found, other text is kept.
+    How fast: bench/masking."""
     secrets = [f"secret-number-{i:04d}-xyz" for i in range(195)] + [PEM + str(i) for i in range(5)]
     m = masker(*secrets)
-    lines = [f"an ordinary line of output, number {i}, with some text" for i in range(20000)]
-    started = time.perf_counter()
-    for line in lines:
-        m.mask(line)
-    assert time.perf_counter() - started < 1.0
+    line = "an ordinary line of output, number 7, with some text"
+    assert m.mask(line) == line
     assert m.mask("x secret-number-0042-xyz") == f"x {MASK}"
