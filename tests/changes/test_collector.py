@@ -3,6 +3,7 @@ what the host itself says, for facts, software, services and tracked files."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import subprocess
 from collections.abc import AsyncIterator, Iterator
@@ -108,7 +109,7 @@ def install_from_local_repo(host: FleetHost, deb: bytes) -> None:
     host.run(
         "mkdir -p /srv/fleet-repo && base64 -d > /srv/fleet-repo/p.deb",
         check=True,
-        input=__import__("base64").b64encode(deb).decode(),
+        input=base64.b64encode(deb).decode(),
     )
     host.run(
         "cd /srv/fleet-repo && dpkg-scanpackages . /dev/null > Packages 2>/dev/null && "
@@ -176,7 +177,8 @@ async def test_text_binary_and_large_files(hosts: Fleet, pool: TransportPool) ->
     host.run(
         "mkdir -p /opt/tracked && printf 'port 22\\nname é\\n' > /opt/tracked/app.conf && "
         "chmod 640 /opt/tracked/app.conf && chown root:daemon /opt/tracked/app.conf && "
-        "head -c 4096 /dev/urandom > /opt/tracked/blob.bin && printf 'x\\0y' >> /opt/tracked/blob.bin && "
+        "head -c 4096 /dev/urandom > /opt/tracked/blob.bin && "
+        "printf 'x\\0y' >> /opt/tracked/blob.bin && "
         "head -c 50M /dev/urandom > /tmp/big.log",
         check=True,
     )
@@ -184,12 +186,8 @@ async def test_text_binary_and_large_files(hosts: Fleet, pool: TransportPool) ->
         hosts, host, pool, TrackedPath("/opt/tracked/*"), TrackedPath("/tmp/big.log")
     )
     files = by_path(snapshot)
-    sums = dict(
-        reversed(line.split())
-        for line in on_host(
-            host, "sha256sum /opt/tracked/app.conf /opt/tracked/blob.bin /tmp/big.log"
-        ).splitlines()
-    )
+    listed = on_host(host, "sha256sum /opt/tracked/app.conf /opt/tracked/blob.bin /tmp/big.log")
+    sums = {path: digest for digest, path in (line.split() for line in listed.splitlines())}
     conf = files["/opt/tracked/app.conf"]
     assert (conf.status, conf.content) == (FileStatus.OK, "port 22\nname é\n")
     assert (conf.mode, conf.owner, conf.group, conf.size) == ("0640", "root", "daemon", 16)
