@@ -108,12 +108,18 @@ def parse_systemd(units: Section, unit_files: Section | None) -> list[Service]:
         name, load, active = fields[:3]
         if load == "not-found" and active != "failed":
             continue
-        state = "masked" if load == "masked" else enabled.get(name, "")
+        state = "masked" if load == "masked" else enabled.get(name, _template_state(name, enabled))
         services[name] = Service(name, active, state, "systemd")
     for name, state in enabled.items():
         if name not in services and not name.endswith("@.service") and state != "alias":
             services[name] = Service(name, "inactive", state, "systemd")
     return sorted(services.values(), key=lambda service: service.name)
+
+
+def _template_state(name: str, enabled: dict[str, str]) -> str:
+    """An instance (`getty@tty1.service`) is listed in the unit files by its template."""
+    prefix, at, _instance = name.partition("@")
+    return enabled.get(f"{prefix}@.service", "") if at else ""
 
 
 _STATUS_ALL = re.compile(r"\s*\[ ([+?-]) \]\s+(\S+)\s*\Z")
