@@ -65,7 +65,7 @@ def parse_facts(sections: dict[str, Section]) -> Facts:
     release = _os_release(sections["os-release"]) if "os-release" in sections else {}
     ipv4, ipv6 = _addresses(sections)
     family = (release.get("ID_LIKE", "").split() or [release.get("ID", "")])[0]
-    facts = sections.get("facts") or Section("facts", "")
+    facts = _get(sections, "facts")
     return Facts(
         hostname=values.get("hostname", ""),
         fqdn=values.get("fqdn", ""),
@@ -76,7 +76,7 @@ def parse_facts(sections: dict[str, Section]) -> Facts:
         arch=values.get("arch", ""),
         cpus=int(_number(facts, values.get("cpus", ""))),
         memory_mb=int(_number(facts, values.get("memtotal_kb", ""))) // 1024,
-        disks=_disks(sections.get("df"), sections.get("mounts")),
+        disks=_disks(_get(sections, "df"), _get(sections, "mounts")),
         ipv4=ipv4,
         ipv6=ipv6,
         uptime_s=int(_number(facts, values.get("uptime", ""))),
@@ -84,6 +84,11 @@ def parse_facts(sections: dict[str, Section]) -> Facts:
         machine_id=values.get("machine_id", ""),
         virtualization=values.get("virtualization", ""),
     )
+
+
+def _get(sections: dict[str, Section], name: str) -> Section:
+    """The section, or an empty one when the host did not print it."""
+    return sections.get(name) or Section(name, "")
 
 
 def _key_values(section: Section) -> dict[str, str]:
@@ -128,20 +133,20 @@ def _unescape_mount(path: str) -> str:
     return re.sub(r"\\([0-7]{3})", lambda match: chr(int(match.group(1), 8)), path)
 
 
-def _disks(df: Section | None, mounts: Section | None) -> tuple[Disk, ...]:
+def _disks(df: Section, mounts: Section) -> tuple[Disk, ...]:
     """`df -P -k` lines with their filesystem type from /proc/mounts; pseudo
     filesystems are left out, one entry per mount point."""
     fstypes: dict[str, str] = {}
-    for line in mounts.lines if mounts else []:
+    for line in mounts.lines:
         parts = line.split()
         if len(parts) < 3:
-            raise mounts.fail("expected device, mount point and type", line)  # type: ignore[union-attr]
+            raise mounts.fail("expected device, mount point and type", line)
         fstypes[_unescape_mount(parts[1])] = parts[2]
     disks: dict[str, Disk] = {}
-    for line in df.lines[1:] if df else []:
+    for line in df.lines[1:]:
         parts = line.split(None, 5)
         if len(parts) != 6 or not (parts[1].isdigit() and parts[2].isdigit()):
-            raise df.fail("expected a `df -P -k` line", line)  # type: ignore[union-attr]
+            raise df.fail("expected a `df -P -k` line", line)
         device, blocks, used, _available, _capacity, mount = parts
         fstype = fstypes.get(mount, "")
         if fstype not in _PSEUDO_FS:
@@ -154,7 +159,9 @@ def _addresses(sections: dict[str, Section]) -> tuple[tuple[str, ...], tuple[str
     if "ip" in sections:
         found = _from_ip(sections["ip"])
     else:
-        found = _from_if_inet6(sections.get("if-inet6")) + _from_fib_trie(sections.get("fib-trie"))
+        found = _from_if_inet6(_get(sections, "if-inet6")) + _from_fib_trie(
+            _get(sections, "fib-trie")
+        )
     unique = list(dict.fromkeys(address for address in found if not address.is_loopback))
     return (
         tuple(str(a) for a in unique if a.version == 4),
@@ -180,22 +187,22 @@ def _from_ip(section: Section) -> list[Address]:
     return found
 
 
-def _from_if_inet6(section: Section | None) -> list[Address]:
+def _from_if_inet6(section: Section) -> list[Address]:
     """/proc/net/if_inet6: 32 hex digits, ifindex, prefix, scope, flags, name."""
     found: list[Address] = []
-    for line in section.lines if section else []:
+    for line in section.lines:
         words = line.split()
         if len(words) != 6 or not re.fullmatch(r"[0-9a-f]{32}", words[0]):
-            raise section.fail("expected an if_inet6 line", line)  # type: ignore[union-attr]
+            raise section.fail("expected an if_inet6 line", line)
         found.append(ipaddress.IPv6Address(bytes.fromhex(words[0])))
     return found
 
 
-def _from_fib_trie(section: Section | None) -> list[Address]:
+def _from_fib_trie(section: Section) -> list[Address]:
     """/proc/net/fib_trie marks each local address with `/32 host LOCAL` under it."""
     found: list[Address] = []
     previous = ""
-    for line in section.lines if section else []:
+    for line in section.lines:
         if line.strip() == "/32 host LOCAL":
             found.append(ipaddress.IPv4Address(previous.split()[-1]))
         previous = line

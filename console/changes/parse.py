@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from console.changes.facts_parse import parse_facts
 from console.changes.model import FileStatus, Package, Service, Snapshot, TrackedFile
@@ -45,11 +46,11 @@ def parse_output(output: bytes, nonce: str, host: str, collected: float) -> Snap
 
 
 def _software(sections: dict[str, Section]) -> Iterator[Package]:
-    dpkg = sections.get("dpkg")
-    for line in dpkg.lines if dpkg else []:
+    dpkg = sections.get("dpkg") or Section("dpkg", "")
+    for line in dpkg.lines:
         fields = line.split("\t")
         if len(fields) != 4:
-            raise dpkg.fail("expected name, version, architecture and status", line)  # type: ignore[union-attr]
+            raise dpkg.fail("expected name, version, architecture and status", line)
         name, version, arch, status = fields
         if status.startswith("ii"):
             yield Package(name.removesuffix(f":{arch}"), version, arch, "dpkg")
@@ -95,10 +96,11 @@ def parse_systemd(units: Section, unit_files: Section | None) -> list[Service]:
     (`x@.service`) and aliases are not services of their own; a `not-found` unit that
     is not failed is a dangling reference, not something installed."""
     enabled: dict[str, str] = {}
-    for line in unit_files.lines if unit_files else []:
+    unit_files = unit_files or Section("systemd-unit-files", "")
+    for line in unit_files.lines:
         fields = line.split()
         if len(fields) < 2:
-            raise unit_files.fail("expected unit and state", line)  # type: ignore[union-attr]
+            raise unit_files.fail("expected unit and state", line)
         enabled[fields[0]] = fields[1]
     services: dict[str, Service] = {}
     for line in units.lines:
@@ -241,22 +243,26 @@ def _read(section: Section, rest: Iterator[Section]) -> TrackedFile:
     end = next(rest, None)
     if end is None or end.name != "file-end" or end.lines:
         raise section.fail("not followed by its file-end marker")
-    stat = {"mode": mode.rjust(4, "0"), "owner": owner, "group": group, "size": int(size)}
-    stat["mtime"] = _number(section, mtime)
+    stat = TrackedFile(
+        path,
+        FileStatus.UNREADABLE,
+        mode=mode.rjust(4, "0"),
+        owner=owner,
+        group=group,
+        size=int(size),
+        mtime=_number(section, mtime),
+    )
     if end.argument != "0":
-        reason = f"reading it failed (exit status {end.argument})"
-        return TrackedFile(path, FileStatus.UNREADABLE, error=reason, **stat)  # type: ignore[arg-type]
+        return replace(stat, error=f"reading it failed (exit status {end.argument})")
     if section.argument == "hash":
         digest = body[0].split()[0] if len(body) == 1 and body[0] else ""
         if not re.fullmatch(r"[0-9a-f]{64}", digest):
             raise section.fail("expected one sha256sum line", body[0] if body else "")
-        return TrackedFile(path, FileStatus.HASH_ONLY, sha256=digest, **stat)  # type: ignore[arg-type]
-    return _with_content(section, path, body, stat)
+        return replace(stat, status=FileStatus.HASH_ONLY, sha256=digest)
+    return _with_content(section, body, stat)
 
 
-def _with_content(
-    section: Section, path: str, body: list[str], stat: dict[str, object]
-) -> TrackedFile:
+def _with_content(section: Section, body: list[str], stat: TrackedFile) -> TrackedFile:
     """Text (UTF-8, no NUL in the first 8 KiB) keeps its content; anything else is
     binary and only hashed, so a diff is never shown of bytes a terminal cannot."""
     try:
@@ -270,8 +276,8 @@ def _with_content(
         except UnicodeDecodeError:
             pass
         else:
-            return TrackedFile(path, FileStatus.OK, sha256=digest, content=text, **stat)  # type: ignore[arg-type]
-    return TrackedFile(path, FileStatus.HASH_ONLY, sha256=digest, **stat)  # type: ignore[arg-type]
+            return replace(stat, status=FileStatus.OK, sha256=digest, content=text)
+    return replace(stat, status=FileStatus.HASH_ONLY, sha256=digest)
 
 
 def _number(section: Section, value: str) -> float:
