@@ -55,7 +55,7 @@ def check_fields(asset: str, fields: Iterable[str]) -> None:
 
 def check_private_key(asset: str, key: str, passphrase: str | None) -> None:
     """The key must open (with its passphrase) as SSH will open it at login time."""
-    import asyncssh
+    from console.ssh_library import asyncssh
 
     try:
         asyncssh.import_private_key(key, passphrase)

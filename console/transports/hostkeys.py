@@ -19,9 +19,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import asyncssh
-
 from console.errors import HostError, HostKeyChanged, HostKeyUnknown
+from console.ssh_library import asyncssh
 
 POLICIES = ("strict", "accept-new", "off")
 _PARSED: dict[tuple[tuple[str, int, int], ...], asyncssh.SSHKnownHosts] = {}

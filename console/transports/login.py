@@ -22,8 +22,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncssh
-
 from console.assets.model import (
     AssetKind,
     AssetNotFound,
@@ -33,6 +31,7 @@ from console.assets.model import (
 )
 from console.errors import AuthenticationFailed, HostConfigError
 from console.inventory.model import BECOME_METHODS, Host
+from console.ssh_library import asyncssh
 
 _PLAIN_BECOME_PASSWORDS = ("ansible_become_password", "ansible_become_pass")
 

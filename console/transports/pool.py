@@ -23,8 +23,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncssh
-
 from console.assets.model import AssetResolver
 from console.errors import (
     AuthenticationFailed,
@@ -37,6 +35,7 @@ from console.errors import (
 )
 from console.inventory.jumps import describe_loop, direct_jump
 from console.inventory.model import Host
+from console.ssh_library import asyncssh
 from console.transports.hostkeys import POLICIES, HostKeyChecker, default_known_hosts
 from console.transports.login import login_for
 from console.transports.ssh_options import SSHOptions, auth_hint, extra_known_hosts

@@ -15,10 +15,9 @@ import shlex
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
-import asyncssh
-
 from console.errors import Cancelled, HostError, TimedOut, Unreachable
 from console.inventory.model import Host
+from console.ssh_library import asyncssh
 from console.transports import remote_shell
 from console.transports.base import ExitStatus, LineCallback, StreamName, Transport
 from console.transports.login import Become, become_for

@@ -11,10 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncssh
-
 from console.errors import AuthenticationFailed
 from console.inventory.model import Host
+from console.ssh_library import asyncssh
 from console.transports.hostkeys import HostKeyChecker
 from console.transports.login import Login
 

@@ -15,9 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import asyncssh
-
 from console.errors import AuthenticationFailed, HostError
+from console.ssh_library import asyncssh
 from console.transports import remote_shell
 from console.transports.base import StreamName
 from console.transports.login import Become
