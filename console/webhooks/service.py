@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 Check = Callable[[str, str, dict[str, str]], None]
 
 
-class _TableStore:
-    """The registry's persistence protocol over one store table."""
+class WebhookTable:
+    """The registry's persistence protocol over the store's `webhooks` table."""
 
     def __init__(self, store: Store) -> None:
         self._table = store.table("webhooks")
@@ -52,7 +52,7 @@ class WebhookService:
     def __init__(self, store: Store, data_dir: Path, url_base: str, check: Check) -> None:
         """`url_base` is where the listener is (or will be) reachable; `check` validates
         a new webhook's runbook, pattern and parameters against the engine."""
-        self.registry = WebhookRegistry(_TableStore(store), SecretBox.for_data_dir(data_dir))
+        self.registry = WebhookRegistry(WebhookTable(store), SecretBox.for_data_dir(data_dir))
         self.registry.load()
         self.url_base = url_base
         self._data_dir = data_dir

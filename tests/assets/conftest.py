@@ -6,23 +6,16 @@ for a text in every file of the data directory."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.serve.conftest import OPSCONSOLE, Site
+from tests.serve.conftest import OPSCONSOLE, Site, site
+
+__all__ = ["site"]  # the serve tests' fixture, shared
 
 RunAssets = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    made = Site(tmp_path)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 @pytest.fixture

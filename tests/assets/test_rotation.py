@@ -19,28 +19,13 @@ from console.assets.vault import AssetVault
 from console.secrets import KEY_FILE, NEXT_KEY_FILE, SecretBox
 from console.store import Store
 from console.webhooks.registry import WebhookRegistry
+from console.webhooks.service import WebhookTable
 from tests.serve.conftest import OPSCONSOLE, Site
 
 ASSETS = 120
 WEBHOOKS = 30
 KILLS = 15
 BODY = b'{"ping": 1}'
-
-
-class TableStore:
-    """WebhookRegistry's persistence over the store's `webhooks` table, as the engine's."""
-
-    def __init__(self, store: Store) -> None:
-        self._table = store.table("webhooks")
-
-    def load(self) -> list[dict[str, Any]]:
-        return list(self._table.all().values())
-
-    def save(self, name: str, record: dict[str, Any]) -> None:
-        self._table.upsert(name, record)
-
-    def delete(self, name: str) -> None:
-        self._table.delete(name)
 
 
 def run(coro: Any) -> Any:
@@ -58,7 +43,7 @@ def fill(data_dir: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
     for i in range(ASSETS):
         values[f"cred{i}"] = f"password-{i}-{random.random()}"
         run(vault.set_credential(f"cred{i}", "u", password=values[f"cred{i}"]))
-    registry = WebhookRegistry(TableStore(store), SecretBox.for_data_dir(data_dir, {}))
+    registry = WebhookRegistry(WebhookTable(store), SecretBox.for_data_dir(data_dir, {}))
     secrets: dict[str, list[str]] = {}
     for i in range(WEBHOOKS):
         secret = f"hmac-{i}-{random.random()}"
@@ -79,7 +64,7 @@ def check_readable(
         vault = AssetVault(store, data_dir, environ={})
         for name, password in values.items():
             assert vault.resolve(name).values["password"] == password
-        registry = WebhookRegistry(TableStore(store), box or SecretBox.for_data_dir(data_dir, {}))
+        registry = WebhookRegistry(WebhookTable(store), box or SecretBox.for_data_dir(data_dir, {}))
         registry.load()
         by_name = {w.name: w for w in registry.all()}
         for name, accepted in secrets.items():

@@ -21,6 +21,13 @@ echo "logged in as $OPS_PARAM_LOGIN_USERNAME"
 """
 
 
+def opsconsole(site: Site, key: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**site.env, "OPSCONSOLE_SECRET_KEY": key}
+    return subprocess.run(
+        [str(OPSCONSOLE), *args], env=env, text=True, capture_output=True, timeout=60
+    )
+
+
 def test_a_wrong_secret_key_is_exit_2_and_no_job(site: Site, assets: RunAssets) -> None:
     site.add_runbook("login.sh", RUNBOOK)
     right = Fernet.generate_key().decode()
@@ -36,33 +43,15 @@ def test_a_wrong_secret_key_is_exit_2_and_no_job(site: Site, assets: RunAssets) 
     assert made.returncode == 0, made.stderr
 
     wrong = Fernet.generate_key().decode()
-    run = subprocess.run(
-        [str(OPSCONSOLE), "run", "login", "localhost", "-p", "login=ops"],
-        env={**site.env, "OPSCONSOLE_SECRET_KEY": wrong},
-        text=True,
-        capture_output=True,
-        timeout=60,
-    )
+    run = opsconsole(site, wrong, "run", "login", "localhost", "-p", "login=ops")
     assert run.returncode == 2, run.stdout + run.stderr
     assert "OPSCONSOLE_SECRET_KEY" in run.stderr
     assert wrong not in run.stderr and right not in run.stderr
 
-    listed = subprocess.run(
-        [str(OPSCONSOLE), "jobs", "list", "--json"],
-        env={**site.env, "OPSCONSOLE_SECRET_KEY": right},
-        text=True,
-        capture_output=True,
-        timeout=60,
-    )
+    listed = opsconsole(site, right, "jobs", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.strip() == "[]"
 
-    good = subprocess.run(
-        [str(OPSCONSOLE), "run", "login", "localhost", "-p", "login=ops"],
-        env={**site.env, "OPSCONSOLE_SECRET_KEY": right},
-        text=True,
-        capture_output=True,
-        timeout=60,
-    )
+    good = opsconsole(site, right, "run", "login", "localhost", "-p", "login=ops")
     assert good.returncode == 0, good.stdout + good.stderr
     assert "logged in as admin" in good.stdout
