@@ -79,6 +79,20 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
+def interleaved_medians(
+    tools: dict[str, list[str]], envs: dict[str, dict[str, str]], runs: int
+) -> dict[str, float]:
+    """Each tool's median over `runs`, run by run in turn after one warm-up each (page
+    cache, ControlPersist), so that every tool meets the same machine noise."""
+    times: dict[str, list[float]] = {name: [] for name in tools}
+    for name, argv in tools.items():
+        timed(argv, envs[name])
+    for _ in range(runs):
+        for name, argv in tools.items():
+            times[name].append(timed(argv, envs[name]))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def close_control_masters(control_dir: Path) -> None:
     """Ansible leaves its ControlPersist masters running for 60 s: end them now."""
     for socket_path in control_dir.glob("*"):
@@ -146,16 +160,11 @@ def bench(
                 subprocess.run(
                     [sys.executable, "-m", "compileall", "-q", str(source / "console")], check=True
                 )
-        times: dict[str, list[float]] = {name: [] for name in tools}
+        envs = {name: ansible_env if name == "ansible" else env for name in tools}
         try:
-            for name, argv in tools.items():  # one warm-up each (page cache, ControlPersist)
-                timed(argv, ansible_env if name == "ansible" else env)
-            for _ in range(runs):
-                for name, argv in tools.items():
-                    times[name].append(timed(argv, ansible_env if name == "ansible" else env))
+            return interleaved_medians(tools, envs, runs)
         finally:
             close_control_masters(control_dir)
-        return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -24,7 +23,7 @@ from bench.fanout.run import (  # noqa: E402
     ANSIBLE_CFG,
     close_control_masters,
     ensure_ansible,
-    timed,
+    interleaved_medians,
 )
 from tests.fleet import start_fleet  # noqa: E402
 
@@ -100,16 +99,11 @@ def bench(count: int, runs: int, ansible: Path | None) -> dict[str, float]:
         if ansible is not None:
             playbook = ansible.with_name("ansible-playbook")
             tools["ansible"] = [str(playbook), "-i", str(inventory), str(Path(tmp) / "collect.yml")]
-        times: dict[str, list[float]] = {name: [] for name in tools}
+        envs = {name: ansible_env if name == "ansible" else env for name in tools}
         try:
-            for name, argv in tools.items():  # one warm-up each (page cache, ControlPersist)
-                timed(argv, ansible_env if name == "ansible" else env)
-            for _ in range(runs):
-                for name, argv in tools.items():
-                    times[name].append(timed(argv, ansible_env if name == "ansible" else env))
+            return interleaved_medians(tools, envs, runs)
         finally:
             close_control_masters(control_dir)
-        return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> int:
