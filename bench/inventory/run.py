@@ -41,7 +41,7 @@ async def main():
     pool = TransportPool(known_hosts=Path(sys.argv[2]), ssh_config=[])
     try:
         snaps = await asyncio.gather(*(
-            collect(transport_for(h, pool), h.name, [("/etc/hostname", True)]) for h in hosts))
+            collect(transport_for(h, pool), h.name, [TrackedPath("/etc/hostname")]) for h in hosts))
     finally:
         await pool.close()
     for s in snaps:
@@ -54,8 +54,9 @@ asyncio.run(main())
 FLOOR = r"""
 import asyncio, sys, yaml, asyncssh
 from console.changes.collector import COMMAND, build_script
+from console.changes.model import TrackedPath
 inv = yaml.safe_load(open(sys.argv[1]))["all"]["children"]["fleet"]["hosts"]
-script = build_script("0" * 32, [("/etc/hostname", True)])
+script = build_script("0" * 32, [TrackedPath("/etc/hostname")])
 async def one(v):
     async with asyncssh.connect(v["ansible_host"], port=v["ansible_port"],
             username=v["ansible_user"], client_keys=[v["ansible_ssh_private_key_file"]],

@@ -19,9 +19,8 @@ import secrets
 import shlex
 import time
 from collections.abc import Iterable
-from typing import NamedTuple
 
-from console.changes.model import Snapshot
+from console.changes.model import Snapshot, TrackedPath
 from console.changes.parse import parse_output
 from console.changes.sections import marker_for
 from console.errors import HostError, UsageError
@@ -31,14 +30,6 @@ DEFAULT_MAX_CONTENT = 1024 * 1024  # 1 MiB: text files up to this keep their con
 DEFAULT_TIMEOUT = 120.0
 COMMAND = "LC_ALL=C; export LC_ALL; exec sh -s"
 _STDERR_KEPT = 20  # lines of stderr quoted when the script itself fails
-
-
-class TrackedPath(NamedTuple):
-    """One entry of what to track on a host: an absolute path or glob, and whether
-    the content of its text files is kept (for diffs) or only their hash."""
-
-    pattern: str
-    keep_content: bool = True
 
 
 class CollectionFailed(HostError):
@@ -181,16 +172,17 @@ sec end
 
 
 def build_script(
-    nonce: str, tracking: Iterable[tuple[str, bool]], max_content: int = DEFAULT_MAX_CONTENT
+    nonce: str, tracking: Iterable[TrackedPath], max_content: int = DEFAULT_MAX_CONTENT
 ) -> bytes:
     """The collector script for one run: `nonce` marks its sections, `tracking` lists
-    (path or glob, keep content) and `max_content` bounds the content kept."""
+    the paths and globs to collect (their host `pattern` is not looked at here) and
+    `max_content` bounds the content kept."""
     if max_content < 0:
         raise UsageError(f"the content size limit must be 0 or more bytes, not {max_content}")
     calls = []
-    for pattern, keep in tracking:
-        _check_pattern(pattern)
-        calls.append(f"track {1 if keep else 0} {shlex.quote(pattern)}")
+    for tracked in tracking:
+        _check_pattern(tracked.path)
+        calls.append(f"track {1 if tracked.content else 0} {shlex.quote(tracked.path)}")
     script = (
         SCRIPT.replace("@MARKER@", marker_for(nonce))
         .replace("@MAX@", str(max_content))
@@ -209,7 +201,7 @@ def _check_pattern(pattern: str) -> None:
 async def collect(
     transport: Transport,
     host_name: str,
-    tracking: Iterable[tuple[str, bool]] = (),
+    tracking: Iterable[TrackedPath] = (),
     max_content: int = DEFAULT_MAX_CONTENT,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Snapshot:

@@ -84,6 +84,17 @@ class Service:
 
 
 @dataclass(frozen=True)
+class TrackedPath:
+    """What to track: an absolute path or glob on the hosts of `pattern`; `content`
+    keeps text content (for diffs), else the files are hashed only. The tracking
+    configuration stores these and the collector takes them, so they are one type."""
+
+    path: str
+    pattern: str = "all"
+    content: bool = True
+
+
+@dataclass(frozen=True)
 class TrackedFile:
     path: str
     status: FileStatus

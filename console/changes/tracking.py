@@ -4,7 +4,7 @@ Kept in store tables (`console.store.tables`), so it survives restarts and is wr
 atomically: `tracked-files` (by path or glob), `change-alerts` (by name) and
 `tracking-settings` (the collection interval). `Tracking` validates every edit and
 raises a UsageError naming what to fix; `files_for` says what to collect on a host
-(the `(path_or_glob, keep_content)` list the collector takes); `matching` says which
+(the `TrackedPath` list the collector takes); `matching` says which
 alerts a change sets off.
 
 An alert's `when` is an AND of `key=value` terms separated by spaces, e.g.
@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from console.changes.model import Change, ChangeKind, ChangeType
+from console.changes.model import Change, ChangeKind, ChangeType, TrackedPath
 from console.errors import UsageError
 from console.inventory.model import Inventory
 from console.inventory.patterns import parse_pattern
@@ -33,16 +33,6 @@ DEFAULT_INTERVAL_S = 15 * 60
 MIN_INTERVAL_S = 60
 WHEN_KEYS = ("type", "change", "name", "host")
 _ALERT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-@dataclass(frozen=True)
-class TrackedPath:
-    """A file or glob to track on the hosts of `pattern`; `content` keeps text content
-    (for diffs), else the files are hashed only."""
-
-    path: str
-    pattern: str = "all"
-    content: bool = True
 
 
 @dataclass(frozen=True)
@@ -137,23 +127,22 @@ class Tracking:
         """The tracked paths and globs, in the order they were added."""
         return [TrackedPath(**doc) for doc in self._files.all().values()]
 
-    def files_for(self, host_name: str, inventory: Inventory) -> list[tuple[str, bool]]:
-        """What to collect on `host_name`: `(path_or_glob, keep_content)` of every
-        tracked path whose pattern selects that host."""
+    def files_for(self, host_name: str, inventory: Inventory) -> list[TrackedPath]:
+        """What to collect on `host_name`: every tracked path whose pattern selects it."""
         return self.files_by_host([host_name], inventory)[host_name]
 
     def files_by_host(
         self, host_names: list[str], inventory: Inventory
-    ) -> dict[str, list[tuple[str, bool]]]:
+    ) -> dict[str, list[TrackedPath]]:
         """`files_for` of many hosts, each pattern selected once (a collection of
         10,000 hosts must not select every pattern 10,000 times)."""
-        plan: dict[str, list[tuple[str, bool]]] = {name: [] for name in host_names}
+        plan: dict[str, list[TrackedPath]] = {name: [] for name in host_names}
         selected: dict[str, set[str]] = {}
         for tracked in self.files():
             if tracked.pattern not in selected:
                 selected[tracked.pattern] = {h.name for h in inventory.select(tracked.pattern)}
             for name in selected[tracked.pattern] & plan.keys():
-                plan[name].append((tracked.path, tracked.content))
+                plan[name].append(tracked)
         return plan
 
     # -- the collection interval ----------------------------------------------------

@@ -29,6 +29,8 @@ COMMAND_MODULES = {
     "schedules": "console.cli.schedules_cmd",
     "webhooks": "console.cli.webhooks_cmd",
     "assets": "console.cli.assets_cmd",
+    "changes": "console.cli.changes_cmd",
+    "tracking": "console.cli.tracking_cmd",
     "serve": "console.cli.serve_cmd",
 }
 # Global options that take a value, so that the value is not read as the command.

@@ -11,6 +11,7 @@ import json
 import sys
 from collections import Counter
 
+from console.cli.inventory_data_cmd import register_actions
 from console.engine.wire import host_to_dict
 from console.errors import EXIT_OK, UsageError
 from console.inventory import Host, Inventory, load_inventory
@@ -53,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     rundeck.add_argument("file", help="Rundeck resources.yaml (map or list form)")
     rundeck.set_defaults(handler=import_rundeck)
+    register_actions(sub, common)
 
 
 def list_hosts(args: argparse.Namespace, settings: Settings) -> int:

@@ -14,8 +14,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from console.changes.codec import change_to_dict
 from console.engine.client import EngineClient
-from console.engine.wire import asset_to_dict
+from console.engine.wire import (
+    asset_to_dict,
+    collection_to_dict,
+    packages_to_dicts,
+    services_to_dicts,
+    tracked_to_dict,
+)
 from console.errors import UsageError
 from console.schedules.model import Schedule
 
@@ -52,13 +59,16 @@ class AdminOperation:
 
 
 def admin_operations(engine: EngineClient, service: str) -> Mapping[str, AdminOperation]:
-    """The operations of `service` (`schedules`, `webhooks`, `assets`); {} for another."""
+    """The operations of `service` (`schedules`, `webhooks`, `assets`, `changes`); {}
+    for another."""
     if service == "schedules":
         return _schedule_operations(engine)
     if service == "webhooks":
         return _webhook_operations(engine)
     if service == "assets":
         return _asset_operations(engine)
+    if service == "changes":
+        return _changes_operations(engine)
     return {}
 
 
@@ -128,6 +138,22 @@ def _asset_operations(engine: EngineClient) -> dict[str, AdminOperation]:
         "delete": _keywords(vault.delete, asset_to_dict),
         "entries": AdminOperation(entries),
         "rotate_key": _keywords(vault.rotate_key, lambda count: count),
+    }
+
+
+def _changes_operations(engine: EngineClient) -> dict[str, AdminOperation]:
+    """`ChangesAdmin`: collection, the latest snapshots, the change log, tracking."""
+    data = engine.changes
+    return {
+        "collect": _keywords(data.collect, lambda found: [collection_to_dict(r) for r in found]),
+        "facts": _keywords(data.facts, lambda facts: facts),
+        "software": _keywords(data.software, packages_to_dicts),
+        "services": _keywords(data.services, services_to_dicts),
+        "changes": _keywords(data.changes, lambda found: [change_to_dict(c) for c in found]),
+        "change": _keywords(data.change, change_to_dict),
+        "add_file": _keywords(data.add_file, tracked_to_dict),
+        "remove_file": _keywords(data.remove_file, tracked_to_dict),
+        "files": _keywords(data.files, lambda found: [tracked_to_dict(t) for t in found]),
     }
 
 

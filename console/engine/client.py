@@ -16,6 +16,8 @@ from console.runbooks.parameters import value_text
 
 if TYPE_CHECKING:  # only annotations: `exec` does not load the schedule and webhook domains
     from console.assets.model import AssetView
+    from console.changes.model import Change, Package, Service, TrackedPath
+    from console.engine.inventory_data import HostCollection
     from console.inventory.model import Host
     from console.jobs.events import EventCallback
     from console.schedules.model import Schedule
@@ -154,6 +156,43 @@ class AssetAdmin(Protocol):
         """Re-encrypt every stored secret under a new key; how many were re-encrypted."""
 
 
+class ChangesAdmin(Protocol):
+    """What `opsconsole inventory collect/facts/software/services`, `changes ...` and
+    `tracking ...` do: `console.engine.inventory_data.InventoryData` in the engine,
+    `console.engine.remote.RemoteChanges` over the control socket."""
+
+    async def collect(self, pattern: str = "all") -> list[HostCollection]:
+        """Collect the pattern's hosts now; one result per host (a failed one says why)."""
+
+    async def facts(self, host: str) -> dict[str, Any]:
+        """The issue's facts JSON of the host's latest snapshot."""
+
+    async def software(self, host: str, text: str | None = None) -> list[Package]: ...
+
+    async def services(self, host: str) -> list[Service]: ...
+
+    async def changes(
+        self,
+        host: str | None = None,
+        type: str | None = None,
+        since: float | None = None,
+        text: str | None = None,
+        limit: int = 200,
+        before_id: str | None = None,
+    ) -> list[Change]:
+        """Newest first; page with `before_id`."""
+
+    async def change(self, change_id: str) -> Change: ...
+
+    async def add_file(
+        self, path: str, pattern: str = "all", content: bool = True
+    ) -> TrackedPath: ...
+
+    async def remove_file(self, path: str) -> TrackedPath: ...
+
+    async def files(self) -> list[TrackedPath]: ...
+
+
 class EngineClient(Protocol):
     """Implemented by `console.engine.core.Engine` (in-process) and
     `console.engine.remote.RemoteClient` (attached); mypy checks both where
@@ -171,6 +210,9 @@ class EngineClient(Protocol):
 
     @property
     def assets(self) -> AssetAdmin: ...
+
+    @property
+    def changes(self) -> ChangesAdmin: ...
 
     def hosts(self, pattern: str = "all") -> list[Host]:
         """Hosts matching an Ansible pattern (raises UsageError for a bad pattern)."""

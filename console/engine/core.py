@@ -46,6 +46,7 @@ from console.transports.pool import TransportPool
 
 if TYPE_CHECKING:  # imported where used: a one-shot engine never loads aiohttp or croniter
     from console.assets.vault import AssetVault
+    from console.engine.inventory_data import InventoryData
     from console.schedules.book import ScheduleBook
     from console.webhooks.service import WebhookService
 
@@ -80,6 +81,7 @@ class Engine:
         self._builder = JobBuilder(self.catalog, self._select_for_job, lambda: self._vault)
         self._services: EngineServices | None = None
         self._vault: AssetVault | None = None
+        self._inventory_data: InventoryData | None = None
         self._accepting = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -189,6 +191,19 @@ class Engine:
         if self._vault is None:
             raise OpsError("this engine has no assets (it is not started)")
         return self._vault
+
+    @property
+    def changes(self) -> InventoryData:
+        """The inventory data and change tracking (`ChangesAdmin`) of a started engine."""
+        if self.store is None:
+            raise OpsError("this engine has no inventory data (it is not started)")
+        if self._inventory_data is None:
+            from console.engine.inventory_data import InventoryData
+
+            self._inventory_data = InventoryData(
+                self.settings.data_dir, self.store, self._inventory.current, self._transport
+            )
+        return self._inventory_data
 
     @property
     def listener_problem(self) -> str | None:

@@ -21,6 +21,7 @@ from console.engine.client import (
     ParameterValue,
     RunbookInfo,
 )
+from console.engine.remote_changes import RemoteChanges
 from console.engine.wire import (
     asset_from_dict,
     error_from_dict,
@@ -54,6 +55,7 @@ class RemoteClient:
         self.schedules = RemoteSchedules(self)
         self.webhooks = RemoteWebhooks(self)
         self.assets = RemoteAssets(self)
+        self.changes = RemoteChanges(self._call)
         self._session: aiohttp.ClientSession | None = None
         self._subscribers: list[EventCallback] = []
         self._events_task: asyncio.Task[None] | None = None

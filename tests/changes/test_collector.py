@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from console.changes import collector
-from console.changes.collector import TrackedPath, collect
-from console.changes.model import FileStatus, Snapshot, TrackedFile
+from console.changes.collector import collect
+from console.changes.model import FileStatus, Snapshot, TrackedFile, TrackedPath
 from console.errors import Unreachable
 from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
@@ -205,7 +205,7 @@ async def test_no_content_and_size_limit_keep_only_the_hash(
     host = hosts.hosts[0]
     host.run("mkdir -p /opt/limits && echo secret > /opt/limits/a && seq 1 1000 > /opt/limits/b")
     transport = transport_for(host_of(hosts, host), pool)
-    tracked = [TrackedPath("/opt/limits/a", keep_content=False), TrackedPath("/opt/limits/b")]
+    tracked = [TrackedPath("/opt/limits/a", content=False), TrackedPath("/opt/limits/b")]
     files = by_path(await collect(transport, host.name, tracked, max_content=100))
     assert files["/opt/limits/a"].status == FileStatus.HASH_ONLY
     assert files["/opt/limits/a"].sha256 == hashlib.sha256(b"secret\n").hexdigest()

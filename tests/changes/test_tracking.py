@@ -67,11 +67,11 @@ def test_tracked_files_persist_and_go_to_the_hosts_of_their_pattern(
         "/etc/nginx/*.conf",
         "/var/lib/pg/big.dat",
     ]
-    assert reopened.files_for("web01", inventory) == [
+    assert [(t.path, t.content) for t in reopened.files_for("web01", inventory)] == [
         ("/etc/passwd", True),
         ("/etc/nginx/*.conf", True),
     ]
-    assert reopened.files_for("db01", inventory) == [
+    assert [(t.path, t.content) for t in reopened.files_for("db01", inventory)] == [
         ("/etc/passwd", True),
         ("/var/lib/pg/big.dat", False),
     ]

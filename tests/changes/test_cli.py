@@ -1,0 +1,167 @@
+"""`opsconsole inventory collect/facts/software`, `changes` and `tracking` as a user runs
+them: real CLI processes, a real isolated sshd fleet (tests/fleet.py), the real store."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.changes.test_collector import PACKAGE, build_deb
+from tests.fleet import Fleet, start_fleet
+
+OPSCONSOLE = Path(sys.executable).with_name("opsconsole")
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs an isolated fleet (root)")
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    with start_fleet(3, tmp_path_factory.mktemp("changes-cli")) as started:
+        yield started
+
+
+@pytest.fixture
+def env(fleet: Fleet, tmp_path: Path) -> dict[str, str]:
+    """A fresh data directory over the fleet's inventory (group `fleet`)."""
+    (tmp_path / "runbooks").mkdir()
+    fleet.inventory(tmp_path / "inventory.yaml")
+    return {
+        **fleet.ssh_env(),
+        "OPSCONSOLE_INVENTORY": str(tmp_path / "inventory.yaml"),
+        "OPSCONSOLE_DATA_DIR": str(tmp_path / "data"),
+        "OPSCONSOLE_RUNBOOKS": str(tmp_path / "runbooks"),
+    }
+
+
+def opsconsole(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(OPSCONSOLE), *args], env=env, text=True, capture_output=True, timeout=300
+    )
+
+
+def ok(env: dict[str, str], *args: str) -> str:
+    done = opsconsole(env, *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def changes(env: dict[str, str], *args: str) -> list[dict[str, object]]:
+    listed: list[dict[str, object]] = json.loads(ok(env, "changes", "list", "--json", *args))
+    return listed
+
+
+def test_collect_then_facts_and_software_of_a_host(fleet: Fleet, env: dict[str, str]) -> None:
+    lines = ok(env, "inventory", "collect", "fleet").splitlines()
+    assert sorted(lines) == [f"{h.name} | ok | 0 changes" for h in fleet.hosts]
+    host = fleet.hosts[1]
+    facts = json.loads(ok(env, "inventory", "facts", host.name, "--json"))
+    assert facts["hostname"] == host.run("hostname", check=True).stdout.strip()
+    assert set(facts) >= {
+        "hostname", "fqdn", "os", "kernel", "arch", "cpus", "memory_mb", "ipv4", "ipv6",
+        "uptime_s", "boot_time", "machine_id", "collected",
+    }  # fmt: skip
+    assert set(facts["os"]) == {"name", "version", "family"}
+    software = json.loads(ok(env, "inventory", "software", host.name, "--json"))
+    listed = host.run("dpkg-query -W -f='${Package} ${db:Status-Abbrev}\\n'", check=True)
+    installed = {line.split()[0] for line in listed.stdout.splitlines() if line.endswith("ii ")}
+    assert {p["name"] for p in software} == installed
+    assert {p["source"] for p in software} == {"dpkg"}
+    narrowed = json.loads(
+        ok(env, "inventory", "software", host.name, "--filter", "openssh", "--json")
+    )
+    assert narrowed and len(narrowed) < len(software)
+    assert all("openssh" in p["name"] for p in narrowed)
+
+
+def test_an_installed_package_is_one_software_added_change_on_that_host(
+    fleet: Fleet, env: dict[str, str], tmp_path: Path
+) -> None:
+    ok(env, "inventory", "collect", "fleet")
+    host = fleet.hosts[0]
+    deb = build_deb(tmp_path)
+    host.run(
+        "base64 -d > /tmp/p.deb && dpkg -i /tmp/p.deb",
+        check=True,
+        input=base64.b64encode(deb).decode(),
+    )
+    try:
+        lines = ok(env, "inventory", "collect", "fleet").splitlines()
+        assert f"{host.name} | ok | 1 change" in lines
+        found = changes(env)
+        assert [(c["host"], c["type"], c["change"], c["name"]) for c in found] == [
+            (host.name, "software", "added", PACKAGE)
+        ]
+    finally:
+        host.run(f"dpkg -P {PACKAGE}", check=True)
+
+
+def test_an_edited_tracked_file_is_a_file_change_shown_as_a_diff(
+    fleet: Fleet, env: dict[str, str]
+) -> None:
+    for host in fleet.hosts:
+        host.run("printf 'welcome\\nport 22\\n' > /etc/motd-test", check=True)
+    assert "tracking /etc/motd-test" in ok(env, "tracking", "add-file", "/etc/motd-test")
+    ok(env, "tracking", "add-file", "/etc/nothing-here.d/*.conf")
+    listed = json.loads(ok(env, "tracking", "list", "--json"))
+    assert [t["path"] for t in listed] == ["/etc/motd-test", "/etc/nothing-here.d/*.conf"]
+    first = ok(env, "inventory", "collect", "fleet")
+    assert "/etc/nothing-here.d/*.conf matched nothing" in first  # said, not an error
+    edited = fleet.hosts[2]
+    edited.run("printf 'welcome\\nport 2222\\n' > /etc/motd-test", check=True)
+    ok(env, "inventory", "collect", "fleet")
+    (change,) = changes(env, "--type", "file")
+    assert (change["host"], change["change"], change["name"]) == (
+        edited.name,
+        "modified",
+        "/etc/motd-test",
+    )
+    shown = ok(env, "changes", "show", str(change["id"])).splitlines()
+    assert "-port 22" in shown and "+port 2222" in shown and " welcome" in shown
+    ok(env, "tracking", "remove-file", "/etc/motd-test")
+    assert "/etc/motd-test" not in ok(env, "tracking", "list")
+
+
+def test_a_host_that_is_down_fails_with_the_reason_and_gets_no_change(
+    fleet: Fleet, env: dict[str, str]
+) -> None:
+    ok(env, "inventory", "collect", "fleet")
+    down = fleet.hosts[1]
+    fleet.stop_host(down.name)
+    try:
+        done = opsconsole(env, "inventory", "collect", "fleet")
+        fleet.hosts[0].run("echo extra > /etc/c3-marker-fact", check=True)
+    finally:
+        fleet.start_host(down.name)
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    (failed,) = [line for line in lines if line.startswith(f"{down.name} |")]
+    assert failed.startswith(f"{down.name} | FAILED | unreachable: ")
+    others = [h.name for h in fleet.hosts if h is not down]
+    assert sorted(line for line in lines if line is not failed) == [
+        f"{name} | ok | 0 changes" for name in others
+    ]
+    assert changes(env, "--host", down.name) == []
+    ok(env, "inventory", "collect", "fleet")  # back: compared with its last good snapshot
+    assert changes(env, "--host", down.name) == []
+
+
+def test_bad_input_is_refused_with_what_to_fix(env: dict[str, str]) -> None:
+    unknown = opsconsole(env, "inventory", "facts", "no-such-host")
+    assert unknown.returncode == 2
+    assert "no host 'no-such-host'" in unknown.stderr
+    relative = opsconsole(env, "tracking", "add-file", "etc/motd")
+    assert relative.returncode == 2
+    assert "not an absolute path" in relative.stderr
+    bad_type = opsconsole(env, "changes", "list", "--type", "sofware")
+    assert bad_type.returncode == 2 and "unknown change type 'sofware'" in bad_type.stderr
+    bad_since = opsconsole(env, "changes", "list", "--since", "yesterday")
+    assert bad_since.returncode == 2 and "--since" in bad_since.stderr
+    missing = opsconsole(env, "changes", "show", "nope")
+    assert missing.returncode == 2 and "no change 'nope'" in missing.stderr
