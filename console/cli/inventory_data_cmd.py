@@ -49,7 +49,7 @@ def register_actions(sub: argparse._SubParsersAction, common: argparse.ArgumentP
 async def _collect(admin: ChangesAdmin, args: argparse.Namespace) -> int:
     results = await admin.collect(args.pattern)
     if args.json:
-        from console.engine.wire import collection_to_dict
+        from console.engine.changes_wire import collection_to_dict
 
         print_json([collection_to_dict(r) for r in results])
     else:
@@ -108,7 +108,7 @@ async def _software(admin: ChangesAdmin, args: argparse.Namespace) -> int:
         return EXIT_FAILED
     packages = await admin.software(args.host, args.filter)
     if args.json:
-        from console.engine.wire import packages_to_dicts
+        from console.engine.changes_wire import packages_to_dicts
 
         print_json(packages_to_dicts(packages))
     else:
@@ -121,7 +121,7 @@ async def _services(admin: ChangesAdmin, args: argparse.Namespace) -> int:
         return EXIT_FAILED
     services = await admin.services(args.host)
     if args.json:
-        from console.engine.wire import services_to_dicts
+        from console.engine.changes_wire import services_to_dicts
 
         print_json(services_to_dicts(services))
     else:

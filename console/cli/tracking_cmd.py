@@ -59,7 +59,7 @@ async def _remove(admin: ChangesAdmin, args: argparse.Namespace) -> int:
 async def _list(admin: ChangesAdmin, args: argparse.Namespace) -> int:
     files = await admin.files()
     if args.json:
-        from console.engine.wire import tracked_to_dict
+        from console.engine.changes_wire import tracked_to_dict
 
         print_json([tracked_to_dict(t) for t in files])
         return EXIT_OK

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.changes.codec import change_to_dict
-from console.engine.client import EngineClient
-from console.engine.wire import (
-    asset_to_dict,
+from console.engine.changes_wire import (
     collection_to_dict,
     packages_to_dicts,
     services_to_dicts,
     tracked_to_dict,
 )
+from console.engine.client import EngineClient
+from console.engine.wire import asset_to_dict
 from console.errors import UsageError
 from console.schedules.model import Schedule
 

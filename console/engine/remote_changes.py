@@ -8,13 +8,13 @@ from typing import Any
 
 from console.changes.codec import change_from_dict
 from console.changes.model import Change, Package, Service, TrackedPath
-from console.engine.inventory_data import HostCollection
-from console.engine.wire import (
+from console.engine.changes_wire import (
     collection_from_dict,
     packages_from_dicts,
     services_from_dicts,
     tracked_from_dict,
 )
+from console.engine.inventory_data import HostCollection
 
 # `RemoteClient._call`: (method, path, JSON body) -> the decoded answer, or the typed error.
 Call = Callable[[str, str, object], Awaitable[Any]]

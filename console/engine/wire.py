@@ -9,10 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from console.assets.model import AssetKind, AssetView
-from console.changes.codec import package_to_dict, service_to_dict
-from console.changes.model import Package, Service, TrackedPath
 from console.engine.client import HostProbe, ParameterInfo, RunbookInfo
-from console.engine.inventory_data import HostCollection
 from console.errors import EXIT_FAILED, ConfigError, OpsError, UsageError
 from console.inventory.model import Host
 from console.jobs.events import EngineEvent
@@ -134,37 +131,3 @@ def asset_from_dict(data: dict[str, Any]) -> AssetView:
             "used_by": tuple(data.get("used_by", ())),
         }
     )
-
-
-def collection_to_dict(result: HostCollection) -> dict[str, Any]:
-    """The shape of `inventory collect --json`: one object per host."""
-    return {**asdict(result), "unmatched": list(result.unmatched)}
-
-
-def collection_from_dict(data: dict[str, Any]) -> HostCollection:
-    return HostCollection(**{**data, "unmatched": tuple(data["unmatched"])})
-
-
-def tracked_to_dict(tracked: TrackedPath) -> dict[str, Any]:
-    """The shape of `tracking list --json`."""
-    return asdict(tracked)
-
-
-def tracked_from_dict(data: dict[str, Any]) -> TrackedPath:
-    return TrackedPath(**data)
-
-
-def packages_to_dicts(packages: list[Package]) -> list[dict[str, Any]]:
-    return [package_to_dict(p) for p in packages]
-
-
-def packages_from_dicts(data: list[dict[str, Any]]) -> list[Package]:
-    return [Package(**p) for p in data]
-
-
-def services_to_dicts(services: list[Service]) -> list[dict[str, Any]]:
-    return [service_to_dict(s) for s in services]
-
-
-def services_from_dicts(data: list[dict[str, Any]]) -> list[Service]:
-    return [Service(**s) for s in data]
