@@ -25,7 +25,7 @@ from console.errors import OpsError, UsageError
 from screens.commands import ASSETS, bindings_for
 from screens.context import client_of
 from screens.format import short_clock
-from screens.forms import FieldRow, FormDialog
+from screens.forms import FieldRow, FormDialog, form_footer
 from screens.vtable import Column, VirtualTable
 
 ASSET_COLUMNS = (
@@ -183,11 +183,7 @@ class AssetDialog(FormDialog[AssetView | None]):
             yield from self._kind_fields()
             if self.view is not None and self.view.secret_fields:
                 yield Static("Secrets are never shown: type them again.", classes="hint")
-            yield Static("", id="asset-error", classes="error")
-            with Horizontal(classes="buttons"):
-                yield Static("", classes="hint keys")
-                yield Button("Save (ctrl+s)", id="asset-save", variant="primary")
-                yield Button("Cancel (esc)", id="asset-cancel")
+            yield from form_footer("asset", "Save")
 
     def _kind_fields(self) -> ComposeResult:
         fields: Mapping[str, Any] = self.view.fields if self.view else {}

@@ -8,12 +8,23 @@ from collections.abc import Awaitable, Callable
 from typing import ClassVar, TypeVar
 
 from textual.actions import SkipAction
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label
+from textual.widgets import Button, Input, Label, Static
 
 ResultT = TypeVar("ResultT")
+
+
+def form_footer(prefix: str, submit: str, hint: str = "") -> ComposeResult:
+    """A form's error line and its buttons: `#PREFIX-error`, `#PREFIX-SUBMIT` (e.g.
+    `#run-start`, bound to ctrl+s) and `#PREFIX-cancel` (Esc)."""
+    yield Static("", id=f"{prefix}-error", classes="error")
+    with Horizontal(classes="buttons"):
+        yield Static(hint, classes="hint keys")
+        yield Button(f"{submit} (ctrl+s)", id=f"{prefix}-{submit.lower()}", variant="primary")
+        yield Button("Cancel (esc)", id=f"{prefix}-cancel")
 
 
 class FieldRow(Horizontal):

@@ -22,7 +22,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.fuzzy import Matcher
 from textual.message import Message
 from textual.widget import Widget
@@ -33,7 +33,7 @@ from console.engine.client import ParameterInfo, RunbookInfo
 from console.errors import OpsError
 from console.jobs.model import Job
 from screens.context import client_of
-from screens.forms import FieldRow, FormDialog
+from screens.forms import FieldRow, FormDialog, form_footer
 
 NAMES_SHOWN = 4  # host names listed after the match count
 HINT_WIDTH = 54  # what fits beside the labels in the 76-column dialog
@@ -125,11 +125,7 @@ class RunDialog(FormDialog[Job | None]):
             yield PatternCount("", id="run-count", classes="hint count")
             yield Label("Parameters", id="run-form-title", classes="section")
             yield VerticalScroll(id="run-form", can_focus=False)
-            yield Static("", id="run-error", classes="error")
-            with Horizontal(classes="buttons"):
-                yield Static("Tab/Enter next field", classes="hint keys")
-                yield Button("Start (ctrl+s)", id="run-start", variant="primary")
-                yield Button("Cancel (esc)", id="run-cancel")
+            yield from form_footer("run", "Start", "Tab/Enter next field")
 
     def on_mount(self) -> None:
         self.set_focus(self.query_one("#run-search", Input))
@@ -301,11 +297,7 @@ class CommandDialog(FormDialog[Job | None]):
             )
             yield PatternCount("", id="cmd-count", classes="hint count")
             yield FieldRow("Command", Input(placeholder="e.g. uptime", id="cmd-command"))
-            yield Static("", id="cmd-error", classes="error")
-            with Horizontal(classes="buttons"):
-                yield Static("Enter in Command starts", classes="hint keys")
-                yield Button("Start (ctrl+s)", id="cmd-start", variant="primary")
-                yield Button("Cancel (esc)", id="cmd-cancel")
+            yield from form_footer("cmd", "Start", "Enter in Command starts")
 
     def on_mount(self) -> None:
         self.query_one("#cmd-count", PatternCount).show(self.initial_pattern)

@@ -69,6 +69,7 @@ class AssetVault:
         self._opened_box: SecretBox | None = None  # opened on first use: no key file before
         self._key_verified = False
         self._secret_cache: list[str] | None = None
+        self._changes = 0  # counts the changes of secret values (see secrets_version)
 
     def __repr__(self) -> str:
         return f"AssetVault({self._data_dir})"
@@ -116,6 +117,15 @@ class AssetVault:
                         values.append(json.dumps(plain, separators=(",", ":")))
             self._secret_cache = values
         return list(self._secret_cache)
+
+    def secrets_version(self) -> int:
+        """Changes when a secret value may have: the masker compares this per line,
+        not the whole list of secrets."""
+        return self._changes
+
+    def _forget_secrets(self) -> None:
+        self._secret_cache = None
+        self._changes += 1
 
     @staticmethod
     def _plain(doc: Mapping[str, Any], field: str, text: str) -> Any:
@@ -214,7 +224,7 @@ class AssetVault:
                 "first, or delete it anyway with --force"
             )
         self._table.delete(name_key(name))
-        self._secret_cache = None
+        self._forget_secrets()
         return view
 
     async def rotate_key(self) -> int:
@@ -266,7 +276,7 @@ class AssetVault:
             "encrypted": bool(secrets),
         }
         self._table.upsert(name_key(name), doc)
-        self._secret_cache = None
+        self._forget_secrets()
         return self._view(doc, self._users())
 
     @staticmethod

@@ -60,7 +60,7 @@ async def _collect(admin: ChangesAdmin, args: argparse.Namespace) -> int:
 
 def _result_line(result: HostCollection) -> str:
     if not result.ok:
-        return f"{result.host} | FAILED | {result.error}"
+        return f"{result.host} | FAILED | {result.error_kind}: {result.error}"
     line = f"{result.host} | ok | {result.changes} change{'' if result.changes == 1 else 's'}"
     for glob in result.unmatched:
         line += f" | {glob} matched nothing"

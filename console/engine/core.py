@@ -106,7 +106,7 @@ class Engine:
                 max_jobs=self.options.max_jobs,
                 max_runs_per_host=self.options.max_runs_per_host,
                 local_env=local_job_env(self.settings),
-                mask=SecretMasker(self._vault.secret_values).mask,
+                mask=SecretMasker(self._vault.secret_values, self._vault.secrets_version).mask,
             )
             if read_only:
                 recover_interrupted(self.store)

@@ -21,7 +21,7 @@ from console.changes.collector import DEFAULT_MAX_CONTENT, collect
 from console.changes.model import Change, Package, Service, Snapshot, TrackedPath
 from console.changes.store import ChangeStore
 from console.changes.tracking import Tracking
-from console.errors import OpsError, UsageError
+from console.errors import HostError, OpsError, UsageError
 from console.inventory.model import Host, Inventory
 from console.store import Store
 from console.transports.base import Transport
@@ -29,12 +29,14 @@ from console.transports.base import Transport
 
 @dataclass(frozen=True)
 class HostCollection:
-    """How one host's collection went: `error` says why it failed (then nothing was
-    recorded); `unmatched` lists tracked globs that matched nothing there."""
+    """How one host's collection went: `error_kind` (a HostError kind such as
+    `unreachable`) and `error` say why it failed (then nothing was recorded);
+    `unmatched` lists tracked globs that matched nothing there."""
 
     host: str
     ok: bool
     changes: int = 0
+    error_kind: str = ""
     error: str = ""
     unmatched: tuple[str, ...] = ()
 
@@ -81,9 +83,10 @@ class InventoryData:
             snapshot = await collect(
                 self._transport(host), host.name, tracked, max_content=self._max_content
             )
+        except HostError as error:
+            return HostCollection(host.name, False, error_kind=error.kind, error=error.detail)
         except OpsError as error:
-            kind, detail = getattr(error, "kind", "error"), getattr(error, "detail", str(error))
-            return HostCollection(host.name, ok=False, error=f"{kind}: {detail}")
+            return HostCollection(host.name, False, error_kind="error", error=str(error))
         changes = await asyncio.to_thread(self.store.record, snapshot)
         return HostCollection(host.name, True, len(changes), unmatched=snapshot.unmatched)
 

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import asyncssh
 import pytest
 
+from console.assets.masking import MASK, SecretMasker
 from console.assets.model import AssetKind, AssetNotFound, WrongAssetKind
 from console.assets.vault import AssetVault
 from console.errors import UsageError
@@ -150,3 +151,13 @@ def test_a_key_with_a_wrong_or_missing_passphrase_is_refused(vault: AssetVault) 
             run(vault.set_credential("k", "u", private_key=locked.decode(), passphrase=passphrase))
     run(vault.set_credential("k", "u", private_key=locked.decode(), passphrase="the-right-one"))
     assert vault.resolve("k").values["passphrase"] == "the-right-one"
+
+
+def test_the_engines_masker_follows_the_vault(vault: AssetVault) -> None:
+    """As the engine builds it: secrets set or deleted after the first line count."""
+    masker = SecretMasker(vault.secret_values, vault.secrets_version)
+    assert masker.mask(f"pw {PASSWORD}") == f"pw {PASSWORD}"
+    run(vault.set_credential("db", "admin", password=PASSWORD))
+    assert masker.mask(f"pw {PASSWORD}") == f"pw {MASK}"
+    run(vault.delete("db"))
+    assert masker.mask(f"pw {PASSWORD}") == f"pw {PASSWORD}"

@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from console.cli.exec_job import HostResult
 from console.errors import HostError
 from console.inventory.model import Host
 from console.transports.factory import transport_for
@@ -47,26 +47,15 @@ def gone_on_host(fleet_host: FleetHost, marker: str) -> bool:
     return fleet_host.run(f"pgrep -f '{pattern}'").returncode == 1
 
 
-@dataclass(frozen=True)
-class RunResult:
-    """One host's run: `status` is `ok`, `failed` (non-zero exit) or a HostError kind."""
-
-    host: str
-    status: str
-    exit_code: int | None
-    stdout: str
-    stderr: str
-    duration: float
-    error: dict[str, str] | None = None
-
-
-async def run_on_hosts(hosts: Sequence[Host], command: str, pool: TransportPool) -> list[RunResult]:
+async def run_on_hosts(
+    hosts: Sequence[Host], command: str, pool: TransportPool
+) -> list[HostResult]:
     """`command` on every host at once through `pool`, one result per host in order:
     the transports alone, without the engine's runner around them."""
     return list(await asyncio.gather(*(_run_on_host(host, command, pool) for host in hosts)))
 
 
-async def _run_on_host(host: Host, command: str, pool: TransportPool) -> RunResult:
+async def _run_on_host(host: Host, command: str, pool: TransportPool) -> HostResult:
     output = {"stdout": bytearray(), "stderr": bytearray()}
     started = time.monotonic()
     try:
@@ -75,8 +64,8 @@ async def _run_on_host(host: Host, command: str, pool: TransportPool) -> RunResu
         )
     except HostError as exc:
         failure = {"kind": exc.kind, "message": exc.detail}
-        return RunResult(host.name, exc.kind, None, "", "", time.monotonic() - started, failure)
-    return RunResult(
+        return HostResult(host.name, exc.kind, None, "", "", time.monotonic() - started, failure)
+    return HostResult(
         host.name,
         "ok" if status.ok else "failed",
         status.code,
