@@ -2,7 +2,7 @@
 
 Kept in store tables (`console.store.tables`), so it survives restarts and is written
 atomically: `tracked-files` (by path or glob), `change-alerts` (by name) and
-`tracking-settings` (the collection interval). `Tracking` validates every edit and
+`tracking-settings` (the collection interval, or None: off). `Tracking` validates every edit and
 raises a UsageError naming what to fix; `files_for` says what to collect on a host
 (the `TrackedPath` list the collector takes); `matching` says which
 alerts a change sets off.
@@ -147,13 +147,17 @@ class Tracking:
 
     # -- the collection interval ----------------------------------------------------
 
-    def interval(self) -> float:
-        """Seconds between collections (default 15 minutes)."""
+    def interval(self) -> float | None:
+        """Seconds between a host's collections (default 15 minutes); None when the
+        periodic collection is off (`tracking interval off`)."""
         doc = self._settings.get("interval")
-        return float(doc["seconds"]) if doc else float(DEFAULT_INTERVAL_S)
+        if doc is None:
+            return float(DEFAULT_INTERVAL_S)
+        return None if doc["seconds"] is None else float(doc["seconds"])
 
-    def set_interval(self, seconds: float) -> None:
-        if seconds < MIN_INTERVAL_S:
+    def set_interval(self, seconds: float | None) -> None:
+        """None turns the periodic collection off; `inventory collect` still works."""
+        if seconds is not None and seconds < MIN_INTERVAL_S:
             raise UsageError(
                 f"a collection interval of {seconds:g}s is too short (at least {MIN_INTERVAL_S}s)"
             )
@@ -171,12 +175,7 @@ class Tracking:
     ) -> Alert:
         """Start `runbook` (on `pattern`, else the changed host) when a change matches
         `when`. The runbook's existence is the caller's to check (it has the catalog)."""
-        if not _ALERT_NAME.match(name):
-            raise UsageError(
-                f"{name!r} is not an alert name (letters, digits, '_', '.', '-'; up to 64)"
-            )
-        if self._alerts.get(name) is not None:
-            raise UsageError(f"alert {name!r} exists already (remove it first to change it)")
+        self.check_alert_name(name)
         parse_when(when)
         if not runbook:
             raise UsageError(f"alert {name!r} needs a --runbook")
@@ -185,6 +184,15 @@ class Tracking:
         alert = Alert(name, when, runbook, pattern, dict(parameters or {}))
         self._alerts.upsert(name, {**asdict(alert), "parameters": dict(alert.parameters)})
         return alert
+
+    def check_alert_name(self, name: str) -> None:
+        """A well-formed name no other alert has."""
+        if not _ALERT_NAME.match(name):
+            raise UsageError(
+                f"{name!r} is not an alert name (letters, digits, '_', '.', '-'; up to 64)"
+            )
+        if self._alerts.get(name) is not None:
+            raise UsageError(f"alert {name!r} exists already (remove it first to change it)")
 
     def remove_alert(self, name: str) -> None:
         if not self._alerts.delete(name):

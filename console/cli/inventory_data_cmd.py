@@ -2,7 +2,10 @@
 
 `collect` runs the collector on a pattern's hosts now, one result line per host (exit
 1 when one failed); the others read a host's latest snapshot, `--refresh` collecting
-it first. Every answer comes from the engine (attached or in-process).
+it first. Every answer comes from the engine (attached or in-process). Jobs that
+alerts start during `collect` run in the engine that collected: an in-process engine
+ends with the command, so the command then waits for them (a running `serve` keeps
+them, so an attached command does not).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ def register_actions(sub: argparse._SubParsersAction, common: argparse.ArgumentP
     )
     collect.add_argument("pattern", nargs="?", default="all", help="target pattern")
     collect.add_argument("--json", action="store_true", help="print a JSON array")
-    collect.set_defaults(handler=admin_handler(_changes, _collect))
+    collect.set_defaults(handler=admin_handler(lambda client: client, _collect))
     for name, about, operation in (
         ("facts", "a host's facts from its latest collection", _facts),
         ("software", "a host's installed packages", _software),
@@ -46,8 +49,8 @@ def register_actions(sub: argparse._SubParsersAction, common: argparse.ArgumentP
         one.set_defaults(handler=admin_handler(_changes, operation))
 
 
-async def _collect(admin: ChangesAdmin, args: argparse.Namespace) -> int:
-    results = await admin.collect(args.pattern)
+async def _collect(client: EngineClient, args: argparse.Namespace) -> int:
+    results = await client.changes.collect(args.pattern)
     if args.json:
         from console.engine.changes_wire import collection_to_dict
 
@@ -55,7 +58,23 @@ async def _collect(admin: ChangesAdmin, args: argparse.Namespace) -> int:
     else:
         for result in results:
             print(printable(_result_line(result)))
+    if not client.is_attached:
+        await _wait_for_alert_jobs(client, [j for r in results for j in r.alert_jobs])
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+
+
+async def _wait_for_alert_jobs(client: EngineClient, job_ids: list[str]) -> None:
+    """Alert jobs of an in-process engine end with it: see them through first."""
+    if not job_ids:
+        return
+    import sys
+
+    from console.engine.follow import JobFollower
+
+    async with JobFollower(client) as follower:
+        for job_id in job_ids:
+            job = await follower.follow(job_id)
+            print(f"alert job {job.id} ({job.runbook}): {job.status.value}", file=sys.stderr)
 
 
 def _result_line(result: HostCollection) -> str:
@@ -64,6 +83,8 @@ def _result_line(result: HostCollection) -> str:
     line = f"{result.host} | ok | {result.changes} change{'' if result.changes == 1 else 's'}"
     for glob in result.unmatched:
         line += f" | {glob} matched nothing"
+    if result.alert_jobs:
+        line += f" | alerts started job {', '.join(result.alert_jobs)}"
     return line
 
 

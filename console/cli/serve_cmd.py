@@ -31,6 +31,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     parser.add_argument("--max-runs-per-host", type=int, metavar="N")
     parser.add_argument("--forks", type=int, metavar="N", help="commands running at once")
     parser.add_argument(
+        "--no-collection",
+        action="store_true",
+        help="do not collect inventory data periodically (`tracking interval`)",
+    )
+    parser.add_argument(
         "--until-idle", action="store_true", help="exit once no job has run for a few seconds"
     )
     parser.set_defaults(handler=serve_command)
@@ -44,6 +49,7 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     logs.configure()
     options = options_from_env(
         triggers=not args.until_idle,
+        collection=not (args.until_idle or args.no_collection),
         listen=args.listen,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,

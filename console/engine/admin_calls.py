@@ -16,6 +16,7 @@ from typing import Any
 
 from console.changes.codec import change_to_dict
 from console.engine.changes_wire import (
+    alert_to_dict,
     collection_to_dict,
     packages_to_dicts,
     services_to_dicts,
@@ -154,6 +155,11 @@ def _changes_operations(engine: EngineClient) -> dict[str, AdminOperation]:
         "add_file": _keywords(data.add_file, tracked_to_dict),
         "remove_file": _keywords(data.remove_file, tracked_to_dict),
         "files": _keywords(data.files, lambda found: [tracked_to_dict(t) for t in found]),
+        "interval": _keywords(data.interval, lambda seconds: seconds),
+        "set_interval": _keywords(data.set_interval, lambda seconds: seconds),
+        "add_alert": _keywords(data.add_alert, alert_to_dict),
+        "remove_alert": _keywords(data.remove_alert, alert_to_dict),
+        "alerts": _keywords(data.alerts, lambda found: [alert_to_dict(a) for a in found]),
     }
 
 

@@ -9,16 +9,27 @@ from typing import Any
 
 from console.changes.codec import package_to_dict, service_to_dict
 from console.changes.model import Package, Service, TrackedPath
+from console.changes.tracking import Alert
 from console.engine.inventory_data import HostCollection
 
 
 def collection_to_dict(result: HostCollection) -> dict[str, Any]:
     """The shape of `inventory collect --json`: one object per host."""
-    return {**asdict(result), "unmatched": list(result.unmatched)}
+    return {
+        **asdict(result),
+        "unmatched": list(result.unmatched),
+        "alert_jobs": list(result.alert_jobs),
+    }
 
 
 def collection_from_dict(data: dict[str, Any]) -> HostCollection:
-    return HostCollection(**{**data, "unmatched": tuple(data["unmatched"])})
+    return HostCollection(
+        **{
+            **data,
+            "unmatched": tuple(data["unmatched"]),
+            "alert_jobs": tuple(data["alert_jobs"]),
+        }
+    )
 
 
 def tracked_to_dict(tracked: TrackedPath) -> dict[str, Any]:
@@ -44,3 +55,12 @@ def services_to_dicts(services: list[Service]) -> list[dict[str, Any]]:
 
 def services_from_dicts(data: list[dict[str, Any]]) -> list[Service]:
     return [Service(**s) for s in data]
+
+
+def alert_to_dict(alert: Alert) -> dict[str, Any]:
+    """The shape of `tracking alerts --json`."""
+    return {**asdict(alert), "parameters": dict(alert.parameters)}
+
+
+def alert_from_dict(data: dict[str, Any]) -> Alert:
+    return Alert(**data)

@@ -17,6 +17,7 @@ from console.runbooks.parameters import value_text
 if TYPE_CHECKING:  # only annotations: `exec` does not load the schedule and webhook domains
     from console.assets.model import AssetView
     from console.changes.model import Change, Package, Service, TrackedPath
+    from console.changes.tracking import Alert
     from console.engine.inventory_data import HostCollection
     from console.inventory.model import Host
     from console.jobs.events import EventCallback
@@ -191,6 +192,24 @@ class ChangesAdmin(Protocol):
     async def remove_file(self, path: str) -> TrackedPath: ...
 
     async def files(self) -> list[TrackedPath]: ...
+
+    async def interval(self) -> float | None:
+        """Seconds between a host's periodic collections; None: off."""
+
+    async def set_interval(self, seconds: float | None) -> float | None: ...
+
+    async def add_alert(
+        self,
+        name: str,
+        when: str,
+        runbook: str,
+        pattern: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> Alert: ...
+
+    async def remove_alert(self, name: str) -> Alert: ...
+
+    async def alerts(self) -> list[Alert]: ...
 
 
 class EngineClient(Protocol):

@@ -77,8 +77,9 @@ def reader_options() -> EngineOptions:
 
 def console_options(**overrides: Any) -> EngineOptions:
     """The console's own engine owns the data directory like `serve` does, so it also
-    fires schedules and serves webhooks; a busy webhook port must not stop the UI."""
-    return options_from_env(triggers=True, listener_required=False, **overrides)
+    fires schedules, serves webhooks and collects inventory data; a busy webhook port
+    must not stop the UI."""
+    return options_from_env(triggers=True, collection=True, listener_required=False, **overrides)
 
 
 @asynccontextmanager

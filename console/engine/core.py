@@ -117,6 +117,7 @@ class Engine:
             self._services = EngineServices(
                 EngineParts(
                     self,
+                    lambda: self.changes,
                     self.settings.data_dir,
                     self.store,
                     self._writer,
@@ -201,7 +202,12 @@ class Engine:
             from console.engine.inventory_data import InventoryData
 
             self._inventory_data = InventoryData(
-                self.settings.data_dir, self.store, self._inventory.current, self._transport
+                self.settings.data_dir,
+                self.store,
+                self._inventory.current,
+                self._transport,
+                start_job=self.start_job,
+                check_alert=self._builder.check_target,
             )
         return self._inventory_data
 
@@ -281,6 +287,7 @@ class Engine:
         timeout: float | None = None,
         started_by: str | None = None,
         parent_token: str | None = None,
+        change_data: dict[str, Any] | None = None,
     ) -> Job:
         """`started_by`: the user the control API vouches for (its peer's uid); without
         it, `default_starter` (this engine's user, or the schedule, webhook or parent).
@@ -295,6 +302,7 @@ class Engine:
             trigger_ref,
             webhook_data,
             started_by=started_by,
+            change_data=change_data,
         )
         await self._submit(job, work, timeout or book_timeout)
         return job.copy()  # the runner's live job is the runner's own

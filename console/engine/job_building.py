@@ -12,6 +12,7 @@ of a connection parameter `db` and a parameter `db_token`)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -27,6 +28,12 @@ from console.runbooks.parameters import Parameter, env_names, parse_values, to_t
 from console.runbooks.plugin_api import Invocation, TargetInfo
 
 COMMAND_RUNBOOK = "(command)"
+# What a trigger hands a runbook beside its parameters, kept on the job as parameters
+# of these names (so the job shows them) but never typed and never passed as one.
+WEBHOOK_DATA = "WebhookData"
+CHANGE_DATA = "ChangeData"
+TRIGGER_DATA = (WEBHOOK_DATA, CHANGE_DATA)
+CHANGE_DATA_VARIABLE = "OPS_CHANGE_DATA"
 
 
 class JobBuilder:
@@ -54,6 +61,7 @@ class JobBuilder:
         job_id: str | None = None,
         created: float | None = None,
         started_by: str | None = None,
+        change_data: dict[str, Any] | None = None,
     ) -> tuple[Job, Work, float | None]:
         """A new Queued job of a runbook, its work and the runbook's timeout. Raises
         OpsError when the runbook, its parameters or the pattern do not fit."""
@@ -61,7 +69,9 @@ class JobBuilder:
         params = parse_values(book.metadata.parameters, raw_parameters, book.name)
         self.asset_env(book, params)  # every asset exists and is of its kind
         if webhook_data is not None:
-            params["WebhookData"] = webhook_data
+            params[WEBHOOK_DATA] = webhook_data
+        if change_data is not None:
+            params[CHANGE_DATA] = change_data
         hosts = self.select(pattern)
         job = Job(
             id=job_id or new_job_id(),
@@ -96,11 +106,13 @@ class JobBuilder:
         )
         return job, command_work(command)
 
-    def check_target(self, runbook: str, pattern: str, raw: Mapping[str, str]) -> None:
-        """A schedule or webhook is checked when created, not first when it fires."""
+    def check_target(self, runbook: str, pattern: str | None, raw: Mapping[str, str]) -> None:
+        """A schedule, webhook or alert is checked when created, not first when it
+        fires. `pattern` None: the hosts are known only then (an alert's changed host)."""
         book = self.catalog.get(runbook)
         self.asset_env(book, parse_values(book.metadata.parameters, raw, book.name))
-        self.select(pattern)
+        if pattern is not None:
+            self.select(pattern)
 
     def work_for(self, job: Job) -> Work:
         """The work of a stored job (one queued when an engine stopped)."""
@@ -110,21 +122,24 @@ class JobBuilder:
 
     def raw_parameters(self, job: Job) -> dict[str, str]:
         """A runbook job's parameters as the text they were given in, to start it
-        again (WebhookData is the request's, not a parameter anyone types)."""
+        again (WebhookData and ChangeData are the trigger's, not parameters anyone types)."""
         specs = self.catalog.get(job.runbook).metadata.parameters
         return {
             name: to_text(specs.get(name) or Parameter(name), value)
             for name, value in job.parameters.items()
-            if name != "WebhookData"
+            if name not in TRIGGER_DATA
         }
 
     def _runbook_work(self, book: Runbook, params: dict[str, Any]) -> Work:
-        webhook_data = params.get("WebhookData")
-        script_params = {k: v for k, v in params.items() if k != "WebhookData"}
+        webhook_data = params.get(WEBHOOK_DATA)
+        change_data = params.get(CHANGE_DATA)
+        script_params = {k: v for k, v in params.items() if k not in TRIGGER_DATA}
 
         def build(host: Host, workdir: str) -> Invocation:
             target = TargetInfo.from_host(host)
             env = self.asset_env(book, script_params)
+            if change_data is not None:  # as JSON, like OPS_WEBHOOK_DATA (a file when big)
+                env[CHANGE_DATA_VARIABLE] = json.dumps(change_data, separators=(",", ":"))
             return self.catalog.build_invocation(
                 book, script_params, target, workdir, webhook_data, asset_env=env
             )

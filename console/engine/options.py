@@ -17,6 +17,9 @@ class EngineOptions:
     # The scheduler and the webhook listener run in long-lived engines (serve, the
     # console); a one-shot CLI engine only runs the jobs it was asked for.
     triggers: bool = False
+    # With triggers: collect every host each `tracking interval` (change tracking).
+    # `serve --no-collection` and engines of tests that do not want it turn it off.
+    collection: bool = False
     listen: str = "127.0.0.1:8080"
     # serve fails when it cannot listen; the console starts anyway (and says why).
     listener_required: bool = True

@@ -3,12 +3,14 @@ control socket (`POST /admin/changes/{operation}`, see `console.engine.admin_cal
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from console.changes.codec import change_from_dict
 from console.changes.model import Change, Package, Service, TrackedPath
+from console.changes.tracking import Alert
 from console.engine.changes_wire import (
+    alert_from_dict,
     collection_from_dict,
     packages_from_dicts,
     services_from_dicts,
@@ -74,3 +76,35 @@ class RemoteChanges:
 
     async def files(self) -> list[TrackedPath]:
         return [tracked_from_dict(t) for t in await self._admin("files")]
+
+    async def interval(self) -> float | None:
+        seconds: float | None = await self._admin("interval")
+        return seconds
+
+    async def set_interval(self, seconds: float | None) -> float | None:
+        now: float | None = await self._admin("set_interval", seconds=seconds)
+        return now
+
+    async def add_alert(
+        self,
+        name: str,
+        when: str,
+        runbook: str,
+        pattern: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> Alert:
+        added = await self._admin(
+            "add_alert",
+            name=name,
+            when=when,
+            runbook=runbook,
+            pattern=pattern,
+            parameters=dict(parameters or {}),
+        )
+        return alert_from_dict(added)
+
+    async def remove_alert(self, name: str) -> Alert:
+        return alert_from_dict(await self._admin("remove_alert", name=name))
+
+    async def alerts(self) -> list[Alert]:
+        return [alert_from_dict(a) for a in await self._admin("alerts")]

@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from console.engine.control import ControlServer, ServedEngine
+    from console.engine.inventory_data import InventoryData
     from console.engine.options import EngineOptions
+    from console.engine.periodic_collection import PeriodicCollection
     from console.schedules.book import ScheduleBook
     from console.schedules.model import Schedule
     from console.schedules.scheduler import Scheduler
@@ -52,6 +54,7 @@ class EngineParts:
     """What the services share with the engine that owns them."""
 
     client: ServedEngine  # the engine itself, as the control API serves it
+    inventory_data: Callable[[], InventoryData]  # the engine's, made at first use
     data_dir: Path
     store: Store
     writer: StoreWriter
@@ -72,6 +75,7 @@ class EngineServices:
         self.schedules: ScheduleBook | None = None
         self.webhooks: WebhookService | None = None
         self._scheduler: Scheduler | None = None
+        self._collection: PeriodicCollection | None = None
         self._retention: asyncio.Task[None] | None = None
         self._later: asyncio.Task[None] | None = None
         self.listener_problem: str | None = None
@@ -125,6 +129,11 @@ class EngineServices:
         self._scheduler = Scheduler(book, self, book, book)
         self._scheduler.start()
         self._retention = asyncio.create_task(self._retention_forever(), name="retention")
+        if opts.collection:
+            from console.engine.periodic_collection import PeriodicCollection
+
+            self._collection = PeriodicCollection(parts.inventory_data)
+            self._collection.start()
         parts.events.subscribe(self._on_event_for_scheduler)
         try:
             await self.webhooks.start_listener(
@@ -161,17 +170,23 @@ class EngineServices:
         return [
             ("webhook listener", self.webhooks and self.webhooks.stop_listener),
             ("scheduler", self._scheduler and self._scheduler.stop),
+            ("periodic collection", self._collection and self._collection.stop),
             ("control API", self.control and self.control.stop),
         ]
 
     async def _retention_forever(self) -> None:
-        """Azure keeps 30 days of jobs; so do we, checked at start and then daily."""
-        store = self._parts.store
+        """Azure keeps 30 days of jobs and of changes; so do we, checked at start and
+        then daily."""
+        store, days = self._parts.store, self._options.retention_days
         while True:
             try:
                 removed = await asyncio.to_thread(store.apply_retention)
                 if removed:
                     log.info("retention removed old jobs", extra={"removed": removed})
+                data = self._parts.inventory_data()
+                removed = await asyncio.to_thread(data.apply_retention, days)
+                if removed:
+                    log.info("retention removed old changes", extra={"removed": removed})
             except OpsError as exc:
                 log.warning("retention failed: %s", exc)
             except Exception:  # a bug: logged, and tried again at the next interval

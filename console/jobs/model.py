@@ -94,6 +94,7 @@ class Trigger(StrEnum):
     SCHEDULE = "schedule"
     WEBHOOK = "webhook"
     PARENT = "parent"  # a running job started this one
+    ALERT = "alert"  # a change-tracking alert (trigger_ref: the alert's name)
 
 
 UNKNOWN_STARTER = "unknown"  # jobs stored before `started_by` was recorded
@@ -109,8 +110,13 @@ def user_name(uid: int) -> str:
 
 def default_starter(trigger: Trigger, trigger_ref: str | None) -> str:
     """Who started a job when no other process vouches for someone: the schedule, the
-    webhook or the parent job that fired it, else the user this engine runs as."""
-    prefix = {Trigger.SCHEDULE: "schedule", Trigger.WEBHOOK: "webhook", Trigger.PARENT: "job"}
+    webhook, the parent job or the alert that fired it, else the user this engine runs as."""
+    prefix = {
+        Trigger.SCHEDULE: "schedule",
+        Trigger.WEBHOOK: "webhook",
+        Trigger.PARENT: "job",
+        Trigger.ALERT: "alert",
+    }
     if trigger in prefix:
         return f"{prefix[trigger]}:{trigger_ref}"
     return user_name(os.getuid())

@@ -83,11 +83,12 @@ class JobEnv:
         return await asyncio.to_thread(self.cli, *args, timeout=timeout)
 
     def serve(self, *args: str) -> subprocess.Popen[bytes]:
-        """A real `opsconsole serve` process on this data dir, once its engine started."""
+        """A real `opsconsole serve` process on this data dir, once its engine started
+        (its periodic collection off: these tests count the fleet's runs)."""
         log_path = self.settings.data_dir.parent / f"serve-{len(self.serves)}.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [str(OPSCONSOLE), "serve", "--listen", "127.0.0.1:0", *args],
+                [str(OPSCONSOLE), "serve", "--listen", "127.0.0.1:0", "--no-collection", *args],
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

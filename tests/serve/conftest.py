@@ -114,12 +114,20 @@ class Site:
     def add_runbook(self, name: str, text: str) -> None:
         (self.runbooks / name).write_text(text)
 
-    def serve(self, *args: str, wait: bool = True, prefix: tuple[str, ...] = ()) -> Serve:
-        """`prefix` runs serve through another command (e.g. setpriv)."""
+    def serve(
+        self,
+        *args: str,
+        wait: bool = True,
+        prefix: tuple[str, ...] = (),
+        collection: bool = False,
+    ) -> Serve:
+        """`prefix` runs serve through another command (e.g. setpriv). The periodic
+        collection is off unless `collection`: a test that collects says when."""
         log_path = self.root / f"serve-{len(self._serves)}.log"
+        quiet = () if collection else ("--no-collection",)
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [*prefix, str(OPSCONSOLE), "serve", "--listen", "127.0.0.1:0", *args],
+                [*prefix, str(OPSCONSOLE), "serve", "--listen", "127.0.0.1:0", *quiet, *args],
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
