@@ -81,8 +81,10 @@ def _log_round(results: list[HostCollection]) -> None:
     for result in failed:
         log.warning("collection of %s failed: %s: %s", result.host, result.error_kind, result.error)
     log.info(
-        "collected %d hosts: %d changes, %d failed",
-        len(results),
-        sum(r.changes for r in results),
-        len(failed),
+        "periodic collection done",
+        extra={
+            "hosts": len(results),
+            "changes": sum(r.changes for r in results),
+            "failed": len(failed),
+        },
     )

@@ -33,3 +33,18 @@ def test_collect_facts_and_tracking_through_a_running_engine(site: Site, tmp_pat
     ]
     shown = site.cli("changes", "show", changes[0]["id"]).stdout
     assert "-port 22" in shown and "+port 2222" in shown
+
+
+def test_a_serving_engine_collects_every_host_on_its_own(site: Site) -> None:
+    assert site.cli("tracking", "interval").stdout == "each host is collected every 15m00s\n"
+    serve = site.serve(collection=True)  # nobody runs `inventory collect`
+    logged = serve.wait_for(lambda line: line["event"] == "periodic collection done")
+    assert (logged["hosts"], logged["changes"], logged["failed"]) == (1, 0, 0)
+    facts = site.cli_json("inventory", "facts", "localhost")
+    assert facts["hostname"] == socket.gethostname()
+
+    assert site.cli_json("tracking", "interval", "30m") == 1800
+    assert "off" in site.cli("tracking", "interval", "off").stdout
+    assert site.cli_json("tracking", "interval") is None
+    too_short = site.cli("tracking", "interval", "10s", check=False)
+    assert too_short.returncode == 2 and "too short" in too_short.stderr

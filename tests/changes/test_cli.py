@@ -165,3 +165,50 @@ def test_bad_input_is_refused_with_what_to_fix(env: dict[str, str]) -> None:
     assert bad_since.returncode == 2 and "--since" in bad_since.stderr
     missing = opsconsole(env, "changes", "show", "nope")
     assert missing.returncode == 2 and "no change 'nope'" in missing.stderr
+
+
+ALERT_RUNBOOK = """#!/bin/sh
+# /// runbook
+# description = "says where it ran and what changed"
+# ///
+printf '%s %s\\n' "$(hostname)" "$OPS_CHANGE_DATA"
+"""
+
+
+def test_an_alert_runs_its_runbook_on_the_changed_host_with_change_data(
+    fleet: Fleet, env: dict[str, str]
+) -> None:
+    Path(env["OPSCONSOLE_RUNBOOKS"], "on-change.sh").write_text(ALERT_RUNBOOK)
+    for host in fleet.hosts:
+        host.run("echo 'root:x:0:0' > /etc/alert-watched", check=True)
+    ok(env, "tracking", "add-file", "/etc/alert-watched")
+    when = "type=file name=/etc/alert-watched"
+    typo = opsconsole(env, "tracking", "alert", "watch", "--when", when, "--runbook", "on-chnage")
+    assert typo.returncode == 2 and "no runbook named 'on-chnage'" in typo.stderr
+    ok(env, "tracking", "alert", "watch", "--when", when, "--runbook", "on-change")
+    (alert,) = json.loads(ok(env, "tracking", "alerts", "--json"))
+    assert (alert["name"], alert["when"], alert["runbook"]) == ("watch", when, "on-change")
+    ok(env, "inventory", "collect", "fleet")  # the baseline
+
+    changed = fleet.hosts[1]
+    changed.run("echo 'mallory:x:0:0' >> /etc/alert-watched", check=True)
+    collected = json.loads(ok(env, "inventory", "collect", "fleet", "--json"))
+    started = {r["host"]: r["alert_jobs"] for r in collected}
+    assert started == {h.name: [] for h in fleet.hosts} | {changed.name: started[changed.name]}
+    (job_id,) = started[changed.name]
+    job = json.loads(ok(env, "jobs", "show", job_id, "--json"))
+    assert (job["status"], job["trigger"], job["trigger_ref"]) == ("Completed", "alert", "watch")
+    assert [r["host"] for r in job["host_runs"]] == [changed.name]
+    (output,) = [s["text"] for s in job["streams"] if s["stream"] == "output"]
+    hostname, data = output.split(" ", 1)
+    assert hostname == changed.run("hostname", check=True).stdout.strip()
+    change = json.loads(data)
+    assert (change["host"], change["type"], change["name"]) == (
+        changed.name,
+        "file",
+        "/etc/alert-watched",
+    )
+    assert "+mallory:x:0:0" in change["diff"]
+    assert job["parameters"]["ChangeData"]["id"] == change["id"]
+    ok(env, "tracking", "remove-alert", "watch")
+    assert "no alerts" in ok(env, "tracking", "alerts")
