@@ -89,6 +89,7 @@ def service_to_dict(service: Service) -> dict[str, Any]:
         "state": service.state,
         "enabled": service.enabled,
         "manager": service.manager,
+        "started": service.started,
     }
 
 
@@ -110,7 +111,7 @@ def snapshot_to_dict(snapshot: Snapshot) -> dict[str, Any]:
         "collected": snapshot.collected,
         "facts": facts_to_dict(snapshot.facts, snapshot.collected),
         "software": [[p.name, p.version, p.arch, p.source] for p in snapshot.software],
-        "services": [[s.name, s.state, s.enabled, s.manager] for s in snapshot.services],
+        "services": [[s.name, s.state, s.enabled, s.manager, s.started] for s in snapshot.services],
         "files": [file_to_dict(f) for f in snapshot.files],
         "unmatched": list(snapshot.unmatched),
     }

@@ -105,6 +105,8 @@ if [ -d /run/systemd/system ] || [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]
     systemctl list-units --type service --all --plain --no-legend --no-pager 2>/dev/null
     sec systemd-unit-files
     systemctl list-unit-files --type service --no-legend --no-pager 2>/dev/null
+    sec systemd-starts
+    systemctl show --no-pager -p Id -p ActiveEnterTimestampMonotonic '*.service' 2>/dev/null
 else
     if have service; then
         sec sysv-status-all
@@ -119,6 +121,14 @@ else
     fi
     sec sysv-links
     for f in /etc/rc[0-6S].d/[SK]*; do [ -e "$f" ] && printf '%s\n' "$f"; done
+    sec pid-starts
+    tck=$(getconf CLK_TCK 2>/dev/null) || tck=100
+    for f in /run/*.pid /run/*/*.pid; do
+        [ -f "$f" ] || continue
+        pid=$(head -n 1 "$f" 2>/dev/null | tr -dc 0-9)
+        [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || continue
+        printf '%s\t%s\t%s\n' "$f" "$tck" "$(cat "/proc/$pid/stat" 2>/dev/null)"
+    done
 fi
 
 file_entry() {

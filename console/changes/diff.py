@@ -5,9 +5,11 @@ Rules (what a user would call a change, and nothing else):
 - the first snapshot of a host is the baseline: it yields no change, not thousands of
   "added". A failed collection makes no snapshot, so it yields none either;
 - software by (name, arch): added, removed, or modified when the version changes;
-- services by name: modified when the state or the enabled state differs. Every
-  collection is compared with the one before, never debounced, so a service that went
-  down and came back between two collections and the next gives two changes;
+- services by name: modified when the state or the enabled state differs, or when a
+  running service started again since the last collection (its start time moved: a
+  flap that both collections saw as running). Every collection is compared with the
+  one before, never debounced, so a service that went down at one collection and came
+  back by the next gives two changes;
 - files by path: added, removed (a tracked path now missing counts as gone), modified
   when the sha256, mode, owner or group changes, or the file became (un)readable. The
   mtime alone is not a change (a `touch` changes nothing a user cares about). before
@@ -44,12 +46,12 @@ from console.changes.model import (
     Facts,
     FileStatus,
     Package,
-    Service,
     Snapshot,
     TrackedFile,
 )
 
 REBOOT_TOLERANCE_S = 60.0
+START_TOLERANCE_S = 0.05  # start times are kept to the millisecond
 PLAIN_FACTS = (
     "hostname",
     "fqdn",
@@ -90,7 +92,7 @@ def changes_between(old: Snapshot | None, new: Snapshot, now: float) -> list[Cha
         return []
     sections: list[tuple[ChangeType, Iterable[Found]]] = [
         (ChangeType.SOFTWARE, _software(old.software, new.software)),
-        (ChangeType.SERVICE, _services(old.services, new.services)),
+        (ChangeType.SERVICE, _services(old, new)),
         (ChangeType.FILE, _files(old.files, new.files)),
         (ChangeType.FACT, _facts(old.facts, new.facts)),
     ]
@@ -157,8 +159,40 @@ def _software(old: Sequence[Package], new: Sequence[Package]) -> Iterator[Found]
     return _keyed(old, new, attrgetter("name", "arch"), attrgetter("version"), package_to_dict)
 
 
-def _services(old: Sequence[Service], new: Sequence[Service]) -> Iterator[Found]:
-    return _keyed(old, new, attrgetter("name"), attrgetter("state", "enabled"), service_to_dict)
+def _services(old: Snapshot, new: Snapshot) -> Iterator[Found]:
+    """Added, removed, and modified in state, enabled state or start time (a flap: it
+    stopped and started again between the collections)."""
+    found = _keyed(
+        old.services,
+        new.services,
+        attrgetter("name"),
+        attrgetter("state", "enabled", "started"),
+        service_to_dict,
+    )
+    same_start = _same_start(old.facts.boot_time, new.facts.boot_time)
+    return (item for item in found if not same_start(item))
+
+
+def _same_start(old_boot: float, new_boot: float) -> Callable[[Found], bool]:
+    """Whether a found service change is only its start time seen again. Start times
+    are the boot time plus a time since boot; the boot time the kernel reports moves
+    when the clock is adjusted, so they are compared as times since boot. Not a change:
+    a start time known on one side only (a pid file appeared), or every service's new
+    start after a reboot (the reboot is the one `boot_time` change)."""
+    rebooted = abs(new_boot - old_boot) > REBOOT_TOLERANCE_S
+
+    def same(item: Found) -> bool:
+        kind, _name, before, after = item
+        if kind is not ChangeKind.MODIFIED or any(
+            before[key] != after[key] for key in ("state", "enabled")
+        ):
+            return False
+        if before["started"] is None or after["started"] is None or rebooted:
+            return True
+        moved = (after["started"] - new_boot) - (before["started"] - old_boot)
+        return abs(moved) <= START_TOLERANCE_S
+
+    return same
 
 
 def _file_identity(tracked: TrackedFile) -> tuple[str, str, str, str, bool]:

@@ -81,6 +81,9 @@ class Service:
     state: str  # systemd ActiveState (active, inactive, failed...) or running/stopped
     enabled: str  # enabled, disabled, static, masked, ... ("" when unknown)
     manager: str  # "systemd" or "sysv"
+    # When a running service last started (epoch seconds; console.changes.service_starts):
+    # a flap between two collections shows as a change of it. None: not known.
+    started: float | None = None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from dataclasses import replace
 from console.changes.facts_parse import parse_facts
 from console.changes.model import FileStatus, Package, Service, Snapshot, TrackedFile
 from console.changes.sections import Section, index_sections, split_sections
+from console.changes.service_starts import parse_pid_starts, parse_systemd_starts
 
+RUNNING_STATES = frozenset({"active", "running", "reloading"})
 _SNIFF = 8192  # a NUL byte in this many first bytes makes a file binary (as git does)
 
 
@@ -31,12 +33,13 @@ def parse_output(output: bytes, nonce: str, host: str, collected: float) -> Snap
     if unknown:
         raise single[unknown[0]].fail("unknown section")
     files, unmatched = parse_files(iter([s for s in sections if s.name in _FILE_SECTIONS]))
+    facts = parse_facts(single)
     return Snapshot(
         host=host,
         collected=collected,
-        facts=parse_facts(single),
+        facts=facts,
         software=tuple(_software(single)),
-        services=tuple(_services(single)),
+        services=tuple(_with_starts(_services(single), single, facts.boot_time)),
         files=tuple(files),
         unmatched=tuple(unmatched),
     )
@@ -87,6 +90,22 @@ def _services(sections: dict[str, Section]) -> list[Service]:
         return _sysv(parse_status_all(status_all), enabled)
     init_status = sections.get("sysv-init-status")
     return _sysv(parse_init_status(init_status), enabled) if init_status else []
+
+
+def _with_starts(
+    services: list[Service], sections: dict[str, Section], boot_time: float | None
+) -> list[Service]:
+    """Each running service with the time it last started (console.changes.service_starts)."""
+    systemd, pid_files = sections.get("systemd-starts"), sections.get("pid-starts")
+    if systemd is not None:
+        starts = parse_systemd_starts(systemd, boot_time)
+    elif pid_files is not None:
+        starts = parse_pid_starts(pid_files, [s.name for s in services], boot_time)
+    else:
+        return services
+    return [
+        replace(s, started=starts.get(s.name)) if s.state in RUNNING_STATES else s for s in services
+    ]
 
 
 def parse_systemd(units: Section, unit_files: Section | None) -> list[Service]:
@@ -197,6 +216,8 @@ _KNOWN = _FILE_SECTIONS | {
     "sysv-status-all",
     "sysv-init-status",
     "sysv-links",
+    "systemd-starts",
+    "pid-starts",
 }
 
 

@@ -149,7 +149,10 @@ def test_a_host_that_is_down_fails_with_the_reason_and_gets_no_change(
     ]
     assert changes(env, "--host", down.name) == []
     ok(env, "inventory", "collect", "fleet")  # back: compared with its last good snapshot
-    assert changes(env, "--host", down.name) == []
+    # Its sshd was started again with the host: that restart is all that changed.
+    (restart,) = changes(env, "--host", down.name)
+    assert (restart["type"], restart["name"]) == ("service", "ssh")
+    assert restart["before"]["state"] == restart["after"]["state"] == "running"
 
 
 def test_bad_input_is_refused_with_what_to_fix(env: dict[str, str]) -> None:
@@ -212,3 +215,62 @@ def test_an_alert_runs_its_runbook_on_the_changed_host_with_change_data(
     assert job["parameters"]["ChangeData"]["id"] == change["id"]
     ok(env, "tracking", "remove-alert", "watch")
     assert "no alerts" in ok(env, "tracking", "alerts")
+
+
+DAEMON_INIT = """#!/bin/sh
+# A SysV service with a real process and pid file, as most daemons have.
+PIDFILE=/run/fleet-flap.pid
+case "$1" in
+    start)
+        setsid sleep 100000 </dev/null >/dev/null 2>&1 &
+        echo $! > $PIDFILE ;;
+    stop)
+        kill "$(cat $PIDFILE)" && rm -f $PIDFILE ;;
+    status)
+        # `service --status-all` shows [ + ] only for a script that says something
+        [ -f $PIDFILE ] && kill -0 "$(cat $PIDFILE)" 2>/dev/null && echo running && exit 0
+        echo "not running"; exit 3 ;;
+esac
+"""
+
+
+def service_changes(env: dict[str, str], host: str) -> list[tuple[object, object, object]]:
+    return [
+        (c["change"], (c["before"] or {}).get("state"), (c["after"] or {}).get("state"))
+        for c in changes(env, "--type", "service", "--host", host)
+    ]
+
+
+def test_a_stopped_service_and_a_restart_between_collections_are_changes(
+    fleet: Fleet, env: dict[str, str]
+) -> None:
+    host = fleet.hosts[2]
+    host.run(
+        "cat > /etc/init.d/fleet-flap && chmod 755 /etc/init.d/fleet-flap && "
+        "/etc/init.d/fleet-flap start",
+        input=DAEMON_INIT,
+        check=True,
+    )
+    try:
+        ok(env, "inventory", "collect", host.name)
+        (service,) = [
+            s
+            for s in json.loads(ok(env, "inventory", "services", host.name, "--json"))
+            if s["name"] == "fleet-flap"
+        ]
+        assert service["state"] == "running" and service["started"] is not None
+
+        host.run("/etc/init.d/fleet-flap stop && /etc/init.d/fleet-flap start", check=True)
+        ok(env, "inventory", "collect", host.name)  # running before and after: a flap
+        (flap,) = changes(env, "--type", "service", "--host", host.name)
+        assert (flap["change"], flap["name"]) == ("modified", "fleet-flap")
+        assert flap["before"]["state"] == flap["after"]["state"] == "running"
+        assert flap["after"]["started"] > flap["before"]["started"]
+
+        host.run("/etc/init.d/fleet-flap stop", check=True)
+        ok(env, "inventory", "collect", host.name)
+        assert service_changes(env, host.name)[0] == ("modified", "running", "stopped")
+        ok(env, "inventory", "collect", host.name)  # nothing moved: nothing invented
+        assert len(service_changes(env, host.name)) == 2
+    finally:
+        host.run("/etc/init.d/fleet-flap stop; rm -f /etc/init.d/fleet-flap")

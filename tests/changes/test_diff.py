@@ -112,6 +112,34 @@ def test_a_service_flap_is_a_change_each_way() -> None:
     assert (change.before["enabled"], change.after["enabled"]) == ("enabled", "disabled")
 
 
+def test_a_restart_between_collections_is_a_change_and_an_unknown_start_is_not() -> None:
+    def ssh(started: float | None) -> Snapshot:
+        return snapshot(services=(Service("ssh", "running", "enabled", "sysv", started),))
+
+    [restart] = changes_between(ssh(NOW - 600), ssh(NOW - 60), NOW)
+    assert (restart.change, restart.before["started"], restart.after["started"]) == (
+        ChangeKind.MODIFIED,
+        NOW - 600,
+        NOW - 60,
+    )
+    assert changes_between(ssh(None), ssh(NOW - 60), NOW) == []  # its pid file appeared
+    assert changes_between(ssh(NOW - 60), ssh(None), NOW) == []
+
+
+def test_a_start_time_moving_with_the_boot_time_is_no_restart() -> None:
+    """The kernel's boot time moves when the clock is set; start times move with it.
+    After a reboot every service started again: only the reboot is reported."""
+
+    def ssh(boot: float, started: float) -> Snapshot:
+        base = snapshot(services=(Service("ssh", "running", "enabled", "sysv", started),))
+        return dataclasses.replace(base, facts=dataclasses.replace(base.facts, boot_time=boot))
+
+    boot = NOW - 86400
+    assert changes_between(ssh(boot, boot + 30), ssh(boot + 1.5, boot + 31.5), NOW) == []
+    rebooted = changes_between(ssh(boot, boot + 30), ssh(NOW - 100, NOW - 70), NOW)
+    assert [(c.type, c.name) for c in rebooted] == [(ChangeType.FACT, "boot_time")]
+
+
 def test_files_modified_added_removed_and_missing_counts_as_gone() -> None:
     old = snapshot()
     motd = old.files[0]

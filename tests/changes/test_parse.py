@@ -10,6 +10,7 @@ import pytest
 from console.changes.model import Package, Service
 from console.changes.parse import parse_output, parse_rpm, parse_systemd
 from console.changes.sections import OutputError, Section, marker_for
+from console.changes.service_starts import parse_pid_starts, parse_systemd_starts
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NONCE = "0123456789abcdef"
@@ -105,3 +106,33 @@ def test_proc_net_addresses_when_there_is_no_ip_command() -> None:
     trie += ["     |-- 127.0.0.1", "        /32 host LOCAL"]
     facts = parse_output(output(("if-inet6", inet6), ("fib-trie", trie)), NONCE, "h", 1.0).facts
     assert (facts.ipv4, facts.ipv6) == (("192.0.2.2",), ("fd00::2",))
+
+
+BOOT = 1_700_000_000.0
+
+
+def test_systemd_start_times_are_boot_time_plus_the_monotonic_stamp() -> None:
+    starts = parse_systemd_starts(
+        section("systemd-starts", "systemd-show-starts.debian12.txt"), BOOT
+    )
+    assert starts == {
+        "cron.service": BOOT + 5.123,  # rounded to the millisecond
+        "ssh.service": BOOT + 7.25,
+        "postgresql.service": BOOT + 86400.5,
+    }  # apt-daily never became active: no start time
+    assert parse_systemd_starts(section("x", "systemd-show-starts.debian12.txt"), None) == {}
+
+
+def test_sysv_start_times_come_from_the_pid_files_process() -> None:
+    # /proc/PID/stat: field 22 is the start time in clock ticks; a name (field 2) may
+    # hold spaces and parentheses.
+    stat = "412 (sshd: a (b)) S 1 412 412 0 -1 4194560 " + " ".join(["0"] * 12) + " 12345 1 2"
+    lines = [
+        f"/run/sshd.pid\t100\t{stat}",
+        f"/run/apache2/apache2.pid\t100\t{stat.replace('12345', '200')}",
+        f"/run/other.pid\t100\t{stat.replace('12345', '999')}",
+    ]
+    starts = parse_pid_starts(Section("pid-starts", "", lines), ["ssh", "apache2", "cron"], BOOT)
+    assert starts == {"ssh": BOOT + 123.45, "apache2": BOOT + 2.0}
+    with pytest.raises(OutputError, match="pid-starts"):
+        parse_pid_starts(Section("pid-starts", "", ["/run/x.pid 100"]), ["x"], BOOT)
