@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import html
 
+import pytest
+from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import TabbedContent
 
 from console.settings import Settings
+from screens import changes_screen
 from screens.app import OpsConsoleApp
 from screens.changes_screen import ChangesScreen
 from screens.diff_view import ChangeDiff
@@ -219,3 +222,42 @@ async def test_enter_on_a_change_shows_its_diff(seeded: Settings) -> None:
         assert "+MaxAuthTries 3" in text
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is screen)
+
+
+async def test_palette_opens_the_changes_view(seeded: Settings) -> None:
+    app = console_app(seeded)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+p", *"Everywhere: Changes")
+        palette = app.screen
+        assert isinstance(palette, CommandPalette)
+        options = palette.query_one(CommandList)
+        await until(
+            pilot,
+            lambda: (
+                options.option_count > 0
+                and "Changes (C)" in str(options.get_option_at_index(0).prompt)
+            ),
+        )
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ChangesScreen))
+
+
+async def test_older_changes_load_a_page_at_a_time(
+    seeded: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of 8 over 20 changes: each move to the last row reads the next page
+    (`before_id`), until the log has no more."""
+    monkeypatch.setattr(changes_screen, "PAGE", 8)
+    app = console_app(seeded)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_changes(pilot)
+        assert screen.table.row_count == 8
+        for expected in (16, 20, 20):
+            await pilot.press("end")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert screen.table.row_count == expected
+        oldest = screen.table.row(screen.table.keys[-1])
+        assert oldest is not None and oldest[:2] == ("05-01 14:00", "web01")
+        assert len(set(screen.table.keys)) == 20  # no change twice
