@@ -25,9 +25,12 @@ from console.errors import OpsError
 from console.jobs.events import EngineEvent
 from console.jobs.model import Job, JobStatus
 from screens.assets_screen import AssetsScreen
+from screens.changes_screen import ChangesScreen
 from screens.commands import (
     APP,
     ASSETS,
+    CHANGES,
+    HOST,
     INVENTORY,
     JOB,
     JOBS,
@@ -37,16 +40,17 @@ from screens.commands import (
     commands_for,
     is_typed,
 )
+from screens.host_detail import HostDetail
 from screens.inventory_pane import InventoryPane
 from screens.job_screen import JobScreen
 from screens.jobs_pane import JobsPane
-from screens.modals import HelpScreen, HostDetail, QuitDialog
+from screens.modals import HelpScreen, QuitDialog
 from screens.palette import CommandsProvider
 from screens.run_dialog import CommandDialog, RunDialog
 from screens.vtable import VirtualTable
 
 # Screens that cover the panes: pane keys and pane commands wait until they are closed.
-FULL_SCREENS = (JobScreen, AssetsScreen)
+FULL_SCREENS = (JobScreen, AssetsScreen, ChangesScreen)
 ClientFactory = Callable[[], AbstractAsyncContextManager[EngineClient]]
 
 ACTIVE = (JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING, JobStatus.STOPPING)
@@ -222,6 +226,10 @@ class OpsConsoleApp(App[int]):
         if not isinstance(self.screen, AssetsScreen):
             self.push_screen(AssetsScreen())
 
+    def action_changes(self) -> None:
+        if not isinstance(self.screen, ChangesScreen):
+            self.push_screen(ChangesScreen())
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.keymap))
 
@@ -261,6 +269,10 @@ class OpsConsoleApp(App[int]):
             return self.screen if isinstance(self.screen, JobScreen) else None
         if scope == ASSETS:
             return self.screen if isinstance(self.screen, AssetsScreen) else None
+        if scope == CHANGES:
+            return self.screen if isinstance(self.screen, ChangesScreen) else None
+        if scope == HOST:
+            return self.screen if isinstance(self.screen, HostDetail) else None
         if isinstance(self.screen, FULL_SCREENS):
             return None
         active = self.query_one(TabbedContent).active

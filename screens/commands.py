@@ -18,12 +18,16 @@ INVENTORY = "inventory"
 JOBS = "jobs"
 JOB = "job"  # the open job's screen
 ASSETS = "assets"  # the assets screen
+CHANGES = "changes"  # the changes screen
+HOST = "host"  # the host detail dialog
 SCOPES = {
     APP: "Everywhere",
     INVENTORY: "Inventory",
     JOBS: "Jobs",
     JOB: "Open job",
     ASSETS: "Assets",
+    CHANGES: "Changes",
+    HOST: "Host detail",
 }
 
 
@@ -61,6 +65,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("run", "r", "Run runbook", "run_dialog", label="Runbook"),
     Command("exec", "x", "Exec command", "command_dialog", label="Exec"),
     Command("assets", "A", "Assets", "assets", show=False),
+    Command("changes", "C", "Changes", "changes", show=False),
     Command("help", "question_mark", "Help", "help"),
     Command("palette", "ctrl+p", "Commands", "command_palette", show=False),
     Command("quit", "q", "Quit", "request_quit"),
@@ -85,6 +90,18 @@ COMMANDS: tuple[Command, ...] = (
     Command("assets.delete", "d", "Delete asset", "delete", ASSETS, label="Delete"),
     Command("assets.reload", "ctrl+r", "Reload", "reload", ASSETS, show=False),
     Command("assets.close", "escape", "Back", "close", ASSETS),
+    Command("changes.filter", "slash", "Filter", "filter", CHANGES, priority=True),
+    Command("changes.open", "enter", "Show diff", "open", CHANGES, label="Diff"),
+    Command("changes.reload", "ctrl+r", "Reload", "reload", CHANGES, show=False),
+    Command("changes.close", "escape", "Back", "close", CHANGES),
+    Command("host.overview", "1", "Overview tab", "tab('overview')", HOST),
+    Command("host.facts", "2", "Facts tab", "tab('facts')", HOST),
+    Command("host.software", "3", "Software tab", "tab('software')", HOST),
+    Command("host.services", "4", "Services tab", "tab('services')", HOST),
+    Command("host.changes", "5", "Changes tab", "tab('changes')", HOST),
+    Command("host.collect", "c", "Collect now", "collect", HOST),
+    Command("host.filter", "slash", "Filter software", "filter", HOST, priority=True),
+    Command("host.close", "escape", "Close", "close", HOST),
 )
 
 

@@ -1,24 +1,18 @@
-"""Small modal screens: quit confirmation, host detail, and the `?` help."""
+"""Small modal screens: quit confirmation and the `?` help."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
-import yaml
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from console.engine.client import HostProbe
-from console.errors import OpsError
-from console.inventory.model import Host
 from screens.commands import COMMANDS, SCOPES, key_label
-from screens.context import client_of
-from screens.format import short_clock
 
 
 class QuitDialog(ModalScreen[bool]):
@@ -64,87 +58,6 @@ class QuitDialog(ModalScreen[bool]):
 
     def action_answer(self, quit_: bool) -> None:
         self.dismiss(quit_)
-
-
-def _plain(value: Any) -> Any:
-    """Variables as YAML can print them (Mappings and tuples become dicts and lists)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-class HostDetail(ModalScreen[None]):
-    """A host's address, groups and merged variables, and its recent jobs (read by the
-    engine in the background: finding them can mean reading a long history)."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter,q", "close", "Close")]
-
-    def __init__(self, host: Host, job_count: int, probe: HostProbe | None = None) -> None:
-        super().__init__()
-        self.host = host
-        self.job_count = job_count
-        self.probe = probe
-
-    def compose(self) -> ComposeResult:
-        host = self.host
-        variables = (
-            yaml.safe_dump(_plain(host.vars), sort_keys=True, default_flow_style=False).strip()
-            or "(none)"
-        )
-        with Vertical(id="dialog", classes="dialog wide"):
-            yield Label(f"Host {host.name}", classes="dialog-title")
-            with VerticalScroll(id="host-detail"):
-                address = (
-                    host.address if host.connection == "local" else f"{host.address}:{host.port}"
-                )  # no port on this machine
-                yield Static(
-                    f"Address    {address}\n"
-                    f"Connection {host.connection}\n"
-                    f"Groups     {', '.join(host.groups) or '(none)'}\n"
-                    f"Probe      {self._probe_text()}",
-                    markup=False,
-                )
-                yield Label("Variables (merged)", classes="section")
-                yield Static(variables, markup=False)
-                yield Label("Recent jobs", classes="section")
-                yield Static("(reading the job history...)", id="host-jobs", markup=False)
-            yield Label("Esc to close", classes="hint")
-
-    def _probe_text(self) -> str:
-        """The last probe's whole answer (the inventory's OS column cuts it short)."""
-        probe = self.probe
-        if probe is None:
-            return "not probed yet (p in the inventory)"
-        when = short_clock(probe.checked)
-        if probe.reachable:
-            return f"up, {probe.os or 'OS unknown'} ({when})"
-        return f"down: {probe.error or 'no answer'} ({when})"
-
-    def on_mount(self) -> None:
-        self.query_one("#host-detail").focus()
-        self.load_jobs()
-
-    @work(exclusive=True)
-    async def load_jobs(self) -> None:
-        name = self.host.name
-        try:
-            jobs = await client_of(self).jobs(host=name, limit=self.job_count)
-        except OpsError as exc:
-            self.query_one("#host-jobs", Static).update(f"(cannot read jobs: {exc})")
-            return
-        self.query_one("#host-jobs", Static).update(
-            "\n".join(
-                f"{short_clock(j.started or j.created)}  {j.host_runs[name].status.value:9}"
-                f"  {j.runbook}"
-                for j in jobs
-            )
-            or "(none)"
-        )
-
-    def action_close(self) -> None:
-        self.dismiss(None)
 
 
 class HelpScreen(ModalScreen[None]):

@@ -10,7 +10,7 @@ import pytest
 
 from console.settings import Settings
 from screens.app import OpsConsoleApp
-from tests.tui.seed import console_app, seed_data_dir, settings_for
+from tests.tui.seed import console_app, seed_changes, seed_data_dir, settings_for
 
 
 @pytest.fixture(autouse=True)
@@ -25,9 +25,11 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def seeded(tmp_path: Path) -> Settings:
-    """Settings over the fixed inventory, runbooks and a seeded job history."""
+    """Settings over the fixed inventory, runbooks, a seeded job history and two
+    collections of the prod hosts (so changes exist)."""
     data_dir = tmp_path / "data"
     seed_data_dir(data_dir)
+    seed_changes(data_dir)
     return settings_for(data_dir)
 
 

@@ -10,11 +10,22 @@ every run. `console_app` then runs the real engine the way `opsconsole` does.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
 from console.assets.vault import TABLE as ASSETS_TABLE
 from console.assets.vault import AssetVault
+from console.changes.model import (
+    Disk,
+    Facts,
+    FileStatus,
+    Package,
+    Service,
+    Snapshot,
+    TrackedFile,
+)
+from console.changes.store import ChangeStore
 from console.engine.connect import engine_client
 from console.engine.options import EngineOptions
 from console.jobs.model import HostRun, Job, JobStatus, StreamRecord, Trigger
@@ -218,3 +229,140 @@ def row(table: VirtualTable, key: str) -> tuple[str, ...]:
     cells = table.row(key)
     assert cells is not None, f"no row {key!r} in {table.id}"
     return cells
+
+
+# -- inventory data and changes ---------------------------------------------------------
+
+COLLECTED_HOSTS = ("web01", "web02", "web03", "db01", "db02")  # build, win01, stage: never
+FIRST_COLLECTION = T0 - 3600  # 11:00 UTC
+SECOND_COLLECTION = T0 + 7200  # 14:00 UTC, one minute apart per host
+BASE_PACKAGES = (
+    ("adduser", "3.134", "all"),
+    ("apt", "2.6.1", "amd64"),
+    ("bash", "5.2.15-2+b2", "amd64"),
+    ("ca-certificates", "20230311", "all"),
+    ("coreutils", "9.1-1", "amd64"),
+    ("cron", "3.0pl1-162", "amd64"),
+    ("curl", "7.88.1-10+deb12u5", "amd64"),
+    ("dpkg", "1.21.22", "amd64"),
+    ("gzip", "1.12-1", "amd64"),
+    ("iproute2", "6.1.0-3", "amd64"),
+    ("less", "590-2.1~deb12u2", "amd64"),
+    ("libc6", "2.36-9+deb12u4", "amd64"),
+    ("libssl3", "3.0.11-1~deb12u2", "amd64"),
+    ("logrotate", "3.21.0-1", "amd64"),
+    ("openssh-server", "1:9.2p1-2+deb12u2", "amd64"),
+    ("openssl", "3.0.11-1~deb12u2", "amd64"),
+    ("python3", "3.11.2-1+b1", "amd64"),
+    ("rsyslog", "8.2302.0-1", "amd64"),
+    ("sudo", "1.9.13p3-1+deb12u1", "amd64"),
+    ("systemd", "252.22-1~deb12u1", "amd64"),
+    ("tar", "1.34+dfsg-1.2+deb12u1", "amd64"),
+    ("telnet", "0.17+2.4-2", "all"),
+    ("tzdata", "2024a-0+deb12u1", "all"),
+    ("vim-tiny", "2:9.0.1378-2", "amd64"),
+    ("zlib1g", "1:1.2.13.dfsg-1", "amd64"),
+)
+SYNTHETIC_LIBRARIES = 300  # libraries enough that the Software tab scrolls
+ROLE = {"web": ("nginx", "htop"), "db": ("postgresql", "pgbouncer")}
+SSHD_CONFIG = (
+    "# managed by ops\n"
+    "Port 22\n"
+    "PermitRootLogin yes\n"
+    "PasswordAuthentication no\n"
+    "X11Forwarding no\n"
+    "Subsystem sftp /usr/lib/openssh/sftp-server\n"
+)
+
+
+def _packages(host: str, second: bool) -> tuple[Package, ...]:
+    role = host.rstrip("0123456789")
+    server, extra = ROLE[role]
+    rows = [*BASE_PACKAGES, (server, "1.22.1-9" if role == "web" else "15+248", "amd64")]
+    rows += [
+        (f"libsynth{n:03d}", f"1.{n % 7}.{n % 5}-1", "amd64")
+        for n in range(1, SYNTHETIC_LIBRARIES + 1)
+    ]
+    if second:
+        rows.append((extra, "3.2.2-2" if role == "web" else "1.18.0-1", "amd64"))
+    return tuple(Package(name, version, arch, "dpkg") for name, version, arch in sorted(rows))
+
+
+def _services(host: str, second: bool) -> tuple[Service, ...]:
+    server = ROLE[host.rstrip("0123456789")][0]
+    stopped = "failed" if host == "web03" else "inactive"
+    states = {"cron": "active", "rsyslog": "active", "ssh": "active", server: "active"}
+    if second:
+        states[server] = stopped
+    states["apt-daily"] = "inactive"
+    return tuple(
+        Service(name, state, "static" if name == "apt-daily" else "enabled", "systemd")
+        for name, state in sorted(states.items())
+    )
+
+
+def _sshd_config(second: bool) -> TrackedFile:
+    text = SSHD_CONFIG
+    if second:
+        text = text.replace("PermitRootLogin yes", "PermitRootLogin no") + "MaxAuthTries 3\n"
+    data = text.encode()
+    return TrackedFile(
+        "/etc/ssh/sshd_config",
+        FileStatus.OK,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        mode="0644",
+        owner="root",
+        group="root",
+        mtime=SECOND_COLLECTION - 600 if second else T0 - 86400,
+        content=text,
+    )
+
+
+def _facts(host: str, index: int, second: bool) -> Facts:
+    return Facts(
+        hostname=host,
+        fqdn=f"{host}.example.test",
+        os_name="Debian GNU/Linux",
+        os_version="12",
+        os_family="debian",
+        kernel="6.1.0-21-amd64" if second else "6.1.0-18-amd64",
+        arch="x86_64",
+        cpus=4 if host.startswith("web") else 16,
+        memory_mb=7936 if host.startswith("web") else 64302,
+        disks=(
+            Disk("/", "/dev/vda1", "ext4", 40_960, 12_288 + index * 512),
+            Disk("/var", "/dev/vdb1", "xfs", 204_800, 51_200),
+        ),
+        ipv4=(f"10.0.0.{11 + index}",),
+        ipv6=(f"fd00::{11 + index:x}",),
+        uptime_s=3 * 86400 + 4 * 3600 + index * 60,
+        boot_time=T0 - 3 * 86400,
+        machine_id=f"{index:02d}" + "5f3c1e0a9b7d4c2e8f6a1b3c5d7e9f",
+        virtualization="kvm",
+    )
+
+
+def host_snapshot(host: str, second: bool) -> Snapshot:
+    """`host`'s first or second collection: the second adds a package, stops (web03:
+    fails) its server's service, edits sshd_config and boots a newer kernel."""
+    index = COLLECTED_HOSTS.index(host)
+    collected = SECOND_COLLECTION + index * 60 if second else FIRST_COLLECTION + index * 60
+    return Snapshot(
+        host=host,
+        collected=collected,
+        facts=_facts(host, index, second),
+        software=_packages(host, second),
+        services=_services(host, second),
+        files=(_sshd_config(second),),
+    )
+
+
+def seed_changes(data_dir: Path) -> None:
+    """Two collections per host of COLLECTED_HOSTS through the real ChangeStore, each
+    stamped with its collection time: four changes per host, the same on every run."""
+    store = ChangeStore(data_dir)
+    for second in (False, True):
+        for host in COLLECTED_HOSTS:
+            snapshot = host_snapshot(host, second)
+            store.record(snapshot, now=snapshot.collected)

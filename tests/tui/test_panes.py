@@ -21,9 +21,10 @@ from console.jobs.model import Job, JobStatus
 from console.settings import Settings
 from console.store import Store
 from screens.app import OpsConsoleApp
+from screens.host_detail import HostDetail
 from screens.job_screen import JobScreen
 from screens.keymap import load_keymap
-from screens.modals import HelpScreen, HostDetail, QuitDialog
+from screens.modals import HelpScreen, QuitDialog
 from screens.run_dialog import CommandDialog, RunDialog
 from tests.tui.seed import (
     HOST_COUNT,

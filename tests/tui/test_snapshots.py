@@ -88,3 +88,22 @@ def test_assets_at_80x24(snap_compare: Any, seeded: Settings, view: str) -> None
     asyncio.run(seed_assets(seeded.data_dir))
     app = console_app(seeded)
     assert snap_compare(app, terminal_size=(80, 24), run_before=ASSET_VIEWS[view])
+
+
+# Inventory data and changes over the seeded collections (seed_changes): the Changes
+# view, a file change's diff (scrolled to its content edit), and web03's Facts and
+# Software tabs.
+CHANGE_VIEWS: dict[str, Callable[[Any], Awaitable[None]]] = {
+    "changes": keys("C"),
+    "change_diff": keys("C", "down", "enter", "end"),
+    "host_facts": keys("slash", *"web03", "enter", "enter", "2"),
+    "host_software": keys("slash", *"web03", "enter", "enter", "3"),
+}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("view", list(CHANGE_VIEWS))
+def test_changes_view(
+    snap_compare: Any, seeded: Settings, view: str, size: tuple[int, int]
+) -> None:
+    assert snap_compare(console_app(seeded), terminal_size=size, run_before=CHANGE_VIEWS[view])
