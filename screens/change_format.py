@@ -86,8 +86,11 @@ def _short(kind: ChangeType, value: Any) -> str:
 
 
 def _service_summary(before: dict[str, Any], after: dict[str, Any]) -> str:
-    """Only what moved: `active -> failed`, `enabled -> disabled`."""
+    """Only what moved: `active -> failed`, `enabled -> disabled`; a service that
+    started again between two collections (same state, new start time) `restarted`."""
     moved = [f for f in SERVICE_FIELDS if before.get(f) != after.get(f)]
+    if not moved:
+        return f"{after.get('state') or '?'}, restarted"
     return ", ".join(f"{before.get(f) or '?'} -> {after.get(f) or '?'}" for f in moved)
 
 

@@ -22,7 +22,7 @@ from console.errors import OpsError
 from screens.change_format import change_cells
 from screens.context import client_of
 from screens.diff_view import ChangeDiff
-from screens.format import clock
+from screens.format import clock, short_clock
 from screens.vtable import Column, VirtualTable
 
 NOT_COLLECTED = "has not been collected yet"  # the engine's UsageError says this
@@ -182,7 +182,13 @@ class ServicesTab(InventoryTab):
     def compose(self) -> ComposeResult:
         yield Static("(reading services...)", classes="tab-note", markup=False)
         yield VirtualTable(
-            (Column("Name", 30), Column("State", 12), Column("Enabled", 10), Column("Manager", 7)),
+            (
+                Column("Name", 23),
+                Column("State", 10),
+                Column("Enabled", 9),
+                Column("Manager", 7),
+                Column("Started", 14),
+            ),
             service_class,
             empty_text="No services.",
             id="services-table",
@@ -195,7 +201,10 @@ class ServicesTab(InventoryTab):
     async def fetch(self, changes: ChangesAdmin) -> None:
         services: list[Service] = await changes.services(self.host)
         self.query_one("#services-table", VirtualTable).set_rows(
-            [(s.name, (s.name, s.state, s.enabled or "-", s.manager)) for s in services]
+            [
+                (s.name, (s.name, s.state, s.enabled or "-", s.manager, short_clock(s.started)))
+                for s in services
+            ]
         )
         failed = sum(s.state in FAILED_STATES for s in services)
         stopped = sum(s.state in STOPPED_STATES for s in services)

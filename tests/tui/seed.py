@@ -296,7 +296,13 @@ def _services(host: str, second: bool) -> tuple[Service, ...]:
         states[server] = stopped
     states["apt-daily"] = "inactive"
     return tuple(
-        Service(name, state, "static" if name == "apt-daily" else "enabled", "systemd")
+        Service(
+            name,
+            state,
+            "static" if name == "apt-daily" else "enabled",
+            "systemd",
+            T0 - 3 * 86400 + 9.5 if state == "active" else None,  # started at boot
+        )
         for name, state in sorted(states.items())
     )
 

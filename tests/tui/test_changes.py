@@ -12,9 +12,11 @@ from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import TabbedContent
 
+from console.changes.model import Change, ChangeKind, ChangeType
 from console.settings import Settings
 from screens import changes_screen
 from screens.app import OpsConsoleApp
+from screens.change_format import summary
 from screens.changes_screen import ChangesScreen
 from screens.diff_view import ChangeDiff
 from screens.host_detail import HostDetail
@@ -95,7 +97,8 @@ async def test_host_tabs_switch_by_keys_and_show_the_snapshot(seeded: Settings) 
         assert isinstance(app.screen, HostDetail)
         await show_tab(pilot, "4")
         services = detail.query_one("#services-table", VirtualTable)
-        assert services.row("nginx") == ("nginx", "failed", "enabled", "systemd")
+        assert services.row("nginx") == ("nginx", "failed", "enabled", "systemd", "-")
+        assert services.row("ssh") == ("ssh", "active", "enabled", "systemd", "04-28 12:00:09")
         assert "5 services: 1 failed, 1 stopped" in on_screen(app)
         await show_tab(pilot, "1")
         assert "Recent jobs" in on_screen(app)
@@ -261,3 +264,23 @@ async def test_older_changes_load_a_page_at_a_time(
         oldest = screen.table.row(screen.table.keys[-1])
         assert oldest is not None and oldest[:2] == ("05-01 14:00", "web01")
         assert len(set(screen.table.keys)) == 20  # no change twice
+
+
+def test_a_service_that_started_again_reads_as_restarted() -> None:
+    before = {"name": "ssh", "state": "running", "enabled": "enabled", "started": 100.0}
+    after = {**before, "started": 900.0}
+    restart = Change(
+        "c1", 1000.0, "web01", ChangeType.SERVICE, ChangeKind.MODIFIED, "ssh", before, after
+    )
+    assert summary(restart) == "running, restarted"
+    stopped = Change(
+        "c2",
+        1000.0,
+        "web01",
+        ChangeType.SERVICE,
+        ChangeKind.MODIFIED,
+        "ssh",
+        before,
+        {**after, "state": "stopped"},
+    )
+    assert summary(stopped) == "running -> stopped"
