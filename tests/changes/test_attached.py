@@ -8,6 +8,16 @@ from pathlib import Path
 
 from tests.serve.conftest import Site, site
 
+CHANGE_RUNBOOK = """#!/bin/sh
+# /// runbook
+# description = "prints its tag and the changed file's name"
+# [parameters.tag]
+# type = "string"
+# ///
+name=$(printf '%s' "$OPS_CHANGE_DATA" | sed 's/.*"name":"\\([^"]*\\)".*/\\1/')
+printf '%s %s\\n' "$OPS_PARAM_TAG" "$name"
+"""
+
 __all__ = ["site"]
 
 
@@ -48,3 +58,24 @@ def test_a_serving_engine_collects_every_host_on_its_own(site: Site) -> None:
     assert site.cli_json("tracking", "interval") is None
     too_short = site.cli("tracking", "interval", "10s", check=False)
     assert too_short.returncode == 2 and "too short" in too_short.stderr
+
+
+def test_alerts_through_a_running_engine_start_their_jobs_there(site: Site, tmp_path: Path) -> None:
+    site.add_runbook("on-change.sh", CHANGE_RUNBOOK)
+    tracked = tmp_path / "watched.conf"
+    tracked.write_text("a\n")
+    site.serve()
+    site.cli("tracking", "add-file", str(tracked))
+    when = f"type=file name={tracked}"
+    site.cli("tracking", "alert", "w1", "--when", when, "--runbook", "on-change", "-p", "tag=x")
+    (alert,) = site.cli_json("tracking", "alerts")
+    assert (alert["name"], alert["parameters"]) == ("w1", {"tag": "x"})
+    site.cli("inventory", "collect", "localhost")
+    tracked.write_text("b\n")
+    (result,) = site.cli_json("inventory", "collect", "localhost")
+    (job_id,) = result["alert_jobs"]
+    job = site.wait_job(job_id)  # the engine runs it; the command did not wait
+    assert (job["status"], job["trigger"]) == ("Completed", "alert")
+    (line,) = [s["text"] for s in job["streams"] if s["stream"] == "output"]
+    assert line == f"x {tracked}"
+    assert "removed alert w1" in site.cli("tracking", "remove-alert", "w1").stdout
