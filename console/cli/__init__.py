@@ -34,7 +34,7 @@ COMMAND_MODULES = {
     "serve": "console.cli.serve_cmd",
 }
 # Global options that take a value, so that the value is not read as the command.
-_VALUE_OPTIONS = ("-i", "--inventory", "--data-dir", "--runbooks")
+_VALUE_OPTIONS = ("-i", "--inventory", "--data-dir", "--runbooks", "--configurations")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,6 +71,13 @@ def global_options(default: object = None) -> argparse.ArgumentParser:
         default=default,
         help="runbooks folder (env OPSCONSOLE_RUNBOOKS; default ./runbooks, else the "
         "shipped examples)",
+    )
+    parent.add_argument(
+        "--configurations",
+        metavar="DIR",
+        default=default,
+        help="desired-state configurations folder (env OPSCONSOLE_CONFIGURATIONS; "
+        "default ./configurations, else none)",
     )
     return parent
 
@@ -114,7 +121,7 @@ def _command_word(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(words).parse_args(words)
-    settings = Settings.resolve(args.inventory, args.data_dir, args.runbooks)
+    settings = Settings.resolve(args.inventory, args.data_dir, args.runbooks, args.configurations)
     handler = getattr(args, "handler", None)
     if handler is None:
         handler = _default_handler()

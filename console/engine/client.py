@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # only annotations: `exec` does not load the schedule and web
     from console.assets.model import AssetView
     from console.changes.model import Change, Package, Service, TrackedPath
     from console.changes.tracking import Alert
+    from console.state.model import ConfigurationInfo, NodeState, Report
     from console.engine.inventory_data import HostCollection
     from console.inventory.model import Host
     from console.jobs.events import EventCallback
@@ -210,6 +211,36 @@ class ChangesAdmin(Protocol):
     async def remove_alert(self, name: str) -> Alert: ...
 
     async def alerts(self) -> list[Alert]: ...
+
+
+class StateAdmin(Protocol):
+    """What `opsconsole state ...` and the Drift pane do: `console.engine.state_service.
+    StateService` in the engine, `console.engine.remote_state.RemoteState` over the
+    control socket. Check and apply run as jobs (trigger manual/cli, runbook
+    `(state check)` / `(state apply)`, parameter `configuration`); their reports are
+    read with `report`/`reports` once the job has finished."""
+
+    async def configurations(self) -> list[ConfigurationInfo]:
+        """Every configuration file, each with its problem when it does not parse."""
+
+    async def check(
+        self, configuration: str | None = None, pattern: str | None = None
+    ) -> list[Job]:
+        """Start a check job per configuration (all when None) on its targets (narrowed
+        by `pattern`); UsageError for an unknown or broken configuration."""
+
+    async def apply(self, configuration: str, pattern: str | None = None) -> Job:
+        """Start an apply job of `configuration` on its targets (narrowed by `pattern`)."""
+
+    async def status(self) -> list[NodeState]:
+        """Every (host, configuration) assignment with its latest status (Pending when
+        never checked), by host then configuration."""
+
+    async def report(self, host: str, configuration: str) -> Report | None:
+        """The latest report of `configuration` on `host` (None: Pending)."""
+
+    async def reports(self, host: str) -> list[Report]:
+        """The latest report of each configuration assigned to `host`."""
 
 
 class EngineClient(Protocol):
