@@ -18,12 +18,12 @@ if TYPE_CHECKING:  # only annotations: `exec` does not load the schedule and web
     from console.assets.model import AssetView
     from console.changes.model import Change, Package, Service, TrackedPath
     from console.changes.tracking import Alert
-    from console.state.model import ConfigurationInfo, NodeState, Report
     from console.engine.inventory_data import HostCollection
     from console.inventory.model import Host
     from console.jobs.events import EventCallback
     from console.schedules.model import Schedule
     from console.schedules.views import ScheduleDetail, ScheduleDict, ScheduleView
+    from console.state.model import ConfigurationInfo, NodeState, Report
     from console.webhooks.views import CreatedWebhook, RotatedSecret, WebhookView
 
 # A typed parameter value as the engine parsed it (string, number, bool, list or JSON
