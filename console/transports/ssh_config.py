@@ -20,7 +20,7 @@ import asyncio
 import functools
 import os
 import shlex
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +32,11 @@ WildcardPatternList = asyncssh.pattern.WildcardPatternList  # asyncssh's own Hos
 _PER_CONNECTION = frozenset({"match", "include", "canonicalizehostname"})
 
 Stamp = tuple[tuple[str, int, int], ...]
+
+# The shared parse is made without keys (None); a connection that starts from it sets
+# them back to asyncssh's "not given" (`()`), unless it gives its own, so that it
+# loads its keys from the config (or asyncssh's defaults) exactly as alone.
+UNSET_KEYS: dict[str, object] = {"client_keys": (), "agent_identities": ()}
 
 
 @dataclass(frozen=True)
@@ -57,9 +62,13 @@ class SSHConfigCache:
         default_factory=dict, init=False
     )
 
-    async def options(self, address: str, port: int | None, user: str | None) -> dict[str, object]:
+    async def options(
+        self, address: str, port: int | None, user: str | None, common: Mapping[str, object]
+    ) -> dict[str, object]:
         """What to give asyncssh.connect for the config: a shared parse (`options`),
-        else the paths to parse (`config`), else nothing (asyncssh's default)."""
+        else the paths to parse (`config`), else nothing (asyncssh's default).
+        `common`: the options every connection of the pool gives (algorithms), given to
+        the shared parse too, so that it checks what the connection would check."""
         files = self._files()
         if not files:
             return {} if self.paths is None else {"config": []}
@@ -69,13 +78,13 @@ class SSHConfigCache:
         key = self._key(self._scan, address, port, user)
         task = self._shared.get(key)
         if task is None:
-            task = asyncio.ensure_future(self._parse(files, address, port, user))
+            task = asyncio.ensure_future(self._parse(files, address, port, user, common))
             self._shared[key] = task
             task.add_done_callback(functools.partial(self._forget_if_failed, key))
         shared = await asyncio.shield(task)
         if shared.tunnel:  # a ProxyJump from the config: its hops must parse the files too
             return {"config": [str(p) for p in files]}
-        return {"options": shared}
+        return {"options": shared, **UNSET_KEYS}
 
     def _files(self) -> list[Path]:
         if self.paths is not None:
@@ -100,11 +109,23 @@ class SSHConfigCache:
         return matched, port is not None, user
 
     async def _parse(
-        self, files: Sequence[Path], address: str, port: int | None, user: str | None
+        self,
+        files: Sequence[Path],
+        address: str,
+        port: int | None,
+        user: str | None,
+        common: Mapping[str, object],
     ) -> asyncssh.SSHClientConnectionOptions:
-        """asyncssh's own parse for this host, off the event loop as asyncssh does it."""
+        """asyncssh's own parse for this host, off the event loop as asyncssh does it.
+        Keys are not loaded here (a connection loads its own, see UNSET_KEYS): an
+        IdentityFile of the config that a host does not use must not fail it."""
         self.parses += 1
-        given: dict[str, object] = {"config": [str(p) for p in files], "host": address}
+        given: dict[str, object] = {
+            "config": [str(p) for p in files],
+            "host": address,
+            **common,
+            **{name: None for name in UNSET_KEYS},
+        }
         if port is not None:
             given["port"] = port
         if user is not None:

@@ -55,21 +55,27 @@ class SSHOptions:
     ) -> dict[str, object]:
         """asyncssh options: a credential wins, then inventory values; unset ones fall
         to ssh_config."""
-        options: dict[str, object] = {
-            "known_hosts": checker.trusted if checker is not None else None,
+        common: dict[str, object] = {
             "keepalive_interval": self.keepalive_interval,
             "keepalive_count_max": 3,
             "kex_algs": _kex_algs(),
             "compression_algs": None,
         }
+        options = {
+            **common,
+            "known_hosts": checker.trusted if checker is not None else None,
+        }
         port = host.port if "ansible_port" in host.vars else None
         if port is not None:
             options["port"] = port
-        options.update(self._auth_options(host, login))
-        user = options.get("username")
+        auth = self._auth_options(host, login)
+        user = auth.get("username")
         options.update(
-            await self._config.options(host.address, port, user if isinstance(user, str) else None)
+            await self._config.options(
+                host.address, port, user if isinstance(user, str) else None, common
+            )
         )
+        options.update(auth)  # after the config's: its `client_keys: ()` means "not given"
         if tunnel is not None:
             options["tunnel"] = tunnel
         return options

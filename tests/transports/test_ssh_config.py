@@ -100,3 +100,32 @@ async def test_a_match_block_still_applies_per_host(fleet: Fleet, tmp_path: Path
         await pool.close()
     assert [reached(r.stdout) for r in results] == [where(one), where(two)]
     assert pool.ssh_config_parses == 0
+
+
+async def test_a_missing_identity_file_of_the_config_does_not_fail_a_host_with_its_own_key(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """asyncssh loads the config's IdentityFile only when the host names no key: the
+    shared parse must not load it either."""
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host *\n    IdentitiesOnly yes\n    IdentityFile {tmp_path / 'absent'}\n")
+    pool = TransportPool(known_hosts=fleet.known_hosts, ssh_config=[config])
+    try:
+        results = await run_on_hosts([host_of(fleet, fleet.hosts[0])], "echo ok", pool)
+    finally:
+        await pool.close()
+    assert [(r.status, r.stdout) for r in results] == [("ok", "ok\n")], results[0].error
+
+
+async def test_config_values_the_pool_overrides_are_not_checked_against_it(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """The pool gives its own keepalives, so a ServerAliveCountMax that asyncssh
+    refuses (0) does not fail the connection, shared parse or not."""
+    config = write_config(tmp_path / "ssh_config", fleet, ["ServerAliveCountMax 0\n"])
+    pool = TransportPool(known_hosts=fleet.known_hosts, ssh_config=[config])
+    try:
+        results = await run_on_hosts([host_of(fleet, fleet.hosts[0])], "echo ok", pool)
+    finally:
+        await pool.close()
+    assert [(r.status, r.stdout) for r in results] == [("ok", "ok\n")], results[0].error
