@@ -28,15 +28,17 @@ ANSIBLE_VENV = REPO / "bench" / ".venv-ansible"
 
 # The floor: connect to every host concurrently, run, print. Same key exchange, no
 # compression and the user's ~/.ssh/config read (asyncssh's default), as opsconsole
-# does, so the comparison is about overhead only.
+# does, so the comparison is about overhead only. Given a third argument, the floor
+# reads no ssh config (`config=[]`): what a script that ignores it can do.
 FLOOR = r"""
 import asyncio, sys, yaml, asyncssh
 inv = yaml.safe_load(open(sys.argv[1]))["all"]["children"]["fleet"]["hosts"]
+config = {"config": []} if len(sys.argv) > 3 else {}
 async def one(v):
     async with asyncssh.connect(v["ansible_host"], port=v["ansible_port"],
             username=v["ansible_user"], client_keys=[v["ansible_ssh_private_key_file"]],
             known_hosts=sys.argv[2], compression_algs=None,
-            kex_algs=["curve25519-sha256"]) as c:
+            kex_algs=["curve25519-sha256"], **config) as c:
         return (await c.run("uname -r")).stdout
 async def main():
     for out in await asyncio.gather(*(one(v) for v in inv.values())):
@@ -103,10 +105,14 @@ def close_control_masters(control_dir: Path) -> None:
 
 
 def opsconsole_argv(source: Path, inventory: Path) -> list[str]:
-    """The CLI of the checkout at `source` (`python -m console` with it first on the
-    path), so that two versions run under the same interpreter and flags."""
+    """The CLI of the checkout at `source` (`python -m console` run in it and with it
+    first on the path), so that two versions run under the same interpreter and flags.
+    Run in it: `-m` puts the working directory before PYTHONPATH, so run from here it
+    would time this checkout whatever `source` says."""
     return [
         "env",
+        "-C",
+        str(source),
         f"PYTHONPATH={source}",
         sys.executable,
         "-m",
@@ -139,6 +145,10 @@ def bench(
         tools = {
             "opsconsole": opsconsole_argv(REPO, inventory),
             "asyncssh floor": [sys.executable, "-c", FLOOR, str(inventory), str(fleet.known_hosts)],
+            "floor, no config": [
+                *[sys.executable, "-c", FLOOR, str(inventory), str(fleet.known_hosts)],
+                "no-config",
+            ],
         }
         if compare is not None:
             tools[f"opsconsole@{compare.name}"] = opsconsole_argv(compare, inventory)
@@ -187,8 +197,10 @@ def main() -> int:
         floor = medians["asyncssh floor"]
         print(f"\n{count} hosts, uname -r (load average {load:.1f} before, ", end="")
         print(f"{os.getloadavg()[0]:.1f} after)")
+        bare = medians["floor, no config"]
         for name, value in medians.items():
-            print(f"  {name:<16} {value:7.3f} s   {value / floor:5.2f}x floor")
+            print(f"  {name:<24} {value:7.3f} s   {value / floor:5.2f}x floor", end="")
+            print(f"   {value / bare:5.2f}x floor without config")
         if "ansible" in medians:
             print(f"  ansible / opsconsole: {medians['ansible'] / medians['opsconsole']:.1f}x")
     return 0

@@ -20,10 +20,15 @@ history:
 
 A job write does not rewrite its segment: it appends one line to `jobs/journal.jsonl`
 (see .journal), and many writes share one fdatasync. The segments and both side files
-are rewritten from memory only when the journal is compacted (every few MB, at close,
-at open after a crash), so a write costs the same whatever the segment size. The side
-files' crash rules above hold for the compacted files; between compactions the journal,
-replayed at open, is what keeps them right.
+are rewritten from memory only when the journal is compacted, so a write costs the
+same whatever the segment size. As in a database's write-ahead log, compaction waits
+until it is due: while running, once the journal reaches JOURNAL_BYTES; at open and
+close, once it reaches REST_JOURNAL_BYTES (replaying that much at the next open costs
+less than rewriting a segment, so a short-lived process such as `exec` neither pays a
+compaction at open nor at close). Open compacts at once only after damage, so a
+damaged line is kept aside once. The side files' crash rules above hold for the
+compacted files; between compactions the journal, replayed at every open (idempotent:
+each line replaces a whole job document), is what keeps them right.
 
 Loaded segments are kept in a small LRU (segments with changes not yet compacted stay
 loaded); nothing else of the history is in memory. Not thread-safe by itself:
@@ -67,7 +72,8 @@ SEGMENT_JOBS = 500
 SEGMENT_BYTES = 1_000_000
 OPEN_SEGMENTS = 8
 JOURNAL = "journal.jsonl"
-JOURNAL_BYTES = 4_000_000  # compact when the journal reaches this size
+JOURNAL_BYTES = 4_000_000  # compact when the journal reaches this size while running
+REST_JOURNAL_BYTES = 256_000  # ...and this size at open and close
 _SEGMENT_FILE = re.compile(r"^seg-([0-9a-f]{20})\.json$")
 
 
@@ -123,10 +129,10 @@ class JobStore:
     # -- segments -------------------------------------------------------------------
 
     def _replay(self) -> None:
-        """Apply what the journal holds (a crash before its compaction), then fold it
-        into the files so the journal starts empty. A damaged line is kept aside and
-        skipped; the lines after it still count (see .journal)."""
-        entries, damage = read_entries(self.journal.path)
+        """Apply what the journal holds (changes not compacted yet), and cut a torn
+        tail off so appends start on a line of their own. A damaged line is kept aside
+        and skipped; the lines after it still count (see .journal)."""
+        entries, damage, end = read_entries(self.journal.path)
         replayed = 0
         for entry in entries:
             problem = entry_problem(entry.start, entry.doc)
@@ -139,8 +145,11 @@ class JobStore:
             replayed += 1
         if damage:  # durable before the compaction empties the journal
             keep_damaged(self.journal.path, sorted(damage, key=lambda d: d.line))
-        if replayed or self.journal.size:
             self.compact()
+        elif self.journal.size >= REST_JOURNAL_BYTES:
+            self.compact()
+        else:
+            self._guard(self.journal.cut, end)
 
     def _db(self, start: str) -> AtomicDB:
         """The TinyDB file of segment `start`, opening it (LRU-cached) if needed."""
@@ -292,7 +301,8 @@ class JobStore:
         self._evict()
 
     def compact(self) -> None:
-        """All three compaction steps in a row (at open, close and retention)."""
+        """All three compaction steps in a row (at open, close and retention, when
+        due)."""
         snap = self.snapshot()
         self.persist(snap)
         self.finish_compaction(snap)
@@ -427,14 +437,13 @@ class JobStore:
         return self.index.active_ids()
 
     def close(self) -> None:
-        """Fold the journal into the files (unless a write failed) and close."""
-        if self.broken is None and (
-            self.journal.size
-            or self._lines
-            or any(self._dirty(s) for s in self._starts)
-            or self.index.dirty
-        ):
-            self.compact()
+        """Make staged changes durable in the journal and close (unless a write
+        failed); fold the journal into the files only when it is due, since the next
+        open replays it anyway."""
+        if self.broken is None:
+            self.write_journal(*self.take_lines())
+            if self.journal.size >= REST_JOURNAL_BYTES:
+                self.compact()
         self.journal.close()
         for db in self._open.values():
             db.close()

@@ -5,13 +5,13 @@ on every state change costs milliseconds that grow with the segment. Instead eac
 change is one line appended to `jobs/journal.jsonl`, `[segment start, job document]`,
 and one `fdatasync` makes a whole batch of lines durable. The segment files, the
 summaries and the active index are rewritten only when the journal is *compacted*
-(every few MB, at close, and at open after a crash); then the journal is emptied.
+(when it has grown past a size threshold, see .jobs); then the journal is emptied.
 
 Replaying a line is idempotent (it replaces the whole job document), so a crash in the
 middle of a compaction, when some files are new and the journal is still full, is
 repaired by replaying it again. A crash in the middle of an append leaves a torn last
-line (no newline), which was never acknowledged: replay drops it silently, and the
-compaction that follows at open empties the file.
+line (no newline), which was never acknowledged: replay drops it silently, and open
+cuts it off before anything is appended.
 
 Each line carries the CRC-32 of its JSON (`<crc as 8 hex digits> <json>`), as LevelDB's
 and PostgreSQL's logs checksum each record, so a flipped byte anywhere is found rather
@@ -58,11 +58,12 @@ class Entry(NamedTuple):
     doc: dict[str, Any]
 
 
-def read_entries(path: Path) -> tuple[list[Entry], list[Damage]]:
-    """The intact entries of a journal, in order, and the damaged lines among them;
-    the torn tail after the last newline is neither (see .jsonl)."""
+def read_entries(path: Path) -> tuple[list[Entry], list[Damage], int]:
+    """The intact entries of a journal, in order, the damaged lines among them, and
+    the offset just after the last whole line: the torn tail after it is neither (see
+    .jsonl)."""
     parsed = read_jsonl(path, _entry)
-    return parsed.items, parsed.damage
+    return parsed.items, parsed.damage, parsed.end
 
 
 def _entry(line: Line) -> Entry:
@@ -123,6 +124,18 @@ class Journal:
         except OSError as exc:
             raise StoreWriteFailed(f"could not empty {self.path}: {exc}") from exc
         self.size = 0
+
+    def cut(self, end: int) -> None:
+        """Drop a torn tail (bytes after offset `end`, the last whole line), so that
+        the next append starts a line of its own instead of gluing onto it."""
+        if self.size <= end:
+            return
+        try:
+            os.ftruncate(self._fd, end)
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise StoreWriteFailed(f"could not cut the torn tail of {self.path}: {exc}") from exc
+        self.size = end
 
     def close(self) -> None:
         os.close(self._fd)

@@ -211,6 +211,11 @@ class TransportPool:
             self._release(jump)
 
     @property
+    def ssh_config_parses(self) -> int:
+        """Parses of ssh_config shared by the hosts it treats alike (one per group)."""
+        return self._ssh_options.config_parses
+
+    @property
     def open_connections(self) -> int:
         return sum(1 for e in self._entries.values() if not e.conn.is_closed())
 
@@ -313,14 +318,12 @@ class TransportPool:
         if policy != "off":
             checker = HostKeyChecker(host.name, policy, self.known_hosts, extra_known_hosts(host))
         login = login_for(host, self.assets)
-        options = {
-            **self._ssh_options.for_host(host, checker, tunnel, login),
-            "connect_timeout": timeout,
-        }
         try:
+            options = await self._ssh_options.for_host(host, checker, tunnel, login)
             return await asyncssh.connect(
                 host.address,
                 client_factory=lambda: _Client(checker, self._lost),
+                connect_timeout=timeout,
                 **options,
             )
         except asyncssh.HostKeyNotVerifiable as exc:

@@ -16,6 +16,7 @@ from console.inventory.model import Host
 from console.ssh_library import asyncssh
 from console.transports.hostkeys import HostKeyChecker
 from console.transports.login import Login
+from console.transports.ssh_config import SSHConfigCache
 
 # curve25519 first: far cheaper than the post-quantum hybrids (test-fleet.md); the
 # rest of asyncssh's defaults follow as fallbacks.
@@ -35,8 +36,17 @@ class SSHOptions:
     _loaded_keys: dict[tuple[str, int], Sequence[asyncssh.SSHKeyPair]] = field(
         default_factory=dict, init=False
     )
+    _config: SSHConfigCache = field(init=False)
 
-    def for_host(
+    def __post_init__(self) -> None:
+        self._config = SSHConfigCache(self.ssh_config)
+
+    @property
+    def config_parses(self) -> int:
+        """ssh_config parses shared between hosts so far (see console.transports.ssh_config)."""
+        return self._config.parses
+
+    async def for_host(
         self,
         host: Host,
         checker: HostKeyChecker | None,
@@ -45,18 +55,27 @@ class SSHOptions:
     ) -> dict[str, object]:
         """asyncssh options: a credential wins, then inventory values; unset ones fall
         to ssh_config."""
-        options: dict[str, object] = {
-            "known_hosts": checker.trusted if checker is not None else None,
+        common: dict[str, object] = {
             "keepalive_interval": self.keepalive_interval,
             "keepalive_count_max": 3,
             "kex_algs": _kex_algs(),
             "compression_algs": None,
         }
-        if self.ssh_config is not None:
-            options["config"] = [str(p) for p in self.ssh_config]
-        if "ansible_port" in host.vars:
-            options["port"] = host.port
-        options.update(self._auth_options(host, login))
+        options = {
+            **common,
+            "known_hosts": checker.trusted if checker is not None else None,
+        }
+        port = host.port if "ansible_port" in host.vars else None
+        if port is not None:
+            options["port"] = port
+        auth = self._auth_options(host, login)
+        user = auth.get("username")
+        options.update(
+            await self._config.options(
+                host.address, port, user if isinstance(user, str) else None, common
+            )
+        )
+        options.update(auth)  # after the config's: its `client_keys: ()` means "not given"
         if tunnel is not None:
             options["tunnel"] = tunnel
         return options

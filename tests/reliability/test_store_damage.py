@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from console.store import Store
 from tests.reliability.store_world import StoreWorld
+from tests.store.helpers import compact_at_every_close
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -114,9 +116,11 @@ def test_a_damaged_stream_line_costs_that_line_only(world: StoreWorld) -> None:
 
 
 def test_a_damaged_segment_file_loses_one_job_and_the_engine_starts(
-    world: StoreWorld,
+    world: StoreWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = run_jobs(world)
+    compact_at_every_close(monkeypatch)
+    Store(world.data_dir).close()  # the jobs folded into their segment file
     (segment,) = (world.data_dir / "jobs").glob("seg-*.json")
     line = damage_middle_line(segment)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from console.jobs.model import Job, JobStatus, Trigger, new_job_id
+from console.store import jobs as store_jobs
 
 LIFECYCLE = (JobStatus.STARTING, JobStatus.RUNNING, JobStatus.COMPLETED)
 
@@ -36,3 +39,9 @@ def finish(job: Job, status: JobStatus = JobStatus.COMPLETED) -> Job:
     job.transition(JobStatus.RUNNING)
     job.transition(status)
     return job
+
+
+def compact_at_every_close(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests that look at the segment files after `close`: fold the journal into
+    them at every open and close, however small it is (normally only once it is due)."""
+    monkeypatch.setattr(store_jobs, "REST_JOURNAL_BYTES", 0)

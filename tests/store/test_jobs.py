@@ -12,7 +12,7 @@ import pytest
 from console.jobs.model import Job, JobStatus, Trigger
 from console.store import DuplicateJob, JobNotFound, Store
 from console.store import jobs as store_jobs
-from tests.store.helpers import finish, make_job
+from tests.store.helpers import compact_at_every_close, finish, make_job
 
 
 def test_job_round_trips_through_a_reopened_store(tmp_path: Path) -> None:
@@ -60,7 +60,10 @@ def test_unknown_id_names_close_ids(tmp_path: Path) -> None:
         store.add_job(job)
 
 
-def test_list_pages_newest_first_across_segments(tmp_path: Path) -> None:
+def test_list_pages_newest_first_across_segments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compact_at_every_close(monkeypatch)
     store = Store(tmp_path, segment_jobs=7)
     jobs = [make_job() for _ in range(50)]
     for job in jobs:

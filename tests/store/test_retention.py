@@ -9,12 +9,15 @@ import pytest
 
 from console.jobs.model import JobStatus, StreamRecord
 from console.store import JobNotFound, Store
-from tests.store.helpers import finish, make_job
+from tests.store.helpers import compact_at_every_close, finish, make_job
 
 DAY = 86400
 
 
-def test_retention_removes_old_jobs_segments_and_streams(tmp_path: Path) -> None:
+def test_retention_removes_old_jobs_segments_and_streams(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compact_at_every_close(monkeypatch)
     now = time.time()
     store = Store(tmp_path, segment_jobs=4)
     old = [finish(make_job(created=now - 40 * DAY + i)) for i in range(10)]
