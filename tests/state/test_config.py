@@ -80,6 +80,16 @@ def test_the_issue_example_loads_into_its_resources(folder):
     assert all(r.requires == () for r in web.resources[:-1])
 
 
+def test_the_example_in_the_docs_loads_like_the_fixture(folder):
+    docs = (Path(__file__).parents[2] / "docs" / "state.md").read_text()
+    example = docs.split("```yaml\n", 1)[1].split("```", 1)[0]
+    documented = load_configuration(write(folder, "documented.yaml", example))
+    fixture = load_configuration(folder / "web.yaml")
+    assert [(r.id, r.properties, r.requires) for r in documented.resources] == [
+        (r.id, r.properties, r.requires) for r in fixture.resources
+    ]
+
+
 def test_defaults_and_the_duration_forms(folder):
     bare = load_configuration(write(folder, "bare.yaml", HEAD + "  - group: g\n"))
     assert (bare.mode, bare.frequency_s, bare.description) == (
