@@ -415,17 +415,15 @@ def _resolve(file: _File, where: str, name: str, line: int, earlier: list[Resour
 
 def load_all(folder: Path | None) -> tuple[list[Configuration], list[ConfigurationInfo]]:
     """Every configuration of `folder` that loads, and an info for every file (with the
-    problem of those that do not), so one broken file never hides the others."""
+    problem of those that do not), so one broken file never hides the others. Files
+    starting with `.` (editors' swap and lock files) are not configurations."""
     if folder is None or not folder.is_dir():
         return [], []
-    paths = sorted(
-        (
-            path
-            for path in folder.iterdir()
-            if path.suffix in SUFFIXES and not path.name.startswith(".") and path.is_file()
-        ),
-        key=lambda path: (path.stem, path.suffix),
-    )
+    try:
+        names = sorted(folder.iterdir(), key=lambda path: (path.stem, path.suffix))
+    except OSError as exc:
+        raise ConfigurationError(str(folder), None, f"cannot list: {exc.strerror}") from None
+    paths = [p for p in names if p.suffix in SUFFIXES and p.name[0] != "." and p.is_file()]
     configurations: list[Configuration] = []
     infos: list[ConfigurationInfo] = []
     first_of: dict[str, Path] = {}

@@ -292,6 +292,7 @@ def test_load_all_keeps_the_good_files_when_one_is_broken(folder):
     write(folder, "db.yml", "targets: db\nmode: ApplyAndAutoCorrect\nresources:\n" + OK)
     write(folder, "web.yml", HEAD + OK)  # the same name as web.yaml
     write(folder, "notes.txt", "not a configuration")
+    write(folder, ".web.yaml", "an editor's lock file [")
     configurations, infos = load_all(folder)
     assert [c.name for c in configurations] == ["db", "web"]
     assert [(i.name, Path(i.path).name) for i in infos] == [
