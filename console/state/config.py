@@ -378,10 +378,10 @@ def _requires(
 ) -> tuple[str, ...]:
     """Ids of the earlier resources `requires:` names, by id or unambiguous identity."""
     value, line = entry["requires"], entry.line_of("requires")
-    names, lines = ([value], [line]) if isinstance(value, str) else (value, [])
+    names, lines = [value], [line]
     if isinstance(value, MarkedList):
-        lines = value.lines
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        names, lines = value, value.lines
+    if not names or not all(isinstance(name, str) for name in names):
         raise file.error(
             line, f"{where}: requires: must name earlier resources (e.g. file:/etc/motd)"
         )
