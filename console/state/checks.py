@@ -19,8 +19,8 @@ from console.state.compare import compare, parse_facts, unknown_command
 from console.state.model import Resource, ResourceResult
 from console.state.state_script import (
     StateScriptFailed,
-    probe_call,
     prelude,
+    probe_call,
     refuse_unsafe,
     run_script,
 )
@@ -57,13 +57,13 @@ def parse_check_output(
         found[index] = section
     results = []
     for index, resource in enumerate(resources):
-        section = found.get(index)
-        if section is None:
-            if probe_call(resource) is not None:
-                raise OutputError(f"check output: no section for {resource.id} (probe {index})")
+        probed = found.get(index)
+        if probed is not None:
+            results.append(_compared(probed, resource))
+        elif probe_call(resource) is None:
             results.append(unknown_command(resource))
-            continue
-        results.append(_compared(section, resource))
+        else:
+            raise OutputError(f"check output: no section for {resource.id} (probe {index})")
     return results
 
 

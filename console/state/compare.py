@@ -158,7 +158,9 @@ def _compare_file(resource: Resource, facts: Facts) -> ResourceResult:
             message = "content differs; the file is too large for a diff"
     result = _verdict(resource, expected, actual, message)
     if result.status is ResourceStatus.DRIFTED:
-        old, new = (on_host, declared) if declared is not None and on_host is not None else (b"", b"")
+        old, new = (
+            (on_host, declared) if declared is not None and on_host is not None else (b"", b"")
+        )
         attributes = _attribute_hunk(attrs, _declared_attrs(resource))
         result = _with_diff(result, content_diff(path, old, new, attributes))
     return result
@@ -286,14 +288,18 @@ def _compare_lines(resource: Resource, facts: Facts) -> ResourceResult:
     new = [] if state == "absent" else [line]
     body = ["@@ lines @@", *(f"-{text}" for text in old), *(f"+{text}" for text in new)]
     diff = "\n".join([f"--- {resource.identity} (on host)", f"+++ {resource.identity} (declared)"])
-    return _result(resource, ResourceStatus.DRIFTED, expected, actual, f"{diff}\n" + "\n".join(body) + "\n")
+    return _result(
+        resource, ResourceStatus.DRIFTED, expected, actual, f"{diff}\n" + "\n".join(body) + "\n"
+    )
 
 
 def _compare_user(resource: Resource, facts: Facts) -> ResourceResult:
     props = resource.properties
     state = props.get("state", "present")
     if not facts["passwd"] or state == "absent":
-        return _verdict(resource, {"state": state}, {"state": "present" if facts["passwd"] else "absent"})
+        return _verdict(
+            resource, {"state": state}, {"state": "present" if facts["passwd"] else "absent"}
+        )
     fields = facts["passwd"].split(":")
     declared_groups = sorted(str(g) for g in props.get("groups", []))
     member_of = set(facts["groups"].split())
@@ -310,7 +316,9 @@ def _compare_user(resource: Resource, facts: Facts) -> ResourceResult:
 
 def _compare_group(resource: Resource, facts: Facts) -> ResourceResult:
     state = resource.properties.get("state", "present")
-    return _verdict(resource, {"state": state}, {"state": "present" if facts["group"] else "absent"})
+    return _verdict(
+        resource, {"state": state}, {"state": "present" if facts["group"] else "absent"}
+    )
 
 
 def _compare_command(resource: Resource, facts: Facts) -> ResourceResult:

@@ -198,16 +198,18 @@ def refuse_unsafe(resource: Resource) -> None:
         raise UsageError(f"{where}: a value contains a NUL byte")
     if resource.type != "file" and "\n" in resource.identity:
         raise UsageError(f"{where}: the name contains a newline")
-    if resource.type in ("file", "directory", "lineinfile"):
-        if "\n" in resource.identity or not resource.identity.startswith("/"):
-            raise UsageError(f"{where}: give the path from / on one line")
+    paths = ("file", "directory", "lineinfile")
+    if resource.type in paths and (
+        "\n" in resource.identity or not resource.identity.startswith("/")
+    ):
+        raise UsageError(f"{where}: give the path from / on one line")
     if "\n" in str(props.get("line", "")) + str(props.get("match", "")):
         raise UsageError(f"{where}: `line` and `match` are single lines")
     if resource.type == "package" and not _PACKAGE_NAME.match(resource.identity):
         raise UsageError(f"{where}: {resource.identity!r} is not a package name")
     mode = props.get("mode")
     if mode is not None and not re.fullmatch(r"[0-7]{3,4}", str(mode)):
-        raise UsageError(f"{where}: mode {mode!r} is not octal like \"0644\"")
+        raise UsageError(f'{where}: mode {mode!r} is not octal like "0644"')
 
 
 async def run_script(
@@ -235,4 +237,3 @@ async def run_script(
         return split_sections(b"".join(stdout), nonce)
     except OutputError as error:
         raise StateScriptFailed(host_name, f"{what}: {error}") from error
-
