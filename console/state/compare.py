@@ -142,7 +142,8 @@ def _compare_file(resource: Resource, facts: Facts) -> ResourceResult:
             old = _content_of(facts) if state == "absent" else b""
             new = declared if state == "present" else b""
             if old is not None and new is not None:
-                result = _with_diff(result, content_diff(path, old, new))
+                states = _attribute_hunk(result.actual, result.expected)
+                result = _with_diff(result, content_diff(path, old, new, states))
         return result
     kind, attrs = _actual_attrs(facts["meta"])
     if not kind.startswith("regular"):

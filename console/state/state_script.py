@@ -169,7 +169,8 @@ def probe_call(resource: Resource) -> str | None:
     props = resource.properties
     name = resource.identity
     if resource.type == "file":
-        return f"probe_path {q(name)} {1 if 'content' in props else 0}"
+        read = "content" in props or props.get("state") == "absent"  # the diff shows it
+        return f"probe_path {q(name)} {1 if read else 0}"
     if resource.type == "directory":
         return f"probe_path {q(name)} 0"
     if resource.type == "package":

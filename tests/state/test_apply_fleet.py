@@ -141,14 +141,15 @@ async def test_a_failing_resource_skips_its_dependents_and_only_them(
     hosts: Fleet, pool: TransportPool
 ) -> None:
     host = hosts.hosts[1]
+    broken = Resource("command", "echo broken >&2; exit 3")
     resources = [
-        Resource("command", "echo broken >&2; exit 3"),
-        Resource("file", "/etc/needs-command", {"content": "x\n"}, requires=("command:echo broken >&2; exit 3",)),
+        broken,
+        Resource("file", "/etc/needs-command", {"content": "x\n"}, requires=(broken.id,)),
         Resource("directory", "/srv/needs-file", requires=("file:/etc/needs-command",)),
         Resource("file", "/etc/independent", {"content": "y\n"}),
     ]  # fmt: skip
     results = await apply_on(hosts, host, pool, resources)
-    failed = results["command:echo broken >&2; exit 3"]
+    failed = results[broken.id]
     assert failed.status is ResourceStatus.FAILED
     assert "exited with status 3" in failed.message and "broken" in failed.message
     assert results["file:/etc/needs-command"].status is ResourceStatus.SKIPPED
