@@ -14,6 +14,7 @@ import binascii
 import difflib
 import hashlib
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from console.changes.sections import Section
@@ -168,10 +169,7 @@ def _compare_file(resource: Resource, facts: Facts) -> ResourceResult:
 
 
 def _with_diff(result: ResourceResult, diff: str) -> ResourceResult:
-    return ResourceResult(
-        result.resource, result.type, result.status, result.expected, result.actual, diff,
-        result.message,
-    )  # fmt: skip
+    return replace(result, diff=diff)
 
 
 def _content_of(facts: Facts) -> bytes | None:
