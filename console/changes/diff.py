@@ -35,7 +35,7 @@ import random
 import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import asdict
-from operator import attrgetter
+from operator import attrgetter, eq
 from typing import Any, TypeVar
 
 from console.changes.codec import file_to_dict, package_to_dict, service_to_dict
@@ -109,12 +109,14 @@ def _keyed(
     key: Callable[[Item], Hashable],
     identity: Callable[[Item], Hashable],
     to_dict: Callable[[Item], Any],
+    whole: Callable[[Item], Hashable] | None = None,
 ) -> Iterator[Found]:
     """Added, removed and modified items (same key, other identity), in key order.
     Nothing changed (the usual case) is decided in C: the items in the same order
-    (a collector lists them the same way each time) with equal keys and identities,
+    (a collector lists them the same way each time) with equal keys and identities
+    (`whole`, when given, gets both in one pass: an attrgetter of all their fields),
     else key -> identity dicts compared in one `==`."""
-    if _same_in_order(old, new, key, identity):
+    if _same_in_order(old, new, key, identity, whole):
         return
     old_ids = dict(zip(map(key, old), map(identity, old), strict=True))
     new_ids = dict(zip(map(key, new), map(identity, new), strict=True))
@@ -142,11 +144,14 @@ def _same_in_order(
     new: Sequence[Item],
     key: Callable[[Item], Hashable],
     identity: Callable[[Item], Hashable],
+    whole: Callable[[Item], Hashable] | None,
 ) -> bool:
-    return (
-        len(old) == len(new)
-        and list(map(key, old)) == list(map(key, new))
-        and list(map(identity, old)) == list(map(identity, new))
+    if len(old) != len(new):
+        return False
+    if whole is not None:  # pairwise, stopping at the first difference, no lists built
+        return all(map(eq, map(whole, old), map(whole, new)))
+    return list(map(key, old)) == list(map(key, new)) and list(map(identity, old)) == list(
+        map(identity, new)
     )
 
 
@@ -156,7 +161,14 @@ def _name_of(key: Hashable) -> str:
 
 
 def _software(old: Sequence[Package], new: Sequence[Package]) -> Iterator[Found]:
-    return _keyed(old, new, attrgetter("name", "arch"), attrgetter("version"), package_to_dict)
+    return _keyed(
+        old,
+        new,
+        attrgetter("name", "arch"),
+        attrgetter("version"),
+        package_to_dict,
+        attrgetter("name", "arch", "version"),
+    )
 
 
 def _services(old: Snapshot, new: Snapshot) -> Iterator[Found]:
@@ -168,6 +180,7 @@ def _services(old: Snapshot, new: Snapshot) -> Iterator[Found]:
         attrgetter("name"),
         attrgetter("state", "enabled", "started"),
         service_to_dict,
+        attrgetter("name", "state", "enabled", "started"),
     )
     same_start = _same_start(old.facts.boot_time, new.facts.boot_time)
     return (item for item in found if not same_start(item))
