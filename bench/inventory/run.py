@@ -33,6 +33,7 @@ OPSCONSOLE = r"""
 import asyncio, sys
 from pathlib import Path
 from console.changes.collector import collect
+from console.changes.model import TrackedPath
 from console.inventory.loader import load_inventory
 from console.transports.factory import transport_for
 from console.transports.pool import TransportPool

@@ -99,7 +99,9 @@ class RemoteClient:
             method, f"http://engine{path}", json=body, params=params
         ) as response:
             data = await response.json()
-        if isinstance(data, dict) and "error" in data:
+        # An answer may well have an "error" field of its own (a report's): only a
+        # failed request's body is the engine's error.
+        if response.status >= 400 and isinstance(data, dict) and "error" in data:
             raise error_from_dict(data["error"])
         return data
 
