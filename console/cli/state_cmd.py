@@ -83,6 +83,10 @@ async def _check(client: EngineClient, args: argparse.Namespace) -> int:
 
 
 async def _apply(client: EngineClient, args: argparse.Namespace) -> int:
+    if not args.yes and not sys.stdin.isatty():  # before anything runs
+        raise UsageError(
+            "state apply asks before changing hosts: run it in a terminal or add --yes"
+        )
     (plan,) = await _wait(client, await client.state.check(args.configuration, args.pattern))
     planned = await _reports(client, [plan])
     drifted = [r for r in planned if r.drifted]
@@ -109,10 +113,6 @@ def _print_plan(drifted: list[Report]) -> None:
 
 
 async def _confirm(hosts: int) -> bool:
-    if not sys.stdin.isatty():
-        raise UsageError(
-            "state apply asks before changing hosts: run it in a terminal or add --yes"
-        )
     answer = await asyncio.to_thread(input, f"Apply these changes to {hosts} host(s)? [y/N] ")
     return answer.strip().lower() in ("y", "yes")
 

@@ -8,7 +8,9 @@ be stopped, and keeps what it did in its streams. Each host run is an engine ste
 (`console.jobs.host_run.Work.step`): one round trip that checks (or applies) every
 resource (`console.state.checks`, `console.state.apply`), records a report in the
 `StateStore`, and writes a readable summary to the job's output: one line per
-resource, each drift's diff below it. Exit 0 when the host is Compliant, 1 otherwise.
+resource, each drift's diff below it. The host run completes when the check or apply
+did its work (drift found is a NotCompliant report, not a failed run) and fails when it
+could not (a Failed report), as an unreachable host's run fails.
 
 Node status: Compliant / NotCompliant / Failed from the resources; Unresponsive when
 the host could not be reached (the report says why, and the host run fails with the
@@ -165,7 +167,9 @@ class StateService:
             report = await self._run(configuration, kind, job_id, transport, host, seconds)
             for line in report_lines(report):
                 on_line("stdout", line.encode())
-            return ExitStatus(0 if report.status is NodeStatus.COMPLIANT else 1)
+            # A check that found drift did its job: the host run completes and the
+            # report says NotCompliant; it fails when the check or apply itself failed.
+            return ExitStatus(1 if report.status is NodeStatus.FAILED else 0)
 
         async def host_failed(host: Host, error: HostError) -> None:
             status = NodeStatus.UNRESPONSIVE if error.kind in NO_ANSWER else NodeStatus.FAILED
