@@ -50,6 +50,7 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     options = options_from_env(
         triggers=not args.until_idle,
         collection=not (args.until_idle or args.no_collection),
+        desired_state=not args.until_idle,
         listen=args.listen,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,

@@ -70,6 +70,8 @@ def admin_operations(engine: EngineClient, service: str) -> Mapping[str, AdminOp
         return _asset_operations(engine)
     if service == "changes":
         return _changes_operations(engine)
+    if service == "state":
+        return _state_operations(engine)
     return {}
 
 
@@ -160,6 +162,23 @@ def _changes_operations(engine: EngineClient) -> dict[str, AdminOperation]:
         "add_alert": _keywords(data.add_alert, alert_to_dict),
         "remove_alert": _keywords(data.remove_alert, alert_to_dict),
         "alerts": _keywords(data.alerts, lambda found: [alert_to_dict(a) for a in found]),
+    }
+
+
+def _state_operations(engine: EngineClient) -> dict[str, AdminOperation]:
+    """`StateAdmin`: configurations, check and apply jobs, statuses and reports."""
+    from console.state.codec import info_to_dict, node_state_to_dict, report_to_dict
+
+    state = engine.state
+    return {
+        "configurations": _keywords(
+            state.configurations, lambda found: [info_to_dict(i) for i in found]
+        ),
+        "check": _keywords(state.check, lambda jobs: [job.to_dict() for job in jobs]),
+        "apply": _keywords(state.apply, lambda job: job.to_dict()),
+        "status": _keywords(state.status, lambda rows: [node_state_to_dict(r) for r in rows]),
+        "report": _keywords(state.report, lambda r: None if r is None else report_to_dict(r)),
+        "reports": _keywords(state.reports, lambda found: [report_to_dict(r) for r in found]),
     }
 
 

@@ -264,6 +264,9 @@ class EngineClient(Protocol):
     @property
     def changes(self) -> ChangesAdmin: ...
 
+    @property
+    def state(self) -> StateAdmin: ...
+
     def hosts(self, pattern: str = "all") -> list[Host]:
         """Hosts matching an Ansible pattern (raises UsageError for a bad pattern)."""
 

@@ -79,7 +79,13 @@ def console_options(**overrides: Any) -> EngineOptions:
     """The console's own engine owns the data directory like `serve` does, so it also
     fires schedules, serves webhooks and collects inventory data; a busy webhook port
     must not stop the UI."""
-    return options_from_env(triggers=True, collection=True, listener_required=False, **overrides)
+    return options_from_env(
+        triggers=True,
+        collection=True,
+        desired_state=True,
+        listener_required=False,
+        **overrides,
+    )
 
 
 @asynccontextmanager

@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING, Any
 from console.assets.masking import SecretMasker
 from console.engine.asset_wiring import open_vault
 from console.engine.client import HostProbe, RunbookInfo
-from console.engine.job_building import COMMAND_RUNBOOK, JobBuilder
+from console.engine.job_building import (
+    COMMAND_RUNBOOK,
+    STATE_APPLY_RUNBOOK,
+    STATE_CHECK_RUNBOOK,
+    JobBuilder,
+)
 from console.engine.options import EngineOptions
 from console.engine.probe import probe_host
 from console.engine.services import EngineParts, EngineServices
@@ -47,6 +52,7 @@ from console.transports.pool import TransportPool
 if TYPE_CHECKING:  # imported where used: a one-shot engine never loads aiohttp or croniter
     from console.assets.vault import AssetVault
     from console.engine.inventory_data import InventoryData
+    from console.engine.state_service import StateService
     from console.schedules.book import ScheduleBook
     from console.webhooks.service import WebhookService
 
@@ -82,6 +88,7 @@ class Engine:
         self._services: EngineServices | None = None
         self._vault: AssetVault | None = None
         self._inventory_data: InventoryData | None = None
+        self._state: StateService | None = None
         self._accepting = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -118,6 +125,7 @@ class Engine:
                 EngineParts(
                     self,
                     lambda: self.changes,
+                    lambda: self.state,
                     self.settings.data_dir,
                     self.store,
                     self._writer,
@@ -212,6 +220,22 @@ class Engine:
         return self._inventory_data
 
     @property
+    def state(self) -> StateService:
+        """Desired state (`console.engine.client.StateAdmin`) of a started engine."""
+        if self.store is None:
+            raise OpsError("this engine has no desired state (it is not started)")
+        if self._state is None:
+            from console.engine.state_service import StateService
+
+            self._state = StateService(
+                self.settings.data_dir,
+                self.settings.configurations,
+                self._inventory.current,
+                lambda job, work: self._submit(job, work, None),
+            )
+        return self._state
+
+    @property
     def listener_problem(self) -> str | None:
         """Why webhooks are not served, when the console started without them."""
         return self._services.listener_problem if self._services else None
@@ -229,9 +253,14 @@ class Engine:
         assert self.store is not None and self.runner is not None
         for job in recover_interrupted(self.store):
             try:
-                self.runner.enqueue(job, self._builder.work_for(job))
+                self.runner.enqueue(job, self._work_for(job))
             except OpsError as exc:
                 fail_job(self.store, job, f"could not restart after an engine restart: {exc}")
+
+    def _work_for(self, job: Job) -> Work:
+        if job.runbook in (STATE_CHECK_RUNBOOK, STATE_APPLY_RUNBOOK):
+            return self.state.work_for(job)
+        return self._builder.work_for(job)
 
     # ------------------------------------------------------------------ inventory
     def hosts(self, pattern: str = "all") -> list[Host]:
@@ -365,8 +394,22 @@ class Engine:
         if old.runbook == COMMAND_RUNBOOK:
             command = str(old.parameters["command"])
             return await self.start_command(pattern, command, started_by=started_by)
+        if old.runbook in (STATE_CHECK_RUNBOOK, STATE_APPLY_RUNBOOK):
+            return await self._rerun_state(old, hosts)
         raw = self._builder.raw_parameters(old)
         return await self.start_job(old.runbook, pattern, raw, started_by=started_by)
+
+    async def _rerun_state(self, old: Job, hosts: list[str]) -> Job:
+        state = self.state
+        configuration = state.configuration(str(old.parameters["configuration"]))
+        kind = "check" if old.runbook == STATE_CHECK_RUNBOOK else "apply"
+        resolved = self._resolve_hosts(hosts)
+        job = await state.start(
+            configuration, kind, None, Trigger.MANUAL, [resolved[h] for h in hosts if h in resolved]
+        )
+        if job is None:
+            raise UsageError(f"job {old.id}'s hosts have left the inventory")
+        return job.copy()
 
     async def jobs(
         self,

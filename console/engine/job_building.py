@@ -28,6 +28,9 @@ from console.runbooks.parameters import Parameter, env_names, parse_values, to_t
 from console.runbooks.plugin_api import Invocation, TargetInfo
 
 COMMAND_RUNBOOK = "(command)"
+# Jobs of desired state (console.engine.state_service): built by the engine, not a runbook.
+STATE_CHECK_RUNBOOK = "(state check)"
+STATE_APPLY_RUNBOOK = "(state apply)"
 # What a trigger hands a runbook beside its parameters, kept on the job as parameters
 # of these names (so the job shows them) but never typed and never passed as one.
 WEBHOOK_DATA = "WebhookData"

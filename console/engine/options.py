@@ -20,6 +20,8 @@ class EngineOptions:
     # With triggers: collect every host each `tracking interval` (change tracking).
     # `serve --no-collection` and engines of tests that do not want it turn it off.
     collection: bool = False
+    # With triggers: run the desired-state configurations' modes (check/apply jobs).
+    desired_state: bool = False
     listen: str = "127.0.0.1:8080"
     # serve fails when it cannot listen; the console starts anyway (and says why).
     listener_required: bool = True

@@ -22,6 +22,7 @@ from console.engine.client import (
     RunbookInfo,
 )
 from console.engine.remote_changes import RemoteChanges
+from console.engine.remote_state import RemoteState
 from console.engine.wire import (
     asset_from_dict,
     error_from_dict,
@@ -56,6 +57,7 @@ class RemoteClient:
         self.webhooks = RemoteWebhooks(self)
         self.assets = RemoteAssets(self)
         self.changes = RemoteChanges(self._call)
+        self.state = RemoteState(self._call)
         self._session: aiohttp.ClientSession | None = None
         self._subscribers: list[EventCallback] = []
         self._events_task: asyncio.Task[None] | None = None

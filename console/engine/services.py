@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from console.engine.inventory_data import InventoryData
     from console.engine.options import EngineOptions
     from console.engine.periodic_collection import PeriodicCollection
+    from console.engine.state_schedule import StateSchedule
+    from console.engine.state_service import StateService
     from console.schedules.book import ScheduleBook
     from console.schedules.model import Schedule
     from console.schedules.scheduler import Scheduler
@@ -55,6 +57,7 @@ class EngineParts:
 
     client: ServedEngine  # the engine itself, as the control API serves it
     inventory_data: Callable[[], InventoryData]  # the engine's, made at first use
+    state: Callable[[], StateService]  # likewise
     data_dir: Path
     store: Store
     writer: StoreWriter
@@ -76,6 +79,7 @@ class EngineServices:
         self.webhooks: WebhookService | None = None
         self._scheduler: Scheduler | None = None
         self._collection: PeriodicCollection | None = None
+        self._state_schedule: StateSchedule | None = None
         self._retention: asyncio.Task[None] | None = None
         self._later: asyncio.Task[None] | None = None
         self.listener_problem: str | None = None
@@ -134,6 +138,11 @@ class EngineServices:
 
             self._collection = PeriodicCollection(parts.inventory_data)
             self._collection.start()
+        if opts.desired_state:
+            from console.engine.state_schedule import StateSchedule
+
+            self._state_schedule = StateSchedule(parts.state, self._state_busy)
+            self._state_schedule.start()
         parts.events.subscribe(self._on_event_for_scheduler)
         try:
             await self.webhooks.start_listener(
@@ -171,6 +180,7 @@ class EngineServices:
             ("webhook listener", self.webhooks and self.webhooks.stop_listener),
             ("scheduler", self._scheduler and self._scheduler.stop),
             ("periodic collection", self._collection and self._collection.stop),
+            ("desired state", self._state_schedule and self._state_schedule.stop),
             ("control API", self.control and self.control.stop),
         ]
 
@@ -187,6 +197,10 @@ class EngineServices:
                 removed = await asyncio.to_thread(data.apply_retention, days)
                 if removed:
                     log.info("retention removed old changes", extra={"removed": removed})
+                state = self._parts.state()
+                removed = await asyncio.to_thread(state.apply_retention, days)
+                if removed:
+                    log.info("retention removed old state history", extra={"removed": removed})
             except OpsError as exc:
                 log.warning("retention failed: %s", exc)
             except Exception:  # a bug: logged, and tried again at the next interval
@@ -207,6 +221,12 @@ class EngineServices:
             trigger_ref=schedule.name,
         )
         return job.id
+
+    def _state_busy(self, ref: str) -> bool:
+        return any(
+            job.trigger is Trigger.SCHEDULE and job.trigger_ref == ref
+            for job in self._parts.runner.active_jobs()
+        )
 
     def is_running(self, schedule_name: str) -> bool:
         return any(

@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from console.errors import ExitedNonZero, TimedOut
+from console.errors import ExitedNonZero, HostError, TimedOut
 from console.inventory.model import Host
 from console.jobs.model import KILLED_BY_SIGNAL_KIND, HostRun, JobStatus
 from console.jobs.time_limit import TimeLimit
@@ -18,13 +18,26 @@ from console.runbooks.plugin_api import Invocation
 from console.settings import Settings
 from console.transports.base import ExitStatus, StreamName, Transport
 
+# Work done by the engine itself on a host (a desired-state check, say): it runs its
+# own commands over the transport within `seconds` (None: no limit), reports what a
+# person should read through `on_line` (it becomes the job's streams), and returns
+# the host run's exit status.
+EngineStep = Callable[
+    [Transport, Host, "float | None", Callable[[StreamName, bytes], None]], Awaitable[ExitStatus]
+]
+
 
 @dataclass(frozen=True)
 class Work:
-    """What a job runs on each host: builds the invocation once the workdir exists."""
+    """What a job runs on each host: a runbook's or command's invocation, built once the
+    workdir exists, or an engine step (`step`), which needs no workdir."""
 
-    build: Callable[[Host, str], Invocation]
+    build: Callable[[Host, str], Invocation] | None = None
     needs_workdir: bool = True
+    step: EngineStep | None = None
+    # Told when a host run fails on the host's side (unreachable, refused, timed out),
+    # before or during the work: an engine step records that as its own result.
+    host_failed: Callable[[Host, HostError], Awaitable[None]] | None = None
 
 
 def record_exit(run: HostRun, status: ExitStatus) -> None:
@@ -58,7 +71,10 @@ async def execute(
     extra_env: Mapping[str, str],
 ) -> ExitStatus:
     """Create a private workdir, upload the invocation's files, run it, clean up; all
-    within the job's time limit."""
+    within the job's time limit. An engine step runs as it is, within the limit."""
+    if work.step is not None:
+        return await work.step(transport, host, limit.left(), on_line)
+    assert work.build is not None, "a Work has an invocation or a step"
     workdir = ""
     if work.needs_workdir:
         workdir = await limit.bound(transport.make_workdir(), host, "not prepared within")

@@ -337,6 +337,8 @@ class JobRunner:
             self._end_run(run, JobStatus.STOPPED, exc.kind, exc.detail)
         except HostError as exc:
             self._end_run(run, JobStatus.FAILED, exc.kind, exc.detail)
+            if work.host_failed is not None:
+                await work.host_failed(host, exc)
         except OpsError as exc:  # e.g. a runbook's asset deleted since the job was made
             self._end_run(run, JobStatus.FAILED, HostError.kind, str(exc))
         except Exception as exc:  # a bug (a plugin's, say) fails this host run, not the job

@@ -285,8 +285,13 @@ def _fix_user(resource: Resource) -> str:
             f'{{ try usermod -aG "$g" -- {name} && did "added to group $g"; }} || return 1; done'
         )
     created = q("created user " + resource.identity)
+    # useradd makes a group of the user's name, and refuses when one exists already
+    # (declared as a `group` resource, say): the user then joins it as its primary.
     body = [
         f"if ! getent passwd -- {name} >/dev/null; then",
+        f"        if getent group -- {name} >/dev/null; then",
+        f"            try {' '.join(create)} -g {name} -- {name} && did {created}; return",
+        "        fi",
         f"        try {' '.join(create)} -- {name} && did {created}; return",
         "    fi",
         *lines,
