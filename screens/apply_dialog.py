@@ -7,7 +7,8 @@ keystroke that slips through must be the one that does nothing.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -41,10 +42,20 @@ def plan(configuration: str, report: Report | None) -> str:
         return f"{configuration}: {when} found no drift; the apply should change nothing."
     lines = [f"{configuration}, from {when}:"]
     for result in changes:
+        now, becomes = differing(result.actual, result.expected)
         lines.append(f"  {result.resource}")
-        lines.append(f"      now {value_text(result.actual)}")
-        lines.append(f"      becomes {value_text(result.expected)}")
+        lines.append(f"      now     {value_text(now)}")
+        lines.append(f"      becomes {value_text(becomes)}")
     return "\n".join(lines)
+
+
+def differing(actual: Any, expected: Any) -> tuple[Any, Any]:
+    """Only the values that change, when both sides are mappings (a file's mode, not
+    its unchanged owner): what the operator is asked to agree to."""
+    if not (isinstance(actual, Mapping) and isinstance(expected, Mapping)):
+        return actual, expected
+    keys = [k for k in expected if actual.get(k) != expected[k]] or list(expected)
+    return {k: actual.get(k) for k in keys}, {k: expected[k] for k in keys}
 
 
 class ApplyDialog(ModalScreen[bool]):

@@ -162,11 +162,18 @@ class DriftPane(FilteredListPane):
     def show_status(self) -> None:
         status = self.query_one("#drift-status", Static)
         status.set_class(bool(self.error), "error")
+        status.display = bool(self.configurations or self.error)
         if self.error:
             status.update(self.error)
             return
         where, keys = self.filter_hint("Enter report")
         status.update(f"{self._shown} of {len(self.states)} rows, by {self.sort}{where}   {keys}")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Without configurations only ctrl+r applies (the footer offers nothing else)."""
+        if not self.configurations and action != "reload":
+            return False
+        return super().check_action(action, parameters)
 
     def engine_event(self, event: EngineEvent) -> None:
         """A state job that finished changed some rows' reports: read them again."""
@@ -220,13 +227,14 @@ class DriftPane(FilteredListPane):
         try:
             report = await client_of(self).state.report(state.host, state.configuration)
         except OpsError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return
         if report is None:
             self.notify(
                 f"{state.host} was never checked under {state.configuration} (Pending): "
                 "press c to check it now.",
                 timeout=5,
+                markup=False,
             )
             return
         self.app.push_screen(StateReport(report))
@@ -240,7 +248,9 @@ class DriftPane(FilteredListPane):
         if job_id:
             open_job(self, job_id)
         else:
-            self.notify(f"No job yet for {state.host} under {state.configuration}.", timeout=3)
+            self.notify(
+                f"No job yet for {state.host} under {state.configuration}.", timeout=3, markup=False
+            )
 
     @work(group="drift-action")
     async def action_check(self) -> None:
@@ -250,26 +260,30 @@ class DriftPane(FilteredListPane):
         try:
             jobs = await client_of(self).state.check(state.configuration, pattern=state.host)
         except OpsError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return
-        if not jobs:
-            self.notify(f"{state.configuration} no longer targets {state.host}.", timeout=5)
         for job in jobs:
             self._mark([row_key(state.host, state.configuration)], "checking", job)
-            self.notify(f"Checking {state.configuration} on {state.host}: job {job.id}", timeout=3)
+            self.notify(
+                f"Checking {state.configuration} on {state.host}: job {job.id}",
+                timeout=3,
+                markup=False,
+            )
 
     @work(group="drift-action")
     async def action_check_all(self) -> None:
         try:
             jobs = await client_of(self).state.check()
         except OpsError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return
         for job in jobs:
             config = str(job.parameters.get("configuration", ""))
             keys = [k for k, s in self.states.items() if s.configuration == config]
             self._mark(keys, "checking", job)
-        self.notify(f"Checking every configuration: {len(jobs)} job(s) started", timeout=3)
+        self.notify(
+            f"Checking every configuration: {len(jobs)} job(s) started", timeout=3, markup=False
+        )
 
     @work(group="drift-action")
     async def action_apply(self) -> None:
@@ -284,7 +298,9 @@ class DriftPane(FilteredListPane):
                 return
             job = await admin.apply(state.configuration, pattern=state.host)
         except OpsError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return
         self._mark([row_key(state.host, state.configuration)], "applying", job)
-        self.notify(f"Applying {state.configuration} to {state.host}: job {job.id}", timeout=3)
+        self.notify(
+            f"Applying {state.configuration} to {state.host}: job {job.id}", timeout=3, markup=False
+        )
