@@ -6,7 +6,9 @@ Unresponsive and change nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -51,6 +53,14 @@ async def select(pilot: Pilot[int], pane: DriftPane, host: str, configuration: s
 
 async def jobs_of(app: OpsConsoleApp, runbook: str) -> list[Job]:
     return await app.client.jobs(runbook=runbook)
+
+
+async def eventually(pilot: Pilot[int], probe: Callable[[], Awaitable[bool]]) -> None:
+    """`until` for a condition the engine answers (an async call)."""
+    deadline = asyncio.get_running_loop().time() + 60
+    while not await probe():
+        assert asyncio.get_running_loop().time() < deadline, "timed out waiting"
+        await pilot.pause(0.05)
 
 
 async def test_rows_show_every_node_status_with_drift_and_last_check(
@@ -182,8 +192,7 @@ async def test_apply_yes_starts_an_apply_job_shown_on_the_row(drift_seeded: Sett
             applies[:] = await jobs_of(app, "(state apply)")
             return bool(applies)
 
-        while not await started():
-            await pilot.pause(0.05)
+        await eventually(pilot, started)
         job = applies[0]
         assert job.pattern == "web02" and job.parameters.get("configuration") == "web-baseline"
         # At once the row names the job; once it ends, the engine's report (web02 has no
@@ -268,3 +277,25 @@ async def test_ten_thousand_rows_filter_sort_and_scroll(drift_seeded: Settings) 
         await pilot.press("enter", "s", "end")
         assert pane.table.cursor_key == row_key("host00998", "web-baseline")
         assert "host00998" in on_screen(app)
+
+
+async def test_capital_k_checks_every_configuration_on_all_its_hosts(
+    drift_seeded: Settings,
+) -> None:
+    app = console_app(drift_seeded)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_drift(pilot)
+        before = {j.id for j in await jobs_of(app, "(state check)")}
+        await pilot.press("K")
+        started: list[Job] = []
+
+        async def both_started() -> bool:
+            started[:] = [j for j in await jobs_of(app, "(state check)") if j.id not in before]
+            return len(started) == 2
+
+        await eventually(pilot, both_started)
+        by_configuration = {str(j.parameters["configuration"]): sorted(j.hosts) for j in started}
+        assert by_configuration == {
+            "web-baseline": ["web01", "web02", "web03"],
+            "db-baseline": ["db01", "db02"],
+        }
