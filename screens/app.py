@@ -30,6 +30,7 @@ from screens.commands import (
     APP,
     ASSETS,
     CHANGES,
+    DRIFT,
     HOST,
     INVENTORY,
     JOB,
@@ -40,6 +41,7 @@ from screens.commands import (
     commands_for,
     is_typed,
 )
+from screens.drift_pane import DriftPane
 from screens.host_detail import HostDetail
 from screens.inventory_pane import InventoryPane
 from screens.job_screen import JobScreen
@@ -57,14 +59,7 @@ ACTIVE = (JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING, JobStatus.STO
 RECENT_JOBS = 200  # jobs read at start to fill each host's "last job" cell
 HOST_JOBS = 20  # recent jobs in the host detail
 
-# Paragraphs without line breaks inside: the Static wraps them to the terminal's width.
-DRIFT_EMPTY = (
-    "Drift: configuration drift per host.\n\n"
-    "Here you will see each host's desired-state configuration, its node status "
-    "(Compliant, NotCompliant, Failed, Pending, Unresponsive) and, for every resource "
-    "that drifted, a diff of expected against actual.\n\n"
-    "Not available yet: desired-state configuration is not implemented in this version."
-)
+# A paragraph without line breaks inside: the Static wraps it to the terminal's width.
 UPDATES_EMPTY = (
     "Updates: pending updates by host and classification.\n\n"
     "Here you will see, per host, the pending updates with their classification "
@@ -118,7 +113,7 @@ class OpsConsoleApp(App[int]):
             with TabPane("1 Inventory", id="inventory"):
                 yield InventoryPane(id="inventory-pane")
             with TabPane("2 Drift", id="drift"):
-                yield Static(DRIFT_EMPTY, classes="empty-state", markup=False)
+                yield DriftPane(id="drift-pane")
             with TabPane("3 Updates", id="updates"):
                 yield Static(UPDATES_EMPTY, classes="empty-state", markup=False)
             with TabPane("4 Jobs", id="jobs"):
@@ -128,6 +123,10 @@ class OpsConsoleApp(App[int]):
     @property
     def inventory(self) -> InventoryPane:
         return self.query_one(InventoryPane)
+
+    @property
+    def drift(self) -> DriftPane:
+        return self.query_one(DriftPane)
 
     @property
     def jobs_pane(self) -> JobsPane:
@@ -150,6 +149,7 @@ class OpsConsoleApp(App[int]):
             self.inventory.read_history(recent[-1].id)
         self.inventory.table.focus()
         self.jobs_pane.reload()
+        self.drift.reload()
         # Everything loaded so far (inventory, the in-process engine's store) lives for
         # the whole session: keep it out of the cyclic GC, whose full pass over 100,000
         # stored jobs would otherwise freeze keystrokes for ~130 ms at random moments.
@@ -165,6 +165,7 @@ class OpsConsoleApp(App[int]):
     def on_engine_update(self, message: EngineUpdate) -> None:
         event = message.event
         self.jobs_pane.engine_event(event)
+        self.drift.engine_event(event)
         if event.job is not None:
             self.inventory.note_job(event.job)
         if event.run is not None:
@@ -195,7 +196,11 @@ class OpsConsoleApp(App[int]):
         while isinstance(self.screen, FULL_SCREENS):
             self.pop_screen()
         self.query_one(TabbedContent).active = pane
-        focus = {"inventory": self.inventory.table, "jobs": self.jobs_pane.table}.get(pane)
+        focus = {
+            "inventory": self.inventory.table,
+            "drift": self.drift.focus_target,
+            "jobs": self.jobs_pane.table,
+        }.get(pane)
         if focus is not None:
             self.screen.set_focus(focus)
 
@@ -278,6 +283,8 @@ class OpsConsoleApp(App[int]):
         active = self.query_one(TabbedContent).active
         if scope == INVENTORY and active == "inventory":
             return self.inventory
+        if scope == DRIFT and active == "drift":
+            return self.drift
         if scope == JOBS and active == "jobs":
             return self.jobs_pane
         return None

@@ -15,6 +15,7 @@ from textual.binding import Binding, BindingType
 # Where a command applies: the whole app, or one pane / screen (its widget handles it).
 APP = "app"
 INVENTORY = "inventory"
+DRIFT = "drift"
 JOBS = "jobs"
 JOB = "job"  # the open job's screen
 ASSETS = "assets"  # the assets screen
@@ -23,6 +24,7 @@ HOST = "host"  # the host detail dialog
 SCOPES = {
     APP: "Everywhere",
     INVENTORY: "Inventory",
+    DRIFT: "Drift",
     JOBS: "Jobs",
     JOB: "Open job",
     ASSETS: "Assets",
@@ -73,6 +75,16 @@ COMMANDS: tuple[Command, ...] = (
     Command("inventory.probe", "p", "Probe", "probe", INVENTORY),
     Command("inventory.detail", "enter", "Host detail", "detail", INVENTORY, show=False),
     Command("inventory.clear", "escape", "Clear filter", "clear_filter", INVENTORY, show=False),
+    Command("drift.filter", "slash", "Filter", "filter", DRIFT, priority=True),
+    Command("drift.report", "enter", "Show report", "report", DRIFT, show=False),
+    Command("drift.check", "c", "Check now", "check", DRIFT, label="Check"),
+    Command("drift.check_all", "K", "Check everything", "check_all", DRIFT, show=False),
+    Command("drift.apply", "a", "Apply", "apply", DRIFT),
+    # `j` moves down in every list: the job is capital J.
+    Command("drift.job", "J", "Open last job", "job", DRIFT, label="Job"),
+    Command("drift.sort", "s", "Sort host/status", "sort", DRIFT, label="Sort"),
+    Command("drift.reload", "ctrl+r", "Reload", "reload", DRIFT, show=False),
+    Command("drift.clear", "escape", "Clear filter", "clear_filter", DRIFT, show=False),
     Command("jobs.filter", "slash", "Filter", "filter", JOBS, priority=True),
     Command("jobs.open", "enter", "Open job", "open", JOBS, show=False),
     Command("jobs.refresh", "ctrl+r", "Reload", "reload", JOBS, show=False),

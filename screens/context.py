@@ -1,4 +1,5 @@
-"""How a widget reaches the engine client: through its app, never a global."""
+"""How a widget reaches the engine client and the app's job screen: through its app,
+never a global."""
 
 from __future__ import annotations
 
@@ -15,3 +16,12 @@ class HasClient(Protocol):
 
 def client_of(node: DOMNode) -> EngineClient:
     return cast(HasClient, node.app).client
+
+
+class OpensJobs(Protocol):
+    def open_job(self, job_id: str) -> None: ...
+
+
+def open_job(node: DOMNode, job_id: str) -> None:
+    """Show a job's screen as the Jobs pane does (the app owns the screen stack)."""
+    cast(OpensJobs, node.app).open_job(job_id)

@@ -1,6 +1,7 @@
-"""One change as a unified diff (Enter on a change, in the Changes view or a host's
-Changes tab): the engine's `unified_diff`, the text `opsconsole changes show` prints,
-with added lines in the success colour and removed ones in the error colour."""
+"""Diffs on screen: one change as a unified diff (Enter on a change, in the Changes view
+or a host's Changes tab: the engine's `unified_diff`, the text `opsconsole changes
+show` prints), and the dialog that also shows a desired-state report's diffs. Added
+lines are green, removed ones red."""
 
 from __future__ import annotations
 
@@ -22,35 +23,34 @@ from screens.logview import clean
 LINE_STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"))
 
 
-def coloured_diff(diff: str) -> Text:
+def coloured_diff(diff: str, indent: str = "") -> Text:
     """The diff as Rich text, a style per line; the plain ANSI colour names keep the
-    meaning on a 16-colour terminal."""
+    meaning on a 16-colour terminal, and the +/- signs keep it without colour."""
     text = Text(no_wrap=True, overflow="ellipsis")
     for line in diff.splitlines():
         style = next((s for prefix, s in LINE_STYLES if line.startswith(prefix)), "")
-        text.append(clean(line) + "\n", style=style)
+        text.append(indent + clean(line) + "\n", style=style)
     return text
 
 
-class ChangeDiff(ModalScreen[None]):
+class DiffDialog(ModalScreen[None]):
+    """A title, a line under it, and a scrolling body of coloured text (diffs): a
+    change (`ChangeDiff`) or a desired-state report (`screens.state_report`)."""
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "close", "Back")]
 
-    def __init__(self, change: Change) -> None:
+    def __init__(self, title: str, subtitle: str, body: Text) -> None:
         super().__init__()
-        self.change = change
+        self.title_text = title
+        self.subtitle = subtitle
+        self.body = body
 
     def compose(self) -> ComposeResult:
-        change = self.change
-        diff = unified_diff(change) or "(no difference to show)"
         with Vertical(id="dialog", classes="dialog wide"):
-            yield Label(
-                f"{change.host}: {change.type.value} {change.change.value} {change.name}",
-                classes="dialog-title",
-                markup=False,
-            )
-            yield Static(clock(change.time), classes="hint", markup=False)
+            yield Label(self.title_text, classes="dialog-title", markup=False)
+            yield Static(self.subtitle, classes="hint", markup=False)
             with VerticalScroll(id="diff-body"):
-                yield Static(coloured_diff(diff), id="diff-text")
+                yield Static(self.body, id="diff-text")
             yield Label("Up/Down/PgDn scroll, Esc back", classes="hint")
 
     def on_mount(self) -> None:
@@ -58,3 +58,14 @@ class ChangeDiff(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class ChangeDiff(DiffDialog):
+    def __init__(self, change: Change) -> None:
+        diff = unified_diff(change) or "(no difference to show)"
+        super().__init__(
+            f"{change.host}: {change.type.value} {change.change.value} {change.name}",
+            clock(change.time),
+            coloured_diff(diff),
+        )
+        self.change = change

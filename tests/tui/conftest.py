@@ -11,6 +11,7 @@ import pytest
 from console.settings import Settings
 from screens.app import OpsConsoleApp
 from tests.tui.seed import console_app, seed_changes, seed_data_dir, settings_for
+from tests.tui.seed_state import CONFIGURATIONS, seed_state
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +32,17 @@ def seeded(tmp_path: Path) -> Settings:
     seed_data_dir(data_dir)
     seed_changes(data_dir)
     return settings_for(data_dir)
+
+
+@pytest.fixture
+def drift_seeded(tmp_path: Path) -> Settings:
+    """The job history of `seeded`, the configurations of tests/tui/data/configurations
+    and a report per host but db02 (tests/tui/seed_state.py): each node status once.
+    Apart from `seeded`, whose console has no configuration (the pane's hint)."""
+    data_dir = tmp_path / "data"
+    seed_data_dir(data_dir)
+    seed_state(data_dir)
+    return settings_for(data_dir, CONFIGURATIONS)
 
 
 @pytest.fixture

@@ -214,8 +214,10 @@ async def _set_assets(vault: AssetVault) -> None:
     )
 
 
-def settings_for(data_dir: Path) -> Settings:
-    return Settings(inventory=INVENTORY, data_dir=data_dir, runbooks=RUNBOOKS)
+def settings_for(data_dir: Path, configurations: Path | None = None) -> Settings:
+    return Settings(
+        inventory=INVENTORY, data_dir=data_dir, runbooks=RUNBOOKS, configurations=configurations
+    )
 
 
 def console_app(settings: Settings, **kwargs: object) -> OpsConsoleApp:

@@ -16,6 +16,7 @@ import pytest
 from textual.widgets import Input
 
 from console.settings import Settings
+from screens.apply_dialog import ApplyDialog
 from tests.tui.seed import console_app, seed_assets
 
 SIZES = [(80, 24), (120, 40)]
@@ -107,3 +108,32 @@ def test_changes_view(
     snap_compare: Any, seeded: Settings, view: str, size: tuple[int, int]
 ) -> None:
     assert snap_compare(console_app(seeded), terminal_size=size, run_before=CHANGE_VIEWS[view])
+
+
+# The Drift pane over the seeded configurations and reports (seed_state: one row per
+# node status), web02's report with its diffs, and the apply confirmation. The plain
+# "drift" view above is the pane without configurations: its hint.
+DRIFT_VIEWS: dict[str, Callable[[Any], Awaitable[None]]] = {
+    "drift_rows": keys("2"),
+    "drift_by_status": keys("2", "s"),
+    "drift_report": keys("2", "down", "down", "down", "enter"),
+}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("view", list(DRIFT_VIEWS))
+def test_drift_view(
+    snap_compare: Any, drift_seeded: Settings, view: str, size: tuple[int, int]
+) -> None:
+    assert snap_compare(console_app(drift_seeded), terminal_size=size, run_before=DRIFT_VIEWS[view])
+
+
+def test_drift_apply_dialog_at_80x24(snap_compare: Any, drift_seeded: Settings) -> None:
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot)
+        await pilot.press("2", "down", "down", "down", "a")
+        while not isinstance(pilot.app.screen, ApplyDialog):
+            await pilot.pause(0.02)
+        await pilot.pause(0.1)
+
+    assert snap_compare(console_app(drift_seeded), terminal_size=(80, 24), run_before=run_before)
