@@ -214,9 +214,15 @@ def refuse_unsafe(resource: Resource) -> None:
 
 
 async def run_script(
-    transport: Transport, host_name: str, script: str, nonce: str, timeout: float, what: str
+    transport: Transport,
+    host_name: str,
+    script: str,
+    nonce: str,
+    timeout: float | None,
+    what: str,
 ) -> list[Section]:
-    """Run `script` on the host in one round trip and cut its output into sections.
+    """Run `script` on the host in one round trip and cut its output into sections;
+    `timeout` None: no limit (an update deployment never stops an install midway).
 
     An unreachable host raises the transport's HostError unchanged; a script that
     exits non-zero or whose output is cut short raises StateScriptFailed."""
