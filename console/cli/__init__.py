@@ -32,6 +32,7 @@ COMMAND_MODULES = {
     "changes": "console.cli.changes_cmd",
     "tracking": "console.cli.tracking_cmd",
     "state": "console.cli.state_cmd",
+    "updates": "console.cli.updates_cmd",
     "serve": "console.cli.serve_cmd",
 }
 # Global options that take a value, so that the value is not read as the command.

@@ -72,6 +72,8 @@ def admin_operations(engine: EngineClient, service: str) -> Mapping[str, AdminOp
         return _changes_operations(engine)
     if service == "state":
         return _state_operations(engine)
+    if service == "updates":
+        return _updates_operations(engine)
     return {}
 
 
@@ -180,6 +182,63 @@ def _state_operations(engine: EngineClient) -> dict[str, AdminOperation]:
         "report": _keywords(state.report, lambda r: None if r is None else report_to_dict(r)),
         "reports": _keywords(state.reports, lambda found: [report_to_dict(r) for r in found]),
     }
+
+
+def _updates_operations(engine: EngineClient) -> dict[str, AdminOperation]:
+    """`UpdatesAdmin`: assessments, deployments and their results."""
+    from console.updates.codec import (
+        assessment_to_dict,
+        deployment_from_dict,
+        deployment_to_dict,
+        host_result_to_dict,
+    )
+
+    updates = engine.updates
+
+    async def assess(arguments: Mapping[str, Any]) -> object:
+        job = await updates.assess(
+            str(arguments.get("pattern", "all")), bool(arguments.get("refresh", True))
+        )
+        return job.to_dict()
+
+    async def deploy(arguments: Mapping[str, Any]) -> object:
+        job = await updates.deploy(_deployment(arguments["deployment"], deployment_from_dict))
+        return job.to_dict()
+
+    async def save(arguments: Mapping[str, Any]) -> object:
+        saved = await updates.save_deployment(
+            _deployment(arguments["deployment"], deployment_from_dict)
+        )
+        return deployment_to_dict(saved)
+
+    return {
+        # Only what a client may choose (not the engine's own trigger and host list).
+        "assess": AdminOperation(assess, (), ("pattern", "refresh")),
+        "assessments": _keywords(
+            updates.assessments, lambda found: [assessment_to_dict(a) for a in found]
+        ),
+        "deploy": AdminOperation(deploy, ("deployment",)),
+        "save_deployment": AdminOperation(save, ("deployment",)),
+        "deployments": _keywords(
+            updates.deployments, lambda found: [deployment_to_dict(d) for d in found]
+        ),
+        "delete_deployment": _keywords(updates.delete_deployment, deployment_to_dict),
+        "results": _keywords(
+            updates.results, lambda found: [host_result_to_dict(r) for r in found]
+        ),
+    }
+
+
+def _deployment(data: object, decode: Callable[[dict[str, Any]], Any]) -> Any:
+    """The deployment a client sent; a malformed one is the request's fault."""
+    if not isinstance(data, dict):
+        raise UsageError("'deployment' must be a JSON object")
+    try:
+        return decode(data)
+    except KeyError as exc:
+        raise UsageError(f"deployment: missing {exc.args[0]!r}") from None
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"deployment: {exc}") from None
 
 
 def _keywords(

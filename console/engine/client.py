@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # only annotations: `exec` does not load the schedule and web
     from console.schedules.model import Schedule
     from console.schedules.views import ScheduleDetail, ScheduleDict, ScheduleView
     from console.state.model import ConfigurationInfo, NodeState, Report
+    from console.updates.model import Assessment, Deployment, HostDeployment
     from console.webhooks.views import CreatedWebhook, RotatedSecret, WebhookView
 
 # A typed parameter value as the engine parsed it (string, number, bool, list or JSON
@@ -243,6 +244,32 @@ class StateAdmin(Protocol):
         """The latest report of each configuration assigned to `host`."""
 
 
+class UpdatesAdmin(Protocol):
+    """What `opsconsole updates ...` and the Updates pane do: `console.engine.
+    updates_service.UpdatesService` in the engine, `console.engine.remote_updates.
+    RemoteUpdates` over the control socket. Assessments and deployments run as jobs
+    (runbooks `(updates assess)` and `(updates deploy)`)."""
+
+    async def assess(self, pattern: str = "all", refresh: bool = True) -> Job:
+        """Start assessing the hosts of `pattern`."""
+
+    async def assessments(self, pattern: str = "all") -> list[Assessment]:
+        """The latest assessment of each host of `pattern` (never assessed: assessed 0)."""
+
+    async def deploy(self, deployment: Deployment) -> Job:
+        """Start a run of `deployment` now."""
+
+    async def save_deployment(self, deployment: Deployment) -> Deployment:
+        """Keep `deployment` for schedules (checked as a run would be)."""
+
+    async def deployments(self) -> list[Deployment]: ...
+
+    async def delete_deployment(self, name: str) -> Deployment: ...
+
+    async def results(self, job_id: str) -> list[HostDeployment]:
+        """The host results of a deployment run so far."""
+
+
 class EngineClient(Protocol):
     """Implemented by `console.engine.core.Engine` (in-process) and
     `console.engine.remote.RemoteClient` (attached); mypy checks both where
@@ -266,6 +293,9 @@ class EngineClient(Protocol):
 
     @property
     def state(self) -> StateAdmin: ...
+
+    @property
+    def updates(self) -> UpdatesAdmin: ...
 
     def hosts(self, pattern: str = "all") -> list[Host]:
         """Hosts matching an Ansible pattern (raises UsageError for a bad pattern)."""

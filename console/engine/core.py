@@ -24,6 +24,8 @@ from console.engine.job_building import (
     COMMAND_RUNBOOK,
     STATE_APPLY_RUNBOOK,
     STATE_CHECK_RUNBOOK,
+    UPDATES_ASSESS_RUNBOOK,
+    UPDATES_DEPLOY_RUNBOOK,
     JobBuilder,
 )
 from console.engine.options import EngineOptions
@@ -53,6 +55,7 @@ if TYPE_CHECKING:  # imported where used: a one-shot engine never loads aiohttp 
     from console.assets.vault import AssetVault
     from console.engine.inventory_data import InventoryData
     from console.engine.state_service import StateService
+    from console.engine.updates_service import UpdatesService
     from console.schedules.book import ScheduleBook
     from console.webhooks.service import WebhookService
 
@@ -89,6 +92,7 @@ class Engine:
         self._vault: AssetVault | None = None
         self._inventory_data: InventoryData | None = None
         self._state: StateService | None = None
+        self._updates: UpdatesService | None = None
         self._accepting = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -126,6 +130,7 @@ class Engine:
                     self,
                     lambda: self.changes,
                     lambda: self.state,
+                    lambda: self.updates,
                     self.settings.data_dir,
                     self.store,
                     self._writer,
@@ -236,6 +241,23 @@ class Engine:
         return self._state
 
     @property
+    def updates(self) -> UpdatesService:
+        """Update management (`console.engine.client.UpdatesAdmin`) of a started engine."""
+        if self.store is None:
+            raise OpsError("this engine has no update management (it is not started)")
+        if self._updates is None:
+            from console.engine.updates_service import UpdatesService
+
+            self._updates = UpdatesService(
+                self.settings.data_dir,
+                self.store,
+                self._inventory.current,
+                lambda job, work: self._submit(job, work, None),
+                self._builder.runbook_work,
+            )
+        return self._updates
+
+    @property
     def listener_problem(self) -> str | None:
         """Why webhooks are not served, when the console started without them."""
         return self._services.listener_problem if self._services else None
@@ -260,6 +282,8 @@ class Engine:
     def _work_for(self, job: Job) -> Work:
         if job.runbook in (STATE_CHECK_RUNBOOK, STATE_APPLY_RUNBOOK):
             return self.state.work_for(job)
+        if job.runbook in (UPDATES_ASSESS_RUNBOOK, UPDATES_DEPLOY_RUNBOOK):
+            return self.updates.work_for(job)
         return self._builder.work_for(job)
 
     # ------------------------------------------------------------------ inventory
@@ -396,6 +420,11 @@ class Engine:
             return await self.start_command(pattern, command, started_by=started_by)
         if old.runbook in (STATE_CHECK_RUNBOOK, STATE_APPLY_RUNBOOK):
             return await self._rerun_state(old, hosts)
+        if old.runbook in (UPDATES_ASSESS_RUNBOOK, UPDATES_DEPLOY_RUNBOOK):
+            raise UsageError(
+                f"job {job_id} is an update {old.runbook[9:-1]}: start a new one "
+                "(`opsconsole updates assess` or `updates deploy`)"
+            )
         raw = self._builder.raw_parameters(old)
         return await self.start_job(old.runbook, pattern, raw, started_by=started_by)
 

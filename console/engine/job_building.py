@@ -31,6 +31,9 @@ COMMAND_RUNBOOK = "(command)"
 # Jobs of desired state (console.engine.state_service): built by the engine, not a runbook.
 STATE_CHECK_RUNBOOK = "(state check)"
 STATE_APPLY_RUNBOOK = "(state apply)"
+# Jobs of update management (console.engine.updates_service).
+UPDATES_ASSESS_RUNBOOK = "(updates assess)"
+UPDATES_DEPLOY_RUNBOOK = "(updates deploy)"
 # What a trigger hands a runbook beside its parameters, kept on the job as parameters
 # of these names (so the job shows them) but never typed and never passed as one.
 WEBHOOK_DATA = "WebhookData"
@@ -132,6 +135,14 @@ class JobBuilder:
             for name, value in job.parameters.items()
             if name not in TRIGGER_DATA
         }
+
+    def runbook_work(self, runbook: str, raw_parameters: Mapping[str, str]) -> Work:
+        """The work of `runbook` with these parameters, checked, outside a job of its
+        own: what an update deployment runs as its pre and post steps on a host."""
+        book = self.catalog.get(runbook)
+        params = parse_values(book.metadata.parameters, raw_parameters, book.name)
+        self.asset_env(book, params)
+        return self._runbook_work(book, params)
 
     def _runbook_work(self, book: Runbook, params: dict[str, Any]) -> Work:
         webhook_data = params.get(WEBHOOK_DATA)

@@ -23,6 +23,7 @@ from console.engine.client import (
 )
 from console.engine.remote_changes import RemoteChanges
 from console.engine.remote_state import RemoteState
+from console.engine.remote_updates import RemoteUpdates
 from console.engine.wire import (
     asset_from_dict,
     error_from_dict,
@@ -58,6 +59,7 @@ class RemoteClient:
         self.assets = RemoteAssets(self)
         self.changes = RemoteChanges(self._call)
         self.state = RemoteState(self._call)
+        self.updates = RemoteUpdates(self._call)
         self._session: aiohttp.ClientSession | None = None
         self._subscribers: list[EventCallback] = []
         self._events_task: asyncio.Task[None] | None = None

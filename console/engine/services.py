@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from console.engine.job_building import JobBuilder
+from console.engine.job_building import UPDATES_ASSESS_RUNBOOK, UPDATES_DEPLOY_RUNBOOK, JobBuilder
 from console.engine.webhook_jobs import WebhookJobImporter
 from console.errors import ConfigError, OpsError
 from console.jobs.events import EngineEvent, EventHub
@@ -31,9 +31,11 @@ if TYPE_CHECKING:
     from console.engine.control import ControlServer, ServedEngine
     from console.engine.inventory_data import InventoryData
     from console.engine.options import EngineOptions
+    from console.engine.periodic_assessment import PeriodicAssessment
     from console.engine.periodic_collection import PeriodicCollection
     from console.engine.state_schedule import StateSchedule
     from console.engine.state_service import StateService
+    from console.engine.updates_service import UpdatesService
     from console.schedules.book import ScheduleBook
     from console.schedules.model import Schedule
     from console.schedules.scheduler import Scheduler
@@ -58,6 +60,7 @@ class EngineParts:
     client: ServedEngine  # the engine itself, as the control API serves it
     inventory_data: Callable[[], InventoryData]  # the engine's, made at first use
     state: Callable[[], StateService]  # likewise
+    updates: Callable[[], UpdatesService]  # likewise
     data_dir: Path
     store: Store
     writer: StoreWriter
@@ -80,6 +83,7 @@ class EngineServices:
         self._scheduler: Scheduler | None = None
         self._collection: PeriodicCollection | None = None
         self._state_schedule: StateSchedule | None = None
+        self._assessments: PeriodicAssessment | None = None
         self._retention: asyncio.Task[None] | None = None
         self._later: asyncio.Task[None] | None = None
         self.listener_problem: str | None = None
@@ -138,6 +142,10 @@ class EngineServices:
 
             self._collection = PeriodicCollection(parts.inventory_data)
             self._collection.start()
+            from console.engine.periodic_assessment import PeriodicAssessment
+
+            self._assessments = PeriodicAssessment(parts.updates, self._assessing)
+            self._assessments.start()
         if opts.desired_state:
             from console.engine.state_schedule import StateSchedule
 
@@ -180,6 +188,7 @@ class EngineServices:
             ("webhook listener", self.webhooks and self.webhooks.stop_listener),
             ("scheduler", self._scheduler and self._scheduler.stop),
             ("periodic collection", self._collection and self._collection.stop),
+            ("periodic assessment", self._assessments and self._assessments.stop),
             ("desired state", self._state_schedule and self._state_schedule.stop),
             ("control API", self.control and self.control.stop),
         ]
@@ -209,10 +218,17 @@ class EngineServices:
 
     # ------------------------------------------------------------------ the scheduler's
     def _check_schedule(self, schedule: Schedule) -> None:
+        if schedule.runbook == UPDATES_DEPLOY_RUNBOOK:  # a deployment kept by `updates deploy`
+            self._parts.updates().deployment(schedule.parameters.get("deployment", ""))
+            return
         self._parts.builder.check_target(schedule.runbook, schedule.pattern, schedule.parameters)
 
     async def fire(self, schedule: Schedule, fire_time: datetime) -> str:
         """One run of a schedule (JobLauncher)."""
+        if schedule.runbook == UPDATES_DEPLOY_RUNBOOK:
+            updates = self._parts.updates()
+            deployment = updates.deployment(schedule.parameters["deployment"])
+            return (await updates.deploy(deployment, Trigger.SCHEDULE)).id
         job = await self._parts.start_job(
             schedule.runbook,
             schedule.pattern,
@@ -221,6 +237,12 @@ class EngineServices:
             trigger_ref=schedule.name,
         )
         return job.id
+
+    def _assessing(self) -> bool:
+        return any(
+            job.runbook == UPDATES_ASSESS_RUNBOOK and job.trigger is Trigger.SCHEDULE
+            for job in self._parts.runner.active_jobs()
+        )
 
     def _state_busy(self, ref: str) -> bool:
         return any(
