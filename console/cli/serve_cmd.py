@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     parser.add_argument(
         "--no-collection",
         action="store_true",
-        help="do not collect inventory data periodically (`tracking interval`)",
+        help="do not collect inventory data (`tracking interval`) nor assess updates "
+        "(every 6 h) periodically",
     )
     parser.add_argument(
         "--until-idle", action="store_true", help="exit once no job has run for a few seconds"
@@ -50,6 +51,7 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     options = options_from_env(
         triggers=not args.until_idle,
         collection=not (args.until_idle or args.no_collection),
+        assessment=not (args.until_idle or args.no_collection),
         desired_state=not args.until_idle,
         listen=args.listen,
         tls_cert=args.tls_cert,

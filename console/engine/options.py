@@ -22,6 +22,9 @@ class EngineOptions:
     collection: bool = False
     # With triggers: run the desired-state configurations' modes (check/apply jobs).
     desired_state: bool = False
+    # With triggers: assess pending updates every 6 hours (jobs). `serve` only: the
+    # console opened on a fresh machine must not start refreshing package lists.
+    assessment: bool = False
     listen: str = "127.0.0.1:8080"
     # serve fails when it cannot listen; the console starts anyway (and says why).
     listener_required: bool = True

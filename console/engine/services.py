@@ -142,6 +142,7 @@ class EngineServices:
 
             self._collection = PeriodicCollection(parts.inventory_data)
             self._collection.start()
+        if opts.assessment:
             from console.engine.periodic_assessment import PeriodicAssessment
 
             self._assessments = PeriodicAssessment(parts.updates, self._assessing)

@@ -128,7 +128,7 @@ def test_console_in_tmux_at_80x24(session: tuple[str, Path]) -> None:
     tmux("send-keys", "-t", name, "4")
     wait_for(name, "No jobs yet")
     tmux("send-keys", "-t", name, "2")
-    wait_for(name, "configuration drift per host")
+    wait_for(name, "Drift: no desired-state configuration.")
     tmux("send-keys", "-t", name, "1")
     typed(name, "/db")  # `/` and the text in one write: none of it is lost
     wait_for(name, "1 of 3 hosts matching 'db'")
