@@ -173,7 +173,7 @@ async def one(v):
             username=v["ansible_user"], client_keys=[v["ansible_ssh_private_key_file"]],
             known_hosts=sys.argv[2], compression_algs=None,
             kex_algs=["curve25519-sha256"]) as c:
-        return (await c.run(COMMAND, input=script, encoding=None)).stdout
+        return (await c.run(COMMAND, input=script.encode(), encoding=None)).stdout
 async def main():
     for out in await asyncio.gather(*(one(v) for v in inv.values())):
         sys.stdout.write(f"{len(out)}\n")
