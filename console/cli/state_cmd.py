@@ -83,19 +83,20 @@ async def _check(client: EngineClient, args: argparse.Namespace) -> int:
 
 
 async def _apply(client: EngineClient, args: argparse.Namespace) -> int:
-    if not args.yes and not sys.stdin.isatty():  # before anything runs
-        raise UsageError(
-            "state apply asks before changing hosts: run it in a terminal or add --yes"
-        )
-    (plan,) = await _wait(client, await client.state.check(args.configuration, args.pattern))
-    planned = await _reports(client, [plan])
-    drifted = [r for r in planned if r.drifted]
-    if not drifted and all(r.status.value == "Compliant" for r in planned):
-        _print_reports(planned, [plan], args.json)
-        if not args.json:
-            print("nothing to change", file=sys.stderr)
-        return EXIT_OK
+    """Interactive: check first, show what would change and ask. With --yes the apply
+    goes at once: its script checks every resource before it changes one anyway."""
     if not args.yes:
+        if not sys.stdin.isatty():  # before anything runs
+            raise UsageError(
+                "state apply asks before changing hosts: run it in a terminal or add --yes"
+            )
+        (plan,) = await _wait(client, await client.state.check(args.configuration, args.pattern))
+        planned = await _reports(client, [plan])
+        drifted = [r for r in planned if r.drifted]
+        if not drifted and all(r.status.value == "Compliant" for r in planned):
+            _print_reports(planned, [plan], args.json)
+            print("nothing to change", file=sys.stderr)
+            return EXIT_OK
         _print_plan(drifted)
         if not await _confirm(len(drifted)):
             print("nothing applied", file=sys.stderr)
