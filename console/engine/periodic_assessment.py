@@ -12,17 +12,13 @@ due at once, one whose assessment failed 6 hours later. The loop looks every
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from collections.abc import Callable
 
+from console.engine.background import Background
 from console.engine.updates_service import UpdatesService
-from console.errors import OpsError
 from console.jobs.model import Trigger
 from console.updates.model import DEFAULT_REASSESS_S
-
-log = logging.getLogger(__name__)
 
 LOOK_EVERY = 60.0
 
@@ -31,25 +27,12 @@ class PeriodicAssessment:
     def __init__(self, updates: Callable[[], UpdatesService], busy: Callable[[], bool]) -> None:
         self._updates = updates
         self._busy = busy  # is the previous periodic assessment still running?
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Background("periodic assessment", self._look, LOOK_EVERY)
+        self.start, self.stop = self._loop.start, self._loop.stop
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._forever(), name="periodic-assessment")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _forever(self) -> None:
-        while True:
-            try:
-                await self.run_due()
-            except OpsError as exc:
-                log.warning("periodic assessment: %s; trying again in %gs", exc, LOOK_EVERY)
-            except Exception:
-                log.exception("periodic assessment failed; trying again in %gs", LOOK_EVERY)
-            await asyncio.sleep(LOOK_EVERY)
+    async def _look(self) -> float:
+        await self.run_due()
+        return LOOK_EVERY
 
     async def run_due(self, now: float | None = None) -> list[str]:
         """Start an assessment of the hosts due at `now`; the hosts it covers."""

@@ -14,14 +14,12 @@ Alerts fire from here as from `inventory collect` (console.engine.change_alerts)
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
-from contextlib import suppress
 
+from console.engine.background import Background
 from console.engine.inventory_data import HostCollection, InventoryData
-from console.errors import OpsError
 
 log = logging.getLogger(__name__)
 
@@ -34,34 +32,12 @@ class PeriodicCollection:
 
     def __init__(self, data: Callable[[], InventoryData]) -> None:
         self._data = data
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Background("periodic collection", self.run_due, LOOK_EVERY)
+        self.stop = self._loop.stop
 
     def start(self) -> None:
-        self._data().interval_changed = self.wake
-        self._task = asyncio.create_task(self._forever(), name="periodic-collection")
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _forever(self) -> None:
-        while True:
-            try:
-                wait = await self.run_due()
-            except OpsError as exc:  # e.g. the inventory file is broken just now
-                log.warning("periodic collection: %s; trying again in %gs", exc, LOOK_EVERY)
-                wait = LOOK_EVERY
-            except Exception:  # a bug: logged, and tried again later
-                log.exception("periodic collection failed; trying again in %gs", LOOK_EVERY)
-                wait = LOOK_EVERY
-            self._wake.clear()
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+        self._data().interval_changed = self._loop.wake
+        self._loop.start()
 
     async def run_due(self, now: float | None = None) -> float:
         """Collect the hosts due at `now` (default: now); the seconds until the next look."""

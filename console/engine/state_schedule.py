@@ -18,20 +18,15 @@ within a minute.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from collections.abc import Callable
-from contextlib import suppress
 
+from console.engine.background import Background
 from console.engine.state_service import StateService
-from console.errors import OpsError
 from console.inventory.model import Host
 from console.jobs.model import Trigger
 from console.state.model import Configuration, Mode
 from console.state.store import Summary
-
-log = logging.getLogger(__name__)
 
 LOOK_EVERY = 60.0
 SOONEST = 1.0
@@ -43,28 +38,8 @@ class StateSchedule:
     def __init__(self, state: Callable[[], StateService], busy: Callable[[str], bool]) -> None:
         self._state = state
         self._busy = busy  # is a job of trigger_ref "state:NAME" still active?
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._forever(), name="desired-state")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _forever(self) -> None:
-        while True:
-            try:
-                wait = await self.run_due()
-            except OpsError as exc:  # a broken inventory just now, say
-                log.warning("desired state: %s; trying again in %gs", exc, LOOK_EVERY)
-                wait = LOOK_EVERY
-            except Exception:
-                log.exception("desired state failed; trying again in %gs", LOOK_EVERY)
-                wait = LOOK_EVERY
-            with suppress(TimeoutError):
-                await asyncio.sleep(wait)
+        self._loop = Background("desired state", self.run_due, LOOK_EVERY)
+        self.start, self.stop = self._loop.start, self._loop.stop
 
     async def run_due(self, now: float | None = None) -> float:
         """Start what is due at `now` (default: now); the seconds until the next look."""
