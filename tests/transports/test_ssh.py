@@ -348,15 +348,19 @@ async def test_env_values_are_not_on_the_remote_command_line(fleet: Fleet) -> No
     transport = transport_for(host_of(fleet, target), pool)
     try:
         task = asyncio.ensure_future(
-            transport.run("sleep 1", env={"SECRET": "hunter2-not-in-cmdline"})
+            transport.run("sleep 31.5", env={"SECRET": "hunter2-not-in-cmdline"})
         )
-        await asyncio.sleep(0.5)
-        cmdlines = target.run("cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
+        for _ in range(600):  # wait for the command to be running, however slow the host
+            cmdlines = target.run("cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
+            if "sleep 31.5" in cmdlines:
+                break
+            await asyncio.sleep(0.1)
         environ = target.run("cat /proc/[0-9]*/environ | tr '\\0' ' '").stdout
-        assert (await task).ok
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
     finally:
         await pool.close()
-    assert "sleep 1" in cmdlines  # the command itself is there...
+    assert "sleep 31.5" in cmdlines  # the command itself is there...
     assert "hunter2-not-in-cmdline" not in cmdlines  # ...its environment is not
     assert "hunter2-not-in-cmdline" in environ  # (only root and the user can read this)
 
