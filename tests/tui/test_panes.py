@@ -26,6 +26,7 @@ from screens.job_screen import JobScreen
 from screens.keymap import load_keymap
 from screens.modals import HelpScreen, QuitDialog
 from screens.run_dialog import CommandDialog, RunDialog
+from screens.vtable import VirtualTable
 from tests.tui.seed import (
     HOST_COUNT,
     console_app,
@@ -146,19 +147,29 @@ async def test_jobs_list_opens_a_job_with_coloured_streams(app: OpsConsoleApp) -
         assert ("error", "Job for nginx failed.") in screen.output.lines
 
 
-async def test_a_real_job_updates_lists_and_output_live(app: OpsConsoleApp) -> None:
-    """`x` on the local host: the job screen, the Jobs list and the inventory follow it."""
+def cell(table: VirtualTable, key: str, column: int) -> str | None:
+    """A row's cell, None while the row is not there yet."""
+    found = table.row(key)
+    return None if found is None else found[column]
+
+
+async def test_a_real_job_updates_lists_and_output_live(app: OpsConsoleApp, tmp_path: Path) -> None:
+    """`x` on the local host: the job screen, the Jobs list and the inventory follow it.
+    The command goes on only when the test removes its gate file, so "Running" is seen
+    however slow the machine."""
+    gate = tmp_path / "gate"
+    gate.touch()
+    command = f"echo live 1; while [ -e {gate} ]; do sleep 0.05; done; echo live 2 >&2"
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
-        await pilot.press(
-            "x", *"build", "enter", *"echo live 1; sleep 1; echo live 2 >&2", "ctrl+s"
-        )
+        await pilot.press("x", *"build", "enter", *command, "ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, JobScreen))
         screen = app.screen
         assert isinstance(screen, JobScreen)
         await until(pilot, lambda: ("output", "live 1") in screen.output.lines)
-        assert row(app.jobs_pane.table, screen.job_id)[0] == "Running"
-        assert row(app.inventory.table, "build")[6] == "Running"
+        await until(pilot, lambda: cell(app.jobs_pane.table, screen.job_id, 0) == "Running")
+        await until(pilot, lambda: cell(app.inventory.table, "build", 6) == "Running")
+        gate.unlink()
         await until(pilot, lambda: ("error", "live 2") in screen.output.lines)
         await until(pilot, lambda: row(app.jobs_pane.table, screen.job_id)[0] == "Completed")
         assert row(app.inventory.table, "build")[6] == "Completed"
