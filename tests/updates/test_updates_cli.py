@@ -222,3 +222,25 @@ async def finished(engine: Engine, job: Job) -> Job:
             return job
         await asyncio.sleep(0.1)
     raise AssertionError(f"job {job.id} did not finish: {job.host_runs}")
+
+
+def test_a_deployment_at_a_time_is_kept_and_scheduled_until_deleted(
+    fleet: Fleet, env: dict[str, str]
+) -> None:
+    done = opsconsole(
+        env, "updates", "deploy", "night", "fleet", "--classification", "Security,Critical",
+        "--exclude", "fleet-tls", "--at", "2099-01-01T02:00", "--tz", "Europe/Berlin",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "deployment night scheduled; next run 2099-01-01T01:00:00+00:00" in done.stdout
+    (kept,) = json_of(env, "updates", "deployments", "list")
+    assert (kept["name"], kept["classifications"], kept["exclude"]) == (
+        "night",
+        ["Security", "Critical"],
+        ["fleet-tls"],
+    )
+    (schedule,) = json_of(env, "schedules", "list")
+    assert (schedule["name"], schedule["runbook"]) == ("night", "(updates deploy)")
+    assert opsconsole(env, "updates", "deployments", "delete", "night").returncode == 0
+    assert json_of(env, "updates", "deployments", "list") == []
+    assert json_of(env, "schedules", "list") == []
