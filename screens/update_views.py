@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from rich.text import Text
 
 from console.jobs.model import Job
-from console.updates.model import Assessment, HostDeployment, PackageStatus
+from console.updates.model import Assessment, Classification, HostDeployment, PackageStatus
 from screens.diff_view import DiffDialog
 from screens.format import clock
 from screens.logview import clean
 from screens.updates_rows import assessed_at, compliance
 
+URGENCY = list(Classification)  # Critical first, Other last: the order packages are listed
 RECENT_RUNS = 20  # deployment runs listed by `R`, newest first
 STATUS_STYLES = {
     PackageStatus.SUCCEEDED.value: "green",
@@ -58,7 +59,7 @@ def packages_body(assessment: Assessment) -> Text:
             u.classification.value,
             clean(u.source),
         )
-        for u in sorted(assessment.updates, key=lambda u: (u.classification.value, u.name))
+        for u in sorted(assessment.updates, key=lambda u: (URGENCY.index(u.classification), u.name))
     ]
     header, *lines = _table(rows)
     text.append(header + "\n", style="bold")

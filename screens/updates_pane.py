@@ -102,7 +102,7 @@ class UpdatesPane(FilteredListPane):
         if self.error:
             status.update(self.error)
             return
-        where, keys = self.filter_hint("Enter packages  R runs")
+        where, keys = self.filter_hint("Enter packages")
         noncompliant = sum(compliance(a) == "NO" for a in self.assessments.values())
         status.update(
             f"{self._shown} of {len(self.assessments)} hosts, {noncompliant} NOT compliant, "
