@@ -59,6 +59,7 @@ class UpdatesPane(FilteredListPane):
         self.error = ""
         self._ordered: list[Assessment] = []
         self._shown = 0
+        self._noncompliant = 0
 
     def compose(self) -> ComposeResult:
         yield Input(
@@ -87,6 +88,7 @@ class UpdatesPane(FilteredListPane):
     def show(self, assessments: Sequence[Assessment]) -> None:
         self.assessments = {a.host: a for a in assessments}
         self._ordered = ordered(assessments, self.sort)
+        self._noncompliant = sum(compliance(a) == "NO" for a in assessments)
         self.apply_filter()
 
     def apply_filter(self) -> None:
@@ -103,9 +105,8 @@ class UpdatesPane(FilteredListPane):
             status.update(self.error)
             return
         where, keys = self.filter_hint("Enter packages")
-        noncompliant = sum(compliance(a) == "NO" for a in self.assessments.values())
         status.update(
-            f"{self._shown} of {len(self.assessments)} hosts, {noncompliant} NOT compliant, "
+            f"{self._shown} of {len(self.assessments)} hosts, {self._noncompliant} NOT compliant, "
             f"by {self.sort}{where}   {keys}"
         )
 
