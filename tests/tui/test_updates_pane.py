@@ -141,7 +141,7 @@ async def test_deploy_starts_an_updates_deploy_job_on_the_rows_host(
 ) -> None:
     app = console_app(updates_seeded)
     seeded_run = deploy_job().id
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
         pane = await open_updates(pilot)
         await select(pilot, pane, "web03")
         await pilot.press("d")
@@ -152,15 +152,22 @@ async def test_deploy_starts_an_updates_deploy_job_on_the_rows_host(
         async def deployed() -> bool:
             runs = await jobs_of(app, "(updates deploy)")
             started[:] = [j for j in runs if j.id != seeded_run]
-            return bool(started) and started[0].status.finished
+            return bool(started)
 
         await eventually(pilot, deployed)
         job = started[0]
+        await until(pilot, lambda: f"job {job.id}" in on_screen(app))  # the notification
         assert (job.pattern, job.hosts) == ("web03", ["web03"])
         deployment = job.parameters["deployment"]
         assert isinstance(deployment, dict)
         assert deployment["name"] == "patch-web03"
-        assert job.status.value == "Failed"  # web03 has no SSH server
+        assert deployment["classifications"] == ["Security", "Critical"]
+        assert (deployment["window_s"], deployment["reboot"]) == (7200, "IfRequired")
+
+        async def ended() -> bool:
+            return (await app.client.job(job.id)).status.value == "Failed"  # no SSH server
+
+        await eventually(pilot, ended)
 
 
 async def test_assess_starts_an_assessment_of_the_rows_host_and_reloads(
