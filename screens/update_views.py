@@ -96,6 +96,8 @@ def _host_result(text: Text, result: HostDeployment) -> None:
     ]
     for line, package in zip(_table(rows, "    "), result.packages, strict=True):
         text.append(line + "\n", style=STATUS_STYLES.get(package.status.value, ""))
+        if package.message:
+            text.append(f"      {clean(package.message)}\n", style="italic")
 
 
 def run_name(job: Job) -> str:

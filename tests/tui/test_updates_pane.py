@@ -210,6 +210,7 @@ async def test_runs_view_shows_each_hosts_and_packages_results(updates_seeded: S
         assert "  web02  Failed  rebooted (back after 42 s)" in lines
         assert "    libssl3  3.0.9-1 -> 3.0.11-1           Failed" in lines
         assert "    nginx    1.22.1-9 -> 1.22.1-9+deb12u1  NotSelected" in lines
+        assert "      dpkg: error processing package libssl3" in lines  # why it failed
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, RunsView))
 
