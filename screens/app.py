@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Input, TabbedContent, TabPane
 
 from console.engine.client import EngineClient
 from console.errors import OpsError
@@ -35,6 +35,7 @@ from screens.commands import (
     INVENTORY,
     JOB,
     JOBS,
+    UPDATES,
     Command,
     action_name,
     bindings_for,
@@ -49,6 +50,7 @@ from screens.jobs_pane import JobsPane
 from screens.modals import HelpScreen, QuitDialog
 from screens.palette import CommandsProvider
 from screens.run_dialog import CommandDialog, RunDialog
+from screens.updates_pane import UpdatesPane
 from screens.vtable import VirtualTable
 
 # Screens that cover the panes: pane keys and pane commands wait until they are closed.
@@ -58,15 +60,6 @@ ClientFactory = Callable[[], AbstractAsyncContextManager[EngineClient]]
 ACTIVE = (JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING, JobStatus.STOPPING)
 RECENT_JOBS = 200  # jobs read at start to fill each host's "last job" cell
 HOST_JOBS = 20  # recent jobs in the host detail
-
-# A paragraph without line breaks inside: the Static wraps it to the terminal's width.
-UPDATES_EMPTY = (
-    "Updates: pending updates by host and classification.\n\n"
-    "Here you will see, per host, the pending updates with their classification "
-    "(Critical, Security, Other; Windows' eight classes), reboot-required flags, "
-    "and update deployments with per-host results.\n\n"
-    "Not available yet: update management is not implemented in this version."
-)
 
 
 class EngineUpdate(Message):
@@ -115,7 +108,7 @@ class OpsConsoleApp(App[int]):
             with TabPane("2 Drift", id="drift"):
                 yield DriftPane(id="drift-pane")
             with TabPane("3 Updates", id="updates"):
-                yield Static(UPDATES_EMPTY, classes="empty-state", markup=False)
+                yield UpdatesPane(id="updates-pane")
             with TabPane("4 Jobs", id="jobs"):
                 yield JobsPane(id="jobs-pane")
         yield Footer(show_command_palette=False)
@@ -127,6 +120,10 @@ class OpsConsoleApp(App[int]):
     @property
     def drift(self) -> DriftPane:
         return self.query_one(DriftPane)
+
+    @property
+    def updates(self) -> UpdatesPane:
+        return self.query_one(UpdatesPane)
 
     @property
     def jobs_pane(self) -> JobsPane:
@@ -150,6 +147,7 @@ class OpsConsoleApp(App[int]):
         self.inventory.table.focus()
         self.jobs_pane.reload()
         self.drift.reload()
+        self.updates.reload()
         # Everything loaded so far (inventory, the in-process engine's store) lives for
         # the whole session: keep it out of the cyclic GC, whose full pass over 100,000
         # stored jobs would otherwise freeze keystrokes for ~130 ms at random moments.
@@ -166,6 +164,7 @@ class OpsConsoleApp(App[int]):
         event = message.event
         self.jobs_pane.engine_event(event)
         self.drift.engine_event(event)
+        self.updates.engine_event(event)
         if event.job is not None:
             self.inventory.note_job(event.job)
         if event.run is not None:
@@ -199,6 +198,7 @@ class OpsConsoleApp(App[int]):
         focus = {
             "inventory": self.inventory.table,
             "drift": self.drift.focus_target,
+            "updates": self.updates.table,
             "jobs": self.jobs_pane.table,
         }.get(pane)
         if focus is not None:
@@ -285,6 +285,8 @@ class OpsConsoleApp(App[int]):
             return self.inventory
         if scope == DRIFT and active == "drift":
             return self.drift
+        if scope == UPDATES and active == "updates":
+            return self.updates
         if scope == JOBS and active == "jobs":
             return self.jobs_pane
         return None

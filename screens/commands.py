@@ -16,6 +16,7 @@ from textual.binding import Binding, BindingType
 APP = "app"
 INVENTORY = "inventory"
 DRIFT = "drift"
+UPDATES = "updates"
 JOBS = "jobs"
 JOB = "job"  # the open job's screen
 ASSETS = "assets"  # the assets screen
@@ -25,6 +26,7 @@ SCOPES = {
     APP: "Everywhere",
     INVENTORY: "Inventory",
     DRIFT: "Drift",
+    UPDATES: "Updates",
     JOBS: "Jobs",
     JOB: "Open job",
     ASSETS: "Assets",
@@ -85,6 +87,15 @@ COMMANDS: tuple[Command, ...] = (
     Command("drift.sort", "s", "Sort host/status", "sort", DRIFT, label="Sort"),
     Command("drift.reload", "ctrl+r", "Reload", "reload", DRIFT, show=False),
     Command("drift.clear", "escape", "Clear filter", "clear_filter", DRIFT, show=False),
+    Command("updates.filter", "slash", "Filter", "filter", UPDATES, priority=True),
+    Command("updates.packages", "enter", "Pending packages", "packages", UPDATES, show=False),
+    Command("updates.assess", "a", "Assess now", "assess", UPDATES, label="Assess"),
+    Command("updates.assess_all", "U", "Assess every host", "assess_all", UPDATES, show=False),
+    Command("updates.deploy", "d", "Deploy updates", "deploy", UPDATES, label="Deploy"),
+    Command("updates.runs", "R", "Recent deployment runs", "runs", UPDATES, label="Runs"),
+    Command("updates.sort", "s", "Sort host/compliance", "sort", UPDATES, label="Sort"),
+    Command("updates.reload", "ctrl+r", "Reload", "reload", UPDATES, show=False),
+    Command("updates.clear", "escape", "Clear filter", "clear_filter", UPDATES, show=False),
     Command("jobs.filter", "slash", "Filter", "filter", JOBS, priority=True),
     Command("jobs.open", "enter", "Open job", "open", JOBS, show=False),
     Command("jobs.refresh", "ctrl+r", "Reload", "reload", JOBS, show=False),

@@ -12,6 +12,7 @@ from console.settings import Settings
 from screens.app import OpsConsoleApp
 from tests.tui.seed import console_app, seed_changes, seed_data_dir, settings_for
 from tests.tui.seed_state import CONFIGURATIONS, seed_state
+from tests.tui.seed_updates import seed_updates
 
 
 @pytest.fixture(autouse=True)
@@ -43,6 +44,15 @@ def drift_seeded(tmp_path: Path) -> Settings:
     seed_data_dir(data_dir)
     seed_state(data_dir)
     return settings_for(data_dir, CONFIGURATIONS)
+
+
+@pytest.fixture
+def updates_seeded(tmp_path: Path) -> Settings:
+    """The job history of `seeded` plus a deployment run and its results, and the
+    assessments of tests/tui/seed_updates.py (compliant, not, failed, never assessed)."""
+    data_dir = tmp_path / "data"
+    seed_updates(data_dir)
+    return settings_for(data_dir)
 
 
 @pytest.fixture

@@ -137,3 +137,27 @@ def test_drift_apply_dialog_at_80x24(snap_compare: Any, drift_seeded: Settings) 
         await pilot.pause(0.1)
 
     assert snap_compare(console_app(drift_seeded), terminal_size=(80, 24), run_before=run_before)
+
+
+# The Updates pane over the seeded assessments (seed_updates: compliant, not, failed,
+# never assessed), sorted least compliant first, and web02's pending packages.
+UPDATES_VIEWS: dict[str, Callable[[Any], Awaitable[None]]] = {
+    "updates_rows": keys("3"),
+    "updates_by_compliance": keys("3", "s"),
+    "updates_packages": keys("3", *["down"] * 5, "enter"),
+}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("view", list(UPDATES_VIEWS))
+def test_updates_view(
+    snap_compare: Any, updates_seeded: Settings, view: str, size: tuple[int, int]
+) -> None:
+    app = console_app(updates_seeded)
+    assert snap_compare(app, terminal_size=size, run_before=UPDATES_VIEWS[view])
+
+
+def test_updates_deploy_dialog_at_80x24(snap_compare: Any, updates_seeded: Settings) -> None:
+    assert snap_compare(
+        console_app(updates_seeded), terminal_size=(80, 24), run_before=keys("3", "d")
+    )
