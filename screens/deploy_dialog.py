@@ -10,6 +10,8 @@ field to fix, and the dialog stays open with the focus on it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -18,10 +20,8 @@ from textual.widgets import Button, Input, Label, Static
 
 from console.errors import OpsError, UsageError
 from console.jobs.model import Job
+from console.updates import rules
 from console.updates.model import (
-    PACKAGE_MARGIN_S,
-    REBOOT_MARGIN_S,
-    Classification,
     Deployment,
     RebootSetting,
     Selection,
@@ -29,8 +29,8 @@ from console.updates.model import (
 from screens.context import client_of
 from screens.forms import FieldRow, FormDialog, form_footer
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-MASK = re.compile(r"^[A-Za-z0-9_.+:*?\[\]!-]+$")
+T = TypeVar("T")
+
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 # Field id -> its label, the name a message gives the operator.
@@ -53,29 +53,26 @@ class FieldError(UsageError):
         self.field = field
 
 
-def classifications(text: str) -> tuple[Classification, ...]:
-    """ "Security,Critical" (case ignored) as classifications; empty is none."""
-    known = {c.value.lower(): c for c in Classification}
-    picked = []
-    for word in filter(None, (w.strip() for w in text.split(","))):
-        if word.lower() not in known:
-            names = ", ".join(c.value for c in Classification)
-            raise FieldError("deploy-classes", f"unknown classification {word!r} (one of {names})")
-        picked.append(known[word.lower()])
-    return tuple(dict.fromkeys(picked))
+def default_name(host: str) -> str:
+    """`patch-HOST` when that is a valid deployment name, else nothing to start from."""
+    try:
+        return rules.check_name(f"patch-{host}")
+    except UsageError:
+        return ""
+
+
+def checked(field: str, check: Callable[..., T], *values: Any) -> T:
+    """`check(*values)` (a rule of console.updates.rules), its error on `field`."""
+    try:
+        return check(*values)
+    except UsageError as exc:
+        raise FieldError(field, str(exc)) from None
 
 
 def masks(text: str, field: str) -> tuple[str, ...]:
     """Space- or comma-separated package name globs."""
     found = tuple(m for m in re.split(r"[\s,]+", text.strip()) if m)
-    for mask in found:
-        if not MASK.match(mask) or mask.count("[") != mask.count("]"):
-            raise FieldError(
-                field,
-                f"{mask!r} is not a package name glob (letters, digits, _ . + : - and "
-                "* ? [...] only)",
-            )
-    return found
+    return checked(field, rules.masks, found)
 
 
 def reboot_setting(text: str) -> RebootSetting:
@@ -87,44 +84,27 @@ def reboot_setting(text: str) -> RebootSetting:
 
 
 def window(text: str, reboot: RebootSetting) -> float:
-    """ "2h", "90m", "1d" or seconds; long enough for one package and, when a reboot
-    may follow, for the reboot (the engine's margins)."""
+    """ "2h", "90m", "1d" or seconds, long enough for the engine's margins."""
     match = DURATION.match(text.lower())
     if not match:
         raise FieldError("deploy-window", f"{text!r} is not a duration; use e.g. 90m, 2h")
     seconds = float(match.group(1)) * UNITS[match.group(2)]
-    needed = {
-        RebootSetting.NEVER: PACKAGE_MARGIN_S,
-        RebootSetting.REBOOT_ONLY: REBOOT_MARGIN_S,
-    }.get(reboot, PACKAGE_MARGIN_S + REBOOT_MARGIN_S)
-    if seconds < needed:
-        raise FieldError(
-            "deploy-window",
-            f"{seconds / 60:g} minutes is under the margins: a package starts only with "
-            f"{PACKAGE_MARGIN_S // 60} minutes left and a reboot with {REBOOT_MARGIN_S // 60}, "
-            f"so reboot {reboot} needs at least {needed // 60} minutes",
-        )
-    return seconds
+    return checked("deploy-window", rules.check_window, seconds, reboot)
 
 
 def deployment(values: dict[str, str]) -> Deployment:
     """The Deployment the fields describe (field id -> text), or the first FieldError."""
-    name = values["deploy-name"].strip()
-    if not NAME.match(name):
-        raise FieldError("deploy-name", f"{name!r} is not a name (letters, digits, _ . -)")
+    name = checked("deploy-name", rules.check_name, values["deploy-name"].strip())
     pattern = values["deploy-pattern"].strip()
     if not pattern:
         raise FieldError("deploy-pattern", "type the hosts to patch (a host, group or pattern)")
     selection = Selection(
-        classifications(values["deploy-classes"]),
+        checked("deploy-classes", rules.classifications, values["deploy-classes"]),
         masks(values["deploy-include"], "deploy-include"),
         masks(values["deploy-exclude"], "deploy-exclude"),
     )
     reboot = reboot_setting(values["deploy-reboot"])
-    if reboot is not RebootSetting.REBOOT_ONLY and not (
-        selection.classifications or selection.include
-    ):
-        raise FieldError("deploy-classes", "select updates by classification and/or Include")
+    checked("deploy-classes", rules.check_selection, selection, reboot)
     seconds = window(values["deploy-window"], reboot)
     return Deployment(name, pattern, selection, seconds, reboot)
 
@@ -140,7 +120,7 @@ class DeployDialog(FormDialog[Job | None]):
         with Vertical(id="dialog", classes="dialog"):
             yield Label("Deploy updates now", classes="dialog-title")
             defaults = {
-                "deploy-name": f"patch-{self.host}" if NAME.match(f"patch-{self.host}") else "",
+                "deploy-name": default_name(self.host),
                 "deploy-pattern": self.host,
                 "deploy-classes": "Security,Critical",
                 "deploy-include": "",

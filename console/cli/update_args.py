@@ -4,24 +4,19 @@
 from __future__ import annotations
 
 import argparse
-import re
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any, TypeVar
 
 from console.cli.schedule_args import parse_duration, schedule_from_args
 from console.errors import UsageError
 from console.schedules.model import Schedule
-from console.updates.model import (
-    PACKAGE_MARGIN_S,
-    REBOOT_MARGIN_S,
-    Classification,
-    Deployment,
-    RebootSetting,
-    Selection,
-)
+from console.updates import rules
+from console.updates.model import Classification, Deployment, RebootSetting, Selection
+
+T = TypeVar("T")
 
 DEPLOY_RUNBOOK = "(updates deploy)"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_MASK = re.compile(r"^[A-Za-z0-9_.+:*?\[\]!-]+$")
 
 
 def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,45 +66,23 @@ def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
 def parse_classifications(
     text: str, option: str = "--classification"
 ) -> tuple[Classification, ...]:
-    known = {c.value.lower(): c for c in Classification}
-    picked: list[Classification] = []
-    for word in (w.strip() for w in text.split(",")):
-        if word.lower() not in known:
-            raise UsageError(
-                f"{option}: unknown classification {word!r} "
-                f"(one of {', '.join(c.value for c in Classification)})"
-            )
-        picked.append(known[word.lower()])
-    return tuple(dict.fromkeys(picked))
-
-
-def _masks(masks: list[str], option: str) -> tuple[str, ...]:
-    for mask in masks:
-        if not _MASK.match(mask) or mask.count("[") != mask.count("]"):
-            raise UsageError(
-                f"{option}: {mask!r} is not a package name glob (letters, digits, "
-                "_ . + : - and * ? [...] only)"
-            )
-    return tuple(masks)
+    return _as_option(option, rules.classifications, text)
 
 
 def deployment_from_args(args: argparse.Namespace) -> Deployment:
-    if not _NAME.match(args.name):
-        raise UsageError(f"{args.name!r} is not a deployment name (letters, digits, _ . -)")
+    name = _as_option("NAME", rules.check_name, args.name)
     reboot = RebootSetting(args.reboot)
     selection = Selection(
         parse_classifications(args.classification) if args.classification else (),
-        _masks(args.include, "--include"),
-        _masks(args.exclude, "--exclude"),
+        _as_option("--include", rules.masks, args.include),
+        _as_option("--exclude", rules.masks, args.exclude),
     )
-    if reboot is not RebootSetting.REBOOT_ONLY and not (
-        selection.classifications or selection.include
-    ):
-        raise UsageError("select updates with --classification and/or --include")
-    window = parse_duration(args.window, "--window")
-    _check_window(window, reboot)
+    rules.check_selection(selection, reboot)
+    window = _as_option(
+        "--window", rules.check_window, parse_duration(args.window, "--window"), reboot
+    )
     return Deployment(
-        name=args.name,
+        name=name,
         pattern=args.pattern,
         selection=selection,
         window_s=window,
@@ -120,18 +93,12 @@ def deployment_from_args(args: argparse.Namespace) -> Deployment:
     )
 
 
-def _check_window(window: float, reboot: RebootSetting) -> None:
-    """A window must leave room for one package and, when a reboot may follow, for it."""
-    needed = {
-        RebootSetting.NEVER: PACKAGE_MARGIN_S,
-        RebootSetting.REBOOT_ONLY: REBOOT_MARGIN_S,
-    }.get(reboot, PACKAGE_MARGIN_S + REBOOT_MARGIN_S)
-    if window < needed:
-        raise UsageError(
-            f"--window: {window / 60:g} minutes is under the margins: a package starts only "
-            f"with {PACKAGE_MARGIN_S // 60} minutes left and a reboot with "
-            f"{REBOOT_MARGIN_S // 60}, so --reboot {reboot} needs at least {needed // 60} minutes"
-        )
+def _as_option(option: str, check: Callable[..., T], *values: Any) -> T:
+    """`check(*values)`, its UsageError naming `option`."""
+    try:
+        return check(*values)
+    except UsageError as exc:
+        raise UsageError(f"{option}: {exc}") from None
 
 
 def schedule_for(

@@ -168,6 +168,7 @@ def test_bad_input_is_refused_and_an_unreachable_host_is_reported(
         done = opsconsole(env, "updates", "deploy", "bad", "fleet", *args)
         assert done.returncode == 2 and said in done.stderr, (args, done.stderr)
     down = fleet.hosts[3]
+    json_of(env, "updates", "assess", down.name, "--no-refresh")  # a good one first
     fleet.stop_host(down.name)
     try:
         done = opsconsole(env, "updates", "assess", "fleet", "--no-refresh", "--json")
