@@ -43,7 +43,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def serve(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(
-        [*OPSCONSOLE, "serve", "--listen", f"127.0.0.1:{_free_port()}"],
+        [*OPSCONSOLE, "serve", "--listen", f"127.0.0.1:{_free_port()}", "--no-collection"],
         env=env,
         cwd=ROOT,
         stderr=subprocess.PIPE,

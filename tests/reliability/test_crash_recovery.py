@@ -100,7 +100,9 @@ def test_readers_and_a_starting_engine_share_the_lock(world: StoreWorld) -> None
     log_path = world.root / "serve.log"
     with log_path.open("w") as log:
         readers = [world.popen("jobs", "list", "--json", stdout=subprocess.PIPE) for _ in range(6)]
-        serve = world.popen("serve", "--listen", "127.0.0.1:0", stdout=log, stderr=log)
+        serve = world.popen(
+            "serve", "--listen", "127.0.0.1:0", "--no-collection", stdout=log, stderr=log
+        )
         readers += [world.popen("jobs", "list", "--json", stdout=subprocess.PIPE) for _ in range(6)]
     try:
         deadline = time.monotonic() + 60

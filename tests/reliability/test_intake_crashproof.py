@@ -190,7 +190,7 @@ def serve_from(site: Site, cwd: Path) -> Serve:
     log_path = site.root / "serve-from-cwd.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [str(OPSCONSOLE), "serve", "--listen", "127.0.0.1:0"],
+            [str(OPSCONSOLE), "serve", "--listen", "127.0.0.1:0", "--no-collection"],
             cwd=cwd,
             env=site.env,
             stdin=subprocess.DEVNULL,

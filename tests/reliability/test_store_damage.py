@@ -44,7 +44,9 @@ def serve(world: StoreWorld, name: str) -> subprocess.Popen[str]:
     """A real `opsconsole serve`, once its engine has started."""
     log_path = world.root / f"{name}.log"
     with log_path.open("w") as log:
-        proc = world.popen("serve", "--listen", "127.0.0.1:0", stdout=log, stderr=log)
+        proc = world.popen(
+            "serve", "--listen", "127.0.0.1:0", "--no-collection", stdout=log, stderr=log
+        )
     deadline = time.monotonic() + 60
     while "engine started" not in log_path.read_text():
         assert proc.poll() is None, f"serve exited: {log_path.read_text()}"
