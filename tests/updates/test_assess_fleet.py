@@ -159,7 +159,10 @@ async def test_no_refresh_leaves_the_lists_alone(hosts: Fleet, pool: TransportPo
     result = await assess_on(hosts, host, pool, refresh=False)
     assert {u.name for u in result.updates} >= {"fleet-plain", "fleet-ssl"}
     assert host.run(lists, check=True).stdout == before
-    await assess_on(hosts, host, pool)  # and a refresh does write them
+    # A refresh does write them: the repository's Release changed, so apt fetches it
+    # (an unchanged one may be a "Hit" that leaves the old file as it was).
+    host.run(f"echo 'Description: republished' >> {MAIN}/Release", check=True)
+    await assess_on(hosts, host, pool)
     assert host.run(lists, check=True).stdout != before
 
 
