@@ -182,7 +182,7 @@ class StateService:
 
     def _report(self, configuration: Configuration, kind: str, job_id: str, host: Host) -> Report:
         """A report of this run, Failed until the results say otherwise."""
-        previous = self.store.summaries().get((host.name, configuration.name))
+        previous = self.store.summary(host.name, configuration.name)
         return Report(
             host=host.name,
             configuration=configuration.name,

@@ -37,6 +37,7 @@ from console.updates.deploy import install_updates
 from console.updates.model import (
     REBOOT_MARGIN_S,
     Assessment,
+    Classification,
     Deployment,
     HostDeployment,
     PackageResult,
@@ -324,11 +325,7 @@ def _assessment_line(found: Assessment) -> str:
     if found.error:
         return f"assessment failed: {found.error}"
     counts = ", ".join(
-        f"{n} {c.lower()}"
-        for c, n in (
-            ("Critical", sum(u.classification == "Critical" for u in found.updates)),
-            ("Security", sum(u.classification == "Security" for u in found.updates)),
-        )
+        f"{found.count(c)} {c.lower()}" for c in (Classification.CRITICAL, Classification.SECURITY)
     )
     reboot = "; reboot pending" if found.reboot_pending else ""
     return f"{len(found.updates)} updates pending ({counts}) via {found.manager}{reboot}"
@@ -345,8 +342,7 @@ def host_result_lines(result: HostDeployment) -> list[str]:
             continue
         lines.append(
             f"  {package.status:<9} {package.name} {package.from_version or '(new)'} -> "
-            f"{package.to_version or package.to_version}"
-            + (f": {package.message}" if package.message else "")
+            f"{package.to_version}" + (f": {package.message}" if package.message else "")
         )
     not_selected = sum(p.status is PackageStatus.NOT_SELECTED for p in result.packages)
     if not_selected:

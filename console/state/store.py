@@ -105,6 +105,11 @@ class StateStore:
             reports = self._read(self._path(host))[0]
         return [reports[name] for name in sorted(reports)]
 
+    def summary(self, host: str, configuration: str) -> Summary | None:
+        """The summary of one latest report (a host run asks this; no copy of all)."""
+        with self._lock:
+            return self._summaries.get((host, configuration))
+
     def summaries(self) -> dict[tuple[str, str], Summary]:
         """(host, configuration) -> the summary of its latest report."""
         with self._lock:
