@@ -1,16 +1,18 @@
 """The deployment dialog (`d` on an Updates row): which updates, where, in how long a
-maintenance window, with which reboot setting; checked field by field before anything
-starts, then started as an `(updates deploy)` job now.
+maintenance window, with which reboot setting, and when: now, once at a time, or on a
+cron schedule in a time zone. Each field is checked before anything starts, by the
+same rules as `opsconsole updates deploy` (`console.updates.rules`); each mistake names
+the field to fix, and the dialog stays open with the focus on it.
 
-The checks are those of `opsconsole updates deploy` (the screens may not import the
-CLI, so the same rules are stated here over the same model): each mistake names the
-field to fix, and the dialog stays open with the focus on it.
+Started now, the answer is the `(updates deploy)` job; scheduled, it is `Scheduled`
+(the engine keeps the deployment with a schedule of its name, as `--at`/`--cron` do).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from textual import on
@@ -31,8 +33,6 @@ from screens.forms import FieldRow, FormDialog, form_footer
 
 T = TypeVar("T")
 
-DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 # Field id -> its label, the name a message gives the operator.
 FIELDS = {
     "deploy-name": "Name",
@@ -42,7 +42,20 @@ FIELDS = {
     "deploy-exclude": "Exclude",
     "deploy-window": "Window",
     "deploy-reboot": "Reboot",
+    "deploy-when": "When",
+    "deploy-tz": "Time zone",
 }
+# The engine's schedule errors name the CLI's options; the dialog's field for each.
+OPTION_FIELDS = {"--at": "deploy-when", "--cron": "deploy-when", "--tz": "deploy-tz"}
+_OPTION_PREFIX = re.compile(r"^(--at|--cron|--tz)(?: / --\w+)?: ")
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """The dialog's answer when the deployment was scheduled rather than started."""
+
+    name: str
+    next_run: str | None
 
 
 class FieldError(UsageError):
@@ -83,15 +96,6 @@ def reboot_setting(text: str) -> RebootSetting:
     return found[0]
 
 
-def window(text: str, reboot: RebootSetting) -> float:
-    """ "2h", "90m", "1d" or seconds, long enough for the engine's margins."""
-    match = DURATION.match(text.lower())
-    if not match:
-        raise FieldError("deploy-window", f"{text!r} is not a duration; use e.g. 90m, 2h")
-    seconds = float(match.group(1)) * UNITS[match.group(2)]
-    return checked("deploy-window", rules.check_window, seconds, reboot)
-
-
 def deployment(values: dict[str, str]) -> Deployment:
     """The Deployment the fields describe (field id -> text), or the first FieldError."""
     name = checked("deploy-name", rules.check_name, values["deploy-name"].strip())
@@ -105,12 +109,23 @@ def deployment(values: dict[str, str]) -> Deployment:
     )
     reboot = reboot_setting(values["deploy-reboot"])
     checked("deploy-classes", rules.check_selection, selection, reboot)
-    seconds = window(values["deploy-window"], reboot)
+    seconds = checked("deploy-window", rules.window, values["deploy-window"], reboot)
     return Deployment(name, pattern, selection, seconds, reboot)
 
 
-class DeployDialog(FormDialog[Job | None]):
-    """Deploy now (ctrl+s or the button); the answer is the started job."""
+def engine_field_error(exc: UsageError) -> FieldError:
+    """The engine's refusal of a schedule, on the field to fix: `--at`, `--cron` and
+    `--tz` mistakes on When and Time zone (without the option's name), others (a name
+    already taken) on Name."""
+    text = str(exc)
+    match = _OPTION_PREFIX.match(text)
+    if match is None:
+        return FieldError("deploy-name", text)
+    return FieldError(OPTION_FIELDS[match.group(1)], text[match.end() :])
+
+
+class DeployDialog(FormDialog[Job | Scheduled | None]):
+    """Deploy (ctrl+s or the button): now when When is empty, else scheduled."""
 
     def __init__(self, host: str) -> None:
         super().__init__()
@@ -118,7 +133,7 @@ class DeployDialog(FormDialog[Job | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
-            yield Label("Deploy updates now", classes="dialog-title")
+            yield Label("Deploy updates", classes="dialog-title")
             defaults = {
                 "deploy-name": default_name(self.host),
                 "deploy-pattern": self.host,
@@ -127,11 +142,14 @@ class DeployDialog(FormDialog[Job | None]):
                 "deploy-exclude": "",
                 "deploy-window": "2h",
                 "deploy-reboot": RebootSetting.IF_REQUIRED.value,
+                "deploy-when": "",
+                "deploy-tz": "UTC",
             }
             hints = {
                 "deploy-include": "package globs, e.g. openssl* libssl*",
                 "deploy-exclude": "globs never installed (they win)",
                 "deploy-reboot": "IfRequired, Never, Always, RebootOnly",
+                "deploy-when": "now; or 2026-12-06T02:00; or cron 0 2 * * sun",
             }
             for field, label in FIELDS.items():
                 yield FieldRow(
@@ -156,12 +174,27 @@ class DeployDialog(FormDialog[Job | None]):
         try:
             wanted = deployment(values)
         except FieldError as exc:
-            error.update(str(exc))
-            self.set_focus(self.query_one(f"#{exc.field}", Input))
+            self._show(exc)
             return
+        at, cron = rules.when(values["deploy-when"])
+        updates = client_of(self).updates
         try:
-            job = await client_of(self).updates.deploy(wanted)
+            if at is None and cron is None:
+                self.dismiss(await updates.deploy(wanted))
+                return
+            tz = values["deploy-tz"].strip() or None
+            view = await updates.schedule_deployment(wanted, at, cron, tz)
+        except UsageError as exc:
+            if at is None and cron is None:
+                error.update(str(exc))
+                return
+            self._show(engine_field_error(exc))
+            return
         except OpsError as exc:
             error.update(str(exc))
             return
-        self.dismiss(job)
+        self.dismiss(Scheduled(wanted.name, view.get("next")))
+
+    def _show(self, exc: FieldError) -> None:
+        self.query_one("#deploy-error", Static).update(str(exc))
+        self.set_focus(self.query_one(f"#{exc.field}", Input))

@@ -27,7 +27,7 @@ from console.jobs.model import Job
 from console.updates.model import Assessment
 from screens.commands import UPDATES, bindings_for
 from screens.context import client_of
-from screens.deploy_dialog import DeployDialog
+from screens.deploy_dialog import DeployDialog, Scheduled
 from screens.filtered_list import FilteredListPane
 from screens.update_views import RECENT_RUNS, PackagesView, RunsView
 from screens.updates_rows import SORTS, cells, compliance, ordered, parse_filter, updates_class
@@ -170,10 +170,13 @@ class UpdatesPane(FilteredListPane):
         if current is not None:
             self.app.push_screen(DeployDialog(current.host), self._deploy_started)
 
-    def _deploy_started(self, job: Job | None) -> None:
-        if job is not None:
-            hosts = f"{len(job.hosts)} host{'s' if len(job.hosts) != 1 else ''}"
-            self.notify(f"Deploying updates to {hosts}: job {job.id}", timeout=6, markup=False)
+    def _deploy_started(self, answer: Job | Scheduled | None) -> None:
+        if isinstance(answer, Scheduled):
+            when = f"next run {answer.next_run}" if answer.next_run else "no run ahead"
+            self.notify(f"Deployment {answer.name} scheduled: {when}", timeout=6, markup=False)
+        elif answer is not None:
+            hosts = f"{len(answer.hosts)} host{'s' if len(answer.hosts) != 1 else ''}"
+            self.notify(f"Deploying updates to {hosts}: job {answer.id}", timeout=6, markup=False)
 
     @work(group="updates-action")
     async def action_runs(self) -> None:

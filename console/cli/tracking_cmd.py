@@ -117,7 +117,7 @@ async def _interval(admin: ChangesAdmin, args: argparse.Namespace) -> int:
     elif args.every.strip().lower() == "off":
         seconds = await admin.set_interval(None)
     else:
-        from console.cli.schedule_args import parse_duration
+        from console.schedules.building import parse_duration
 
         seconds = await admin.set_interval(parse_duration(args.every, "interval"))
     if args.json:

@@ -1,22 +1,18 @@
-"""The options of `opsconsole updates deploy`, and the Deployment (and, with `--at` or
-`--cron`, the Schedule) they build. Every mistake is a UsageError naming the option."""
+"""The options of `opsconsole updates deploy` and the Deployment they build (with `--at`
+or `--cron` the engine builds its schedule). Every mistake is a UsageError naming the
+option."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, TypeVar
 
-from console.cli.schedule_args import parse_duration, schedule_from_args
 from console.errors import UsageError
-from console.schedules.model import Schedule
 from console.updates import rules
 from console.updates.model import Classification, Deployment, RebootSetting, Selection
 
 T = TypeVar("T")
-
-DEPLOY_RUNBOOK = "(updates deploy)"
 
 
 def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,9 +74,7 @@ def deployment_from_args(args: argparse.Namespace) -> Deployment:
         _as_option("--exclude", rules.masks, args.exclude),
     )
     rules.check_selection(selection, reboot)
-    window = _as_option(
-        "--window", rules.check_window, parse_duration(args.window, "--window"), reboot
-    )
+    window = _as_option("--window", rules.window, args.window, reboot)
     return Deployment(
         name=name,
         pattern=args.pattern,
@@ -99,21 +93,3 @@ def _as_option(option: str, check: Callable[..., T], *values: Any) -> T:
         return check(*values)
     except UsageError as exc:
         raise UsageError(f"{option}: {exc}") from None
-
-
-def schedule_for(
-    deployment: Deployment, args: argparse.Namespace, now: datetime | None = None
-) -> Schedule:
-    """The schedule that runs `deployment` (named like it) at `--at` or on `--cron`."""
-    options = argparse.Namespace(
-        once=args.at,
-        cron=args.cron,
-        every=None,
-        tz=args.tz,
-        params=[f"deployment={deployment.name}"],
-        description=f"update deployment {deployment.name}",
-    )
-    try:
-        return schedule_from_args(deployment.name, DEPLOY_RUNBOOK, deployment.pattern, options, now)
-    except UsageError as exc:
-        raise UsageError(str(exc).replace("--once", "--at")) from None

@@ -164,17 +164,11 @@ def _classification(text: str) -> Any:
 
 
 async def _deploy(client: EngineClient, args: argparse.Namespace) -> int:
-    from console.cli.update_args import deployment_from_args, schedule_for
+    from console.cli.update_args import deployment_from_args
 
     deployment = deployment_from_args(args)
     if args.at or args.cron:
-        schedule = schedule_for(deployment, args)
-        await client.updates.save_deployment(deployment)
-        try:
-            view = await client.schedules.create(schedule)
-        except Exception:
-            await client.updates.delete_deployment(deployment.name)
-            raise
+        view = await client.updates.schedule_deployment(deployment, args.at, args.cron, args.tz)
         print(printable(f"deployment {deployment.name} scheduled; next run {view['next']}"))
         return EXIT_OK
     job = await _wait(client, await client.updates.deploy(deployment))

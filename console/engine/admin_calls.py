@@ -211,6 +211,11 @@ def _updates_operations(engine: EngineClient) -> dict[str, AdminOperation]:
         )
         return deployment_to_dict(saved)
 
+    async def schedule(arguments: Mapping[str, Any]) -> object:
+        when = {key: _optional_text(arguments, key) for key in ("at", "cron", "tz")}
+        deployment = _deployment(arguments["deployment"], deployment_from_dict)
+        return await updates.schedule_deployment(deployment, **when)
+
     return {
         # Only what a client may choose (not the engine's own trigger and host list).
         "assess": AdminOperation(assess, (), ("pattern", "refresh")),
@@ -219,6 +224,7 @@ def _updates_operations(engine: EngineClient) -> dict[str, AdminOperation]:
         ),
         "deploy": AdminOperation(deploy, ("deployment",)),
         "save_deployment": AdminOperation(save, ("deployment",)),
+        "schedule_deployment": AdminOperation(schedule, ("deployment",), ("at", "cron", "tz")),
         "deployments": _keywords(
             updates.deployments, lambda found: [deployment_to_dict(d) for d in found]
         ),
@@ -227,6 +233,14 @@ def _updates_operations(engine: EngineClient) -> dict[str, AdminOperation]:
             updates.results, lambda found: [host_result_to_dict(r) for r in found]
         ),
     }
+
+
+def _optional_text(arguments: Mapping[str, Any], key: str) -> str | None:
+    """`arguments[key]` when given as a string; null or absent is None."""
+    value = arguments.get(key)
+    if value is not None and not isinstance(value, str):
+        raise UsageError(f"{key!r} must be a string")
+    return value
 
 
 def _deployment(data: object, decode: Callable[[dict[str, Any]], Any]) -> Any:

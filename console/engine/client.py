@@ -262,6 +262,16 @@ class UpdatesAdmin(Protocol):
     async def save_deployment(self, deployment: Deployment) -> Deployment:
         """Keep `deployment` for schedules (checked as a run would be)."""
 
+    async def schedule_deployment(
+        self,
+        deployment: Deployment,
+        at: str | None = None,
+        cron: str | None = None,
+        tz: str | None = None,
+    ) -> ScheduleView:
+        """Keep `deployment` with a schedule of its name: once `at` an ISO time or on
+        `cron`, in the wall clock of `tz` (default UTC)."""
+
     async def deployments(self) -> list[Deployment]: ...
 
     async def delete_deployment(self, name: str) -> Deployment: ...

@@ -254,6 +254,7 @@ class Engine:
                 self._inventory.current,
                 lambda job, work: self._submit(job, work, None),
                 self._builder.runbook_work,
+                lambda: self.schedules,
             )
         return self._updates
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from console.engine.remote_changes import Call
 from console.jobs.model import Job
+from console.schedules.views import ScheduleView
 from console.updates.codec import (
     assessment_from_dict,
     deployment_from_dict,
@@ -37,6 +38,19 @@ class RemoteUpdates:
     async def save_deployment(self, deployment: Deployment) -> Deployment:
         saved = await self._admin("save_deployment", deployment=deployment_to_dict(deployment))
         return deployment_from_dict(saved)
+
+    async def schedule_deployment(
+        self,
+        deployment: Deployment,
+        at: str | None = None,
+        cron: str | None = None,
+        tz: str | None = None,
+    ) -> ScheduleView:
+        sent = deployment_to_dict(deployment)
+        view: ScheduleView = await self._admin(
+            "schedule_deployment", deployment=sent, at=at, cron=cron, tz=tz
+        )
+        return view
 
     async def deployments(self) -> list[Deployment]:
         return [deployment_from_dict(d) for d in await self._admin("deployments")]

@@ -23,12 +23,16 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
+from console.engine.client import ScheduleAdmin
 from console.engine.job_building import UPDATES_ASSESS_RUNBOOK, UPDATES_DEPLOY_RUNBOOK
 from console.errors import HostError, UsageError
 from console.inventory.model import Host, Inventory
 from console.jobs.host_run import Work, execute
 from console.jobs.model import Job, Trigger, default_starter, new_job_id
 from console.jobs.time_limit import TimeLimit
+from console.schedules.building import ScheduleOptions, build_schedule
+from console.schedules.model import Schedule
+from console.schedules.views import ScheduleView
 from console.store import Store
 from console.transports.base import ExitStatus, StreamName, Transport
 from console.updates.assess import assess
@@ -64,8 +68,10 @@ class UpdatesService:
         inventory: Callable[[], Inventory],
         submit: Submit,
         runbook_work: RunbookWork,
+        schedules: Callable[[], ScheduleAdmin],
     ) -> None:
         self._data_dir = data_dir
+        self._schedules = schedules
         self._deployments = store.table("update-deployments")
         self._inventory = inventory
         self._submit = submit
@@ -274,6 +280,29 @@ class UpdatesService:
         self._deployments.upsert(deployment.name, deployment_to_dict(deployment))
         return deployment
 
+    async def schedule_deployment(
+        self,
+        deployment: Deployment,
+        at: str | None = None,
+        cron: str | None = None,
+        tz: str | None = None,
+    ) -> ScheduleView:
+        """Keep `deployment` and a schedule of its name that runs it once `at` a time or
+        on `cron` (wall clock of `tz`, default UTC). Both or neither are kept: a
+        schedule that cannot be made leaves no deployment behind."""
+        schedule = deployment_schedule(deployment, at, cron, tz)
+        if self._deployments.get(deployment.name) is not None:
+            raise UsageError(
+                f"a deployment named {deployment.name!r} is already scheduled; delete it "
+                f"first (updates deployments delete {deployment.name})"
+            )
+        await self.save_deployment(deployment)
+        try:
+            return await self._schedules().create(schedule)
+        except Exception:
+            self._deployments.delete(deployment.name)
+            raise
+
     async def deployments(self) -> list[Deployment]:
         return [deployment_from_dict(d) for d in self._deployments.all().values()]
 
@@ -294,6 +323,27 @@ class UpdatesService:
     async def results(self, job_id: str) -> list[HostDeployment]:
         """The host results of deployment run `job_id` so far."""
         return self.store.results(job_id)
+
+
+def deployment_schedule(
+    deployment: Deployment, at: str | None, cron: str | None, tz: str | None
+) -> Schedule:
+    """The schedule (named like the deployment) that starts its runs: the
+    `(updates deploy)` runbook on the deployment's hosts with `deployment=NAME`.
+    Mistakes name the CLI's options (`--at`, `--cron`, `--tz`)."""
+    options = ScheduleOptions(
+        once=at,
+        cron=cron,
+        tz=tz,
+        parameters={"deployment": deployment.name},
+        description=f"update deployment {deployment.name}",
+    )
+    if not (at or cron):
+        raise UsageError("--at / --cron: give the time of a run or a cron expression")
+    try:
+        return build_schedule(deployment.name, UPDATES_DEPLOY_RUNBOOK, deployment.pattern, options)
+    except UsageError as exc:
+        raise UsageError(str(exc).replace("--once", "--at")) from None
 
 
 def _job(

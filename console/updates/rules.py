@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from console.errors import UsageError
+from console.schedules.building import parse_duration
 from console.updates.model import (
     PACKAGE_MARGIN_S,
     REBOOT_MARGIN_S,
@@ -71,3 +72,23 @@ def check_window(seconds: float, reboot: RebootSetting) -> float:
             f"so reboot {reboot} needs at least {needed // 60} minutes"
         )
     return seconds
+
+
+def window(text: str, reboot: RebootSetting) -> float:
+    """ "2h", "90m", "1d" or seconds, as seconds, long enough for the margins."""
+    try:
+        seconds = parse_duration(text)
+    except UsageError:
+        raise UsageError(f"{text.strip()!r} is not a duration; use e.g. 90m, 2h, 1d") from None
+    return check_window(seconds, reboot)
+
+
+def when(text: str) -> tuple[str | None, str | None]:
+    """A deployment's "when" as typed, as (at, cron): nothing is now (None, None); five
+    or six words are a cron expression; anything else is a time to run once at."""
+    words = text.split()
+    if not words:
+        return None, None
+    if len(words) in (5, 6):
+        return None, " ".join(words)
+    return text.strip(), None

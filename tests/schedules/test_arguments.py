@@ -8,13 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from console.cli.schedule_args import (
-    add_schedule_arguments,
-    parse_duration,
-    parse_every,
-    schedule_from_args,
-)
+from console.cli.schedule_args import add_schedule_arguments, schedule_from_args
 from console.errors import UsageError
+from console.schedules.building import parse_duration, parse_every
 from console.schedules.model import (
     LAST_DAY,
     Schedule,

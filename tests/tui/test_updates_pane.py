@@ -170,6 +170,45 @@ async def test_deploy_starts_an_updates_deploy_job_on_the_rows_host(
         await eventually(pilot, ended)
 
 
+async def test_deploy_dialog_schedules_on_cron_and_refuses_a_time_in_the_past(
+    updates_seeded: Settings,
+) -> None:
+    app = console_app(updates_seeded)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        pane = await open_updates(pilot)
+        await select(pilot, pane, "web02")
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, DeployDialog))
+        dialog = app.screen
+        when = dialog.query_one("#deploy-when", Input)
+        when.value = "2020-01-01T02:00"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "When: 2020-01-01T02:00 (UTC) is in the past" in on_screen(app))
+        assert app.focused is when
+        dialog.query_one("#deploy-tz", Input).value = "Mars/Olympus"
+        when.value = "0 2 * * sun"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "Time zone: unknown time zone 'Mars/Olympus'" in on_screen(app))
+        assert app.focused is dialog.query_one("#deploy-tz")
+        dialog.query_one("#deploy-tz", Input).value = "Europe/Berlin"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not isinstance(app.screen, DeployDialog))
+        await until(pilot, lambda: "Deployment patch-web02 scheduled:" in on_screen(app))
+        (schedule,) = await app.client.schedules.entries()
+        (kept,) = await app.client.updates.deployments()
+        assert (schedule["name"], schedule["runbook"], schedule["pattern"]) == (
+            "patch-web02",
+            "(updates deploy)",
+            "web02",
+        )
+        assert (schedule["recurrence"]["cron"], schedule["timezone"]) == (
+            "0 2 * * sun",
+            "Europe/Berlin",
+        )
+        assert (kept.name, kept.pattern, kept.window_s) == ("patch-web02", "web02", 7200)
+        assert await jobs_of(app, "(updates deploy)") == [deploy_job()]  # none started now
+
+
 async def test_assess_starts_an_assessment_of_the_rows_host_and_reloads(
     updates_seeded: Settings,
 ) -> None:
