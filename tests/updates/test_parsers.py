@@ -79,19 +79,37 @@ def test_check_update_rows_wrapped_over_two_lines_are_joined() -> None:
 
 
 def test_advisories_give_critical_security_bugfix_enhancement_or_other() -> None:
-    advisories = dnf_parse.parse_updateinfo(section("updateinfo", "dnf-updateinfo.el8.txt"))
+    advisories = dnf_parse.parse_updateinfo(
+        section("updateinfo", "dnf-updateinfo-security.fc34.txt")
+    )
+    assert len(advisories) == 16  # the metadata line is not an advisory
     kinds = {a.name: a.classification for a in advisories}
-    assert kinds == {
-        "kernel": Classification.SECURITY,
-        "nss": Classification.CRITICAL,
-        "tzdata": Classification.BUGFIX,
-        "dnf-plugins-core": Classification.ENHANCEMENT,
-    }
-    assert advisories[0].version == "4.18.0-305.19.1.el8_4"
-    kernel = dnf_parse.RpmUpdate("kernel", "x86_64", "4.18.0-305.19.1.el8_4", "baseos")
-    assert dnf_parse.classification_of(kernel, advisories) is Classification.SECURITY
-    other = dnf_parse.RpmUpdate("bash", "x86_64", "5.1-1", "baseos")
+    assert kinds["kernel-core"] is Classification.CRITICAL
+    assert {kinds["krb5-libs"], kinds["polkit-libs"], kinds["curl"]} == {Classification.SECURITY}
+    dhcp = next(a for a in advisories if a.name == "dhcp-client")
+    assert (dhcp.arch, dhcp.version) == ("x86_64", "12:4.4.2-11.b1.fc34")
+    kernel = dnf_parse.RpmUpdate("kernel-core", "x86_64", "5.13.4-200.fc34", "updates")
+    assert dnf_parse.classification_of(kernel, advisories) is Classification.CRITICAL
+    other = dnf_parse.RpmUpdate("bash", "x86_64", "5.1-1", "updates")
     assert dnf_parse.classification_of(other, advisories) is Classification.OTHER
+    (rhel,) = dnf_parse.parse_updateinfo(section("updateinfo", "dnf-updateinfo.el8.txt"))
+    assert (rhel.name, rhel.classification) == ("kernel", Classification.SECURITY)
+    assert rhel.version == "4.18.0-305.19.1.el8_4"
+    # Typed in (no real capture found), with the labels dnf's updateinfo.py prints.
+    typed = Section(
+        "updateinfo",
+        "",
+        [
+            "RHBA-2021:3560 bugfix         tzdata-2021b-1.el8.noarch",
+            "RHEA-2021:3561 enhancement    dnf-plugins-core-4.0.18-4.el8.noarch",
+            "FEDORA-2021-1 newpackage     fresh-1.0-1.fc34.noarch",
+        ],
+    )
+    assert [a.classification for a in dnf_parse.parse_updateinfo(typed)] == [
+        Classification.BUGFIX,
+        Classification.ENHANCEMENT,
+        Classification.OTHER,
+    ]
 
 
 def test_yum_updateinfo_with_plugin_lines_is_read() -> None:
