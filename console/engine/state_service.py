@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -162,7 +162,11 @@ class StateService:
 
     def work(self, configuration: Configuration, kind: str, job_id: str) -> Work:
         async def step(
-            transport: Transport, host: Host, seconds: float | None, on_line: OnLine
+            transport: Transport,
+            host: Host,
+            seconds: float | None,
+            on_line: OnLine,
+            _env: Mapping[str, str],
         ) -> ExitStatus:
             report = await self._run(configuration, kind, job_id, transport, host, seconds)
             for line in report_lines(report):

@@ -116,7 +116,11 @@ class UpdatesService:
 
     def _assess_work(self, refresh: bool) -> Work:
         async def step(
-            transport: Transport, host: Host, seconds: float | None, on_line: OnLine
+            transport: Transport,
+            host: Host,
+            seconds: float | None,
+            on_line: OnLine,
+            _env: Mapping[str, str],
         ) -> ExitStatus:
             found = await self._assess(transport, host, refresh)
             on_line("stdout", _assessment_line(found).encode())
@@ -178,10 +182,15 @@ class UpdatesService:
         window_end = job.created + deployment.window_s
 
         async def step(
-            transport: Transport, host: Host, seconds: float | None, on_line: OnLine
+            transport: Transport,
+            host: Host,
+            seconds: float | None,
+            on_line: OnLine,
+            env: Mapping[str, str],
         ) -> ExitStatus:
+            context = {**env, **run_context(deployment, job), "OPS_HOST": host.name}
             result = await self._deploy_host(
-                deployment, job.id, window_end, transport, host, on_line
+                deployment, job.id, window_end, transport, host, on_line, context
             )
             await asyncio.to_thread(self.store.add_result, job.id, result)
             for line in host_result_lines(result):
@@ -202,13 +211,14 @@ class UpdatesService:
         transport: Transport,
         host: Host,
         on_line: OnLine,
+        context: Mapping[str, str],
     ) -> HostDeployment:
+        stopped = HostDeployment(host.name, "Skipped", error="a pre-runbook failed on another host")
         if job_id in self._stopped:
-            return HostDeployment(
-                host.name, "Skipped", error="a pre-runbook failed on another host"
-            )
+            return stopped
         if deployment.pre is not None:
-            status = await self._run_runbook(deployment.pre, transport, host, on_line)
+            pre_context = {**context, "OPS_DEPLOYMENT_PHASE": "pre"}
+            status = await self._run_runbook(deployment.pre, transport, host, on_line, pre_context)
             if not status.ok:
                 if deployment.stop_on_pre_failure:
                     self._stopped.add(job_id)
@@ -217,6 +227,8 @@ class UpdatesService:
                     "Skipped",
                     error=f"pre-runbook {deployment.pre} failed ({_ended(status)})",
                 )
+            if job_id in self._stopped:  # another host's pre failed while this one ran
+                return stopped
         packages: tuple[PackageResult, ...] = ()
         reboot_required = False
         if deployment.reboot is not RebootSetting.REBOOT_ONLY:
@@ -231,7 +243,10 @@ class UpdatesService:
             deployment.reboot, reboot_required, window_end, transport, host
         )
         if deployment.post is not None and not error:
-            status = await self._run_runbook(deployment.post, transport, host, on_line)
+            post_context = {**context, "OPS_DEPLOYMENT_PHASE": "post"}
+            status = await self._run_runbook(
+                deployment.post, transport, host, on_line, post_context
+            )
             if not status.ok:
                 error = f"post-runbook {deployment.post} failed ({_ended(status)})"
         if not error:
@@ -268,10 +283,15 @@ class UpdatesService:
         return True, note, ""
 
     async def _run_runbook(
-        self, runbook: str, transport: Transport, host: Host, on_line: OnLine
+        self,
+        runbook: str,
+        transport: Transport,
+        host: Host,
+        on_line: OnLine,
+        context: Mapping[str, str],
     ) -> ExitStatus:
         work = self._runbook_work(runbook, {})
-        return await execute(transport, host, work, TimeLimit(None), on_line, {})
+        return await execute(transport, host, work, TimeLimit(None), on_line, context)
 
     # -- deployments kept for schedules ---------------------------------------------
 
@@ -323,6 +343,17 @@ class UpdatesService:
     async def results(self, job_id: str) -> list[HostDeployment]:
         """The host results of deployment run `job_id` so far."""
         return self.store.results(job_id)
+
+
+def run_context(deployment: Deployment, job: Job) -> dict[str, str]:
+    """What a pre or post runbook is told of its run (Azure's
+    SoftwareUpdateConfigurationRunContext): the deployment, the run's job id and its
+    hosts; `OPS_HOST` and `OPS_DEPLOYMENT_PHASE` (pre|post) are added per call."""
+    return {
+        "OPS_DEPLOYMENT": deployment.name,
+        "OPS_JOB_ID": job.id,
+        "OPS_DEPLOYMENT_HOSTS": ",".join(job.hosts),
+    }
 
 
 def deployment_schedule(

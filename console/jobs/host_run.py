@@ -21,9 +21,18 @@ from console.transports.base import ExitStatus, StreamName, Transport
 # Work done by the engine itself on a host (a desired-state check, say): it runs its
 # own commands over the transport within `seconds` (None: no limit), reports what a
 # person should read through `on_line` (it becomes the job's streams), and returns
-# the host run's exit status.
+# the host run's exit status. The mapping is what the runner gives a runbook of the
+# job on that host (a local host's job id and engine paths), for the runbooks a step
+# starts itself (an update deployment's pre and post runbooks).
 EngineStep = Callable[
-    [Transport, Host, "float | None", Callable[[StreamName, bytes], None]], Awaitable[ExitStatus]
+    [
+        Transport,
+        Host,
+        "float | None",
+        Callable[[StreamName, bytes], None],
+        Mapping[str, str],
+    ],
+    Awaitable[ExitStatus],
 ]
 
 
@@ -73,7 +82,7 @@ async def execute(
     """Create a private workdir, upload the invocation's files, run it, clean up; all
     within the job's time limit. An engine step runs as it is, within the limit."""
     if work.step is not None:
-        return await work.step(transport, host, limit.left(), on_line)
+        return await work.step(transport, host, limit.left(), on_line, extra_env)
     assert work.build is not None, "a Work has an invocation or a step"
     workdir = ""
     if work.needs_workdir:
