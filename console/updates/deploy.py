@@ -12,6 +12,12 @@ Clock skew: the engine sends the seconds left in the window, not the deadline, a
 host measures from the script's start with its own clock, so a host whose clock is off
 by an hour still keeps the window.
 
+Exclusions hold for dependencies too (Azure's rule: a package whose dependency is
+excluded is not installed): before each apt install the script simulates it, and a
+package whose install would bring in an excluded one is NotAttempted, saying which;
+dnf and yum get `--exclude` for each mask. (zypper has no per-command exclusion: there
+an excluded dependency would be installed.)
+
 Non-interactive always: `DEBIAN_FRONTEND=noninteractive`, existing conffiles kept
 (`--force-confdef --force-confold`), needrestart restarting services on its own
 (`NEEDRESTART_MODE=a`, set inside the script so that sudo's env_reset cannot strip it).
@@ -56,6 +62,7 @@ M='@MARKER@'
 LEFT=@LEFT@
 MARGIN=@MARGIN@
 LOCK=@LOCK@
+EXCLUDE=@EXCLUDE@
 PATH=$PATH:/usr/sbin:/sbin:/usr/bin:/bin
 sec() { printf '%s %s %s\n' "$M" "$1" "${2-}"; }
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -85,7 +92,11 @@ pm_install() {  # $1 name, $2 version, $3 1 when installed (upgrade only)
             -o Dpkg::Options::=--force-confold install "$1=$2" ;;
     dnf|yum)
         verb=install; [ "$3" = 1 ] && verb=upgrade
-        "$PM" -y -q "$verb" "$1-$2" ;;
+        set -f
+        # shellcheck disable=SC2046
+        "$PM" -y -q $(for m in $EXCLUDE; do printf -- '--exclude=%s ' "$m"; done) \
+            "$verb" "$1-$2"
+        rc=$?; set +f; return $rc ;;
     zypper)
         ZYPP_LOCK_TIMEOUT=$LOCK zypper --non-interactive --no-refresh install "$1=$2" ;;
     esac
@@ -108,10 +119,29 @@ attempt() {  # name version installed: 0 installed, 1 failed (RC), 2 lock held t
         sleep 1
     done
 }
+excluded_in() {  # stdin: apt's simulation; prints the excluded packages it installs
+    set -f
+    while read -r verb pkg _; do
+        [ "$verb" = Inst ] || continue
+        pkg=${pkg%%:*}
+        for mask in $EXCLUDE; do
+            case $pkg in $mask) printf '%s ' "$pkg"; break ;; esac
+        done
+    done
+    set +f
+}
+needs_excluded() {  # $1 name, $2 version, $3 1 when installed; sets NEEDS
+    NEEDS=
+    [ -n "$EXCLUDE" ] && [ "$PM" = apt ] || return 1
+    only=; [ "$3" = 1 ] && only=--only-upgrade
+    NEEDS=$(apt-get -s -q $only install "$1=$2" 2>/dev/null </dev/null | excluded_in)
+    [ -n "$NEEDS" ]
+}
 update() {  # $1 index, $2 name, $3 version, $4 1 when installed
     if [ -n "$STOPPED" ]; then sec notattempted "$1"; printf '%s\n' "$STOPPED"; return; fi
     left=$(( LEFT - ($(date +%s) - START) ))
     if [ "$left" -lt "$MARGIN" ]; then sec window "$1"; printf '%s\n' "$left"; return; fi
+    if needs_excluded "$2" "$3" "$4"; then sec excluded "$1"; printf '%s\n' "$NEEDS"; return; fi
     sec begin "$1"
     attempt "$2" "$3" "$4"
     case $? in
@@ -179,11 +209,16 @@ class _Reported:
 
 
 def build_deploy_script(
-    nonce: str, selected: Sequence[PendingUpdate], seconds_left: float, lock_timeout: float
+    nonce: str,
+    selected: Sequence[PendingUpdate],
+    seconds_left: float,
+    lock_timeout: float,
+    exclude: Sequence[str] = (),
 ) -> str:
     """The install script: the helpers, then `update N NAME VERSION INSTALLED` per
     selected package, then the reboot check. Refuses values the package managers
-    would misread before anything runs."""
+    would misread before anything runs. `exclude` (package name globs, checked by
+    `rules.masks`) keeps those packages out even as another's dependency."""
     if lock_timeout < 0:
         raise UsageError(f"the package lock timeout must be 0 or more seconds, not {lock_timeout}")
     steps = []
@@ -196,6 +231,7 @@ def build_deploy_script(
         .replace("@LEFT@", str(math.floor(seconds_left)))
         .replace("@MARGIN@", str(PACKAGE_MARGIN_S))
         .replace("@LOCK@", str(math.ceil(lock_timeout)))
+        .replace("@EXCLUDE@", q(" ".join(exclude)))
     )
     body = "\n".join(steps) or "    :"
     return (
@@ -236,7 +272,10 @@ def parse_deploy_output(
 def _record(reported: _Reported, section: Section) -> None:
     if section.name == "state" and reported.state is None:
         reported.state = "".join(line.strip() for line in section.lines)
-    elif section.name in ("window", "notattempted", "ok", "failed") and not reported.outcome:
+    elif (
+        section.name in ("window", "notattempted", "excluded", "ok", "failed")
+        and not reported.outcome
+    ):
         reported.outcome = section.name
         reported.lines = [line for line in section.lines if line.strip()]
     elif section.name != "begin" or section.lines:
@@ -255,6 +294,13 @@ def _result(update: PendingUpdate, reported: _Reported) -> PackageResult:
             PackageStatus.WINDOW_EXCEEDED,
             update.installed,
             f"not started: {left} s of the window left, under the {PACKAGE_MARGIN_S} s margin",
+        )
+    if reported.outcome == "excluded":
+        needs = ", ".join(" ".join(reported.lines).split())
+        return result(
+            PackageStatus.NOT_ATTEMPTED,
+            update.installed,
+            f"not installed: it needs {needs}, which the deployment excludes",
         )
     if reported.outcome == "notattempted":
         return result(PackageStatus.NOT_ATTEMPTED, update.installed, "\n".join(reported.lines))
@@ -309,7 +355,9 @@ async def install_updates(
     that cannot go into a script raises UsageError before anything runs."""
     nonce = secrets.token_hex(16)
     selected = [update for update in pending if selection.picks(update)]
-    script = build_deploy_script(nonce, selected, deadline - time.time(), lock_timeout)
+    script = build_deploy_script(
+        nonce, selected, deadline - time.time(), lock_timeout, selection.exclude
+    )
     try:
         sections = await run_script(transport, host_name, script, nonce, None, "deploy")
         return parse_deploy_output(sections, pending, selection)

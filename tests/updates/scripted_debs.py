@@ -1,5 +1,6 @@
 """Tiny real .debs whose maintainer scripts do something, for the deployment tests:
-a postinst that fails, that waits for the host's clock, that asks for a reboot."""
+a postinst that fails, that waits for the host's clock, that asks for a reboot; a
+package that depends on a newer version of another."""
 
 from __future__ import annotations
 
@@ -10,9 +11,15 @@ from tests.fleet import FleetHost
 from tests.state.conftest import publish
 
 
-def build_deb(directory: Path, name: str, version: str, postinst: str | None = None) -> Path:
+def build_deb(
+    directory: Path,
+    name: str,
+    version: str,
+    postinst: str | None = None,
+    depends: str | None = None,
+) -> Path:
     """A .deb (dpkg-deb) of `name` at `version`; `postinst` is the body of its
-    post-installation script (sh), if any."""
+    post-installation script (sh), if any; `depends` its Depends field."""
     root = directory / f"{name}-{version}"
     (root / "DEBIAN").mkdir(parents=True)
     (root / "usr" / "share" / name).mkdir(parents=True)
@@ -20,6 +27,7 @@ def build_deb(directory: Path, name: str, version: str, postinst: str | None = N
     (root / "DEBIAN" / "control").write_text(
         f"Package: {name}\nVersion: {version}\nArchitecture: all\n"
         "Maintainer: opsconsole tests <tests@example.invalid>\nDescription: test package\n"
+        + (f"Depends: {depends}\n" if depends else "")
     )
     if postinst is not None:
         script = root / "DEBIAN" / "postinst"

@@ -108,6 +108,32 @@ async def test_a_selection_installs_exactly_what_it_picks_and_exclusions_win(
     assert installed_version(hosts.hosts[1], "sel-sec") == ""  # the other host untouched
 
 
+async def test_a_package_whose_dependency_is_excluded_is_not_installed(
+    hosts: Fleet, pool: TransportPool, tmp_path: Path
+) -> None:
+    host = hosts.hosts[0]
+    needy = build_deb(tmp_path / "needy", "dep-app", "1.1", depends="dep-lib (>= 1.1)")
+    install_then_offer(host, tmp_path, ["dep-app", "dep-lib", "dep-free"], {"dep-app": needy})
+    updates = pending(("dep-app", SECURITY), ("dep-lib", SECURITY), ("dep-free", SECURITY))
+
+    outcome, table = await install_on(
+        hosts, host, pool, updates, Selection((SECURITY,), exclude=("dep-l*",))
+    )
+
+    assert table == {
+        "dep-app": (
+            PackageStatus.NOT_ATTEMPTED,
+            "1.0",
+            "1.0",
+            "not installed: it needs dep-lib, which the deployment excludes",
+        ),
+        "dep-lib": (PackageStatus.NOT_SELECTED, "1.0", "1.0", ""),
+        "dep-free": (PackageStatus.SUCCEEDED, "1.0", "1.1", ""),
+    }
+    assert [installed_version(host, n) for n in table] == ["1.0", "1.0", "1.1"]
+    assert not outcome.succeeded
+
+
 async def test_the_assessed_version_is_installed_not_a_newer_one(
     hosts: Fleet, pool: TransportPool, tmp_path: Path
 ) -> None:
