@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.nats_server import NatsServer
+from tests.nats_tls import TlsFiles, make_tls_files
 
 
 @pytest.fixture
@@ -21,4 +22,17 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
 def nats_server_with_auth(tmp_path: Path) -> Iterator[NatsServer]:
     """The same, requiring a user and password (given in its `url`)."""
     with NatsServer(tmp_path / "nats", user="engine", password="s3cret-nats") as server:
+        yield server
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> TlsFiles:
+    """A private CA with a server certificate for 127.0.0.1 and a client certificate."""
+    return make_tls_files(tmp_path / "pki")
+
+
+@pytest.fixture
+def nats_server_with_tls(tmp_path: Path, tls_files: TlsFiles) -> Iterator[NatsServer]:
+    """A nats-server requiring TLS and a client certificate signed by `tls_files.ca`."""
+    with NatsServer(tmp_path / "nats", tls=tls_files, verify_clients=True) as server:
         yield server
