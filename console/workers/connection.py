@@ -202,9 +202,10 @@ class _Callbacks:
     """nats-py's callbacks: fail the first connection at its first error, then only
     log (with the masked URL) while the client reconnects on its own."""
 
-    def __init__(self, settings: NatsSettings, name: str) -> None:
+    def __init__(self, settings: NatsSettings, name: str, client: NATS) -> None:
         self.settings = settings
         self.name = name
+        self.client = client
         self.connected = False
 
     async def error(self, exc: Exception) -> None:
@@ -213,19 +214,28 @@ class _Callbacks:
         log.warning("%s: NATS %s: %s", self.name, self.settings.shown_url, exc or type(exc))
 
     async def disconnected(self) -> None:
-        if self.connected:
+        if self.connected and not self.client.is_closed:  # not our own close()
             log.warning("%s: lost NATS %s; reconnecting", self.name, self.settings.shown_url)
 
     async def reconnected(self) -> None:
         log.warning("%s: reconnected to NATS %s", self.name, self.settings.shown_url)
 
 
+def _drop_nats_tls_eof_warning(record: logging.LogRecord) -> bool:
+    """nats-py's protocol returns True from `eof_received`, which asyncio's TLS layer
+    reports as a warning every time a TLS connection closes: noise on an operator's
+    terminal (`workers list`) and in the engine's log, with nothing to act on."""
+    return not record.getMessage().startswith("returning true from eof_received()")
+
+
 async def connect_nats(settings: NatsSettings, name: str) -> NATS:
     """A connected client named `name` (shown in NATS monitoring), reconnecting forever
     once connected. The first connection is tried once per server and raises
     NatsUnavailable, NatsAuthFailed or NatsTlsFailed naming the URL and setting."""
-    callbacks = _Callbacks(settings, name)
+    if settings.wants_tls:
+        logging.getLogger("asyncio").addFilter(_drop_nats_tls_eof_warning)  # once: a set
     client = NATS()
+    callbacks = _Callbacks(settings, name, client)
     try:
         await client.connect(
             servers=settings.servers,

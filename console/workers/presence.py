@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
 
 import nats.errors
 from nats.js import JetStreamContext
@@ -113,19 +112,6 @@ class WorkerInfo:
         """This entry with its state as of `now`."""
         gone = self.stopped or now - self.last_seen > offline_after_s
         return replace(self, state=OFFLINE if gone else ONLINE)
-
-    def as_json(self) -> dict[str, Any]:
-        """The `workers list --json` object."""
-        return {
-            "name": self.name,
-            "group": self.group,
-            "host": self.host,
-            "version": self.version,
-            "last_seen": self.last_seen,
-            "running": self.running,
-            "capacity": self.capacity,
-            "state": self.state,
-        }
 
 
 async def workers_bucket(js: JetStreamContext) -> KeyValue:
