@@ -5,9 +5,11 @@ client certificate, and reconnecting after the server restarts."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from pathlib import Path
 
+import nkeys
 import pytest
 
 from console.errors import (
@@ -149,3 +151,22 @@ async def test_the_client_reconnects_after_the_server_restarts(
     await client.publish("greetings", b"after the restart")
     await wait_until(lambda: received == [b"after the restart"], "the message after reconnect")
     await client.close()
+
+
+async def test_an_nkey_seed_file_authenticates(
+    nats_server_with_nkey: NatsServer, nkey_seed_file: Path
+) -> None:
+    settings = NatsSettings.required(
+        nats_server_with_nkey.url, nkey_seed=str(nkey_seed_file), environ={}
+    )
+    assert await round_trip(settings) == "hello"
+
+
+async def test_a_seed_the_server_does_not_know_is_refused(
+    nats_server_with_nkey: NatsServer, tmp_path: Path
+) -> None:
+    stranger = tmp_path / "stranger.nk"
+    stranger.write_bytes(nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER))
+    settings = NatsSettings.required(nats_server_with_nkey.url, nkey_seed=str(stranger), environ={})
+    with pytest.raises(NatsAuthFailed, match=r"--nats-nkey / OPSCONSOLE_NATS_NKEY"):
+        await connect_nats(settings, "probe")
