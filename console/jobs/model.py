@@ -152,6 +152,7 @@ class HostRun:
     error: str | None = None  # the message for a person, e.g. "connection refused"
     started: float | None = None
     ended: float | None = None
+    worker: str | None = None  # the worker that ran it (worker groups), else None
 
     def transition(self, new: JobStatus, now: float | None = None) -> None:
         check_transition(self.status, new)
@@ -182,7 +183,7 @@ class HostRun:
         return new
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "host": self.host,
             "status": self.status.value,
             "exit_code": self.exit_code,
@@ -191,6 +192,9 @@ class HostRun:
             "started": self.started,
             "ended": self.ended,
         }
+        if self.worker is not None:  # only runs on a worker carry it: records stay as they were
+            data["worker"] = self.worker
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HostRun:
@@ -205,6 +209,7 @@ class HostRun:
             error=error,
             started=data.get("started"),
             ended=data.get("ended"),
+            worker=data.get("worker"),
         )
 
 
