@@ -22,9 +22,11 @@ from collections.abc import Iterable
 
 from console.changes.model import Snapshot, TrackedPath
 from console.changes.parse import parse_output
-from console.changes.sections import marker_for
+from console.changes.sections import OutputError, marker_for
+from console.changes.windows_collector import collect_windows
 from console.errors import HostError, UsageError
 from console.transports.base import StreamName, Transport
+from console.windows.powershell import ScriptFailed, is_windows
 
 DEFAULT_MAX_CONTENT = 1024 * 1024  # 1 MiB: text files up to this keep their content
 DEFAULT_TIMEOUT = 120.0
@@ -219,7 +221,16 @@ async def collect(
 
     A host that cannot be reached raises the transport's `HostError` (Unreachable,
     AuthenticationFailed, TimedOut, ...) unchanged; a script that fails or whose
-    output cannot be read raises `CollectionFailed` naming the section."""
+    output cannot be read raises `CollectionFailed` naming the section. A Windows
+    host (`console.windows.powershell.is_windows`) runs the PowerShell collectors
+    (`console.changes.windows_collector`) instead of the `sh` script."""
+    if is_windows(transport.host):
+        try:
+            return await collect_windows(transport, host_name, tracking, timeout)
+        except ScriptFailed as error:
+            raise CollectionFailed(host_name, error.detail) from error
+        except OutputError as error:
+            raise CollectionFailed(host_name, str(error)) from error
     nonce = secrets.token_hex(16)
     script = build_script(nonce, tracking, max_content)
     stdout: list[bytes] = []
