@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,16 +20,8 @@ from console.changes.model import Package, Service
 from console.changes.windows_collector import SCRIPTS
 from console.changes.windows_parse import parse_windows
 from console.inventory.model import Host
-from console.transports.base import ExitStatus, LineCallback, Transport
-from console.windows.powershell import (
-    MAX_COMMAND_LINE,
-    POWERSHELL,
-    is_windows,
-    powershell_command,
-    script_name,
-)
-
-RECORDINGS = Path(__file__).parent / "recordings"
+from console.windows.powershell import MAX_COMMAND_LINE, is_windows, powershell_command, script_name
+from tests.windows.recorded_host import RECORDINGS, RecordedWindowsHost
 
 
 def recording(name: str) -> Any:
@@ -41,48 +31,6 @@ def recording(name: str) -> Any:
 def snapshot_of_recordings() -> Any:
     documents = {name: recording(name) for name in ("facts", "software", "services")}
     return parse_windows(documents, "win-app01", 1705399201.0)
-
-
-class RecordedWindowsHost(Transport):
-    """Answers `powershell ... -EncodedCommand X` with the recording its marker names,
-    as the WS-Management test server does; anything else fails as cmd.exe would."""
-
-    def __init__(self, host: Host, answers: Mapping[str, bytes] | None = None) -> None:
-        super().__init__(host)
-        self.answers = answers
-        self.scripts: list[str] = []
-
-    async def run(
-        self,
-        command: str,
-        *,
-        stdin: bytes | None = None,
-        env: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-        on_line: LineCallback | None = None,
-    ) -> ExitStatus:
-        if not command.startswith(POWERSHELL):
-            if on_line:
-                on_line("stderr", b"'sh' is not recognized as an internal or external command\n")
-            return ExitStatus(1)
-        script = base64.b64decode(command[len(POWERSHELL) :]).decode("utf-16-le")
-        self.scripts.append(script)
-        name = script_name(script)
-        output = (
-            self.answers[name]
-            if self.answers is not None
-            else (RECORDINGS / f"{name}.json").read_bytes()
-        )
-        if on_line:
-            for line in output.splitlines(keepends=True):
-                on_line("stdout", line)
-        return ExitStatus(0)
-
-    async def upload(self, data: bytes, remote_path: str, mode: int = 0o600) -> None:
-        raise NotImplementedError
-
-    async def close(self) -> None:
-        return None
 
 
 WINDOWS = Host("win-app01", {"ansible_connection": "winrm"})
