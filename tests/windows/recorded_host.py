@@ -21,11 +21,15 @@ RECORDINGS = Path(__file__).parent / "recordings"
 
 class RecordedWindowsHost(Transport):
     """Answers `powershell ... -EncodedCommand X` with the recording its marker names,
-    as the WS-Management test server does; anything else fails as cmd.exe would."""
+    as the WS-Management test server does; anything else fails as cmd.exe would.
+    `answers` replaces recordings by name: one output, or a list given one per run
+    (the last one again once the list is used up), for a host that changes."""
 
-    def __init__(self, host: Host, answers: Mapping[str, bytes] | None = None) -> None:
+    def __init__(
+        self, host: Host, answers: Mapping[str, bytes | list[bytes]] | None = None
+    ) -> None:
         super().__init__(host)
-        self.answers = answers
+        self.answers = dict(answers or {})
         self.scripts: list[str] = []
 
     async def run(
@@ -44,15 +48,19 @@ class RecordedWindowsHost(Transport):
         script = base64.b64decode(command[len(POWERSHELL) :]).decode("utf-16-le")
         self.scripts.append(script)
         name = script_name(script)
-        output = (
-            self.answers[name]
-            if self.answers is not None
-            else (RECORDINGS / f"{name}.json").read_bytes()
-        )
+        output = self._answer(name)
         if on_line:
             for line in output.splitlines(keepends=True):
                 on_line("stdout", line)
         return ExitStatus(0)
+
+    def _answer(self, name: str) -> bytes:
+        answer = self.answers.get(name)
+        if answer is None:
+            return (RECORDINGS / f"{name}.json").read_bytes()
+        if isinstance(answer, bytes):
+            return answer
+        return answer.pop(0) if len(answer) > 1 else answer[0]
 
     async def upload(self, data: bytes, remote_path: str, mode: int = 0o600) -> None:
         raise NotImplementedError
