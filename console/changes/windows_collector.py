@@ -23,9 +23,9 @@ Times are sent as epoch seconds: Windows PowerShell 5.1 would otherwise write da
 `/Date(ms)/` strings. stdout is switched to UTF-8 so that names outside the console's
 code page arrive intact.
 
-Tracked files and registry keys are not collected on Windows yet: the tracking
-configuration accepts only POSIX paths, so a tracked path selecting a Windows host is
-reported as unmatched there.
+Tracked files and registry keys (`C:\\...`, `HKLM:\\...`) are the `tracked` script's
+(`console.changes.windows_tracked`); a POSIX path of the tracking configuration that
+selects a Windows host is reported there as matching nothing.
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ from collections.abc import Iterable
 
 from console.changes.model import Snapshot, TrackedPath
 from console.changes.windows_parse import parse_windows
+from console.changes.windows_tracked import parse_tracked, tracked_scripts
 from console.transports.base import Transport
+from console.windows.paths import is_windows_path
 from console.windows.powershell import run_json
 
 PRELUDE = r"""$ProgressPreference='SilentlyContinue';$ErrorActionPreference='Stop'
@@ -104,12 +106,23 @@ async def collect_windows(
     transport: Transport,
     host_name: str,
     tracking: Iterable[TrackedPath],
+    max_content: int,
     timeout: float,
 ) -> Snapshot:
-    """`host_name`'s Snapshot from the three scripts, run one after the other on its
+    """`host_name`'s Snapshot from the scripts, run one after the other on its
     connection. Raises the transport's HostError, or ScriptFailed (any script)."""
     documents = {
         name: await run_json(transport, host_name, script, timeout)
         for name, script in SCRIPTS.items()
     }
-    return parse_windows(documents, host_name, time.time(), unmatched=[t.path for t in tracking])
+    tracked = list(tracking)
+    windows = [t for t in tracked if is_windows_path(t.path)]
+    found = [
+        await run_json(transport, host_name, script, timeout)
+        for script in tracked_scripts(windows, max_content)
+    ]
+    files, unmatched = parse_tracked(found)
+    elsewhere = [t.path for t in tracked if not is_windows_path(t.path)]
+    return parse_windows(
+        documents, host_name, time.time(), files=files, unmatched=[*unmatched, *elsewhere]
+    )

@@ -24,7 +24,7 @@ import ipaddress
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from console.changes.model import Disk, Facts, Package, Service, Snapshot
+from console.changes.model import Disk, Facts, Package, Service, Snapshot, TrackedFile
 from console.changes.sections import OutputError
 
 ARCH_NAMES = {"AMD64": "x86_64", "ARM64": "aarch64", "X86": "i686"}
@@ -50,9 +50,14 @@ HOTFIX_SOURCE = "hotfix"
 
 
 def parse_windows(
-    documents: Mapping[str, Any], host: str, collected: float, unmatched: Iterable[str] = ()
+    documents: Mapping[str, Any],
+    host: str,
+    collected: float,
+    files: Iterable[TrackedFile] = (),
+    unmatched: Iterable[str] = (),
 ) -> Snapshot:
-    """The Snapshot of `host` from the `facts`, `software` and `services` documents."""
+    """The Snapshot of `host` from the `facts`, `software` and `services` documents
+    and the tracked files (console.changes.windows_tracked)."""
     facts_doc = _object(documents.get("facts"), "facts")
     software_doc = _object(documents.get("software"), "software")
     services_doc = _object(documents.get("services"), "services")
@@ -62,6 +67,7 @@ def parse_windows(
         facts=parse_facts(facts_doc),
         software=tuple(parse_software(software_doc, facts_doc)),
         services=tuple(parse_services(services_doc)),
+        files=tuple(files),
         unmatched=tuple(unmatched),
     )
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from typing import Any
 
 from console.errors import HostError, UsageError
@@ -48,6 +49,11 @@ def script_name(script: str) -> str:
     if not first.startswith(MARKER) or not first[len(MARKER) :].strip():
         raise UsageError(f"a collector script must start with {MARKER!r}NAME, not {first!r}")
     return first[len(MARKER) :].strip()
+
+
+def fits_command_line(script: str) -> bool:
+    """Whether `script` makes a command line cmd.exe accepts (UTF-16LE in base64)."""
+    return len(POWERSHELL) + 4 * math.ceil(len(script.encode("utf-16-le")) / 3) <= MAX_COMMAND_LINE
 
 
 def powershell_command(script: str) -> str:
