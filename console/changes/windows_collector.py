@@ -90,8 +90,8 @@ ConvertTo-Json -InputObject ([ordered]@{software=$r}) -Depth 6 -Compress
 SERVICES = (
     "# opsconsole-collector: services\n"
     + PRELUDE
-    + r"""$p=@{};Get-CimInstance Win32_Process -Property ProcessId,CreationDate|
-%{$p[[int]$_.ProcessId]=U $_.CreationDate}
+    + r"""$p=@{};$procs=Get-CimInstance Win32_Process -Property 'ProcessId','CreationDate'
+foreach($x in $procs){$p[[int]$x.ProcessId]=U $x.CreationDate}
 $r=@(Get-CimInstance Win32_Service|%{[ordered]@{
 name=$_.Name;display_name=$_.DisplayName;state=$_.State;start_mode=$_.StartMode
 delayed=$_.DelayedAutoStart;pid=$_.ProcessId;started=if($_.ProcessId){$p[[int]$_.ProcessId]}}})
