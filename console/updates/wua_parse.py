@@ -69,7 +69,7 @@ def parse_assessment(doc: Any, host: str, assessed: float) -> Assessment:
         error = f"the Windows Update search failed: {doc['error']}"
         return Assessment(host, assessed, MANAGER, reboot_pending=reboot, error=error)
     updates = sorted(
-        (_pending(raw) for raw in _list(doc, "updates", "wua-assess")),
+        (_pending(raw) for raw in _list(doc, "updates")),
         key=lambda u: (u.name, u.update_id),
     )
     return Assessment(host, assessed, MANAGER, updates=tuple(updates), reboot_pending=reboot)
@@ -81,12 +81,12 @@ def _pending(raw: Any) -> PendingUpdate:
     update_id = _text(item, "id")
     if not update_id or not title:
         raise OutputError(f"wua-assess: an update without an id or title: {item!r}"[:300])
-    kbs = [str(kb) for kb in _list(item, "kb", "wua-assess kb")]
+    kbs = [str(kb) for kb in _list(item, "kb")]
     return PendingUpdate(
         name=f"KB{kbs[0]}" if kbs else title,
         installed="",
         available=title,
-        classification=classify(_list(item, "categories", "wua-assess categories")),
+        classification=classify(_list(item, "categories")),
         source=SOURCE,
         severity=_text(item, "severity"),
         update_id=update_id,
@@ -122,7 +122,7 @@ def parse_install(
     for raw in docs:
         doc = _object(raw, "wua-install")
         reboot = reboot or doc.get("reboot_required") is True
-        for result in _list(doc, "results", "wua-install"):
+        for result in _list(doc, "results"):
             item = _object(result, "wua-install results[]")
             reported.setdefault(_text(item, "id").lower(), item)
     results = tuple(_result(u, reported, selection) for u in pending)
@@ -185,7 +185,7 @@ def _object(raw: Any, where: str) -> Mapping[str, Any]:
     return raw
 
 
-def _list(doc: Mapping[str, Any], key: str, where: str) -> list[Any]:
+def _list(doc: Mapping[str, Any], key: str) -> list[Any]:
     """A list; ConvertTo-Json writes an empty one as null and may unwrap one item."""
     value = doc.get(key)
     if value is None:

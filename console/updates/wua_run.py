@@ -38,8 +38,10 @@ async def install_windows(
     limit on a run, as on Linux: an install already started is never cut off.
     Returns a result per pending update and whether the host wants a reboot."""
     ids = [update.update_id for update in pending if selection.picks(update)]
+    # Nothing selected still runs once: the answer says whether a reboot is pending.
+    batches = [ids[start : start + INSTALL_BATCH] for start in range(0, len(ids), INSTALL_BATCH)]
     docs = []
-    for start in range(0, len(ids), INSTALL_BATCH):
-        script = install_script(ids[start : start + INSTALL_BATCH], deadline - time.time())
+    for batch in batches or [[]]:
+        script = install_script(batch, deadline - time.time())
         docs.append(await run_json(transport, host_name, script, None))
     return parse_install(docs, pending, selection)

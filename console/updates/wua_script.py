@@ -62,8 +62,8 @@ INSTALL = (
     + PRELUDE
     + r"""$ids=@(@IDS@);$left=@LEFT@;$margin=@MARGIN@;$t0=Get-Date
 $r=[ordered]@{error=$null;reboot_required=$false;results=@()}
-try{$all=@($s.CreateUpdateSearcher().Search('IsInstalled=0 and IsHidden=0').Updates)}
-catch{$r.error=Err $_;$all=@()}
+$all=@();if($ids){try{$q=$s.CreateUpdateSearcher()
+$all=@($q.Search('IsInstalled=0 and IsHidden=0').Updates)}catch{$r.error=Err $_}}
 $r.results=@(foreach($id in $ids){
 $o=[ordered]@{id=$id;outcome='';left=$null;download=$null;install=$null;hresult=$null
 reboot=$false;message=$null}

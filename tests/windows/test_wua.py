@@ -213,3 +213,16 @@ async def test_many_selected_updates_go_in_several_runs() -> None:
     sizes = [s.count("-0000-4000-") for s in transport.scripts]
     assert sizes == [20, 20, 5]
     assert all(len(powershell_command(s)) <= MAX_COMMAND_LINE for s in transport.scripts)
+
+
+async def test_nothing_selected_still_asks_whether_a_reboot_is_pending() -> None:
+    answer = b'{"error":null,"reboot_required":true,"results":[]}'
+    transport = RecordedWindowsHost(WINDOWS, {"wua-install": answer})
+    nothing = Selection(include=("KB0000000",))
+    outcome = await install_updates(
+        transport, "win-app01", assessed().updates, nothing, time.time() + 3600
+    )
+    (script,) = transport.scripts
+    assert "$ids=@();" in script
+    assert outcome.reboot_required and outcome.succeeded
+    assert {r.status for r in outcome.results} == {PackageStatus.NOT_SELECTED}
