@@ -7,6 +7,9 @@ under `LC_ALL=C` so every tool prints the same words everywhere, and prints raw
 command output in sections that `console.changes.parse` reads. Parsing stays on this
 side, where it is typed and tested; the host only runs commands and `cat`s files.
 
+Windows hosts run PowerShell collectors instead (`console.changes.windows_collector`);
+a tracked Windows path (`C:\\...`, `HKLM:\\...`) is reported unmatched on a Linux host.
+
 Sections are introduced by a marker line holding a per-run random nonce, so no file
 content, package name or service description can forge one (tracked file content
 travels as base64 besides). A glob is expanded on the host; paths and their
@@ -19,12 +22,16 @@ import secrets
 import shlex
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 
 from console.changes.model import Snapshot, TrackedPath
 from console.changes.parse import parse_output
-from console.changes.sections import marker_for
+from console.changes.sections import OutputError, marker_for
+from console.changes.windows_collector import collect_windows
 from console.errors import HostError, UsageError
 from console.transports.base import StreamName, Transport
+from console.windows.paths import is_windows_path
+from console.windows.powershell import ScriptFailed, is_windows
 
 DEFAULT_MAX_CONTENT = 1024 * 1024  # 1 MiB: text files up to this keep their content
 DEFAULT_TIMEOUT = 120.0
@@ -219,9 +226,21 @@ async def collect(
 
     A host that cannot be reached raises the transport's `HostError` (Unreachable,
     AuthenticationFailed, TimedOut, ...) unchanged; a script that fails or whose
-    output cannot be read raises `CollectionFailed` naming the section."""
+    output cannot be read raises `CollectionFailed` naming the section. A Windows
+    host (`console.windows.powershell.is_windows`) runs the PowerShell collectors
+    (`console.changes.windows_collector`) instead of the `sh` script."""
+    if is_windows(transport.host):
+        try:
+            return await collect_windows(transport, host_name, tracking, max_content, timeout)
+        except ScriptFailed as error:
+            raise CollectionFailed(host_name, error.detail) from error
+        except OutputError as error:
+            raise CollectionFailed(host_name, str(error)) from error
     nonce = secrets.token_hex(16)
-    script = build_script(nonce, tracking, max_content)
+    tracked = list(tracking)
+    elsewhere = tuple(t.path for t in tracked if is_windows_path(t.path))  # C:\, HKLM:\
+    here = [t for t in tracked if not is_windows_path(t.path)]
+    script = build_script(nonce, here, max_content)
     stdout: list[bytes] = []
     stderr: list[bytes] = []
 
@@ -237,6 +256,7 @@ async def collect(
         ended = f"signal {status.signal}" if status.signal else f"status {status.code}"
         raise CollectionFailed(host_name, f"the collector exited with {ended}: {said}")
     try:
-        return parse_output(b"".join(stdout), nonce, host_name, time.time())
+        snapshot = parse_output(b"".join(stdout), nonce, host_name, time.time())
     except ValueError as error:
         raise CollectionFailed(host_name, str(error)) from error
+    return replace(snapshot, unmatched=snapshot.unmatched + elsewhere)

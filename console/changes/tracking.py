@@ -28,6 +28,7 @@ from console.errors import UsageError
 from console.inventory.model import Inventory
 from console.inventory.patterns import parse_pattern
 from console.store import Store
+from console.windows.paths import check_windows_path, is_windows_path
 
 DEFAULT_INTERVAL_S = 15 * 60
 MIN_INTERVAL_S = 60
@@ -205,9 +206,15 @@ class Tracking:
 
 def _check_path(path: str) -> None:
     """A tracked path is absolute, one line, and free of `..` (which would make two
-    spellings of one file, or a glob that climbs out of its directory)."""
+    spellings of one file, or a glob that climbs out of its directory). Windows paths
+    (`C:\\...`) and registry keys (`HKLM:\\...`) are tracked on Windows hosts."""
+    if is_windows_path(path):
+        check_windows_path(path)
+        return
     if not path.startswith("/"):
-        raise UsageError(f"{path!r} is not an absolute path (start it with /)")
+        raise UsageError(
+            f"{path!r} is not an absolute path (start it with /, or C:\\ or HKLM:\\ on Windows)"
+        )
     if any(ch in path for ch in "\n\r\0"):
         raise UsageError(f"{path!r} holds a newline or NUL byte")
     if ".." in path.split("/"):

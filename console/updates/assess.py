@@ -29,6 +29,8 @@ from console.transports.base import StreamName, Transport
 from console.updates import apt_parse, dnf_parse, zypper_parse
 from console.updates.assess_script import COMMAND, build_script
 from console.updates.model import Assessment, Classification, PendingUpdate
+from console.updates.wua_run import assess_windows
+from console.windows.powershell import ScriptFailed, is_windows
 
 DEFAULT_TIMEOUT = 900.0  # a refresh over a slow mirror plus the lock wait
 _STDERR_KEPT = 20
@@ -58,7 +60,15 @@ async def assess(
 ) -> Assessment:
     """`host_name`'s pending updates, classified; nothing is installed, and nothing
     changes but apt's lists when `refresh`. A package-manager lock held longer than
-    `lock_timeout` seconds gives an Assessment whose `error` says so."""
+    `lock_timeout` seconds gives an Assessment whose `error` says so. A Windows host
+    asks the Windows Update Agent instead (`console.updates.wua_run`)."""
+    if is_windows(transport.host):
+        try:
+            return await assess_windows(transport, host_name, refresh, timeout)
+        except ScriptFailed as error:
+            raise AssessmentFailed(host_name, error.detail) from error
+        except OutputError as error:
+            raise AssessmentFailed(host_name, f"assessment: {error}") from error
     nonce = secrets.token_hex(16)
     stdout: list[bytes] = []
     stderr: list[bytes] = []

@@ -54,6 +54,8 @@ from console.updates.model import (
     PendingUpdate,
     Selection,
 )
+from console.updates.wua_run import install_windows
+from console.windows.powershell import ScriptFailed, is_windows
 
 DEFAULT_LOCK_TIMEOUT = 120.0
 
@@ -352,7 +354,18 @@ async def install_updates(
 
     An unreachable host raises the transport's HostError unchanged; a script that
     fails or prints what cannot be read raises DeployScriptFailed; a name or version
-    that cannot go into a script raises UsageError before anything runs."""
+    that cannot go into a script raises UsageError before anything runs. A Windows
+    host installs through the Windows Update Agent (`console.updates.wua_run`)."""
+    if is_windows(transport.host):
+        try:
+            results, reboot = await install_windows(
+                transport, host_name, pending, selection, deadline
+            )
+        except ScriptFailed as error:
+            raise DeployScriptFailed(host_name, error.detail) from error
+        except OutputError as error:
+            raise DeployScriptFailed(host_name, f"deploy: {error}") from error
+        return InstallOutcome(results, reboot)
     nonce = secrets.token_hex(16)
     selected = [update for update in pending if selection.picks(update)]
     script = build_deploy_script(

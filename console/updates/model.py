@@ -22,10 +22,20 @@ DEFAULT_REASSESS_S = 6 * 3600
 
 
 class Classification(StrEnum):
+    """Most urgent first (the console lists packages in this order). Linux uses
+    Critical, Security, Bugfix, Enhancement and Other; Windows Update's are Azure's
+    names for the update's classification category (console.updates.wua_parse)."""
+
     CRITICAL = "Critical"
     SECURITY = "Security"
     BUGFIX = "Bugfix"
     ENHANCEMENT = "Enhancement"
+    UPDATE_ROLLUP = "UpdateRollup"
+    SERVICE_PACK = "ServicePack"
+    FEATURE_PACK = "FeaturePack"
+    DEFINITION = "Definition"
+    TOOLS = "Tools"
+    UPDATES = "Updates"
     OTHER = "Other"
 
 
@@ -52,6 +62,10 @@ class PendingUpdate:
     classification: Classification
     source: str  # where the candidate comes from, e.g. "Debian-Security:12/bookworm-security"
     arch: str = ""
+    # Windows Update only: the MSRC severity (Critical, Important, Moderate, Low) and
+    # the update's id, which a deployment installs it by (a KB may name several).
+    severity: str = ""
+    update_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,7 +75,7 @@ class Assessment:
 
     host: str
     assessed: float
-    manager: str = ""  # apt | dnf | yum | zypper
+    manager: str = ""  # apt | dnf | yum | zypper | wua (Windows Update Agent)
     updates: tuple[PendingUpdate, ...] = ()
     reboot_pending: bool = False
     reboot_packages: tuple[str, ...] = ()  # /var/run/reboot-required.pkgs

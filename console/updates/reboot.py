@@ -14,6 +14,10 @@ the connection's drop never looks like a failure of the arming. The pooled conne
 is then dropped (`Transport.close`, which forgets it in the pool), since it dies with
 the host, and every later attempt connects afresh, waiting longer between attempts
 (up to RETRY_MAX_S) until the timeout.
+
+A Windows host has neither /run nor a boot id: its last boot time stands for the boot
+id, and its reboot command (`shutdown /r /t 5` by default) runs as PowerShell
+(`console.windows.reboot`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 from console.errors import (
     AuthenticationFailed,
@@ -33,6 +39,8 @@ from console.inventory.model import Host
 from console.state.state_script import q
 from console.transports.base import StreamName, Transport
 from console.updates.model import REBOOT_MARGIN_S
+from console.windows import reboot as windows_reboot
+from console.windows.powershell import is_windows
 
 REBOOT_COMMAND_VAR = "console_reboot_command"
 DEFAULT_REBOOT_COMMAND = "shutdown -r now"
@@ -67,8 +75,10 @@ class RebootTimedOut(HostError):
 
 
 def reboot_command_for(host: Host) -> str:
-    """The host's reboot command: its `console_reboot_command`, else shutdown -r now."""
-    command = host.vars.get(REBOOT_COMMAND_VAR, DEFAULT_REBOOT_COMMAND)
+    """The host's reboot command: its `console_reboot_command`, else shutdown -r now
+    (`shutdown /r /t 5` on Windows, console.windows.reboot)."""
+    default = windows_reboot.DEFAULT_REBOOT_COMMAND if is_windows(host) else DEFAULT_REBOOT_COMMAND
+    command = host.vars.get(REBOOT_COMMAND_VAR, default)
     if not isinstance(command, str) or not command.strip():
         raise HostConfigError(
             host.name, f"{REBOOT_COMMAND_VAR} must be a command line, not {command!r}"
@@ -92,17 +102,24 @@ async def reboot_and_wait(
     note like "back after 42 s".
 
     Raises the transport's HostError when the host cannot be reached to start the
-    reboot, and RebootTimedOut when it is not back within `timeout` seconds."""
+    reboot, and RebootTimedOut when it is not back within `timeout` seconds. A
+    Windows host's boot time stands for the boot id (console.windows.reboot)."""
     loop = asyncio.get_running_loop()
     started = loop.time()
-    marker = f"/run/opsconsole-reboot-{secrets.token_hex(8)}"
-    boot_id = await _arm(transport, host_name, marker, command)
+    probe: Callable[[float], Awaitable[tuple[str, bool, str] | None]]
+    if is_windows(transport.host):
+        boot_id = await windows_reboot.arm_reboot(transport, host_name, command)
+        probe = partial(windows_reboot.probe_boot, transport, host_name)
+    else:
+        marker = f"/run/opsconsole-reboot-{secrets.token_hex(8)}"
+        boot_id = await _arm(transport, host_name, marker, command)
+        probe = partial(_probe, transport, marker)
     await transport.close()
     went_down, last = False, ""
     pause = RETRY_FIRST_S
     while (left := timeout - (loop.time() - started)) > 0:
         try:
-            probed = await _probe(transport, marker, min(left, PROBE_TIMEOUT_S))
+            probed = await probe(min(left, PROBE_TIMEOUT_S))
         except _FINAL:
             raise
         except HostError as error:
