@@ -87,7 +87,9 @@ def test_run_json_and_jobs_list_show(job_env: JobEnv) -> None:
     assert set(job) == DETAIL_KEYS
     assert (job["status"], job["trigger"], job["trigger_ref"]) == ("Completed", "cli", None)
     assert job["parameters"] == {"name": "ops", "count": 2, "tone": "warm"}
-    assert [set(r) for r in job["host_runs"]] == [{"host", "status", "exit_code", "error"}] * 2
+    host_run_keys = {"host", "status", "exit_code", "error", "worker"}
+    assert [set(r) for r in job["host_runs"]] == [host_run_keys] * 2
+    assert [r["worker"] for r in job["host_runs"]] == [None, None]  # run by the engine
     assert {(r["host"], r["stream"], r["text"]) for r in job["streams"]} == {
         (h, s, t)
         for h in ("host01", "host02")
