@@ -76,10 +76,21 @@ def wait_for(session: str, text: str, timeout: float = 60) -> str:
     raise AssertionError(f"{text!r} never appeared; screen was:\n{shown}")
 
 
-@pytest.fixture
-def session(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+@pytest.fixture(scope="module")
+def tmux_server() -> Iterator[None]:
+    """The test run's tmux server, kept up between tests by a session of its own: a
+    server whose last session ended exits, and a `new-session` racing that exit fails."""
     if shutil.which("tmux") is None:
         raise RuntimeError("tmux is required for this test (apt-get install tmux)")
+    tmux("new-session", "-d", "-s", "keepalive", "sleep 3600")
+    try:
+        yield
+    finally:
+        subprocess.run(["tmux", "-L", SERVER, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def session(tmp_path: Path, tmux_server: None) -> Iterator[tuple[str, Path]]:
     (tmp_path / "inventory.yaml").write_text(INVENTORY)
     (tmp_path / "runbooks").mkdir()
     (tmp_path / "runbooks" / "greet.sh").write_text(GREET)
