@@ -210,7 +210,8 @@ class WinRMSession:
                 username=s.username or None,
                 password=s.password,
                 server_cert_validation=s.cert_validation,  # type: ignore[arg-type]
-                ca_trust_path=s.ca_trust_path or "legacy_requests",
+                # None: the default CAs, never the REQUESTS_CA_BUNDLE of the environment
+                ca_trust_path=s.ca_trust_path,  # type: ignore[arg-type]
                 cert_pem=s.cert_pem,
                 cert_key_pem=s.cert_key_pem,
                 read_timeout_sec=s.read_timeout,
