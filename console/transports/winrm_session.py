@@ -18,6 +18,7 @@ and raise the typed `HostError`s the SSH transport raises.
 from __future__ import annotations
 
 import contextlib
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -255,9 +256,20 @@ class WinRMSession:
         return HostError(name, f"WinRM error from {s.endpoint}: {exc}")
 
 
-def _reason(exc: Exception) -> str:
-    """The innermost cause of a requests error, which says what happened."""
-    while exc.__context__ is not None and exc.args and isinstance(exc.args[0], Exception):
-        exc = exc.args[0]
-    text = str(exc)
-    return text.rsplit(": ", 1)[-1].rstrip("')\"") if "Caused by" in text else text
+def _reason(exc: BaseException) -> str:
+    """What happened, from the innermost cause a requests error wraps (urllib3 keeps it
+    in `reason`, requests in `args[0]`): "Connection refused", "self-signed certificate"."""
+    while True:
+        inner = getattr(exc, "reason", None)
+        if not isinstance(inner, BaseException) and exc.args:
+            inner = exc.args[0]
+        if not isinstance(inner, BaseException):
+            inner = exc.__cause__ or exc.__context__
+        if inner is None:
+            break
+        exc = inner
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return str(exc.verify_message)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)
