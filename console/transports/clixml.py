@@ -32,11 +32,16 @@ class ClixmlDecoder:
 
     def __init__(self) -> None:
         self._buffer = b""
+        self._after_document = False  # the line break that ends a document is dropped
 
     def feed(self, chunk: bytes) -> bytes:
         self._buffer += chunk
         plain: list[bytes] = []
         while self._buffer:
+            if self._after_document:
+                self._buffer = self._buffer.lstrip(b"\r\n")
+                self._after_document = not self._buffer
+                continue
             if self._buffer.startswith(MARKER):
                 end = self._buffer.find(END)
                 if end < 0:
@@ -45,7 +50,7 @@ class ClixmlDecoder:
                     self._buffer[: end + len(END)],
                     self._buffer[end + len(END) :],
                 )
-                self._buffer = self._buffer.lstrip(b"\r\n")
+                self._after_document = True
                 plain.append(decode_document(document))
             elif MARKER.startswith(self._buffer):
                 break  # maybe the start of a marker

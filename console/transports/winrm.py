@@ -64,7 +64,10 @@ class _Output:
 
     def __init__(self, on_line: LineCallback | None) -> None:
         self._on_line = on_line
-        self._splitters = {"stdout": LineSplitter(), "stderr": LineSplitter()}
+        self._splitters: dict[StreamName, LineSplitter] = {
+            "stdout": LineSplitter(),
+            "stderr": LineSplitter(),
+        }
         self._clixml = ClixmlDecoder()
 
     def feed(self, out: bytes, err: bytes) -> None:
@@ -77,7 +80,7 @@ class _Output:
         for name, splitter in self._splitters.items():
             rest = splitter.flush()
             if rest:
-                self._emit(name, [rest])  # type: ignore[arg-type]
+                self._emit(name, [rest])
 
     def _emit(self, stream: StreamName, lines: list[bytes]) -> None:
         if self._on_line is not None:
