@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from console.assets.vault import AssetVault
 from console.errors import (
     AuthenticationFailed,
     Cancelled,
@@ -20,12 +21,13 @@ from console.errors import (
     Unreachable,
 )
 from console.inventory.model import Host
+from console.store import Store
 from console.transports.base import StreamName
 from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
 from console.transports.winrm import WinRMTransport
 from console.transports.winrm_scripts import powershell_command
-from tests.windows.conftest import win_host
+from tests.windows.conftest import PASSWORD, USER, win_host
 from tests.windows.wsman_server import WSManServer
 
 pytestmark = pytest.mark.timeout(120)
@@ -311,3 +313,28 @@ async def test_fifty_windows_hosts_at_once_leave_the_event_loop_free(
     assert all(s.ok for s in statuses)
     assert [r.of("stdout") for r in results] == [[h.name] for h in hosts]
     assert max(gaps) < 0.5, f"the event loop was blocked for {max(gaps):.3f} s"
+
+
+async def test_a_credential_asset_logs_in_instead_of_an_inventory_password(
+    http_server: WSManServer, tmp_path: Path
+) -> None:
+    store = Store(tmp_path / "data")
+    try:
+        vault = AssetVault(store, tmp_path / "data", environ={})
+        await vault.set_credential("windows-admin", USER, password=PASSWORD)
+        await vault.set_credential("wrong-admin", USER, password="not it")
+        pool = TransportPool(ssh_config=[], assets=vault)
+        base = dict(win_host(http_server, None).vars)
+        del base["ansible_password"], base["ansible_user"]
+        good = Host("win1", {**base, "console_credential": "windows-admin"})
+        lines = Lines()
+        assert (await transport_for(good, pool).run("echo in", on_line=lines)).ok
+        assert lines.of("stdout") == ["in"]
+        bad = Host("win1", {**base, "console_credential": "wrong-admin"})
+        with pytest.raises(AuthenticationFailed):
+            await transport_for(bad, pool).run("echo never")
+        missing = Host("win1", {**base, "console_credential": "nobody"})
+        with pytest.raises(HostConfigError, match="no such asset"):
+            await transport_for(missing, pool).run("echo never")
+    finally:
+        store.close()
