@@ -8,6 +8,8 @@ is its own CA (`ansible_winrm_ca_trust_path`).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -78,6 +80,25 @@ def win_host(
     server: WSManServer, tls_files: tuple[Path, Path] | None, name: str = "win1", **extra: Any
 ) -> Host:
     return Host(name, winrm_vars(server, tls_files, **extra))
+
+
+@pytest.fixture
+def server_process(tmp_path: Path) -> Iterator[int]:
+    """A WS-Management test server (HTTP, NTLM and Basic) in a process of its own, as a
+    Windows host is another machine: its work never competes with the test's event
+    loop for this process's GIL. Yields its port."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.windows.wsman_server", str(tmp_path / "C"), USER, PASSWORD],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert process.stdout is not None
+        yield int(process.stdout.readline())
+    finally:
+        process.kill()
+        process.wait()
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
 from console.transports.winrm import WinRMTransport
 from console.transports.winrm_scripts import powershell_command
-from tests.windows.conftest import PASSWORD, USER, win_host
+from tests.windows.conftest import PASSWORD, USER, win_host, winrm_vars
 from tests.windows.wsman_server import WSManServer
 
 pytestmark = pytest.mark.timeout(120)
@@ -148,8 +148,8 @@ async def test_stdin_reaches_the_command(http_server: WSManServer, pool: Transpo
 async def test_a_timeout_stops_the_command_on_the_host(target: Target, pool: TransportPool) -> None:
     pid = target.root / "pid"
     transport = transport_for(target.host, pool)
-    with pytest.raises(TimedOut, match="still running after 1 s; it was stopped"):
-        await transport.run("echo $$ > pid; exec sleep 60", timeout=1)
+    with pytest.raises(TimedOut, match="still running after 3 s; it was stopped"):
+        await transport.run("echo $$ > pid; exec sleep 60", timeout=3)
     assert gone(pid)
     assert "terminate" in target.server.stats.signals
 
@@ -174,10 +174,12 @@ async def test_a_cancel_stops_the_command_on_the_host(
 async def test_a_dropped_connection_is_unreachable_and_the_command_stopped(
     http_server: WSManServer, pool: TransportPool
 ) -> None:
-    http_server.knobs.drop_receives = 1
+    def drop_next_receive(stream: StreamName, line: bytes) -> None:
+        http_server.knobs.drop_receives = 1  # the command runs and wrote its pid
+
     transport = transport_for(win_host(http_server, None), pool)
     with pytest.raises(Unreachable, match="connection lost while the command ran"):
-        await transport.run("echo $$ > pid; exec sleep 60")
+        await transport.run("echo $$ > pid; echo started; exec sleep 60", on_line=drop_next_receive)
     assert gone(http_server.root / "pid")
 
 
@@ -245,9 +247,8 @@ async def test_a_host_that_stops_answering_is_unreachable_after_the_read_timeout
 async def test_bad_settings_are_config_errors_naming_the_variable(
     variable: str, value: str | None, message: str, http_server: WSManServer, pool: TransportPool
 ) -> None:
-    host = win_host(http_server, None, **{variable: value})
-    if value is None:
-        host = Host(host.name, {k: v for k, v in host.vars.items() if k != variable})
+    values = winrm_vars(http_server, None, **{variable: value})
+    host = Host("win1", {k: v for k, v in values.items() if v is not None})
     with pytest.raises(HostConfigError, match=message):
         await transport_for(host, pool).run("echo never")
     assert http_server.stats.shells_created == 0
@@ -286,9 +287,10 @@ async def test_workdir_upload_in_chunks_and_removal(target: Target, pool: Transp
 
 
 async def test_fifty_windows_hosts_at_once_leave_the_event_loop_free(
-    http_server: WSManServer, pool: TransportPool
+    server_process: int, http_server: WSManServer, pool: TransportPool
 ) -> None:
-    """Every WinRM call runs in a thread: a ticker on the loop keeps ticking."""
+    """Every WinRM call runs in a thread: a ticker on the loop keeps ticking. (The test
+    server runs in its own process, as a Windows host would be another machine.)"""
     loop = asyncio.get_running_loop()
     gaps: list[float] = []
     stop = asyncio.Event()
@@ -299,7 +301,10 @@ async def test_fifty_windows_hosts_at_once_leave_the_event_loop_free(
             await asyncio.sleep(0.01)
             gaps.append(loop.time() - before - 0.01)
 
-    hosts = [win_host(http_server, None, name=f"win{i:02}") for i in range(50)]
+    hosts = [
+        win_host(http_server, None, name=f"win{i:02}", ansible_port=server_process)
+        for i in range(50)
+    ]
     ticking = asyncio.ensure_future(ticker())
     results: list[Lines] = [Lines() for _ in hosts]
     statuses = await asyncio.gather(

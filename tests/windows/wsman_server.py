@@ -29,8 +29,10 @@ import asyncio
 import base64
 import os
 import shutil
+import socket
 import ssl
 import struct
+import sys
 import threading
 import uuid
 import weakref
@@ -166,11 +168,10 @@ class WSManServer:
         if self.tls:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(*self.tls)
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=context)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        self.port = listener.getsockname()[1]
+        await web.SockSite(self._runner, listener, ssl_context=context).start()
 
     async def _shutdown(self) -> None:
         for shell in self._shells.values():
@@ -185,6 +186,8 @@ class WSManServer:
         body = await request.read()
         if self.knobs.stall:
             await asyncio.sleep(self.knobs.stall)
+        if request.transport is None:  # the client hung up meanwhile
+            return web.Response(status=400)
         user, challenge = self._authenticate(request)
         if user is None:
             return self._unauthorized(challenge)
@@ -440,3 +443,16 @@ def _encrypted_response(context: Any, status: int, message: bytes) -> web.Respon
         f'multipart/encrypted;protocol="{ENCRYPTED}";boundary="Encrypted Boundary"'
     )
     return response
+
+
+def main() -> None:
+    """`python -m tests.windows.wsman_server ROOT USER PASSWORD`: serve HTTP in this
+    process (away from the console's) and print the port once listening."""
+    root, user, password = sys.argv[1:4]
+    server = WSManServer(Path(root), {user: password}).start()
+    print(server.port, flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
