@@ -343,3 +343,18 @@ async def test_a_credential_asset_logs_in_instead_of_an_inventory_password(
             await transport_for(missing, pool).run("echo never")
     finally:
         store.close()
+
+
+async def test_a_shell_opened_after_the_run_gave_up_is_deleted(
+    http_server: WSManServer, pool: TransportPool
+) -> None:
+    http_server.knobs.stall = 2  # the Create is answered after the run's time limit
+    host = win_host(http_server, None, ansible_winrm_transport="basic")
+    with pytest.raises(TimedOut, match="no answer after 1 s"):
+        await transport_for(host, pool).run("echo never", timeout=1)
+    stats = http_server.stats
+    deadline = asyncio.get_running_loop().time() + 30
+    while not (stats.shells_created == 1 and stats.shells_deleted == 1):
+        assert asyncio.get_running_loop().time() < deadline, stats
+        await asyncio.sleep(0.05)
+    assert stats.commands == []
