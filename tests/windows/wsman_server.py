@@ -31,7 +31,6 @@ import os
 import shutil
 import socket
 import ssl
-import struct
 import sys
 import threading
 import uuid
@@ -46,18 +45,19 @@ from aiohttp import web
 
 from tests.windows.commands import Command
 from tests.windows.fake_powershell import WindowsPaths
+from tests.windows.wsman_messages import (
+    ENCRYPTED,
+    NS,
+    SHELL_NS,
+    Fault,
+    encrypted_response,
+    envelope,
+    fault_body,
+    unwrap,
+)
 
-NS = {
-    "s": "http://www.w3.org/2003/05/soap-envelope",
-    "a": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
-    "w": "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
-    "rsp": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
-}
-SHELL_NS = NS["rsp"]
 ACTION = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/"
 TRANSFER = "http://schemas.xmlsoap.org/ws/2004/09/transfer/"
-ENCRYPTED = "application/HTTP-SPNEGO-session-encrypted"
-BOUNDARY = b"--Encrypted Boundary"
 TIMEOUT_FAULT = 2150858793
 # At most this much output goes into one Receive answer (Windows sends ~ a few KB to
 # hundreds of KB per answer): long output takes several rounds.
@@ -89,13 +89,6 @@ class _Shell:
     env: dict[str, str]
     user: str
     commands: dict[str, Command] = field(default_factory=dict)
-
-
-class _Fault(Exception):
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 class WSManServer:
@@ -196,15 +189,15 @@ class WSManServer:
         if encrypted:
             if ENCRYPTED not in request.headers.get("Content-Type", "") and body:
                 return web.Response(status=400, text="NTLM over HTTP needs message encryption")
-            body = _unwrap(context, body) if body else b""
+            body = unwrap(context, body) if body else b""
         if not body:
             return web.Response(status=200)
         try:
             status, answer = 200, await self._dispatch(ET.fromstring(body), user, request)
-        except _Fault as fault:
-            status, answer = 500, _fault(fault)
+        except Fault as fault:
+            status, answer = 500, fault_body(fault)
         if encrypted:
-            return _encrypted_response(context, status, answer)
+            return encrypted_response(context, status, answer)
         return web.Response(status=status, body=answer, content_type="application/soap+xml")
 
     def _authenticate(self, request: web.Request) -> tuple[str | None, str | None]:
@@ -250,9 +243,9 @@ class WSManServer:
 
     # -- the shell operations ----------------------------------------------------------
 
-    async def _dispatch(self, envelope: ET.Element, user: str, request: web.Request) -> bytes:
-        header = envelope.find("s:Header", NS)
-        body = envelope.find("s:Body", NS)
+    async def _dispatch(self, message: ET.Element, user: str, request: web.Request) -> bytes:
+        header = message.find("s:Header", NS)
+        body = message.find("s:Body", NS)
         assert header is not None and body is not None
         action = _text(header, "a:Action")
         message_id = _text(header, "a:MessageID")
@@ -274,13 +267,13 @@ class WSManServer:
         elif action == ACTION + "Signal":
             answer = await self._signal(self._shell(shell_id), body)
         else:
-            raise _Fault(0, f"unsupported action {action}")
-        return _envelope(action + "Response", message_id, answer)
+            raise Fault(0, f"unsupported action {action}")
+        return envelope(action + "Response", message_id, answer)
 
     def _shell(self, shell_id: str | None) -> _Shell:
         shell = self._shells.get(shell_id or "")
         if shell is None:
-            raise _Fault(2150858843, f"the shell {shell_id} does not exist")
+            raise Fault(2150858843, f"the shell {shell_id} does not exist")
         return shell
 
     def _create(self, body: ET.Element, user: str) -> str:
@@ -339,7 +332,7 @@ class WSManServer:
             request.transport.abort()
             raise ConnectionResetError("dropped by the drop_receives knob")
         if not await command.wait_output(timeout):
-            raise _Fault(
+            raise Fault(
                 TIMEOUT_FAULT,
                 "The WS-Management service cannot complete the "
                 "operation within the time specified in OperationTimeout.",
@@ -374,7 +367,7 @@ class WSManServer:
     def _command_of(self, shell: _Shell, command_id: str | None) -> Command:
         command = shell.commands.get(command_id or "")
         if command is None:
-            raise _Fault(2150858843, f"the command {command_id} does not exist")
+            raise Fault(2150858843, f"the command {command_id} does not exist")
         return command
 
     def reset(self) -> None:
@@ -388,61 +381,6 @@ class WSManServer:
 def _text(element: ET.Element, path: str) -> str:
     found = element.find(path, NS)
     return (found.text or "") if found is not None else ""
-
-
-def _envelope(action: str, relates_to: str, body: str) -> bytes:
-    return (
-        f'<s:Envelope xmlns:s="{NS["s"]}" xmlns:a="{NS["a"]}" xmlns:w="{NS["w"]}" '
-        f'xmlns:rsp="{SHELL_NS}" xmlns:x="http://schemas.xmlsoap.org/ws/2004/09/transfer">'
-        f"<s:Header><a:Action>{action}</a:Action><a:MessageID>uuid:{uuid.uuid4()}"
-        "</a:MessageID><a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
-        f"</a:To><a:RelatesTo>{relates_to}</a:RelatesTo></s:Header>"
-        f"<s:Body>{body}</s:Body></s:Envelope>"
-    ).encode()
-
-
-def _fault(fault: _Fault) -> bytes:
-    return (
-        f'<s:Envelope xmlns:s="{NS["s"]}" xmlns:w="{NS["w"]}"><s:Body><s:Fault><s:Code>'
-        "<s:Value>s:Receiver</s:Value><s:Subcode><s:Value>w:TimedOut</s:Value></s:Subcode>"
-        f'</s:Code><s:Reason><s:Text xml:lang="en-US">{fault.reason}</s:Text></s:Reason>'
-        '<s:Detail><f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault"'
-        f' Code="{fault.code}" Machine="wsman-test-server"><f:Message>{fault.reason}'
-        "</f:Message></f:WSManFault></s:Detail></s:Fault></s:Body></s:Envelope>"
-    ).encode()
-
-
-def _unwrap(context: Any, body: bytes) -> bytes:
-    """The SOAP message inside a `multipart/encrypted` body (pywinrm's format)."""
-    parts = [p for p in body.split(BOUNDARY + b"\r\n") if p]
-    payload = parts[1].removesuffix(BOUNDARY + b"--\r\n")
-    sealed = payload.removeprefix(b"\tContent-Type: application/octet-stream\r\n")
-    length = struct.unpack("<i", sealed[:4])[0]
-    return bytes(context.unwrap(sealed[4 : 4 + length] + sealed[4 + length :]).data)
-
-
-def _encrypted_response(context: Any, status: int, message: bytes) -> web.Response:
-    wrapped = context.wrap(message, encrypt=True).data
-    signature, sealed = wrapped[:16], wrapped[16:]
-    body = (
-        BOUNDARY + b"\r\n\tContent-Type: " + ENCRYPTED.encode() + b"\r\n"
-        b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
-        + str(len(message)).encode()
-        + b"\r\n"
-        + BOUNDARY
-        + b"\r\n"
-        b"\tContent-Type: application/octet-stream\r\n"
-        + struct.pack("<i", len(signature))
-        + signature
-        + sealed
-        + BOUNDARY
-        + b"--\r\n"
-    )
-    response = web.Response(status=status, body=body)
-    response.headers["Content-Type"] = (
-        f'multipart/encrypted;protocol="{ENCRYPTED}";boundary="Encrypted Boundary"'
-    )
-    return response
 
 
 def main() -> None:
