@@ -105,6 +105,13 @@ class HostKeyChanged(HostError):
     kind = "host_key_changed"
 
 
+class CertificateRejected(HostError):
+    """The host's TLS certificate failed validation (WinRM over HTTPS): the message
+    says how to give its CA or, explicitly, skip the check."""
+
+    kind = "certificate_rejected"
+
+
 class TimedOut(HostError):
     kind = "timed_out"
 

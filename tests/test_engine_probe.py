@@ -21,4 +21,4 @@ async def test_probe_reports_each_host_even_one_it_cannot_reach(tmp_path: Path) 
     finally:
         await engine.close()
     assert here.reachable and here.os.startswith("Linux")
-    assert not win.reachable and "WinRM is not supported yet" in win.error
+    assert not win.reachable and "WinRM needs a login" in win.error

@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "command",
         metavar="-- COMMAND",
         nargs=argparse.REMAINDER,
-        help="the command, after `--` (run by /bin/sh on each host)",
+        help="the command, after `--` (run by /bin/sh on each host; by PowerShell on WinRM hosts)",
     )
     parser.set_defaults(handler=run_exec)
 

@@ -26,6 +26,7 @@ from console.runbooks.asset_env import declared_env, parameter_env
 from console.runbooks.catalog import Runbook, RunbookCatalog
 from console.runbooks.parameters import Parameter, env_names, parse_values, to_text
 from console.runbooks.plugin_api import Invocation, TargetInfo
+from console.transports.winrm_scripts import powershell_command
 
 COMMAND_RUNBOOK = "(command)"
 # Jobs of desired state (console.engine.state_service): built by the engine, not a runbook.
@@ -220,7 +221,11 @@ def _claim(
 
 
 def command_work(command: str) -> Work:
-    return Work(
-        build=lambda host, workdir: Invocation(command=command, files={}, env={}, stdin=None),
-        needs_workdir=False,
-    )
+    """`command` as it is for a POSIX shell; on a WinRM host it is PowerShell (as
+    Ansible's win_shell), sent encoded so no Windows quoting can mangle it."""
+
+    def build(host: Host, workdir: str) -> Invocation:
+        line = powershell_command(command) if host.connection == "winrm" else command
+        return Invocation(command=line, files={}, env={}, stdin=None)
+
+    return Work(build=build, needs_workdir=False)

@@ -21,7 +21,9 @@ CONNECTIONS = ("ssh", "winrm", "local")
 # Ansible's historic names for its SSH connection plugins, all treated as ssh.
 SSH_ALIASES = ("smart", "paramiko", "paramiko_ssh")
 HOST_KEY_POLICIES = ("strict", "accept-new", "off")
-DEFAULT_PORTS = {"ssh": 22, "winrm": 5985, "local": 0}
+# WinRM: 5986 (HTTPS) unless `ansible_winrm_scheme: http` says 5985, as in Ansible.
+DEFAULT_PORTS = {"ssh": 22, "winrm": 5986, "local": 0}
+WINRM_HTTP_PORT = 5985
 BECOME_METHODS = ("sudo",)
 _TRUE = frozenset({"true", "yes", "on", "1", "y"})
 
@@ -54,7 +56,21 @@ class Host:
     @property
     def port(self) -> int:
         port = self.vars.get("ansible_port", self.vars.get("ansible_ssh_port"))
-        return int(port) if port is not None else DEFAULT_PORTS.get(self.connection, 22)
+        if port is not None:
+            return int(port)
+        if self.connection == "winrm" and self.winrm_scheme == "http":
+            return WINRM_HTTP_PORT
+        return DEFAULT_PORTS.get(self.connection, 22)
+
+    @property
+    def winrm_scheme(self) -> str:
+        """`ansible_winrm_scheme`; by default https, or http when the port is 5985
+        (Ansible's rule)."""
+        scheme = self.vars.get("ansible_winrm_scheme")
+        if scheme:
+            return str(scheme).lower()
+        port = self.vars.get("ansible_port")
+        return "http" if port is not None and int(port) == WINRM_HTTP_PORT else "https"
 
     @property
     def user(self) -> str | None:

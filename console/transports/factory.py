@@ -8,6 +8,7 @@ from console.transports.base import Transport
 from console.transports.local import LocalTransport
 from console.transports.pool import TransportPool
 from console.transports.ssh import SSHTransport
+from console.transports.winrm import WinRMTransport
 
 
 def transport_for(host: Host, pool: TransportPool) -> Transport:
@@ -17,12 +18,8 @@ def transport_for(host: Host, pool: TransportPool) -> Transport:
         return SSHTransport(host, pool)
     if connection == "local":
         return LocalTransport(host)
-    if connection in ("winrm", "psrp"):
-        raise HostConfigError(
-            host.name,
-            f"WinRM is not supported yet (ansible_connection: {connection}); "
-            "reach Windows hosts over OpenSSH with ansible_connection: ssh meanwhile",
-        )
+    if connection == "winrm":
+        return WinRMTransport(host, pool)
     raise HostConfigError(
         host.name, f"unknown ansible_connection {connection!r}; use ssh, local or winrm"
     )

@@ -159,7 +159,7 @@ def test_connection_settings_and_aliases(write):
     s, p, w, loc = (inv.get(n) for n in "swpl".replace("wp", "pw"))
     assert (s.connection, s.user, s.private_key_file, s.port) == ("ssh", "ops", "/k", 22)
     assert p.connection == "ssh"
-    assert (w.connection, w.port) == ("winrm", 5985)
+    assert (w.connection, w.port, w.winrm_scheme) == ("winrm", 5986, "https")
     assert loc.connection == "local"
     j = inv.get("j")
     assert (j.jump_host, j.host_key_policy) == ("ops@bastion:2222", "accept-new")

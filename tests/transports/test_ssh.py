@@ -428,10 +428,10 @@ async def test_upload_writes_the_file_with_its_mode(fleet: Fleet) -> None:
     assert size == str(len(data))
 
 
-async def test_winrm_is_a_clear_config_error(fleet: Fleet) -> None:
+async def test_an_unknown_connection_is_a_clear_config_error(fleet: Fleet) -> None:
     pool = pool_for(fleet)
-    with pytest.raises(ConfigError, match="WinRM is not supported yet"):
-        transport_for(Host("win01", {"ansible_connection": "winrm"}), pool)
+    with pytest.raises(ConfigError, match="unknown ansible_connection 'psrp'; use ssh, local"):
+        transport_for(Host("win01", {"ansible_connection": "psrp"}), pool)
     await pool.close()
 
 
