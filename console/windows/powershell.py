@@ -14,7 +14,6 @@ anything runs, rather than failing on the host with "The command line is too lon
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 from typing import Any
@@ -23,10 +22,10 @@ from console.errors import HostError, UsageError
 from console.inventory.model import Host
 from console.runbooks.plugin_api import TargetInfo
 from console.transports.base import StreamName, Transport
+from console.transports.winrm_scripts import MAX_COMMAND_LINE, POWERSHELL
+from console.transports.winrm_scripts import powershell_command as encoded_command
 
 MARKER = "# opsconsole-collector: "
-POWERSHELL = "powershell -NoProfile -NonInteractive -EncodedCommand "
-MAX_COMMAND_LINE = 8191  # cmd.exe's limit, which WinRS commands run under
 _STDERR_KEPT = 20
 
 
@@ -59,8 +58,7 @@ def fits_command_line(script: str) -> bool:
 def powershell_command(script: str) -> str:
     """The command line that runs `script` with Windows PowerShell, non-interactive
     and without profiles (a profile could print before the JSON or change settings)."""
-    encoded = base64.b64encode(script.encode("utf-16-le")).decode("ascii")
-    command = POWERSHELL + encoded
+    command = encoded_command(script)
     if len(command) > MAX_COMMAND_LINE:
         raise UsageError(
             f"the PowerShell script {script_name(script)!r} makes a {len(command)}-character "
