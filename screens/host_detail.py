@@ -85,7 +85,8 @@ class HostDetail(ModalScreen[None]):
                 f"Address    {address}\n"
                 f"Connection {host.connection}\n"
                 f"Groups     {', '.join(host.groups) or '(none)'}\n"
-                f"Probe      {self._probe_text()}",
+                f"Probe      {self._probe_text()}"
+                + "".join(f"\nWARNING    {relaxed}" for relaxed in host.relaxed_checks),
                 markup=False,
             )
             yield Label("Variables (merged)", classes="section")

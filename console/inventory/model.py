@@ -131,6 +131,25 @@ class Host:
         return str(policy)
 
     @property
+    def relaxed_checks(self) -> tuple[str, ...]:
+        """The checks of this host's identity or link that the inventory turned off or
+        weakened, each naming the variable that did it (the host detail shows them, so
+        an opt-out is never silent). Empty when every check is on."""
+        found: list[str] = []
+        if self.connection == "ssh" and self.host_key_policy != "strict":
+            policy = self.host_key_policy
+            found.append(f"SSH host key not checked strictly (host key policy {policy})")
+        if self.connection == "winrm":
+            validation = str(self.vars.get("ansible_winrm_server_cert_validation") or "validate")
+            if self.winrm_scheme == "http":
+                found.append("WinRM over plain HTTP (ansible_winrm_scheme: http)")
+            elif validation.lower() == "ignore":
+                found.append(
+                    "TLS certificate NOT validated (ansible_winrm_server_cert_validation: ignore)"
+                )
+        return tuple(found)
+
+    @property
     def jump_host(self) -> str | None:
         jump = self.vars.get("console_jump_host")
         if jump is None:
