@@ -62,6 +62,26 @@ def opsconsole(site: Path, *args: str) -> Any:
     return json.loads(done.stdout)
 
 
+def deploy(site: Path, *args: str) -> Any:
+    """`updates deploy ... --json`, whatever its exit status (1: not all succeeded)."""
+    env = {
+        **os.environ,
+        "HOME": str(site),
+        "OPSCONSOLE_INVENTORY": str(site / "inventory.yaml"),
+        "OPSCONSOLE_DATA_DIR": str(site / "data"),
+        "OPSCONSOLE_RUNBOOKS": str(site / "runbooks"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "console", "updates", "deploy", *args, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    return json.loads(done.stdout)
+
+
 def test_a_windows_host_is_collected_and_assessed_through_the_cli(site: Path) -> None:
     (collected,) = opsconsole(site, "inventory", "collect", "win1")
     assert (collected["host"], collected["ok"]) == ("win1", True)
@@ -104,3 +124,26 @@ async def test_the_console_shows_a_windows_hosts_facts_software_and_services(
         text = on_screen(app)
         assert "TLS certificate NOT validated" in text
         assert "ansible_winrm_server_cert_validation: ignore" in text
+
+
+def test_a_deployment_to_a_windows_host_reports_each_update(site: Path) -> None:
+    """The install recording answers for the updates the assessment recording offers:
+    the two Security ones selected here succeed and fail as recorded, the rest are
+    NotSelected, the run is Failed (one selected update failed), and the pending
+    reboot is reported, not done (Never)."""
+    opsconsole(site, "updates", "assess", "win1")
+    run = deploy(site, "patch-win", "win1", "--classification", "Security", "--reboot", "Never")
+    (host,) = run["hosts"]
+    selected = {
+        p["name"]: (p["status"], p["message"])
+        for p in host["packages"]
+        if p["classification"] == "Security"
+    }
+    assert selected == {
+        "KB5034770": ("Succeeded", ""),
+        "KB5034685": ("Failed", "install failed (HRESULT 0x80240017)"),
+    }
+    others = {p["status"] for p in host["packages"] if p["classification"] != "Security"}
+    assert others == {"NotSelected"}
+    assert (run["status"], host["status"]) == ("Failed", "Failed")
+    assert (host["rebooted"], host["reboot_note"]) == (False, "required, not allowed (Never)")
