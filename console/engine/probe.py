@@ -1,5 +1,5 @@
-"""Is a host there, and what is it: the cheap probe behind `inventory --probe` and the
-Inventory pane.
+"""Is a host there, and what is it: the cheap probe behind the Inventory pane's `p`
+(and the control API's `probe`).
 
 A Unix host answers `uname -sr` (or cmd.exe's `ver`). A Windows host gets a PowerShell
 script instead, like the Windows collectors: over WinRM a command is a cmd.exe line,
