@@ -50,6 +50,7 @@ from console.store.writer import StoreWriter
 from console.transports.base import Transport
 from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
+from console.workers.routing import WorkerRouting
 
 if TYPE_CHECKING:  # imported where used: a one-shot engine never loads aiohttp or croniter
     from console.assets.vault import AssetVault
@@ -94,6 +95,7 @@ class Engine:
         self._state: StateService | None = None
         self._updates: UpdatesService | None = None
         self._accepting = False
+        self._routing = WorkerRouting(options.nats_url if options else None, lambda: self.assets)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -118,6 +120,7 @@ class Engine:
                 max_runs_per_host=self.options.max_runs_per_host,
                 local_env=local_job_env(self.settings),
                 mask=SecretMasker(self._vault.secret_values, self._vault.secrets_version).mask,
+                groups=self._routing,
             )
             if read_only:
                 recover_interrupted(self.store)
@@ -179,6 +182,7 @@ class Engine:
             *(self._services.stop_steps() if self._services else []),
             ("job runner", runner and (lambda: runner.close(grace, reason=reason))),
             ("connection pool", self._pool and self._pool.close),
+            ("worker groups", self._routing.close),
             ("store writer", self._writer and self._writer.close),
         ]
         return [(part, stop) for part, stop in parts if stop]

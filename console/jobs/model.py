@@ -152,6 +152,7 @@ class HostRun:
     error: str | None = None  # the message for a person, e.g. "connection refused"
     started: float | None = None
     ended: float | None = None
+    worker: str | None = None
 
     def transition(self, new: JobStatus, now: float | None = None) -> None:
         check_transition(self.status, new)

@@ -36,7 +36,7 @@ from typing import Any
 from console.errors import Cancelled, HostError, OpsError, TimedOut
 from console.inventory.model import Host
 from console.jobs.events import EngineEvent, EventHub
-from console.jobs.host_run import Work, end_run, execute, record_exit
+from console.jobs.host_run import GroupRuns, RunCallbacks, Work, end_run, execute, record_exit
 from console.jobs.model import (
     INTERNAL_ERROR_KIND,
     NOT_IN_INVENTORY_KIND,
@@ -50,7 +50,7 @@ from console.jobs.output_cap import DEFAULT_MAX_OUTPUT, OutputCap
 from console.jobs.time_limit import TimeLimit
 from console.runbooks.streams import classify
 from console.store.writer import StoreWriter
-from console.transports.base import StreamName, Transport
+from console.transports.base import ExitStatus, StreamName, Transport
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,10 @@ class JobRunner:
         max_runs_per_host: int = 1,
         local_env: Mapping[str, str] | None = None,
         mask: Callable[[str], str] | None = None,
+        groups: GroupRuns | None = None,
     ) -> None:
         self._writer = writer
+        self._groups = groups
         self._store = writer.store
         self._events = events
         self._transport_for = transport_for
@@ -315,23 +317,11 @@ class JobRunner:
             return
         capture = _StreamCapture(self, job, name)
         try:
-            transport = self._transport_for(host)
-            # Connect first: a host that does not answer never holds the host's run slot.
-            await limit.bound(transport.connect(), host, "not connected within")
-            async with self._use_host(job, name):
-                run.transition(JobStatus.STARTING)
-                run.transition(JobStatus.RUNNING)
-                self._touch_run(job, run)
-                extra_env = (
-                    {
-                        **self._local_env,
-                        "OPS_JOB_ID": job.id,
-                        "OPS_JOB_TOKEN": self._child_tokens[job.id],
-                    }
-                    if host.connection == "local"
-                    else {}
-                )
-                status = await execute(transport, host, work, limit, capture.on_line, extra_env)
+            group = self._groups.group_of(host) if self._groups is not None else None
+            if group is not None:
+                status = await self._run_on_group(job, run, host, group, work, limit, capture)
+            else:
+                status = await self._run_here(job, run, host, work, limit, capture)
             record_exit(run, status)
         except Cancelled as exc:
             self._end_run(run, JobStatus.STOPPED, exc.kind, exc.detail)
@@ -349,6 +339,67 @@ class JobRunner:
         finally:
             capture.flush()
         self._touch_run(job, run)
+
+    async def _run_here(
+        self,
+        job: Job,
+        run: HostRun,
+        host: Host,
+        work: Work,
+        limit: TimeLimit,
+        capture: _StreamCapture,
+    ) -> ExitStatus:
+        """Run on the host with the engine's own transport."""
+        transport = self._transport_for(host)
+        # Connect first: a host that does not answer never holds the host's run slot.
+        await limit.bound(transport.connect(), host, "not connected within")
+        async with self._use_host(job, host.name):
+            run.transition(JobStatus.STARTING)
+            run.transition(JobStatus.RUNNING)
+            self._touch_run(job, run)
+            extra_env = (
+                {
+                    **self._local_env,
+                    "OPS_JOB_ID": job.id,
+                    "OPS_JOB_TOKEN": self._child_tokens[job.id],
+                }
+                if host.connection == "local"
+                else {}
+            )
+            return await execute(transport, host, work, limit, capture.on_line, extra_env)
+
+    async def _run_on_group(
+        self,
+        job: Job,
+        run: HostRun,
+        host: Host,
+        group: str,
+        work: Work,
+        limit: TimeLimit,
+        capture: _StreamCapture,
+    ) -> ExitStatus:
+        """Hand the run to a worker group; its events drive this host run as a local
+        run's transport would (see console.workers.dispatch)."""
+
+        def queued(reason: str) -> None:
+            run.error = reason  # shown as the host run's reason while it waits
+            self._touch_run(job, run)
+
+        def started(worker: str) -> None:
+            run.error = None
+            run.worker = worker
+            run.transition(JobStatus.STARTING)
+            run.transition(JobStatus.RUNNING)
+            self._touch_run(job, run)
+
+        assert self._groups is not None
+        try:
+            async with self._use_host(job, host.name):
+                calls = RunCallbacks(capture.on_line, started, queued)
+                return await self._groups.run(job.id, host, group, work, limit, calls)
+        finally:
+            if run.error_kind is None:
+                run.error = None  # no longer queued: the caller records how it ended
 
 
 def _unmasked(text: str) -> str:

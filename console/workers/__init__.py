@@ -1,0 +1,1 @@
+"""Worker groups: run host runs on machines inside other networks, over NATS JetStream."""

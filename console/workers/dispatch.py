@@ -1,0 +1,269 @@
+"""The engine's side of worker groups: a routed host run becomes an order, and the
+events the worker sends back become the same `on_line` calls and exit status a run in
+the engine produces, so streams, stored output and the TUI do not know the difference.
+
+A host is routed by its `console_worker_group` var (host or group var). The order is
+published with JetStream's acknowledged publish before the host run says it is queued
+for the group. The run's events are followed from its own subject; once a worker said
+`started`, silence longer than `LOST_AFTER` (counted only while the engine is connected
+to NATS) ends the run: "worker lost while the run was in progress".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from nats.aio.client import Client as NATS
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from console.assets.model import AssetKind, AssetResolver
+from console.errors import Cancelled, ConfigError, HostConfigError, HostError, TimedOut
+from console.inventory.model import Host
+from console.jobs.host_run import RunCallbacks, Work
+from console.jobs.time_limit import TimeLimit
+from console.transports.base import ExitStatus
+from console.workers.events_out import publish_until_stored
+from console.workers.nats_link import ensure_streams, open_message, open_nats, sealed_headers
+from console.workers.protocol import (
+    ALIVE,
+    ENDED,
+    EVENTS_STREAM,
+    GROUP_VAR,
+    LINES,
+    LOST_AFTER,
+    STARTED,
+    WORKDIR_PLACEHOLDER,
+    Event,
+    Order,
+    Stop,
+    b64,
+    control_subject,
+    events_subject,
+    order_subject,
+    unb64,
+)
+from console.workers.signing import ForgedMessage, GroupSeal
+
+log = logging.getLogger(__name__)
+
+NATS_ENV = "OPSCONSOLE_NATS"
+KEY_ASSET_PREFIX = "worker-group-"
+POLL = 0.5  # seconds between looks at the connection while waiting for an event
+IDLE_HEARTBEAT = 1.0  # seconds: a follower whose consumer vanished (NATS restart) notices
+
+
+class GroupDispatch:
+    """Hands routed host runs to their groups; one NATS connection per engine."""
+
+    def __init__(self, nats_url: str | None, group_key: Callable[[str], str]) -> None:
+        self._url = nats_url
+        self._group_key = group_key
+        self._nc: NATS | None = None
+        self._connecting = asyncio.Lock()
+        self._seals: dict[str, GroupSeal] = {}
+
+    async def close(self) -> None:
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await self._nc.close()
+            self._nc = None
+
+    async def _nats(self, host: Host, group: str) -> NATS:
+        if self._url is None:
+            raise HostConfigError(
+                host.name,
+                f"routed to worker group {group} ({GROUP_VAR}) but this engine has no NATS: "
+                f"start serve or the console with --nats URL, or set {NATS_ENV}",
+            )
+        async with self._connecting:
+            if self._nc is None:
+                nc = await open_nats(self._url)
+                await ensure_streams(nc.jetstream())
+                self._nc = nc
+        return self._nc
+
+    def _seal(self, host: Host, group: str) -> GroupSeal:
+        seal = self._seals.get(group)
+        if seal is None:
+            try:
+                seal = self._seals[group] = GroupSeal(self._group_key(group))
+            except Exception as exc:
+                raise HostConfigError(
+                    host.name,
+                    f"worker group {group} needs its key, the encrypted variable asset "
+                    f"{KEY_ASSET_PREFIX}{group}: {exc}",
+                ) from exc
+        return seal
+
+    async def run(
+        self,
+        job_id: str,
+        host: Host,
+        group: str,
+        work: Work,
+        limit: TimeLimit,
+        calls: RunCallbacks,
+    ) -> ExitStatus:
+        """Run `work` on `host` through `group`; raises HostError as a transport would."""
+        if work.step is not None:
+            raise HostError(host.name, "engine steps do not run on worker groups yet")
+        seal = self._seal(host, group)
+        nc = await self._nats(host, group)
+        order = _order(job_id, host, work, limit)
+        follower = _Follower(nc, seal, host, order.id)
+        await follower.subscribe()
+        try:
+            return await limit.bound(
+                self._hand_over(nc, seal, group, order, follower, calls), host, "not ended within"
+            )
+        except BaseException:
+            if not follower.ended:
+                await asyncio.shield(self._stop(nc, seal, group, order.id))
+            raise
+        finally:
+            await follower.close()
+
+    async def _hand_over(
+        self,
+        nc: NATS,
+        seal: GroupSeal,
+        group: str,
+        order: Order,
+        follower: _Follower,
+        calls: RunCallbacks,
+    ) -> ExitStatus:
+        subject = order_subject(group)
+        await publish_until_stored(nc.jetstream(), seal, subject, order.id, order.encode())
+        calls.on_queued(f"queued for worker group {group}")
+        return await follower.follow(calls)
+
+    async def _stop(self, nc: NATS, seal: GroupSeal, group: str, order: str) -> None:
+        subject = control_subject(group)
+        body, headers = sealed_headers(seal, subject, order, Stop(order, "stopped").encode())
+        with contextlib.suppress(Exception):
+            await nc.publish(subject, body, headers=headers)
+            await nc.flush(timeout=2)
+
+
+def _order(job_id: str, host: Host, work: Work, limit: TimeLimit) -> Order:
+    assert work.build is not None
+    invocation = work.build(host, WORKDIR_PLACEHOLDER if work.needs_workdir else "")
+    return Order(
+        job_id=job_id,
+        host=host.name,
+        host_vars=dict(host.vars),
+        command=invocation.command,
+        env=dict(invocation.env),
+        stdin=b64(invocation.stdin) if invocation.stdin is not None else None,
+        uploads=[(name, b64(data), mode) for name, data, mode in invocation.uploads()],
+        needs_workdir=work.needs_workdir,
+        time_left=limit.left(),
+    )
+
+
+class _Follower:
+    """One host run's events, in stream order, from an ordered consumer."""
+
+    def __init__(self, nc: NATS, seal: GroupSeal, host: Host, order: str) -> None:
+        self._nc = nc
+        self._seal = seal
+        self._host = host
+        self._order = order
+        self._subject = events_subject(order)
+        self._sub: JetStreamContext.PushSubscription | None = None
+        self.ended = False
+        self.last_sequence = 0
+
+    async def subscribe(self, after: int = 0) -> None:
+        js = self._nc.jetstream()
+        policy = DeliverPolicy.ALL if after == 0 else DeliverPolicy.BY_START_SEQUENCE
+        config = ConsumerConfig(opt_start_seq=after + 1) if after else None
+        self._sub = await js.subscribe(
+            self._subject,
+            stream=EVENTS_STREAM,
+            ordered_consumer=True,
+            idle_heartbeat=IDLE_HEARTBEAT,
+            deliver_policy=policy,
+            config=config,
+        )
+
+    async def close(self) -> None:
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+
+    async def follow(self, calls: RunCallbacks) -> ExitStatus:
+        started = False
+        heard = time.monotonic()
+        while True:
+            event = await self._next()
+            now = time.monotonic()
+            if not self._nc.is_connected:
+                heard = now  # silence while NATS is away says nothing of the worker
+            if event is None:
+                if started and now - heard > LOST_AFTER:
+                    raise HostError(self._host.name, "worker lost while the run was in progress")
+                continue
+            heard = now
+            if event.kind == STARTED and not started:
+                started = True
+                calls.on_started(event.worker)
+            elif event.kind == LINES:
+                for stream, data in event.lines:
+                    calls.on_line(stream, unb64(data))  # type: ignore[arg-type]
+            elif event.kind == ENDED:
+                self.ended = True
+                return self._exit(event)
+            elif event.kind != ALIVE:
+                log.warning("unknown event %r for %s", event.kind, self._order)
+
+    async def _next(self) -> Event | None:
+        assert self._sub is not None
+        try:
+            msg = await self._sub.next_msg(timeout=POLL)
+        except (TimeoutError, NatsTimeout):
+            return None
+        try:
+            event = Event.decode(open_message(self._seal, msg))
+        except (ForgedMessage, ValueError, TypeError) as exc:
+            log.error("refused an event for %s: %s", self._order, exc)
+            return None
+        if event.order != self._order:
+            log.error("refused an event for %s: it names %s", self._order, event.order)
+            return None
+        self.last_sequence = msg.metadata.sequence.stream
+        return event
+
+    def _exit(self, event: Event) -> ExitStatus:
+        if event.error_kind is None:
+            return ExitStatus(event.code, event.signal)
+        message = event.error or event.error_kind
+        if event.error_kind == TimedOut.kind:
+            raise TimedOut(self._host.name, message)
+        if event.error_kind == Cancelled.kind:
+            raise Cancelled(self._host.name, message)
+        error = HostError(self._host.name, message)
+        error.kind = event.error_kind
+        raise error
+
+
+def group_key_from(assets: AssetResolver) -> Callable[[str], str]:
+    """Where the engine finds a group's key: the asset `worker-group-<group>`, a
+    variable (encrypted, so that the key is never shown)."""
+
+    def key(group: str) -> str:
+        asset = assets.resolve(f"{KEY_ASSET_PREFIX}{group}", AssetKind.VARIABLE)
+        if "value" not in asset.secret_fields:
+            raise ConfigError(
+                f"asset {asset.name} must be encrypted: "
+                f"opsconsole assets set-variable --encrypted {asset.name} KEY"
+            )
+        return str(asset.values["value"])
+
+    return key
