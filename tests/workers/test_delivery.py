@@ -4,6 +4,7 @@ before a run started (the order goes to another worker, and runs once) and after
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections.abc import Iterator
@@ -38,10 +39,8 @@ def counting(counter: Path, pid_file: Path | None = None) -> str:
 def kill_pid_in(pid_file: Path) -> None:
     """End the sleeper a killed worker left behind (the test started it)."""
     if pid_file.exists():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 async def test_a_worker_killed_before_starting_leaves_the_run_to_another(world: World) -> None:
