@@ -144,3 +144,11 @@ async def wait_run(
     while not check((await engine.job(job_id)).host_runs[host]):
         assert time.monotonic() < deadline, f"the run on {host} is still not {what}"
         await asyncio.sleep(0.05)
+
+
+async def wait_output(engine: Engine, job_id: str, lines: list[str]) -> None:
+    """Until the job's stored output is exactly `lines`."""
+    deadline = time.monotonic() + WAIT
+    while [r.text for r in await engine.streams(job_id)] != lines:
+        assert time.monotonic() < deadline, f"job {job_id}'s output is not {lines}"
+        await asyncio.sleep(0.05)

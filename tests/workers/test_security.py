@@ -14,7 +14,7 @@ from console.jobs.model import JobStatus
 from console.workers.protocol import ENDED, Event, Order, events_subject, order_id
 from console.workers.signing import GroupSeal
 from tests.nats_server import NatsServer
-from tests.workers.harness import World, await_until, make_world, wait_finished
+from tests.workers.harness import World, await_until, make_world, wait_finished, wait_output
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ async def test_a_forged_event_does_not_end_a_run(world: World) -> None:
     world.worker("w1")
     async with world.engine() as engine:
         job = await engine.start_job("waits", "routed", {})
-        await _wait_output(engine, job.id, ["begun"])
+        await wait_output(engine, job.id, ["begun"])
         client = await nats.connect(world.nats.url)
         order = order_id(job.id, "routed")
         forged = Event(ENDED, order, "mallory", code=0).encode()
@@ -95,13 +95,3 @@ async def test_a_forged_event_does_not_end_a_run(world: World) -> None:
     assert done.host_runs["routed"].exit_code == 3
     assert done.status is JobStatus.FAILED
     assert [r.text for r in records] == ["begun", "after"]
-
-
-async def _wait_output(engine: object, job_id: str, lines: list[str]) -> None:
-    import asyncio
-    import time
-
-    deadline = time.monotonic() + 60
-    while [r.text for r in await engine.streams(job_id)] != lines:  # type: ignore[attr-defined]
-        assert time.monotonic() < deadline, "no output"
-        await asyncio.sleep(0.05)

@@ -1,0 +1,66 @@
+"""Stop and the job's time limit end a run on a worker as they end a local one: the
+process on the host ends, and the host run says why."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from console.jobs.model import JobStatus
+from tests.nats_server import NatsServer
+from tests.workers.harness import World, await_until, make_world, wait_finished
+
+
+@pytest.fixture
+def world(tmp_path: Path, nats_server: NatsServer) -> Iterator[World]:
+    made = make_world(tmp_path, nats_server)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def sleeper(pid_file: Path) -> str:
+    return f"#!/bin/sh\necho $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file}\nexec sleep 300\n"
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie has ended
+        return stat.read().split()[2] != "Z"
+
+
+async def test_stopping_a_job_ends_its_run_on_the_worker(world: World) -> None:
+    pid_file = world.tmp / "pid"
+    world.runbook("sleeper.sh", sleeper(pid_file))
+    world.worker("w1")
+    async with world.engine() as engine:
+        job = await engine.start_job("sleeper", "routed", {})
+        await await_until(pid_file.exists, "running")
+        await engine.stop_job(job.id)
+        done = await wait_finished(engine, job.id)
+        pid = int(pid_file.read_text())
+        await await_until(lambda: not alive(pid), "ended on the host")
+    assert done.status is JobStatus.STOPPED
+    assert done.host_runs["routed"].status is JobStatus.STOPPED
+
+
+async def test_the_time_limit_ends_a_run_on_the_worker(world: World) -> None:
+    pid_file = world.tmp / "pid"
+    world.runbook("sleeper.sh", sleeper(pid_file))
+    world.worker("w1")
+    async with world.engine() as engine:
+        job = await engine.start_job("sleeper", "routed", {}, timeout=3)
+        done = await wait_finished(engine, job.id)
+        pid = int(pid_file.read_text())
+        await await_until(lambda: not alive(pid), "ended on the host")
+    run = done.host_runs["routed"]
+    assert done.status is JobStatus.FAILED
+    assert run.error_kind == "timed_out", run
+    assert done.reason == "timed out after 3 s"
