@@ -50,6 +50,7 @@ from console.store.writer import StoreWriter
 from console.transports.base import Transport
 from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
+from console.workers.protocol import run_on_host
 from console.workers.routing import WorkerRouting
 
 if TYPE_CHECKING:  # imported where used: a one-shot engine never loads aiohttp or croniter
@@ -308,7 +309,11 @@ class Engine:
 
     def _resolve_hosts(self, names: list[str]) -> dict[str, Host]:
         inventory = self._inventory.current()
-        return {name: inventory.hosts[name] for name in names if name in inventory.hosts}
+        hosts = {name: inventory.hosts[name] for name in names if name in inventory.hosts}
+        for name in names:  # a run-on target is no inventory host (console.workers)
+            if name not in hosts and (worker := run_on_host(name)) is not None:
+                hosts[name] = worker
+        return hosts
 
     def _transport(self, host: Host) -> Transport:
         assert self._pool is not None
@@ -387,6 +392,9 @@ class Engine:
         return job.copy()
 
     def _select_for_job(self, pattern: str) -> list[Host]:
+        worker = run_on_host(pattern)
+        if worker is not None:
+            return [worker]
         hosts = self.hosts(pattern)
         if not hosts:
             raise UsageError(

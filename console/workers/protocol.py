@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from console.errors import ConfigError
+from console.inventory.model import Host
 
 ORDERS_STREAM = "OPSCONSOLE_ORDERS"
 EVENTS_STREAM = "OPSCONSOLE_EVENTS"
@@ -36,6 +37,7 @@ LOST_AFTER = 3 * ALIVE_INTERVAL  # silence after which the engine calls a worker
 # invocation, the worker makes the workdir on the host and puts its path in.
 WORKDIR_PLACEHOLDER = "/opsconsole-workdir-placeholder-4f1c2a"
 GROUP_VAR = "console_worker_group"
+RUN_ON_PREFIX = "run-on/"  # a job's host `run-on/g1`: any worker of g1, locally
 
 _GROUP_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -56,6 +58,20 @@ def worker_group(host_vars: Mapping[str, Any]) -> str | None:
     """The group a host's runs go to, from its merged vars; None: the engine runs them."""
     value = host_vars.get(GROUP_VAR)
     return check_group(str(value)) if value else None
+
+
+def run_on_pattern(group: str) -> str:
+    """The target of a job run on one worker of `group` (`run --run-on`, a schedule's
+    or webhook's target): a host of its own, the worker itself."""
+    return f"{RUN_ON_PREFIX}{check_group(group)}"
+
+
+def run_on_host(name: str) -> Host | None:
+    """The host a run-on target stands for, or None when `name` is no such target."""
+    if not name.startswith(RUN_ON_PREFIX):
+        return None
+    group = check_group(name[len(RUN_ON_PREFIX) :])
+    return Host(name, {"ansible_connection": "local", GROUP_VAR: group})
 
 
 def order_subject(group: str) -> str:
