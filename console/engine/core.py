@@ -45,7 +45,7 @@ from console.settings import Settings
 from console.store import Store
 from console.store.job_records import JobNotFound
 from console.store.lock import DataDirLock
-from console.store.recovery import fail_job, recover_interrupted
+from console.store.recovery import INTERRUPTED, fail_job, recover_interrupted
 from console.store.writer import StoreWriter
 from console.transports.base import Transport
 from console.transports.factory import transport_for
@@ -96,7 +96,7 @@ class Engine:
         self._state: StateService | None = None
         self._updates: UpdatesService | None = None
         self._accepting = False
-        self._routing = WorkerRouting(options.nats_url if options else None, lambda: self.assets)
+        self._routing = WorkerRouting(self.options.nats_url, lambda: self.assets, settings.data_dir)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -124,7 +124,7 @@ class Engine:
                 groups=self._routing,
             )
             if read_only:
-                recover_interrupted(self.store)
+                recover_interrupted(self.store, keep=self._routing.progress.has)
                 return
             self._recover()
             self.runner.start()
@@ -276,13 +276,31 @@ class Engine:
 
     def _recover(self) -> None:
         """Jobs a crashed engine left running are Failed (console.store.recovery, which
-        `jobs list` also applies); Queued ones start again."""
+        `jobs list` also applies), except their runs handed to worker groups, which
+        went on and are followed again; Queued ones start again."""
         assert self.store is not None and self.runner is not None
-        for job in recover_interrupted(self.store):
+        self._resume_worker_runs()
+        for job in recover_interrupted(self.store, keep=self._routing.progress.has):
             try:
                 self.runner.enqueue(job, self._work_for(job))
             except OpsError as exc:
                 fail_job(self.store, job, f"could not restart after an engine restart: {exc}")
+
+    def _resume_worker_runs(self) -> None:
+        assert self.store is not None and self.runner is not None
+        progress = self._routing.progress
+        for job in self.store.unfinished_jobs():
+            if not progress.has(job.id):
+                continue
+            hosts = self._routing.resumable(job.id)
+            if job.status not in (JobStatus.STARTING, JobStatus.RUNNING) or not hosts:
+                progress.forget(job.id)  # recovery fails it as any interrupted job
+                continue
+            try:
+                self.runner.resume(job, self._work_for(job), hosts, INTERRUPTED)
+            except OpsError as exc:
+                progress.forget(job.id)
+                fail_job(self.store, job, f"could not follow after an engine restart: {exc}")
 
     def _work_for(self, job: Job) -> Work:
         if job.runbook in (STATE_CHECK_RUNBOOK, STATE_APPLY_RUNBOOK):

@@ -49,6 +49,8 @@ class RunCallbacks:
     on_line: Callable[[StreamName, bytes], None]
     on_started: Callable[[str], None]
     on_queued: Callable[[str], None]
+    # The lines given so far are to be stored now (before the engine notes how far it got).
+    flush: Callable[[], None]
 
 
 class GroupRuns(Protocol):
@@ -58,8 +60,18 @@ class GroupRuns(Protocol):
     def group_of(self, host: Host) -> str | None: ...
 
     async def run(
-        self, job_id: str, host: Host, group: str, work: Work, limit: TimeLimit, calls: RunCallbacks
-    ) -> ExitStatus: ...
+        self,
+        job_id: str,
+        host: Host,
+        group: str,
+        work: Work,
+        limit: TimeLimit,
+        calls: RunCallbacks,
+        resume: bool = False,
+    ) -> ExitStatus:
+        """`resume`: an engine restarted while this run was handed over: follow it on
+        from where the last engine got."""
+        ...
 
 
 def record_exit(run: HostRun, status: ExitStatus) -> None:

@@ -30,7 +30,7 @@ import secrets
 import time
 import traceback
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterator, Mapping
 from typing import Any
 
 from console.errors import Cancelled, HostError, OpsError, TimedOut
@@ -39,6 +39,7 @@ from console.jobs.events import EngineEvent, EventHub
 from console.jobs.host_run import GroupRuns, RunCallbacks, Work, end_run, execute, record_exit
 from console.jobs.model import (
     INTERNAL_ERROR_KIND,
+    INTERRUPTED_KIND,
     NOT_IN_INVENTORY_KIND,
     HostRun,
     Job,
@@ -100,6 +101,7 @@ class JobRunner:
         # to start a child job must show it (see `is_parent`); never stored.
         self._child_tokens: dict[str, str] = {}
         self._loop_task: asyncio.Task[None] | None = None
+        self._resuming: dict[str, set[str]] = {}  # job id -> hosts followed on (resume)
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -140,6 +142,19 @@ class JobRunner:
         self._queue.append((job, work, timeout))
         self._queued_children += self._parent_of(job) is not None
         self._wakeup.set()
+
+    def resume(self, job: Job, work: Work, hosts: Collection[str], reason: str) -> None:
+        """Follow again a job an engine crash left running, whose runs on `hosts` had
+        been handed to worker groups (they go on without the engine); its other
+        unfinished host runs died with the engine and fail with `reason`."""
+        for name, run in job.host_runs.items():
+            if name not in hosts:
+                self._end_run(run, JobStatus.FAILED, INTERRUPTED_KIND, reason)
+        self._resuming[job.id] = set(hosts)
+        self._jobs[job.id] = job
+        task = asyncio.create_task(self._run_job(job, work, None), name=f"job-{job.id}")
+        self._running[job.id] = task
+        task.add_done_callback(functools.partial(self._on_job_done, job.id))
 
     async def stop(self, job_id: str, reason: str = "stopped by user") -> Job | None:
         """Stop a queued or running job; running host runs end their remote processes."""
@@ -259,15 +274,18 @@ class JobRunner:
     async def _run_job(self, job: Job, work: Work, timeout: float | None) -> None:
         self._child_tokens[job.id] = secrets.token_hex(16)
         try:
-            job.transition(JobStatus.STARTING)
-            self._publish(job)
-            await self._writer.save(job)  # durable before any host command runs
+            if job.id not in self._resuming:
+                job.transition(JobStatus.STARTING)
+                self._publish(job)
+                await self._writer.save(job)  # durable before any host command runs
             hosts = self._hosts_for(job.hosts)
-            job.transition(JobStatus.RUNNING)
+            if job.status is not JobStatus.RUNNING:
+                job.transition(JobStatus.RUNNING)
             self._touch(job)
             limit = TimeLimit(timeout)
+            unfinished = [name for name in job.hosts if not job.host_runs[name].status.finished]
             await _all_or_none(
-                self._run_host(job, name, hosts.get(name), work, limit) for name in job.hosts
+                self._run_host(job, name, hosts.get(name), work, limit) for name in unfinished
             )
             timed_out = any(r.error_kind == TimedOut.kind for r in job.host_runs.values())
             reason = f"timed out after {timeout:g} s" if timeout is not None and timed_out else None
@@ -283,6 +301,7 @@ class JobRunner:
             if not job.status.finished:
                 job.transition(JobStatus.FAILED, self.mask(f"internal error: {exc}"))
         finally:
+            self._resuming.pop(job.id, None)
             self._finish(job, ran=True)
 
     def _end_unfinished(self, job: Job, final: JobStatus, kind: str, message: str) -> None:
@@ -319,7 +338,10 @@ class JobRunner:
         try:
             group = self._groups.group_of(host) if self._groups is not None else None
             if group is not None:
-                status = await self._run_on_group(job, run, host, group, work, limit, capture)
+                resume = name in self._resuming.get(job.id, ())
+                status = await self._run_on_group(
+                    job, run, host, group, work, limit, capture, resume
+                )
             else:
                 status = await self._run_here(job, run, host, work, limit, capture)
             record_exit(run, status)
@@ -377,26 +399,29 @@ class JobRunner:
         work: Work,
         limit: TimeLimit,
         capture: _StreamCapture,
+        resume: bool,
     ) -> ExitStatus:
         """Hand the run to a worker group; its events drive this host run as a local
         run's transport would (see console.workers.dispatch)."""
 
         def queued(reason: str) -> None:
-            run.error = reason  # shown as the host run's reason while it waits
-            self._touch_run(job, run)
+            if run.status is JobStatus.QUEUED:
+                run.error = reason  # shown as the host run's reason while it waits
+                self._touch_run(job, run)
 
         def started(worker: str) -> None:
             run.error = None
             run.worker = worker
-            run.transition(JobStatus.STARTING)
-            run.transition(JobStatus.RUNNING)
+            if run.status is JobStatus.QUEUED:
+                run.transition(JobStatus.STARTING)
+                run.transition(JobStatus.RUNNING)
             self._touch_run(job, run)
 
         assert self._groups is not None
         try:
             async with self._use_host(job, host.name):
-                calls = RunCallbacks(capture.on_line, started, queued)
-                return await self._groups.run(job.id, host, group, work, limit, calls)
+                calls = RunCallbacks(capture.on_line, started, queued, capture.flush)
+                return await self._groups.run(job.id, host, group, work, limit, calls, resume)
         finally:
             if run.error_kind is None:
                 run.error = None  # no longer queued: the caller records how it ended

@@ -109,15 +109,19 @@ class GroupDispatch:
         work: Work,
         limit: TimeLimit,
         calls: RunCallbacks,
+        after: int = 0,
+        applied: Callable[[int], None] | None = None,
     ) -> ExitStatus:
-        """Run `work` on `host` through `group`; raises HostError as a transport would."""
+        """Run `work` on `host` through `group`; raises HostError as a transport would.
+        `after`: follow its events after this stream sequence (an engine restarted);
+        `applied` is told each sequence whose event is applied and stored."""
         if work.step is not None:
             raise HostError(host.name, "engine steps do not run on worker groups yet")
         seal = self._seal(host, group)
         nc = await self._nats(host, group)
         order = _order(job_id, host, work, limit)
-        follower = _Follower(nc, seal, host, order.id)
-        await follower.subscribe()
+        follower = _Follower(nc, seal, host, order.id, applied)
+        await follower.subscribe(after)
         try:
             return await limit.bound(
                 self._hand_over(nc, seal, group, order, follower, calls), host, "not ended within"
@@ -170,7 +174,15 @@ def _order(job_id: str, host: Host, work: Work, limit: TimeLimit) -> Order:
 class _Follower:
     """One host run's events, in stream order, from an ordered consumer."""
 
-    def __init__(self, nc: NATS, seal: GroupSeal, host: Host, order: str) -> None:
+    def __init__(
+        self,
+        nc: NATS,
+        seal: GroupSeal,
+        host: Host,
+        order: str,
+        applied: Callable[[int], None] | None,
+    ) -> None:
+        self._applied = applied
         self._nc = nc
         self._seal = seal
         self._host = host
@@ -179,8 +191,10 @@ class _Follower:
         self._sub: JetStreamContext.PushSubscription | None = None
         self.ended = False
         self.last_sequence = 0
+        self._after = 0
 
     async def subscribe(self, after: int = 0) -> None:
+        self._after = after
         js = self._nc.jetstream()
         policy = DeliverPolicy.ALL if after == 0 else DeliverPolicy.BY_START_SEQUENCE
         config = ConsumerConfig(opt_start_seq=after + 1) if after else None
@@ -199,7 +213,7 @@ class _Follower:
                 await self._sub.unsubscribe()
 
     async def follow(self, calls: RunCallbacks) -> ExitStatus:
-        started = False
+        started = self._after > 0  # only `started` and `lines` events are noted as applied
         heard = time.monotonic()
         while True:
             event = await self._next()
@@ -214,9 +228,14 @@ class _Follower:
             if event.kind == STARTED and not started:
                 started = True
                 calls.on_started(event.worker)
+                if self._applied is not None:
+                    self._applied(self.last_sequence)
             elif event.kind == LINES:
                 for stream, data in event.lines:
                     calls.on_line(stream, unb64(data))  # type: ignore[arg-type]
+                calls.flush()
+                if self._applied is not None:
+                    self._applied(self.last_sequence)
             elif event.kind == ENDED:
                 self.ended = True
                 return self._exit(event)

@@ -189,6 +189,7 @@ class Worker:
         finally:
             self._runs.pop(order.id, None)
         await events.ended(ended)
+        log.info("ended %s", order.id)
 
     @contextlib.asynccontextmanager
     async def _held(self, msg: Msg) -> AsyncIterator[None]:

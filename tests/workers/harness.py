@@ -152,3 +152,38 @@ async def wait_output(engine: Engine, job_id: str, lines: list[str]) -> None:
     while [r.text for r in await engine.streams(job_id)] != lines:
         assert time.monotonic() < deadline, f"job {job_id}'s output is not {lines}"
         await asyncio.sleep(0.05)
+
+
+def cli_env(world: World) -> dict[str, str]:
+    """The environment a user's shell has for this world's engine."""
+    return {
+        **os.environ,
+        "OPSCONSOLE_NATS": world.nats.url,
+        "OPSCONSOLE_INVENTORY": str(world.settings.inventory),
+        "OPSCONSOLE_DATA_DIR": str(world.settings.data_dir),
+        "OPSCONSOLE_RUNBOOKS": str(world.settings.runbooks),
+    }
+
+
+def cli(world: World, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "console", *args],
+        cwd=ROOT, env=cli_env(world), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def serve(world: World, log: Path) -> subprocess.Popen[bytes]:
+    """A real `opsconsole serve --nats` on the world's data directory, once started."""
+    command = [sys.executable, "-m", "console", "serve", "--listen", "127.0.0.1:0"]
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [*command, "--no-collection"],
+            cwd=ROOT, env=cli_env(world), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+        )  # fmt: skip
+    wait_until(
+        lambda: (
+            log.read_text(errors="replace").count("engine started") > 0 and process.poll() is None
+        ),
+        "serving",
+    )
+    return process

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.nats_server import NatsServer
-from tests.workers.harness import ROOT, World, make_world
+from tests.workers.harness import World, cli, make_world
 
 
 @pytest.fixture
@@ -30,18 +27,7 @@ async def test_run_on_a_group_runs_the_runbook_on_one_of_its_workers(world: Worl
     async with world.engine():
         pass  # stores the group key asset
     worker = world.worker("w1")
-    env = {
-        **os.environ,
-        "OPSCONSOLE_NATS": world.nats.url,
-        "OPSCONSOLE_INVENTORY": str(world.settings.inventory),
-        "OPSCONSOLE_DATA_DIR": str(world.settings.data_dir),
-        "OPSCONSOLE_RUNBOOKS": str(world.settings.runbooks),
-    }
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "console", "run", "where", "--run-on", "g1", "--json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = await asyncio.to_thread(cli, world, "run", "where", "--run-on", "g1", "--json")
     assert done.returncode == 0, done.stderr
     job = json.loads(done.stdout)
     assert job["status"] == "Completed"
