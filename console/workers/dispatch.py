@@ -148,6 +148,15 @@ class GroupDispatch:
         return await follower.follow(calls)
 
     async def _stop(self, nc: NATS, seal: GroupSeal, group: str, order: str) -> None:
+        """End the run wherever it is: a worker running it is told to stop, and the
+        run's `started` is claimed (same message id as a worker's), so a worker taking
+        the order later finds it started already and drops it."""
+        claim = Event(STARTED, order, "", error="stopped before any worker started it")
+        with contextlib.suppress(Exception):
+            body, headers = sealed_headers(
+                seal, events_subject(order), f"{order}.started", claim.encode()
+            )
+            await nc.jetstream().publish(events_subject(order), body, headers=headers, timeout=2)
         subject = control_subject(group)
         body, headers = sealed_headers(seal, subject, order, Stop(order, "stopped").encode())
         with contextlib.suppress(Exception):

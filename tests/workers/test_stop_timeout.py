@@ -64,3 +64,15 @@ async def test_the_time_limit_ends_a_run_on_the_worker(world: World) -> None:
     assert done.status is JobStatus.FAILED
     assert run.error_kind == "timed_out", run
     assert done.reason == "timed out after 3 s"
+
+
+async def test_a_run_stopped_while_queued_never_runs_later(world: World) -> None:
+    marker = world.tmp / "ran"
+    world.runbook("touch.sh", f"#!/bin/sh\ntouch {marker}\n")
+    async with world.engine() as engine:  # no worker: the order waits in JetStream
+        job = await engine.start_job("touch", "routed", {}, timeout=1)
+        done = await wait_finished(engine, job.id)
+    assert done.host_runs["routed"].error_kind == "timed_out"
+    late = world.worker("late")
+    await await_until(lambda: "started by another worker; dropped" in late.text(), "dropped")
+    assert not marker.exists()
