@@ -9,6 +9,7 @@ the same message id: JetStream's duplicate window drops a copy that did arrive.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 
@@ -63,6 +64,7 @@ class RunEvents:
         self._count = 0
         self._lines: deque[tuple[str, str]] = deque()
         self._closing = False
+        self._quiet = asyncio.Event()  # set by `ended`: no more `alive` events
         self._wake = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
         self._alive: asyncio.Task[None] | None = None
@@ -86,10 +88,10 @@ class RunEvents:
 
     async def ended(self, event: Event) -> None:
         """Send the lines still queued, then `ended` (the run's last event)."""
-        if self._alive:
-            self._alive.cancel()
-            await asyncio.gather(self._alive, return_exceptions=True)
         self._closing = True
+        self._quiet.set()
+        if self._alive:
+            await self._alive
         self._wake.set()
         if self._sender:
             await self._sender
@@ -112,8 +114,14 @@ class RunEvents:
             await self._publish(Event(LINES, self._order, self._worker, lines=batch))
 
     async def _send_alive(self) -> None:
+        """Every ALIVE_INTERVAL until `ended`. Ended by an event, not by cancelling:
+        nats-py's request (asyncio.wait_for in Python 3.11) can swallow a cancellation
+        that arrives as its reply does, and a swallowed one would hang `ended`."""
         while True:
-            await asyncio.sleep(ALIVE_INTERVAL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._quiet.wait(), ALIVE_INTERVAL)
+            if self._quiet.is_set():
+                return
             await self._publish(Event(ALIVE, self._order, self._worker))
 
     async def _publish(self, event: Event) -> None:
