@@ -74,6 +74,23 @@ class GroupRuns(Protocol):
         ...
 
 
+def queued_for_group(run: HostRun, touch: Callable[[], None], reason: str) -> None:
+    """A run handed to a worker group shows why it waits, while it waits."""
+    if run.status is JobStatus.QUEUED:
+        run.error = reason
+        touch()
+
+
+def started_on_worker(run: HostRun, touch: Callable[[], None], worker: str) -> None:
+    """A worker started the run (after an engine restart it may be Running already)."""
+    run.error = None
+    run.worker = worker
+    if run.status is JobStatus.QUEUED:
+        run.transition(JobStatus.STARTING)
+        run.transition(JobStatus.RUNNING)
+    touch()
+
+
 def record_exit(run: HostRun, status: ExitStatus) -> None:
     run.exit_code = status.code
     if status.ok:

@@ -36,7 +36,16 @@ from typing import Any
 from console.errors import Cancelled, HostError, OpsError, TimedOut
 from console.inventory.model import Host
 from console.jobs.events import EngineEvent, EventHub
-from console.jobs.host_run import GroupRuns, RunCallbacks, Work, end_run, execute, record_exit
+from console.jobs.host_run import (
+    GroupRuns,
+    RunCallbacks,
+    Work,
+    end_run,
+    execute,
+    queued_for_group,
+    record_exit,
+    started_on_worker,
+)
 from console.jobs.model import (
     INTERNAL_ERROR_KIND,
     INTERRUPTED_KIND,
@@ -404,23 +413,16 @@ class JobRunner:
         """Hand the run to a worker group; its events drive this host run as a local
         run's transport would (see console.workers.dispatch)."""
 
-        def queued(reason: str) -> None:
-            if run.status is JobStatus.QUEUED:
-                run.error = reason  # shown as the host run's reason while it waits
-                self._touch_run(job, run)
-
-        def started(worker: str) -> None:
-            run.error = None
-            run.worker = worker
-            if run.status is JobStatus.QUEUED:
-                run.transition(JobStatus.STARTING)
-                run.transition(JobStatus.RUNNING)
-            self._touch_run(job, run)
-
         assert self._groups is not None
+        touch = functools.partial(self._touch_run, job, run)
+        calls = RunCallbacks(
+            capture.on_line,
+            functools.partial(started_on_worker, run, touch),
+            functools.partial(queued_for_group, run, touch),
+            capture.flush,
+        )
         try:
             async with self._use_host(job, host.name):
-                calls = RunCallbacks(capture.on_line, started, queued, capture.flush)
                 return await self._groups.run(job.id, host, group, work, limit, calls, resume)
         finally:
             if run.error_kind is None:

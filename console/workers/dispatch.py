@@ -14,29 +14,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 
 from nats.aio.client import Client as NATS
-from nats.errors import TimeoutError as NatsTimeout
-from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from console.assets.model import AssetKind, AssetResolver
-from console.errors import Cancelled, ConfigError, HostConfigError, HostError, TimedOut
+from console.errors import ConfigError, HostConfigError, HostError
 from console.inventory.model import Host
 from console.jobs.host_run import RunCallbacks, Work
 from console.jobs.time_limit import TimeLimit
 from console.transports.base import ExitStatus
 from console.workers.events_out import publish_until_stored
-from console.workers.nats_link import ensure_streams, open_message, open_nats, sealed_headers
+from console.workers.follow import Doorbells, Follower
+from console.workers.nats_link import ensure_streams, open_nats, sealed_headers
 from console.workers.protocol import (
-    ALIVE,
-    ENDED,
-    EVENTS_STREAM,
     GROUP_VAR,
-    LINES,
-    LOST_AFTER,
     STARTED,
     WORKDIR_PLACEHOLDER,
     Event,
@@ -46,9 +38,8 @@ from console.workers.protocol import (
     control_subject,
     events_subject,
     order_subject,
-    unb64,
 )
-from console.workers.signing import ForgedMessage, GroupSeal
+from console.workers.signing import GroupSeal
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +58,7 @@ class GroupDispatch:
         self._nc: NATS | None = None
         self._connecting = asyncio.Lock()
         self._seals: dict[str, GroupSeal] = {}
+        self._doorbells = Doorbells()
 
     async def close(self) -> None:
         if self._nc is not None:
@@ -85,6 +77,7 @@ class GroupDispatch:
             if self._nc is None:
                 nc = await open_nats(self._url)
                 await ensure_streams(nc.jetstream())
+                await self._doorbells.start(nc)
                 self._nc = nc
         return self._nc
 
@@ -120,8 +113,7 @@ class GroupDispatch:
         seal = self._seal(host, group)
         nc = await self._nats(host, group)
         order = _order(job_id, host, work, limit)
-        follower = _Follower(nc, seal, host, order.id, applied)
-        await follower.subscribe(after)
+        follower = Follower(nc, seal, host, order.id, self._doorbells, after, applied)
         try:
             return await limit.bound(
                 self._hand_over(nc, seal, group, order, follower, calls), host, "not ended within"
@@ -131,7 +123,7 @@ class GroupDispatch:
                 await asyncio.shield(self._stop(nc, seal, group, order.id))
             raise
         finally:
-            await follower.close()
+            follower.close()
 
     async def _hand_over(
         self,
@@ -139,7 +131,7 @@ class GroupDispatch:
         seal: GroupSeal,
         group: str,
         order: Order,
-        follower: _Follower,
+        follower: Follower,
         calls: RunCallbacks,
     ) -> ExitStatus:
         subject = order_subject(group)
@@ -178,107 +170,6 @@ def _order(job_id: str, host: Host, work: Work, limit: TimeLimit) -> Order:
         needs_workdir=work.needs_workdir,
         time_left=limit.left(),
     )
-
-
-class _Follower:
-    """One host run's events, in stream order, from an ordered consumer."""
-
-    def __init__(
-        self,
-        nc: NATS,
-        seal: GroupSeal,
-        host: Host,
-        order: str,
-        applied: Callable[[int], None] | None,
-    ) -> None:
-        self._applied = applied
-        self._nc = nc
-        self._seal = seal
-        self._host = host
-        self._order = order
-        self._subject = events_subject(order)
-        self._sub: JetStreamContext.PushSubscription | None = None
-        self.ended = False
-        self.last_sequence = 0
-        self._after = 0
-
-    async def subscribe(self, after: int = 0) -> None:
-        self._after = after
-        js = self._nc.jetstream()
-        policy = DeliverPolicy.ALL if after == 0 else DeliverPolicy.BY_START_SEQUENCE
-        config = ConsumerConfig(opt_start_seq=after + 1) if after else None
-        self._sub = await js.subscribe(
-            self._subject,
-            stream=EVENTS_STREAM,
-            ordered_consumer=True,
-            idle_heartbeat=IDLE_HEARTBEAT,
-            deliver_policy=policy,
-            config=config,
-        )
-
-    async def close(self) -> None:
-        if self._sub is not None:
-            with contextlib.suppress(Exception):
-                await self._sub.unsubscribe()
-
-    async def follow(self, calls: RunCallbacks) -> ExitStatus:
-        started = self._after > 0  # only `started` and `lines` events are noted as applied
-        heard = time.monotonic()
-        while True:
-            event = await self._next()
-            now = time.monotonic()
-            if not self._nc.is_connected:
-                heard = now  # silence while NATS is away says nothing of the worker
-            if event is None:
-                if started and now - heard > LOST_AFTER:
-                    raise HostError(self._host.name, "worker lost while the run was in progress")
-                continue
-            heard = now
-            if event.kind == STARTED and not started:
-                started = True
-                calls.on_started(event.worker)
-                if self._applied is not None:
-                    self._applied(self.last_sequence)
-            elif event.kind == LINES:
-                for stream, data in event.lines:
-                    calls.on_line(stream, unb64(data))  # type: ignore[arg-type]
-                calls.flush()
-                if self._applied is not None:
-                    self._applied(self.last_sequence)
-            elif event.kind == ENDED:
-                self.ended = True
-                return self._exit(event)
-            elif event.kind != ALIVE:
-                log.warning("unknown event %r for %s", event.kind, self._order)
-
-    async def _next(self) -> Event | None:
-        assert self._sub is not None
-        try:
-            msg = await self._sub.next_msg(timeout=POLL)
-        except (TimeoutError, NatsTimeout):
-            return None
-        try:
-            event = Event.decode(open_message(self._seal, msg))
-        except (ForgedMessage, ValueError, TypeError) as exc:
-            log.error("refused an event for %s: %s", self._order, exc)
-            return None
-        if event.order != self._order:
-            log.error("refused an event for %s: it names %s", self._order, event.order)
-            return None
-        self.last_sequence = msg.metadata.sequence.stream
-        return event
-
-    def _exit(self, event: Event) -> ExitStatus:
-        if event.error_kind is None:
-            return ExitStatus(event.code, event.signal)
-        message = event.error or event.error_kind
-        if event.error_kind == TimedOut.kind:
-            raise TimedOut(self._host.name, message)
-        if event.error_kind == Cancelled.kind:
-            raise Cancelled(self._host.name, message)
-        error = HostError(self._host.name, message)
-        error.kind = event.error_kind
-        raise error
 
 
 def group_key_from(assets: AssetResolver) -> Callable[[str], str]:
