@@ -2,7 +2,8 @@
 
 Lines are queued as the command prints them and sent in batches (one acknowledged
 publish carries every line queued meanwhile), so a chatty command does not wait for
-one round trip per line. A publish that fails (NATS restarting) is tried again with
+one round trip per line; the last ones travel with `ended` (a short run costs the
+engine one event fewer). A publish that fails (NATS restarting) is tried again with
 the same message id: JetStream's duplicate window drops a copy that did arrive.
 """
 
@@ -87,31 +88,35 @@ class RunEvents:
         self._wake.set()
 
     async def ended(self, event: Event) -> None:
-        """Send the lines still queued, then `ended` (the run's last event)."""
+        """Send `ended` (the run's last event) with the lines still queued."""
         self._closing = True
         self._quiet.set()
+        self._wake.set()
         if self._alive:
             await self._alive
-        self._wake.set()
         if self._sender:
             await self._sender
+        while sum(len(data) for _, data in self._lines) > MAX_BATCH_BYTES:
+            await self._publish_batch()
         event.kind, event.order, event.worker = ENDED, self._order, self._worker
+        event.lines = list(self._lines)
+        self._lines.clear()
         await self._publish(event)
 
     async def _send_lines(self) -> None:
-        while not (self._closing and not self._lines):
+        while not self._closing:
             await self._wake.wait()
             self._wake.clear()
-            await self._flush()
+            while self._lines and not self._closing:
+                await self._publish_batch()
 
-    async def _flush(self) -> None:
-        while self._lines:
-            batch, size = [], 0
-            while self._lines and size < MAX_BATCH_BYTES:
-                item = self._lines.popleft()
-                batch.append(item)
-                size += len(item[1])
-            await self._publish(Event(LINES, self._order, self._worker, lines=batch))
+    async def _publish_batch(self) -> None:
+        batch, size = [], 0
+        while self._lines and size < MAX_BATCH_BYTES:
+            item = self._lines.popleft()
+            batch.append(item)
+            size += len(item[1])
+        await self._publish(Event(LINES, self._order, self._worker, lines=batch))
 
     async def _send_alive(self) -> None:
         """Every ALIVE_INTERVAL until `ended`. Ended by an event, not by cancelling:

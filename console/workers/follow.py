@@ -44,6 +44,8 @@ from console.workers.signing import SIGNATURE_HEADER, ForgedMessage, GroupSeal
 log = logging.getLogger(__name__)
 
 POLL = 1.0  # seconds between looks at the stream without a doorbell
+BELL_EARLY = 0.005  # seconds before looking again when a doorbell found nothing yet
+EARLY_LOOKS = 5  # ... doubling each time (5 to 80 ms), then every POLL
 
 
 class Doorbells:
@@ -100,6 +102,7 @@ class Follower:
     async def follow(self, calls: RunCallbacks) -> ExitStatus:
         """Apply the run's events until `ended`; HostError as a transport would raise."""
         heard = time.monotonic()
+        early = EARLY_LOOKS  # looks left soon after a doorbell
         while True:
             self._bell.clear()
             event = await self._read()
@@ -109,8 +112,13 @@ class Follower:
                     heard = now  # silence while NATS is away says nothing of the worker
                 if self._started and now - heard > LOST_AFTER:
                     raise HostError(self._host.name, "worker lost while the run was in progress")
+                # A doorbell can come before the stream stored its event: look again soon.
+                wait = BELL_EARLY * 2 ** (EARLY_LOOKS - early) if early else POLL
+                early = max(0, early - 1)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._bell.wait(), POLL)
+                    await asyncio.wait_for(self._bell.wait(), wait)
+                if self._bell.is_set():
+                    early = EARLY_LOOKS
                 continue
             heard = now
             if self._apply(event, calls):
@@ -123,12 +131,12 @@ class Follower:
         if event.kind == STARTED and not self._started:
             self._started = True
             calls.on_started(event.worker)
-        elif event.kind == LINES:
+        elif event.kind in (LINES, ENDED):
             for stream, data in event.lines:
                 calls.on_line(stream, unb64(data))  # type: ignore[arg-type]
             calls.flush()
-        elif event.kind == ENDED:
-            return True
+            if event.kind == ENDED:
+                return True
         elif event.kind != ALIVE and event.kind != STARTED:
             log.warning("unknown event %r for %s", event.kind, self._order)
             return False

@@ -214,9 +214,9 @@ class Worker:
             await asyncio.Event().wait()
 
     async def _ack(self, msg: Msg) -> None:
-        try:
-            await msg.ack_sync()
-        except Exception as exc:  # `started` is stored: a redelivery is a duplicate
+        try:  # not waiting for the server's word: `started` is stored, a redelivery drops
+            await msg.ack()
+        except Exception as exc:
             log.warning("acknowledging an order failed (%s)", exc)
 
     def _js_ctx(self) -> JetStreamContext:
