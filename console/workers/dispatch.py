@@ -61,6 +61,7 @@ class GroupDispatch:
         self._doorbells = Doorbells()
 
     async def close(self) -> None:
+        self._doorbells.stop()
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.close()

@@ -43,7 +43,12 @@ from console.workers.signing import SIGNATURE_HEADER, ForgedMessage, GroupSeal
 
 log = logging.getLogger(__name__)
 
-POLL = 1.0  # seconds between looks at the stream without a doorbell
+# Seconds between looks at the stream without a doorbell: a started run is looked at
+# often (a silent worker is lost after LOST_AFTER); a queued one waits for its doorbell
+# (rung for all runs, too, when the engine got back to NATS after losing it).
+POLL = 1.0
+POLL_QUEUED = 10.0
+RECONNECT_CHECK = 0.5  # seconds between looks at the connection, for the reconnect ring
 BELL_EARLY = 0.005  # seconds before looking again when a doorbell found nothing yet
 EARLY_LOOKS = 5  # ... doubling each time (5 to 80 ms), then every POLL
 
@@ -54,9 +59,25 @@ class Doorbells:
     def __init__(self) -> None:
         self._bells: dict[str, asyncio.Event] = {}
         self._sub: Subscription | None = None
+        self._watch: asyncio.Task[None] | None = None
 
     async def start(self, nc: NATS) -> None:
         self._sub = await nc.subscribe(f"{EVENTS_PREFIX}.*", cb=self._ring)
+        self._watch = asyncio.create_task(self._ring_after_reconnect(nc))
+
+    def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+
+    async def _ring_after_reconnect(self, nc: NATS) -> None:
+        """Doorbells rung while NATS was away are lost: ring every bell once back."""
+        was_connected = True
+        while True:
+            await asyncio.sleep(RECONNECT_CHECK)
+            if nc.is_connected and not was_connected:
+                for bell in self._bells.values():
+                    bell.set()
+            was_connected = nc.is_connected
 
     async def _ring(self, msg: Msg) -> None:
         bell = self._bells.get(msg.subject)
@@ -102,7 +123,7 @@ class Follower:
     async def follow(self, calls: RunCallbacks) -> ExitStatus:
         """Apply the run's events until `ended`; HostError as a transport would raise."""
         heard = time.monotonic()
-        early = EARLY_LOOKS  # looks left soon after a doorbell
+        early = 0  # looks left soon after a doorbell
         while True:
             self._bell.clear()
             event = await self._read()
@@ -113,7 +134,8 @@ class Follower:
                 if self._started and now - heard > LOST_AFTER:
                     raise HostError(self._host.name, "worker lost while the run was in progress")
                 # A doorbell can come before the stream stored its event: look again soon.
-                wait = BELL_EARLY * 2 ** (EARLY_LOOKS - early) if early else POLL
+                idle = POLL if self._started else POLL_QUEUED
+                wait = BELL_EARLY * 2 ** (EARLY_LOOKS - early) if early else idle
                 early = max(0, early - 1)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._bell.wait(), wait)
