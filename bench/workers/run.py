@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import statistics
 import subprocess
@@ -49,7 +48,9 @@ def inventory(overhead_hosts: int, scale_hosts: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def start_worker(url: str, key_file: Path, name: str, capacity: int, log: Path) -> subprocess.Popen[bytes]:
+def start_worker(
+    url: str, key_file: Path, name: str, capacity: int, log: Path
+) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "console", "worker", "--group", "g1", "--nats", url,
         "--name", name, "--group-key-file", str(key_file), "--capacity", str(capacity),
@@ -67,7 +68,7 @@ async def timed_job(engine: Engine, runbook: str, pattern: str) -> float:
     start = time.perf_counter()
     job = await engine.start_job(runbook, pattern, {})
     while not (await engine.job(job.id)).status.finished:
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - start
     done = await engine.job(job.id)
     assert done.status.value == "Completed", (done.status, done.failed_hosts()[:3])
@@ -141,7 +142,11 @@ def report(what: str, hosts: int, timings: dict[str, list[float]]) -> None:
     for name, value in medians.items():
         print(f"  {name:16s} {value:7.2f} s")
     (a, va), (b, vb) = medians.items()
-    print(f"  ratio {b} / {a}: {vb / va:.2f}x" if what == "overhead" else f"  speed-up: {va / vb:.2f}x")
+    print(
+        f"  ratio {b} / {a}: {vb / va:.2f}x"
+        if what == "overhead"
+        else f"  speed-up: {va / vb:.2f}x"
+    )
 
 
 def main() -> None:
@@ -152,7 +157,9 @@ def main() -> None:
     parser.add_argument("--capacity", type=int, default=16, help="each worker, in the scale case")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
-        asyncio.run(bench(Path(tmp), args.runs, args.overhead_hosts, args.scale_hosts, args.capacity))
+        asyncio.run(
+            bench(Path(tmp), args.runs, args.overhead_hosts, args.scale_hosts, args.capacity)
+        )
 
 
 if __name__ == "__main__":

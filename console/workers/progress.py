@@ -20,6 +20,22 @@ FOLDER = "worker-runs"
 class RunProgress:
     def __init__(self, data_dir: Path) -> None:
         self._dir = data_dir / FOLDER
+        self._open: dict[str, set[str]] = {}  # job id -> hosts handed over, not ended
+
+    def handed_over(self, job_id: str, host: str, resumed: bool) -> None:
+        """A run of `job_id` on `host` is (again, if `resumed`) followed from now on."""
+        self._open.setdefault(job_id, set()).add(host)
+        if not resumed:
+            self.record(job_id, host, 0)
+
+    def run_ended(self, job_id: str, host: str) -> None:
+        """Its run ended; the job's file goes once none of its runs is followed."""
+        self.ended(job_id, host)
+        hosts = self._open.get(job_id, set())
+        hosts.discard(host)
+        if not hosts:
+            self._open.pop(job_id, None)
+            self.forget(job_id)
 
     def _path(self, job_id: str) -> Path:
         return self._dir / job_id

@@ -50,8 +50,7 @@ class WorkerRouting:
 
             self._dispatch = GroupDispatch(self._url, group_key_from(self._assets()))
         after = self.progress.unfinished(job_id).get(host.name, 0) if resume else 0
-        if not resume:
-            self.progress.record(job_id, host.name, 0)  # handed over: follow it after a crash
+        self.progress.handed_over(job_id, host.name, resume)  # followed again after a crash
 
         def applied(sequence: int) -> None:
             self.progress.record(job_id, host.name, sequence)
@@ -59,9 +58,7 @@ class WorkerRouting:
         try:
             return await self._dispatch.run(job_id, host, group, work, limit, calls, after, applied)
         finally:
-            self.progress.ended(job_id, host.name)
-            if not self.progress.unfinished(job_id):
-                self.progress.forget(job_id)
+            self.progress.run_ended(job_id, host.name)
 
     def resumable(self, job_id: str) -> list[str]:
         """The hosts of `job_id` whose runs were handed to groups and had not ended."""
