@@ -154,7 +154,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--overhead-hosts", type=int, default=500)
     parser.add_argument("--scale-hosts", type=int, default=1000)
-    parser.add_argument("--capacity", type=int, default=16, help="each worker, in the scale case")
+    parser.add_argument("--capacity", type=int, default=4, help="each worker, in the scale case")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
         asyncio.run(

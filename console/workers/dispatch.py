@@ -26,7 +26,7 @@ from console.jobs.time_limit import TimeLimit
 from console.transports.base import ExitStatus
 from console.workers.events_out import publish_until_stored
 from console.workers.follow import Doorbells, Follower
-from console.workers.nats_link import ensure_streams, open_nats, sealed_headers
+from console.workers.nats_link import ensure_streams, events_allow_direct, open_nats, sealed_headers
 from console.workers.protocol import (
     GROUP_VAR,
     STARTED,
@@ -59,6 +59,7 @@ class GroupDispatch:
         self._connecting = asyncio.Lock()
         self._seals: dict[str, GroupSeal] = {}
         self._doorbells = Doorbells()
+        self._direct = False
 
     async def close(self) -> None:
         self._doorbells.stop()
@@ -78,6 +79,7 @@ class GroupDispatch:
             if self._nc is None:
                 nc = await open_nats(self._url)
                 await ensure_streams(nc.jetstream())
+                self._direct = await events_allow_direct(nc.jetstream())
                 await self._doorbells.start(nc)
                 self._nc = nc
         return self._nc
@@ -114,7 +116,7 @@ class GroupDispatch:
         seal = self._seal(host, group)
         nc = await self._nats(host, group)
         order = _order(job_id, host, work, limit)
-        follower = Follower(nc, seal, host, order.id, self._doorbells, after, applied)
+        follower = Follower(nc, seal, host, order.id, self._doorbells, after, applied, self._direct)
         try:
             return await limit.bound(
                 self._hand_over(nc, seal, group, order, follower, calls), host, "not ended within"

@@ -104,7 +104,9 @@ class Follower:
         doorbells: Doorbells,
         after: int = 0,
         applied: Callable[[int], None] | None = None,
+        direct: bool = False,
     ) -> None:
+        self._direct = direct
         self._nc = nc
         self._seal = seal
         self._host = host
@@ -170,7 +172,7 @@ class Follower:
         """The run's next event in the stream, or None when there is none (yet)."""
         try:
             raw = await self._nc.jetstream().get_msg(
-                EVENTS_STREAM, seq=self._next, subject=self._subject, next=True
+                EVENTS_STREAM, seq=self._next, subject=self._subject, next=True, direct=self._direct
             )
         except NotFoundError:
             return None

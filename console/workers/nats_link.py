@@ -72,12 +72,20 @@ async def ensure_streams(js: JetStreamContext) -> None:
         max_age=EVENTS_MAX_AGE,
         duplicate_window=DEDUP_WINDOW,
         discard=DiscardPolicy.OLD,
+        allow_direct=True,  # the engine reads a run's events with direct gets
     )
     for config in (orders, events):
         try:
             await js.add_stream(config)
         except BadRequestError as exc:  # exists with other settings: keep it
             log.info("stream %s kept as it is: %s", config.name, exc)
+
+
+async def events_allow_direct(js: JetStreamContext) -> bool:
+    """Whether the events stream answers direct gets (one made by an older version
+    may not: the engine then reads through the stream API)."""
+    info = await js.stream_info(EVENTS_STREAM)
+    return bool(info.config.allow_direct)
 
 
 def sealed_headers(
