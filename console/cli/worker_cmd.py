@@ -6,11 +6,16 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from console.errors import ConfigError
 from console.settings import Settings
+
+if TYPE_CHECKING:
+    from console.workers.worker import Worker
 
 KEY_ENV = "OPSCONSOLE_GROUP_KEY"
 
@@ -76,6 +81,16 @@ def worker_command(args: argparse.Namespace, settings: Settings) -> int:
         capacity=args.capacity,
         ack_wait=args.ack_wait,
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(Worker(config).serve())
+    asyncio.run(_serve_until_signalled(Worker(config)))
     return 0
+
+
+async def _serve_until_signalled(worker: Worker) -> None:
+    """SIGTERM (systemd stop) or SIGINT ends the worker cleanly (see Worker.serve)."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await worker.serve()

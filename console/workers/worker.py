@@ -36,6 +36,7 @@ from console.workers.events_out import RunEvents
 from console.workers.nats_link import MSG_ID_HEADER, ensure_streams, open_message, open_nats
 from console.workers.protocol import (
     ENDED,
+    ORDERS_STREAM,
     WORKDIR_PLACEHOLDER,
     Event,
     Order,
@@ -93,7 +94,8 @@ class Worker:
         self._js: JetStreamContext | None = None
 
     async def serve(self) -> None:
-        """Take orders until cancelled."""
+        """Take orders until cancelled; then the runs going on are stopped and end as
+        "stopped on the worker" (not lost), and the connection is closed."""
         nc = await open_nats(self.config.nats_url)
         try:
             self._js = nc.jetstream()
@@ -129,9 +131,7 @@ class Worker:
             )
         except BadRequestError as exc:  # made by a worker with another --ack-wait: use it
             log.warning("the group's consumer exists with other settings (%s); using it", exc)
-            return await js.pull_subscribe_bind(
-                durable=f"group-{group}", stream="OPSCONSOLE_ORDERS"
-            )
+            return await js.pull_subscribe_bind(durable=f"group-{group}", stream=ORDERS_STREAM)
 
     async def _take_orders(self, subscription: JetStreamContext.PullSubscription) -> None:
         while True:

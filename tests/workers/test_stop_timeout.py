@@ -4,6 +4,7 @@ process on the host ends, and the host run says why."""
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,3 +77,21 @@ async def test_a_run_stopped_while_queued_never_runs_later(world: World) -> None
     late = world.worker("late")
     await await_until(lambda: "started by another worker; dropped" in late.text(), "dropped")
     assert not marker.exists()
+
+
+async def test_a_worker_stopped_by_sigterm_stops_its_runs_and_says_so(world: World) -> None:
+    pid_file = world.tmp / "pid"
+    world.runbook("sleeper.sh", sleeper(pid_file))
+    worker = world.worker("w1")
+    async with world.engine() as engine:
+        job = await engine.start_job("sleeper", "routed", {})
+        await await_until(pid_file.exists, "running")
+        worker.process.send_signal(signal.SIGTERM)
+        done = await wait_finished(engine, job.id)
+        pid = int(pid_file.read_text())
+        await await_until(lambda: not alive(pid), "ended on the host")
+    run = done.host_runs["routed"]
+    assert run.status is JobStatus.STOPPED
+    assert run.error_kind == "cancelled"  # told by the worker, not "worker lost"
+    assert run.error == "cancelled; the command was stopped"
+    assert worker.process.wait() == 0
