@@ -35,6 +35,7 @@ COMMAND_MODULES = {
     "updates": "console.cli.updates_cmd",
     "serve": "console.cli.serve_cmd",
     "workers": "console.cli.workers_cmd",
+    "worker": "console.cli.worker_cmd",
 }
 # Global options that take a value, so that the value is not read as the command.
 _VALUE_OPTIONS = ("-i", "--inventory", "--data-dir", "--runbooks", "--configurations")

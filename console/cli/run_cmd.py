@@ -63,6 +63,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         metavar="SECONDS",
         help="stop the job after this long (default: the runbook's own)",
     )
+    parser.add_argument(
+        "--run-on",
+        metavar="GROUP",
+        help="run it locally on one worker of this worker group (instead of a pattern)",
+    )
     parser.set_defaults(handler=run_runbook)
 
 
@@ -94,7 +99,14 @@ async def _start(
     trigger: Trigger,
     parent: str | None,
 ) -> Job:
-    pattern = args.pattern or await _default_target(client, args.runbook)
+    if args.run_on:
+        from console.workers.protocol import run_on_pattern
+
+        if args.pattern:
+            raise UsageError("give a pattern or --run-on GROUP, not both")
+        pattern = run_on_pattern(args.run_on)
+    else:
+        pattern = args.pattern or await _default_target(client, args.runbook)
     return await client.start_job(
         args.runbook,
         pattern,

@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "(every 6 h) periodically",
     )
     parser.add_argument(
+        "--nats", metavar="URL", help="NATS server of the worker groups (env OPSCONSOLE_NATS)"
+    )
+    parser.add_argument(
         "--until-idle", action="store_true", help="exit once no job has run for a few seconds"
     )
     parser.set_defaults(handler=serve_command)
@@ -60,5 +63,6 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
         max_jobs=args.max_jobs,
         max_runs_per_host=args.max_runs_per_host,
         forks=args.forks,
+        nats_url=args.nats,
     )
     return asyncio.run(serve(settings, options, args.grace, until_idle=args.until_idle))

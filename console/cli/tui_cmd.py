@@ -26,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         action="store_true",
         help="use the terminal's own 16-colour palette (theme ansi-dark)",
     )
+    parser.add_argument(
+        "--nats", metavar="URL", help="NATS server of the worker groups (env OPSCONSOLE_NATS)"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -35,7 +38,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from screens.keymap import load_keymap
 
     app = OpsConsoleApp(
-        client_factory=lambda: engine_client(settings, console_options()),
+        client_factory=lambda: engine_client(
+            settings, console_options(nats_url=getattr(args, "nats", None))
+        ),
         keymap=load_keymap(),
         ansi=bool(getattr(args, "ansi", False)),
     )

@@ -38,6 +38,7 @@ def options_from_env(**overrides: Any) -> EngineOptions:
         "tls_cert": env.get("OPSCONSOLE_TLS_CERT") or None,
         "tls_key": env.get("OPSCONSOLE_TLS_KEY") or None,
         "public_url": env.get("OPSCONSOLE_PUBLIC_URL") or None,
+        "nats_url": env.get("OPSCONSOLE_NATS") or None,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return EngineOptions(**values)

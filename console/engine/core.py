@@ -45,11 +45,13 @@ from console.settings import Settings
 from console.store import Store
 from console.store.job_records import JobNotFound
 from console.store.lock import DataDirLock
-from console.store.recovery import fail_job, recover_interrupted
+from console.store.recovery import INTERRUPTED, fail_job, recover_interrupted
 from console.store.writer import StoreWriter
 from console.transports.base import Transport
 from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
+from console.workers.protocol import run_on_host
+from console.workers.routing import WorkerRouting
 
 if TYPE_CHECKING:  # imported where used: a one-shot engine never loads aiohttp or croniter
     from console.assets.vault import AssetVault
@@ -94,6 +96,7 @@ class Engine:
         self._state: StateService | None = None
         self._updates: UpdatesService | None = None
         self._accepting = False
+        self._routing = WorkerRouting(self.options.nats_url, lambda: self.assets, settings.data_dir)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -118,9 +121,10 @@ class Engine:
                 max_runs_per_host=self.options.max_runs_per_host,
                 local_env=local_job_env(self.settings),
                 mask=SecretMasker(self._vault.secret_values, self._vault.secrets_version).mask,
+                groups=self._routing,
             )
             if read_only:
-                recover_interrupted(self.store)
+                recover_interrupted(self.store, keep=self._routing.progress.has)
                 return
             self._recover()
             self.runner.start()
@@ -179,6 +183,7 @@ class Engine:
             *(self._services.stop_steps() if self._services else []),
             ("job runner", runner and (lambda: runner.close(grace, reason=reason))),
             ("connection pool", self._pool and self._pool.close),
+            ("worker groups", self._routing.close),
             ("store writer", self._writer and self._writer.close),
         ]
         return [(part, stop) for part, stop in parts if stop]
@@ -272,13 +277,31 @@ class Engine:
 
     def _recover(self) -> None:
         """Jobs a crashed engine left running are Failed (console.store.recovery, which
-        `jobs list` also applies); Queued ones start again."""
+        `jobs list` also applies), except their runs handed to worker groups, which
+        went on and are followed again; Queued ones start again."""
         assert self.store is not None and self.runner is not None
-        for job in recover_interrupted(self.store):
+        self._resume_worker_runs()
+        for job in recover_interrupted(self.store, keep=self._routing.progress.has):
             try:
                 self.runner.enqueue(job, self._work_for(job))
             except OpsError as exc:
                 fail_job(self.store, job, f"could not restart after an engine restart: {exc}")
+
+    def _resume_worker_runs(self) -> None:
+        assert self.store is not None and self.runner is not None
+        progress = self._routing.progress
+        for job in self.store.unfinished_jobs():
+            if not progress.has(job.id):
+                continue
+            hosts = self._routing.resumable(job.id)
+            if job.status not in (JobStatus.STARTING, JobStatus.RUNNING) or not hosts:
+                progress.forget(job.id)  # recovery fails it as any interrupted job
+                continue
+            try:
+                self.runner.resume(job, self._work_for(job), hosts, INTERRUPTED)
+            except OpsError as exc:
+                progress.forget(job.id)
+                fail_job(self.store, job, f"could not follow after an engine restart: {exc}")
 
     def _work_for(self, job: Job) -> Work:
         if job.runbook in (STATE_CHECK_RUNBOOK, STATE_APPLY_RUNBOOK):
@@ -305,7 +328,11 @@ class Engine:
 
     def _resolve_hosts(self, names: list[str]) -> dict[str, Host]:
         inventory = self._inventory.current()
-        return {name: inventory.hosts[name] for name in names if name in inventory.hosts}
+        hosts = {name: inventory.hosts[name] for name in names if name in inventory.hosts}
+        for name in names:  # a run-on target is no inventory host (console.workers)
+            if name not in hosts and (worker := run_on_host(name)) is not None:
+                hosts[name] = worker
+        return hosts
 
     def _transport(self, host: Host) -> Transport:
         assert self._pool is not None
@@ -384,6 +411,9 @@ class Engine:
         return job.copy()
 
     def _select_for_job(self, pattern: str) -> list[Host]:
+        worker = run_on_host(pattern)
+        if worker is not None:
+            return [worker]
         hosts = self.hosts(pattern)
         if not hosts:
             raise UsageError(

@@ -41,3 +41,6 @@ class EngineOptions:
     # leaves a request file, see `services.control_wanted_path`): a command nobody attaches to
     # never pays for them. False: at start, like every other engine.
     services_on_request: bool = False
+    # The NATS server of the worker groups (serve/console --nats, env OPSCONSOLE_NATS);
+    # None: every host runs in the engine, and a host routed to a group fails saying so.
+    nats_url: str | None = None

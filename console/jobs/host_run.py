@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from console.errors import ExitedNonZero, HostError, TimedOut
 from console.inventory.model import Host
@@ -47,6 +48,56 @@ class Work:
     # Told when a host run fails on the host's side (unreachable, refused, timed out),
     # before or during the work: an engine step records that as its own result.
     host_failed: Callable[[Host, HostError], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True)
+class RunCallbacks:
+    """What a run handed to a worker group tells the runner: it is queued (the reason
+    to show), a worker started it, and each line, as a transport's `on_line` would."""
+
+    on_line: Callable[[StreamName, bytes], None]
+    on_started: Callable[[str], None]
+    on_queued: Callable[[str], None]
+    # The lines given so far are to be stored now (before the engine notes how far it got).
+    flush: Callable[[], None]
+
+
+class GroupRuns(Protocol):
+    """Worker groups as the runner sees them (console.workers.routing): which group,
+    if any, runs a host's runs, and running one there."""
+
+    def group_of(self, host: Host) -> str | None: ...
+
+    async def run(
+        self,
+        job_id: str,
+        host: Host,
+        group: str,
+        work: Work,
+        limit: TimeLimit,
+        calls: RunCallbacks,
+        resume: bool = False,
+    ) -> ExitStatus:
+        """`resume`: an engine restarted while this run was handed over: follow it on
+        from where the last engine got."""
+        ...
+
+
+def queued_for_group(run: HostRun, touch: Callable[[], None], reason: str) -> None:
+    """A run handed to a worker group shows why it waits, while it waits."""
+    if run.status is JobStatus.QUEUED:
+        run.error = reason
+        touch()
+
+
+def started_on_worker(run: HostRun, touch: Callable[[], None], worker: str) -> None:
+    """A worker started the run (after an engine restart it may be Running already)."""
+    run.error = None
+    run.worker = worker
+    if run.status is JobStatus.QUEUED:
+        run.transition(JobStatus.STARTING)
+        run.transition(JobStatus.RUNNING)
+    touch()
 
 
 def record_exit(run: HostRun, status: ExitStatus) -> None:

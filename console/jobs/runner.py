@@ -30,15 +30,25 @@ import secrets
 import time
 import traceback
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterator, Mapping
 from typing import Any
 
 from console.errors import Cancelled, HostError, OpsError, TimedOut
 from console.inventory.model import Host
 from console.jobs.events import EngineEvent, EventHub
-from console.jobs.host_run import Work, end_run, execute, record_exit
+from console.jobs.host_run import (
+    GroupRuns,
+    RunCallbacks,
+    Work,
+    end_run,
+    execute,
+    queued_for_group,
+    record_exit,
+    started_on_worker,
+)
 from console.jobs.model import (
     INTERNAL_ERROR_KIND,
+    INTERRUPTED_KIND,
     NOT_IN_INVENTORY_KIND,
     HostRun,
     Job,
@@ -50,7 +60,7 @@ from console.jobs.output_cap import DEFAULT_MAX_OUTPUT, OutputCap
 from console.jobs.time_limit import TimeLimit
 from console.runbooks.streams import classify
 from console.store.writer import StoreWriter
-from console.transports.base import StreamName, Transport
+from console.transports.base import ExitStatus, StreamName, Transport
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +85,10 @@ class JobRunner:
         max_runs_per_host: int = 1,
         local_env: Mapping[str, str] | None = None,
         mask: Callable[[str], str] | None = None,
+        groups: GroupRuns | None = None,
     ) -> None:
         self._writer = writer
+        self._groups = groups
         self._store = writer.store
         self._events = events
         self._transport_for = transport_for
@@ -98,6 +110,7 @@ class JobRunner:
         # to start a child job must show it (see `is_parent`); never stored.
         self._child_tokens: dict[str, str] = {}
         self._loop_task: asyncio.Task[None] | None = None
+        self._resuming: dict[str, set[str]] = {}  # job id -> hosts followed on (resume)
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -138,6 +151,19 @@ class JobRunner:
         self._queue.append((job, work, timeout))
         self._queued_children += self._parent_of(job) is not None
         self._wakeup.set()
+
+    def resume(self, job: Job, work: Work, hosts: Collection[str], reason: str) -> None:
+        """Follow again a job an engine crash left running, whose runs on `hosts` had
+        been handed to worker groups (they go on without the engine); its other
+        unfinished host runs died with the engine and fail with `reason`."""
+        for name, run in job.host_runs.items():
+            if name not in hosts:
+                self._end_run(run, JobStatus.FAILED, INTERRUPTED_KIND, reason)
+        self._resuming[job.id] = set(hosts)
+        self._jobs[job.id] = job
+        task = asyncio.create_task(self._run_job(job, work, None), name=f"job-{job.id}")
+        self._running[job.id] = task
+        task.add_done_callback(functools.partial(self._on_job_done, job.id))
 
     async def stop(self, job_id: str, reason: str = "stopped by user") -> Job | None:
         """Stop a queued or running job; running host runs end their remote processes."""
@@ -257,15 +283,18 @@ class JobRunner:
     async def _run_job(self, job: Job, work: Work, timeout: float | None) -> None:
         self._child_tokens[job.id] = secrets.token_hex(16)
         try:
-            job.transition(JobStatus.STARTING)
-            self._publish(job)
-            await self._writer.save(job)  # durable before any host command runs
+            if job.id not in self._resuming:
+                job.transition(JobStatus.STARTING)
+                self._publish(job)
+                await self._writer.save(job)  # durable before any host command runs
             hosts = self._hosts_for(job.hosts)
-            job.transition(JobStatus.RUNNING)
+            if job.status is not JobStatus.RUNNING:
+                job.transition(JobStatus.RUNNING)
             self._touch(job)
             limit = TimeLimit(timeout)
+            unfinished = [name for name in job.hosts if not job.host_runs[name].status.finished]
             await _all_or_none(
-                self._run_host(job, name, hosts.get(name), work, limit) for name in job.hosts
+                self._run_host(job, name, hosts.get(name), work, limit) for name in unfinished
             )
             timed_out = any(r.error_kind == TimedOut.kind for r in job.host_runs.values())
             reason = f"timed out after {timeout:g} s" if timeout is not None and timed_out else None
@@ -281,6 +310,7 @@ class JobRunner:
             if not job.status.finished:
                 job.transition(JobStatus.FAILED, self.mask(f"internal error: {exc}"))
         finally:
+            self._resuming.pop(job.id, None)
             self._finish(job, ran=True)
 
     def _end_unfinished(self, job: Job, final: JobStatus, kind: str, message: str) -> None:
@@ -315,23 +345,14 @@ class JobRunner:
             return
         capture = _StreamCapture(self, job, name)
         try:
-            transport = self._transport_for(host)
-            # Connect first: a host that does not answer never holds the host's run slot.
-            await limit.bound(transport.connect(), host, "not connected within")
-            async with self._use_host(job, name):
-                run.transition(JobStatus.STARTING)
-                run.transition(JobStatus.RUNNING)
-                self._touch_run(job, run)
-                extra_env = (
-                    {
-                        **self._local_env,
-                        "OPS_JOB_ID": job.id,
-                        "OPS_JOB_TOKEN": self._child_tokens[job.id],
-                    }
-                    if host.connection == "local"
-                    else {}
+            group = self._groups.group_of(host) if self._groups is not None else None
+            if group is not None:
+                resume = name in self._resuming.get(job.id, ())
+                status = await self._run_on_group(
+                    job, run, host, group, work, limit, capture, resume
                 )
-                status = await execute(transport, host, work, limit, capture.on_line, extra_env)
+            else:
+                status = await self._run_here(job, run, host, work, limit, capture)
             record_exit(run, status)
         except Cancelled as exc:
             self._end_run(run, JobStatus.STOPPED, exc.kind, exc.detail)
@@ -349,6 +370,63 @@ class JobRunner:
         finally:
             capture.flush()
         self._touch_run(job, run)
+
+    async def _run_here(
+        self,
+        job: Job,
+        run: HostRun,
+        host: Host,
+        work: Work,
+        limit: TimeLimit,
+        capture: _StreamCapture,
+    ) -> ExitStatus:
+        """Run on the host with the engine's own transport."""
+        transport = self._transport_for(host)
+        # Connect first: a host that does not answer never holds the host's run slot.
+        await limit.bound(transport.connect(), host, "not connected within")
+        async with self._use_host(job, host.name):
+            run.transition(JobStatus.STARTING)
+            run.transition(JobStatus.RUNNING)
+            self._touch_run(job, run)
+            extra_env = (
+                {
+                    **self._local_env,
+                    "OPS_JOB_ID": job.id,
+                    "OPS_JOB_TOKEN": self._child_tokens[job.id],
+                }
+                if host.connection == "local"
+                else {}
+            )
+            return await execute(transport, host, work, limit, capture.on_line, extra_env)
+
+    async def _run_on_group(
+        self,
+        job: Job,
+        run: HostRun,
+        host: Host,
+        group: str,
+        work: Work,
+        limit: TimeLimit,
+        capture: _StreamCapture,
+        resume: bool,
+    ) -> ExitStatus:
+        """Hand the run to a worker group; its events drive this host run as a local
+        run's transport would (see console.workers.dispatch)."""
+
+        assert self._groups is not None
+        touch = functools.partial(self._touch_run, job, run)
+        calls = RunCallbacks(
+            capture.on_line,
+            functools.partial(started_on_worker, run, touch),
+            functools.partial(queued_for_group, run, touch),
+            capture.flush,
+        )
+        try:
+            async with self._use_host(job, host.name):
+                return await self._groups.run(job.id, host, group, work, limit, calls, resume)
+        finally:
+            if run.error_kind is None:
+                run.error = None  # no longer queued: the caller records how it ended
 
 
 def _unmasked(text: str) -> str:

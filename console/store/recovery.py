@@ -14,17 +14,22 @@ for the next engine.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from console.jobs.model import INTERRUPTED_KIND, Job, JobStatus
 from console.store import Store
 
 INTERRUPTED = "engine stopped while the job was running"
 
 
-def recover_interrupted(store: Store) -> list[Job]:
+def recover_interrupted(store: Store, keep: Callable[[str], bool] | None = None) -> list[Job]:
     """Fail every job a dead engine left Starting, Running or Stopping (durably);
-    return the Queued jobs, oldest first, for an engine to start again."""
+    return the Queued jobs, oldest first, for an engine to start again. Jobs whose id
+    `keep` accepts are left as they are (their runs went on on worker groups)."""
     queued = []
     for job in sorted(store.unfinished_jobs(), key=lambda j: j.id):
+        if keep is not None and job.status is not JobStatus.QUEUED and keep(job.id):
+            continue
         if job.status is JobStatus.QUEUED:
             queued.append(job)
         else:

@@ -1,0 +1,191 @@
+"""The engine's side of worker groups: a routed host run becomes an order, and the
+events the worker sends back become the same `on_line` calls and exit status a run in
+the engine produces, so streams, stored output and the TUI do not know the difference.
+
+A host is routed by its `console_worker_group` var (host or group var). The order is
+published with JetStream's acknowledged publish before the host run says it is queued
+for the group. The run's events are followed from its own subject; once a worker said
+`started`, silence longer than `LOST_AFTER` (counted only while the engine is connected
+to NATS) ends the run: "worker lost while the run was in progress".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from nats.aio.client import Client as NATS
+
+from console.assets.model import AssetKind, AssetResolver
+from console.errors import ConfigError, HostConfigError, HostError
+from console.inventory.model import Host
+from console.jobs.host_run import RunCallbacks, Work
+from console.jobs.time_limit import TimeLimit
+from console.transports.base import ExitStatus
+from console.workers.events_out import publish_until_stored
+from console.workers.follow import Doorbells, Follower
+from console.workers.nats_link import ensure_streams, events_allow_direct, open_nats, sealed_headers
+from console.workers.protocol import (
+    GROUP_VAR,
+    STARTED,
+    WORKDIR_PLACEHOLDER,
+    Event,
+    Order,
+    Stop,
+    b64,
+    control_subject,
+    events_subject,
+    order_subject,
+)
+from console.workers.signing import GroupSeal
+
+log = logging.getLogger(__name__)
+
+NATS_ENV = "OPSCONSOLE_NATS"
+KEY_ASSET_PREFIX = "worker-group-"
+POLL = 0.5  # seconds between looks at the connection while waiting for an event
+IDLE_HEARTBEAT = 1.0  # seconds: a follower whose consumer vanished (NATS restart) notices
+
+
+class GroupDispatch:
+    """Hands routed host runs to their groups; one NATS connection per engine."""
+
+    def __init__(self, nats_url: str | None, group_key: Callable[[str], str]) -> None:
+        self._url = nats_url
+        self._group_key = group_key
+        self._nc: NATS | None = None
+        self._connecting = asyncio.Lock()
+        self._seals: dict[str, GroupSeal] = {}
+        self._doorbells = Doorbells()
+        self._direct = False
+
+    async def close(self) -> None:
+        self._doorbells.stop()
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await self._nc.close()
+            self._nc = None
+
+    async def _nats(self, host: Host, group: str) -> NATS:
+        if self._url is None:
+            raise HostConfigError(
+                host.name,
+                f"routed to worker group {group} ({GROUP_VAR}) but this engine has no NATS: "
+                f"start serve or the console with --nats URL, or set {NATS_ENV}",
+            )
+        async with self._connecting:
+            if self._nc is None:
+                nc = await open_nats(self._url)
+                await ensure_streams(nc.jetstream())
+                self._direct = await events_allow_direct(nc.jetstream())
+                await self._doorbells.start(nc)
+                self._nc = nc
+        return self._nc
+
+    def _seal(self, host: Host, group: str) -> GroupSeal:
+        seal = self._seals.get(group)
+        if seal is None:
+            try:
+                seal = self._seals[group] = GroupSeal(self._group_key(group))
+            except Exception as exc:
+                raise HostConfigError(
+                    host.name,
+                    f"worker group {group} needs its key, the encrypted variable asset "
+                    f"{KEY_ASSET_PREFIX}{group}: {exc}",
+                ) from exc
+        return seal
+
+    async def run(
+        self,
+        job_id: str,
+        host: Host,
+        group: str,
+        work: Work,
+        limit: TimeLimit,
+        calls: RunCallbacks,
+        after: int = 0,
+        applied: Callable[[int], None] | None = None,
+    ) -> ExitStatus:
+        """Run `work` on `host` through `group`; raises HostError as a transport would.
+        `after`: follow its events after this stream sequence (an engine restarted);
+        `applied` is told each sequence whose event is applied and stored."""
+        if work.step is not None:
+            raise HostError(host.name, "engine steps do not run on worker groups yet")
+        seal = self._seal(host, group)
+        nc = await self._nats(host, group)
+        order = _order(job_id, host, work, limit)
+        follower = Follower(nc, seal, host, order.id, self._doorbells, after, applied, self._direct)
+        try:
+            return await limit.bound(
+                self._hand_over(nc, seal, group, order, follower, calls), host, "not ended within"
+            )
+        except BaseException:
+            if not follower.ended:
+                await asyncio.shield(self._stop(nc, seal, group, order.id))
+            raise
+        finally:
+            follower.close()
+
+    async def _hand_over(
+        self,
+        nc: NATS,
+        seal: GroupSeal,
+        group: str,
+        order: Order,
+        follower: Follower,
+        calls: RunCallbacks,
+    ) -> ExitStatus:
+        subject = order_subject(group)
+        await publish_until_stored(nc.jetstream(), seal, subject, order.id, order.encode())
+        calls.on_queued(f"queued for worker group {group}")
+        return await follower.follow(calls)
+
+    async def _stop(self, nc: NATS, seal: GroupSeal, group: str, order: str) -> None:
+        """End the run wherever it is: a worker running it is told to stop, and the
+        run's `started` is claimed (same message id as a worker's), so a worker taking
+        the order later finds it started already and drops it."""
+        claim = Event(STARTED, order, "", error="stopped before any worker started it")
+        with contextlib.suppress(Exception):
+            body, headers = sealed_headers(
+                seal, events_subject(order), f"{order}.started", claim.encode()
+            )
+            await nc.jetstream().publish(events_subject(order), body, headers=headers, timeout=2)
+        subject = control_subject(group)
+        body, headers = sealed_headers(seal, subject, order, Stop(order, "stopped").encode())
+        with contextlib.suppress(Exception):
+            await nc.publish(subject, body, headers=headers)
+            await nc.flush(timeout=2)
+
+
+def _order(job_id: str, host: Host, work: Work, limit: TimeLimit) -> Order:
+    assert work.build is not None
+    invocation = work.build(host, WORKDIR_PLACEHOLDER if work.needs_workdir else "")
+    return Order(
+        job_id=job_id,
+        host=host.name,
+        host_vars=dict(host.vars),
+        command=invocation.command,
+        env=dict(invocation.env),
+        stdin=b64(invocation.stdin) if invocation.stdin is not None else None,
+        uploads=[(name, b64(data), mode) for name, data, mode in invocation.uploads()],
+        needs_workdir=work.needs_workdir,
+        time_left=limit.left(),
+    )
+
+
+def group_key_from(assets: AssetResolver) -> Callable[[str], str]:
+    """Where the engine finds a group's key: the asset `worker-group-<group>`, a
+    variable (encrypted, so that the key is never shown)."""
+
+    def key(group: str) -> str:
+        asset = assets.resolve(f"{KEY_ASSET_PREFIX}{group}", AssetKind.VARIABLE)
+        if "value" not in asset.secret_fields:
+            raise ConfigError(
+                f"asset {asset.name} must be encrypted: "
+                f"opsconsole assets set-variable --encrypted {asset.name} KEY"
+            )
+        return str(asset.values["value"])
+
+    return key

@@ -1,0 +1,135 @@
+"""A worker's outgoing events of one host run: sealed, published in order, never lost.
+
+Lines are queued as the command prints them and sent in batches (one acknowledged
+publish carries every line queued meanwhile), so a chatty command does not wait for
+one round trip per line; the last ones travel with `ended` (a short run costs the
+engine one event fewer). A publish that fails (NATS restarting) is tried again with
+the same message id: JetStream's duplicate window drops a copy that did arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+
+from nats.js import JetStreamContext
+from nats.js.api import PubAck
+
+from console.transports.base import StreamName
+from console.workers.nats_link import sealed_headers
+from console.workers.protocol import (
+    ALIVE,
+    ALIVE_INTERVAL,
+    ENDED,
+    LINES,
+    STARTED,
+    Event,
+    b64,
+    events_subject,
+)
+from console.workers.signing import GroupSeal
+
+log = logging.getLogger(__name__)
+
+RETRY_WAIT = 0.5  # seconds between attempts to publish an event
+PUBLISH_TIMEOUT = 5.0
+MAX_BATCH_BYTES = 256 * 1024
+
+
+async def publish_until_stored(
+    js: JetStreamContext, seal: GroupSeal, subject: str, message_id: str, plain: bytes
+) -> PubAck:
+    """Publish with acknowledgement, trying again until JetStream stored it."""
+    body, headers = sealed_headers(seal, subject, message_id, plain)
+    while True:
+        try:
+            return await js.publish(subject, body, headers=headers, timeout=PUBLISH_TIMEOUT)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("publishing %s failed (%s); trying again", message_id, exc)
+            await asyncio.sleep(RETRY_WAIT)
+
+
+class RunEvents:
+    """The events of one host run, from `started` to `ended`."""
+
+    def __init__(self, js: JetStreamContext, seal: GroupSeal, order: str, worker: str) -> None:
+        self._js = js
+        self._seal = seal
+        self._order = order
+        self._worker = worker
+        self._subject = events_subject(order)
+        self._count = 0
+        self._lines: deque[tuple[str, str]] = deque()
+        self._closing = False
+        self._quiet = asyncio.Event()  # set by `ended`: no more `alive` events
+        self._wake = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
+        self._alive: asyncio.Task[None] | None = None
+
+    async def started(self) -> bool:
+        """Publish `started`; False when another worker already started this run (its
+        `started` has the same message id, so JetStream reports this one a duplicate)."""
+        event = Event(STARTED, self._order, self._worker)
+        ack = await publish_until_stored(
+            self._js, self._seal, self._subject, f"{self._order}.started", event.encode()
+        )
+        if ack.duplicate:
+            return False
+        self._sender = asyncio.create_task(self._send_lines())
+        self._alive = asyncio.create_task(self._send_alive())
+        return True
+
+    def line(self, stream: StreamName, data: bytes) -> None:
+        self._lines.append((stream, b64(data)))
+        self._wake.set()
+
+    async def ended(self, event: Event) -> None:
+        """Send `ended` (the run's last event) with the lines still queued."""
+        self._closing = True
+        self._quiet.set()
+        self._wake.set()
+        if self._alive:
+            await self._alive
+        if self._sender:
+            await self._sender
+        while sum(len(data) for _, data in self._lines) > MAX_BATCH_BYTES:
+            await self._publish_batch()
+        event.kind, event.order, event.worker = ENDED, self._order, self._worker
+        event.lines = list(self._lines)
+        self._lines.clear()
+        await self._publish(event)
+
+    async def _send_lines(self) -> None:
+        while not self._closing:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._lines and not self._closing:
+                await self._publish_batch()
+
+    async def _publish_batch(self) -> None:
+        batch, size = [], 0
+        while self._lines and size < MAX_BATCH_BYTES:
+            item = self._lines.popleft()
+            batch.append(item)
+            size += len(item[1])
+        await self._publish(Event(LINES, self._order, self._worker, lines=batch))
+
+    async def _send_alive(self) -> None:
+        """Every ALIVE_INTERVAL until `ended`. Ended by an event, not by cancelling:
+        nats-py's request (asyncio.wait_for in Python 3.11) can swallow a cancellation
+        that arrives as its reply does, and a swallowed one would hang `ended`."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._quiet.wait(), ALIVE_INTERVAL)
+            if self._quiet.is_set():
+                return
+            await self._publish(Event(ALIVE, self._order, self._worker))
+
+    async def _publish(self, event: Event) -> None:
+        self._count += 1
+        message_id = f"{self._order}.{self._worker}.{self._count}"
+        await publish_until_stored(self._js, self._seal, self._subject, message_id, event.encode())

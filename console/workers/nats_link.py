@@ -1,0 +1,103 @@
+"""The one place the engine and workers connect to NATS, and the streams they share.
+
+`open_nats` is the connector (W4's `console.workers.connection` replaces its body with
+credentials and TLS); it retries for ever, because a worker and an engine must
+outlive a NATS restart. `ensure_streams` creates both streams or leaves them as they
+are, so whichever side starts first sets them up.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StreamConfig
+from nats.js.errors import BadRequestError
+
+from console.errors import ConfigError
+from console.workers.protocol import (
+    DEDUP_WINDOW,
+    EVENTS_MAX_AGE,
+    EVENTS_PREFIX,
+    EVENTS_STREAM,
+    ORDERS_PREFIX,
+    ORDERS_STREAM,
+)
+from console.workers.signing import SIGNATURE_HEADER, GroupSeal
+
+log = logging.getLogger(__name__)
+
+MSG_ID_HEADER = "Nats-Msg-Id"
+RECONNECT_WAIT = 0.5  # seconds between reconnect attempts
+
+
+async def open_nats(url: str) -> NATS:
+    """A connection that reconnects for ever; a URL that never answers is an error."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("NATS: %s", exc)
+
+    try:
+        return await nats.connect(
+            url,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=RECONNECT_WAIT,
+            error_cb=on_error,
+            connect_timeout=5,
+        )
+    except Exception as exc:  # nats-py raises several unrelated types here
+        raise ConfigError(f"cannot connect to NATS at {_public(url)}: {exc}") from exc
+
+
+def _public(url: str) -> str:
+    """The URL without a password, for messages."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url
+
+
+async def ensure_streams(js: JetStreamContext) -> None:
+    orders = StreamConfig(
+        name=ORDERS_STREAM,
+        subjects=[f"{ORDERS_PREFIX}.*"],
+        retention=RetentionPolicy.WORK_QUEUE,
+        duplicate_window=DEDUP_WINDOW,
+    )
+    events = StreamConfig(
+        name=EVENTS_STREAM,
+        subjects=[f"{EVENTS_PREFIX}.*"],
+        retention=RetentionPolicy.LIMITS,
+        max_age=EVENTS_MAX_AGE,
+        duplicate_window=DEDUP_WINDOW,
+        discard=DiscardPolicy.OLD,
+        allow_direct=True,  # the engine reads a run's events with direct gets
+    )
+    for config in (orders, events):
+        try:
+            await js.add_stream(config)
+        except BadRequestError as exc:  # exists with other settings: keep it
+            log.info("stream %s kept as it is: %s", config.name, exc)
+
+
+async def events_allow_direct(js: JetStreamContext) -> bool:
+    """Whether the events stream answers direct gets (one made by an older version
+    may not: the engine then reads through the stream API)."""
+    info = await js.stream_info(EVENTS_STREAM)
+    return bool(info.config.allow_direct)
+
+
+def sealed_headers(
+    seal: GroupSeal, subject: str, message_id: str, plain: bytes
+) -> tuple[bytes, dict[str, str]]:
+    body, signature = seal.seal(subject, message_id, plain)
+    return body, {MSG_ID_HEADER: message_id, SIGNATURE_HEADER: signature}
+
+
+def open_message(seal: GroupSeal, msg: Msg) -> bytes:
+    """The plain body of a received message; ForgedMessage when it is not the group's."""
+    headers = msg.headers or {}
+    return seal.open(
+        msg.subject, headers.get(MSG_ID_HEADER, ""), msg.data, headers.get(SIGNATURE_HEADER)
+    )

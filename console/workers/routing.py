@@ -1,0 +1,69 @@
+"""Which hosts run on worker groups, for the job runner; the NATS side is loaded only
+when a routed host first runs, so an engine whose hosts all run in it never imports
+nats-py (0.2 s of start-up) nor needs a NATS server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from console.assets.model import AssetResolver
+from console.inventory.model import Host
+from console.jobs.host_run import RunCallbacks, Work
+from console.jobs.time_limit import TimeLimit
+from console.transports.base import ExitStatus
+from console.workers.progress import RunProgress
+from console.workers.protocol import worker_group
+
+if TYPE_CHECKING:
+    from console.workers.dispatch import GroupDispatch
+
+
+class WorkerRouting:
+    """`console.jobs.host_run.GroupRuns` for an engine: `nats_url` None means no NATS
+    (a routed host run then fails, naming the setting)."""
+
+    def __init__(
+        self, nats_url: str | None, assets: Callable[[], AssetResolver], data_dir: Path
+    ) -> None:
+        self._url = nats_url
+        self._assets = assets
+        self._dispatch: GroupDispatch | None = None
+        self.progress = RunProgress(data_dir)
+
+    def group_of(self, host: Host) -> str | None:
+        return worker_group(host.vars)
+
+    async def run(
+        self,
+        job_id: str,
+        host: Host,
+        group: str,
+        work: Work,
+        limit: TimeLimit,
+        calls: RunCallbacks,
+        resume: bool = False,
+    ) -> ExitStatus:
+        if self._dispatch is None:
+            from console.workers.dispatch import GroupDispatch, group_key_from
+
+            self._dispatch = GroupDispatch(self._url, group_key_from(self._assets()))
+        after = self.progress.unfinished(job_id).get(host.name, 0) if resume else 0
+        self.progress.handed_over(job_id, host.name, resume)  # followed again after a crash
+
+        def applied(sequence: int) -> None:
+            self.progress.record(job_id, host.name, sequence)
+
+        try:
+            return await self._dispatch.run(job_id, host, group, work, limit, calls, after, applied)
+        finally:
+            self.progress.run_ended(job_id, host.name)
+
+    def resumable(self, job_id: str) -> list[str]:
+        """The hosts of `job_id` whose runs were handed to groups and had not ended."""
+        return list(self.progress.unfinished(job_id))
+
+    async def close(self) -> None:
+        if self._dispatch is not None:
+            await self._dispatch.close()

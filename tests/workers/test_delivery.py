@@ -1,0 +1,97 @@
+"""Delivery guarantees with real workers killed at the two moments that matter:
+before a run started (the order goes to another worker, and runs once) and after
+(the host run fails with the reason, and never runs twice)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from console.jobs.model import JobStatus
+from console.workers.worker import HOLD_ENV
+from tests.nats_server import NatsServer
+from tests.workers.harness import World, await_until, make_world, wait_finished, wait_run
+
+
+@pytest.fixture
+def world(tmp_path: Path, nats_server: NatsServer) -> Iterator[World]:
+    made = make_world(tmp_path, nats_server)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def counting(counter: Path, pid_file: Path | None = None) -> str:
+    """A runbook that counts its runs in `counter` (and, given `pid_file`, writes its
+    pid there and sleeps)."""
+    body = f"#!/bin/sh\necho run >> {counter}\necho counted\n"
+    if pid_file is not None:
+        body += f"echo $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file}\nexec sleep 300\n"
+    return body
+
+
+def kill_pid_in(pid_file: Path) -> None:
+    """End the sleeper a killed worker left behind (the test started it)."""
+    if pid_file.exists():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+async def test_a_worker_killed_before_starting_leaves_the_run_to_another(world: World) -> None:
+    counter = world.tmp / "counter"
+    world.runbook("count.sh", counting(counter))
+    hold = world.tmp / "hold"
+    hold.mkdir()
+    first = world.worker("first", env={HOLD_ENV: str(hold)})
+    async with world.engine() as engine:
+        job = await engine.start_job("count", "routed", {})
+        await await_until(lambda: (hold / "first.held").exists(), "held by the first worker")
+        first.kill()
+        second = world.worker("second")
+        done = await wait_finished(engine, job.id)
+        records = await engine.streams(job.id)
+    assert done.status is JobStatus.COMPLETED, done.host_runs
+    assert counter.read_text() == "run\n"  # exactly once
+    assert [r.text for r in records] == ["counted"]
+    assert f"running {job.id}.routed" in second.text()
+    assert "running" not in first.text()
+
+
+async def test_a_worker_killed_after_starting_fails_the_run_never_twice(world: World) -> None:
+    counter, pid_file = world.tmp / "counter", world.tmp / "pid"
+    world.runbook("count.sh", counting(counter, pid_file))
+    first = world.worker("first")
+    try:
+        async with world.engine() as engine:
+            job = await engine.start_job("count", "routed", {})
+            await await_until(pid_file.exists, "running on the first worker")
+            first.kill()
+            second = world.worker("second")
+            done = await wait_finished(engine, job.id)
+    finally:
+        kill_pid_in(pid_file)
+    run = done.host_runs["routed"]
+    assert run.status is JobStatus.FAILED
+    assert run.error == "worker lost while the run was in progress"
+    assert counter.read_text() == "run\n"  # never run twice
+    assert "running" not in second.text()
+
+
+async def test_the_routed_run_says_it_is_queued_for_its_group(world: World) -> None:
+    world.runbook("count.sh", counting(world.tmp / "counter"))
+    async with world.engine() as engine:  # no worker yet: the order waits in JetStream
+        job = await engine.start_job("count", "routed", {})
+        await wait_run(
+            engine, job.id, "routed", lambda r: r.error == "queued for worker group g1", "queued"
+        )
+        assert (await engine.job(job.id)).host_runs["routed"].status is JobStatus.QUEUED
+        world.worker("late")
+        done = await wait_finished(engine, job.id)
+    assert done.status is JobStatus.COMPLETED
+    assert done.host_runs["routed"].error is None

@@ -1,0 +1,41 @@
+"""Workers and the engine outlive a NATS restart: a run going on meanwhile completes,
+with all of its output."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from console.jobs.model import JobStatus
+from tests.nats_server import NatsServer
+from tests.workers.harness import World, make_world, wait_finished, wait_output
+
+
+@pytest.fixture
+def world(tmp_path: Path, nats_server: NatsServer) -> Iterator[World]:
+    made = make_world(tmp_path, nats_server)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+async def test_a_job_completes_across_a_nats_restart(world: World) -> None:
+    go = world.tmp / "go"
+    world.runbook(
+        "waits.sh",
+        f"#!/bin/sh\necho before\nwhile [ ! -e {go} ]; do sleep 0.05; done\necho after\n",
+    )
+    world.worker("w1")
+    async with world.engine() as engine:
+        job = await engine.start_job("waits", "routed", {})
+        await wait_output(engine, job.id, ["before"])
+        await asyncio.to_thread(world.nats.restart, True)
+        go.touch()
+        done = await wait_finished(engine, job.id)
+        records = await engine.streams(job.id)
+    assert done.status is JobStatus.COMPLETED, done.host_runs
+    assert [r.text for r in records] == ["before", "after"]

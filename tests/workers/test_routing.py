@@ -1,0 +1,51 @@
+"""Routing by host var: a routed host's run goes through a worker of its group, its
+output arrives as a local run's does; the other host runs in the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from console.jobs.model import JobStatus
+from tests.nats_server import NatsServer
+from tests.workers.harness import World, make_world, wait_finished
+
+LINES = "#!/bin/sh\nfor i in 1 2 3; do echo line-$i; done\necho oops >&2\n"
+
+
+@pytest.fixture
+def world(tmp_path: Path, nats_server: NatsServer) -> Iterator[World]:
+    made = make_world(tmp_path, nats_server)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+async def test_a_routed_host_runs_on_a_worker_and_its_output_comes_back(world: World) -> None:
+    world.runbook("lines.sh", LINES)
+    worker = world.worker("w1")
+    async with world.engine() as engine:
+        job = await engine.start_job("lines", "here,routed", {})
+        done = await wait_finished(engine, job.id)
+        records = await engine.streams(job.id)
+    assert done.status is JobStatus.COMPLETED, done.host_runs
+    assert f"running {job.id}.routed" in worker.text()
+    assert f"running {job.id}.here" not in worker.text()
+    for host in ("here", "routed"):
+        mine = [r for r in records if r.host == host]
+        assert [r.text for r in mine if r.stream == "output"] == ["line-1", "line-2", "line-3"]
+        assert [r.text for r in mine if r.stream == "error"] == ["oops"]
+
+
+async def test_a_routed_host_without_nats_fails_naming_the_setting(world: World) -> None:
+    world.runbook("lines.sh", LINES)
+    async with world.engine(nats_url=None) as engine:
+        job = await engine.start_job("lines", "here,routed", {})
+        done = await wait_finished(engine, job.id)
+    assert done.host_runs["here"].status is JobStatus.COMPLETED
+    routed = done.host_runs["routed"]
+    assert routed.status is JobStatus.FAILED
+    assert "--nats" in (routed.error or "") and "OPSCONSOLE_NATS" in (routed.error or "")
