@@ -112,6 +112,13 @@ class CertificateRejected(HostError):
     kind = "certificate_rejected"
 
 
+class NoOnlineWorker(HostError):
+    """A host run routed to a worker group waited the engine's `--worker-wait` while no
+    worker of that group was online (start one, or check its NATS settings)."""
+
+    kind = "no_online_worker"
+
+
 class TimedOut(HostError):
     kind = "timed_out"
 

@@ -81,14 +81,16 @@ class HostDetail(ModalScreen[None]):
             address = (
                 host.address if host.connection == "local" else f"{host.address}:{host.port}"
             )  # no port on this machine
-            yield Static(
-                f"Address    {address}\n"
-                f"Connection {host.connection}\n"
-                f"Groups     {', '.join(host.groups) or '(none)'}\n"
-                f"Probe      {self._probe_text()}"
-                + "".join(f"\nWARNING    {relaxed}" for relaxed in host.relaxed_checks),
-                markup=False,
-            )
+            lines = [
+                f"Address    {address}",
+                f"Connection {host.connection}",
+                f"Groups     {', '.join(host.groups) or '(none)'}",
+            ]
+            if host.worker_group:
+                lines.append(f"Runs on    a worker of group {host.worker_group}")
+            lines.append(f"Probe      {self._probe_text()}")
+            lines += [f"WARNING    {relaxed}" for relaxed in host.relaxed_checks]
+            yield Static("\n".join(lines), markup=False)
             yield Label("Variables (merged)", classes="section")
             yield Static(variables, markup=False)
             yield Label("Recent jobs", classes="section")
@@ -120,6 +122,7 @@ class HostDetail(ModalScreen[None]):
             "\n".join(
                 f"{short_clock(j.started or j.created)}  {j.host_runs[name].status.value:9}"
                 f"  {j.runbook}"
+                + (f"  on worker {worker}" if (worker := j.host_runs[name].worker) else "")
                 for j in jobs
             )
             or "(none)"

@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO))
 from console.engine.core import Engine  # noqa: E402
 from console.engine.options import EngineOptions  # noqa: E402
 from console.settings import Settings  # noqa: E402
+from console.workers.connection import NatsSettings  # noqa: E402
 from tests.nats_server import NatsServer  # noqa: E402
 
 KEY = "bench-group-key-0123456789abcdef"
@@ -84,7 +85,7 @@ async def bench(tmp: Path, runs: int, overhead_hosts: int, scale_hosts: int, cap
     key_file = tmp / "key"
     key_file.write_text(KEY)
     with NatsServer(tmp / "nats") as nats:
-        options = EngineOptions(nats_url=nats.url, max_jobs=1)
+        options = EngineOptions(nats=NatsSettings(nats.url), max_jobs=1)
         engine = Engine(settings, options)
         await engine.start()
         await engine.assets.set_variable("worker-group-g1", KEY, encrypted=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from console.cli.nats_args import add_nats_options, nats_settings, worker_wait
 from console.settings import Settings
 
 
@@ -37,8 +38,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "(every 6 h) periodically",
     )
     parser.add_argument(
-        "--nats", metavar="URL", help="NATS server of the worker groups (env OPSCONSOLE_NATS)"
+        "--worker-wait",
+        metavar="DURATION",
+        help="how long a host run routed to a worker group with no online worker waits "
+        "before it fails (default 10m)",
     )
+    add_nats_options(parser)
     parser.add_argument(
         "--until-idle", action="store_true", help="exit once no job has run for a few seconds"
     )
@@ -63,6 +68,7 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
         max_jobs=args.max_jobs,
         max_runs_per_host=args.max_runs_per_host,
         forks=args.forks,
-        nats_url=args.nats,
+        nats=nats_settings(args, required=False),
+        worker_wait=worker_wait(args),
     )
     return asyncio.run(serve(settings, options, args.grace, until_idle=args.until_idle))

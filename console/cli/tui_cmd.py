@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from console.cli.nats_args import add_nats_options, nats_settings, worker_wait
 from console.settings import Settings
 
 
@@ -27,8 +28,12 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         help="use the terminal's own 16-colour palette (theme ansi-dark)",
     )
     parser.add_argument(
-        "--nats", metavar="URL", help="NATS server of the worker groups (env OPSCONSOLE_NATS)"
+        "--worker-wait",
+        metavar="DURATION",
+        help="how long a host run routed to a worker group with no online worker waits "
+        "before it fails (default 10m)",
     )
+    add_nats_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -37,10 +42,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from screens.app import OpsConsoleApp
     from screens.keymap import load_keymap
 
+    options = console_options(
+        nats=nats_settings(args, required=False), worker_wait=worker_wait(args)
+    )
     app = OpsConsoleApp(
-        client_factory=lambda: engine_client(
-            settings, console_options(nats_url=getattr(args, "nats", None))
-        ),
+        client_factory=lambda: engine_client(settings, options),
         keymap=load_keymap(),
         ansi=bool(getattr(args, "ansi", False)),
     )

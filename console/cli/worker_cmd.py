@@ -11,6 +11,7 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console.cli.nats_args import add_nats_options, nats_settings
 from console.errors import ConfigError
 from console.settings import Settings
 
@@ -25,7 +26,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "worker", help="run host runs for a worker group, over NATS", parents=[common]
     )
     parser.add_argument("--group", required=True, metavar="NAME", help="the worker group")
-    parser.add_argument("--nats", metavar="URL", help="the NATS server (env OPSCONSOLE_NATS)")
     parser.add_argument(
         "--name",
         metavar="NAME",
@@ -47,6 +47,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         help="how long an order a worker died holding waits before another worker gets it "
         "(the same for every worker of a group; default 30)",
     )
+    add_nats_options(parser)
     parser.set_defaults(handler=worker_command)
 
 
@@ -67,15 +68,14 @@ def worker_command(args: argparse.Namespace, settings: Settings) -> int:
     from console.workers.protocol import check_group
     from console.workers.worker import Worker, WorkerConfig
 
-    url = args.nats or os.environ.get("OPSCONSOLE_NATS")
-    if not url:
-        raise ConfigError("give the NATS server: --nats URL or env OPSCONSOLE_NATS")
+    nats = nats_settings(args, required=True)
+    assert nats is not None
     if args.capacity < 0:
         raise ConfigError(f"--capacity must be 0 or more, not {args.capacity}")
     logs.configure()
     config = WorkerConfig(
         group=check_group(args.group),
-        nats_url=url,
+        nats=nats,
         name=args.name or os.environ.get("OPSCONSOLE_WORKER_NAME") or socket.gethostname(),
         group_key=group_key(args.group_key_file),
         capacity=args.capacity,

@@ -2,8 +2,8 @@
 
 It talks to NATS directly (not through the engine): the workers' presence lives in
 NATS, so an operator can look at the workers from any machine that reaches NATS, with
-or without an engine. `add_nats_options` and `nats_settings` are the NATS options of
-every command that uses NATS (`serve`, `worker`, the console), so they read alike.
+or without an engine. Its NATS options are those of every command that uses NATS
+(`console.cli.nats_args`).
 """
 
 from __future__ import annotations
@@ -12,42 +12,12 @@ import argparse
 import asyncio
 from typing import TYPE_CHECKING
 
+from console.cli.nats_args import add_nats_options, nats_settings
 from console.cli.output import iso, local_time, print_json, printable
 from console.settings import Settings
-from console.workers.connection import ENV_FILES, ENV_URL, NatsSettings
 
 if TYPE_CHECKING:
     from console.workers.presence import WorkerInfo
-
-
-def add_nats_options(parser: argparse.ArgumentParser) -> None:
-    """`--nats URL` and its credential and TLS files, each defaulting to its variable."""
-    group = parser.add_argument_group("NATS (worker groups)")
-    group.add_argument(
-        "--nats",
-        metavar="URL",
-        help=f"NATS server, nats://[user:password@]host:4222 or tls://... (env {ENV_URL})",
-    )
-    files = {
-        "creds": ("--nats-creds", "NATS credentials file (.creds: JWT and nkey seed)"),
-        "nkey_seed": ("--nats-nkey", "NATS nkey seed file"),
-        "ca": ("--nats-ca", "CA certificate that signed the NATS server's certificate"),
-        "cert": ("--nats-cert", "TLS client certificate for NATS"),
-        "key": ("--nats-key", "private key of --nats-cert"),
-    }
-    for name, (option, text) in files.items():
-        group.add_argument(
-            option, dest=f"nats_{name}", metavar="FILE", help=f"{text} (env {ENV_FILES[name]})"
-        )
-
-
-def nats_settings(args: argparse.Namespace, *, required: bool) -> NatsSettings | None:
-    """The settings `add_nats_options` parsed (environment variables fill the gaps);
-    with `required`, a missing URL is an error naming `--nats` / `OPSCONSOLE_NATS`."""
-    options = {name: getattr(args, f"nats_{name}", None) for name in ENV_FILES}
-    if required:
-        return NatsSettings.required(getattr(args, "nats", None), **options)
-    return NatsSettings.from_options(getattr(args, "nats", None), **options)
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -23,6 +23,7 @@ from console.errors import ConfigError
 from console.isolated import python_module_command
 from console.settings import Settings
 from console.store.lock import DataDirLock, EngineRunning
+from console.workers.connection import NatsSettings
 
 if TYPE_CHECKING:
     from console.engine.remote import RemoteClient
@@ -38,7 +39,7 @@ def options_from_env(**overrides: Any) -> EngineOptions:
         "tls_cert": env.get("OPSCONSOLE_TLS_CERT") or None,
         "tls_key": env.get("OPSCONSOLE_TLS_KEY") or None,
         "public_url": env.get("OPSCONSOLE_PUBLIC_URL") or None,
-        "nats_url": env.get("OPSCONSOLE_NATS") or None,
+        "nats": NatsSettings.from_options(environ=env),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return EngineOptions(**values)

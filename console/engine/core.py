@@ -96,7 +96,9 @@ class Engine:
         self._state: StateService | None = None
         self._updates: UpdatesService | None = None
         self._accepting = False
-        self._routing = WorkerRouting(self.options.nats_url, lambda: self.assets, settings.data_dir)
+        self._routing = WorkerRouting(
+            self.options.nats, lambda: self.assets, settings.data_dir, self.options.worker_wait
+        )
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:

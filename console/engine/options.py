@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from console.workers.connection import NatsSettings
+
+DEFAULT_WORKER_WAIT = 600.0  # seconds
+
 
 @dataclass(frozen=True)
 class EngineOptions:
@@ -41,6 +45,10 @@ class EngineOptions:
     # leaves a request file, see `services.control_wanted_path`): a command nobody attaches to
     # never pays for them. False: at start, like every other engine.
     services_on_request: bool = False
-    # The NATS server of the worker groups (serve/console --nats, env OPSCONSOLE_NATS);
-    # None: every host runs in the engine, and a host routed to a group fails saying so.
-    nats_url: str | None = None
+    # The NATS server of the worker groups and how to log in to it (serve/console
+    # --nats..., env OPSCONSOLE_NATS...); None: every host runs in the engine, and a
+    # host routed to a group fails saying so.
+    nats: NatsSettings | None = None
+    # How long a host run routed to a group with no online worker waits, Queued, before
+    # it fails saying so (serve/console --worker-wait).
+    worker_wait: float = DEFAULT_WORKER_WAIT

@@ -131,6 +131,13 @@ class Host:
         return str(policy)
 
     @property
+    def worker_group(self) -> str | None:
+        """`console_worker_group`: the worker group that runs this host's runs (checked
+        when a run is handed over, console.workers.protocol); None: the engine does."""
+        value = self.vars.get("console_worker_group")
+        return str(value) if value else None
+
+    @property
     def relaxed_checks(self) -> tuple[str, ...]:
         """The checks of this host's identity or link that the inventory turned off or
         weakened, each naming the variable that did it (the host detail shows them, so

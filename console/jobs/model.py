@@ -23,6 +23,7 @@ from console.errors import (
     HostError,
     HostKeyChanged,
     HostKeyUnknown,
+    NoOnlineWorker,
     OpsError,
     TimedOut,
     Unreachable,
@@ -46,6 +47,7 @@ HOST_RUN_ERROR_KINDS = frozenset(
         TimedOut,
         Cancelled,
         ExitedNonZero,
+        NoOnlineWorker,
     )
 ) | {INTERNAL_ERROR_KIND, INTERRUPTED_KIND, NOT_IN_INVENTORY_KIND, KILLED_BY_SIGNAL_KIND}
 

@@ -17,11 +17,8 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
-
-import nats
-from nats.aio.client import Client as NATS
 
 from console.errors import (
     ConfigError,
@@ -31,6 +28,9 @@ from console.errors import (
     NatsTlsFailed,
     NatsUnavailable,
 )
+
+if TYPE_CHECKING:  # nats-py is imported on connect: settings alone cost nothing
+    from nats.aio.client import Client as NATS
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ _OPTION_NAMES = {
 }
 _SCHEMES = ("nats", "tls")
 # How a server that wants a client certificate ends a handshake without one.
-_HANGUPS = (BrokenPipeError, ConnectionResetError, nats.errors.UnexpectedEOF)
+_HANGUPS = (BrokenPipeError, ConnectionResetError)
 
 
 def masked_url(url: str) -> str:
@@ -232,9 +232,12 @@ async def connect_nats(settings: NatsSettings, name: str) -> NATS:
     """A connected client named `name` (shown in NATS monitoring), reconnecting forever
     once connected. The first connection is tried once per server and raises
     NatsUnavailable, NatsAuthFailed or NatsTlsFailed naming the URL and setting."""
+    import nats
+    from nats.aio.client import Client
+
     if settings.wants_tls:
         logging.getLogger("asyncio").addFilter(_drop_nats_tls_eof_warning)  # once: a set
-    client = NATS()
+    client = Client()
     callbacks = _Callbacks(settings, name, client)
     try:
         await client.connect(
@@ -269,6 +272,12 @@ async def _abandon(client: NATS) -> None:
         log.debug("closing a failed NATS client", exc_info=True)
 
 
+def _is_hangup(exc: BaseException) -> bool:
+    from nats.errors import UnexpectedEOF
+
+    return isinstance(exc, (*_HANGUPS, UnexpectedEOF))
+
+
 def _typed_error(settings: NatsSettings, exc: BaseException) -> NatsError:
     """The connection failure as the error a user can act on."""
     url = settings.shown_url
@@ -278,7 +287,7 @@ def _typed_error(settings: NatsSettings, exc: BaseException) -> NatsError:
             f"NATS {url}: TLS failed ({text}); check {_setting('ca')} (the CA that signed "
             f"the server's certificate) and {_setting('cert')}, {_setting('key')}"
         )
-    if settings.wants_tls and isinstance(exc, _HANGUPS):
+    if settings.wants_tls and _is_hangup(exc):
         return NatsTlsFailed(
             f"NATS {url} closed the connection during TLS ({text}); if it requires a "
             f"client certificate, give {_setting('cert')} and {_setting('key')} signed by "

@@ -6,7 +6,10 @@ A host is routed by its `console_worker_group` var (host or group var). The orde
 published with JetStream's acknowledged publish before the host run says it is queued
 for the group. The run's events are followed from its own subject; once a worker said
 `started`, silence longer than `LOST_AFTER` (counted only while the engine is connected
-to NATS) ends the run: "worker lost while the run was in progress".
+to NATS) ends the run: "worker lost while the run was in progress". A run waiting
+for its group while no worker of it is online (their heartbeats, `console.workers.
+presence`) says so in its queued reason, and fails after `worker_wait` seconds of that:
+its start is claimed then, so no worker coming later runs it.
 """
 
 from __future__ import annotations
@@ -14,19 +17,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 
 from nats.aio.client import Client as NATS
 
 from console.assets.model import AssetKind, AssetResolver
-from console.errors import ConfigError, HostConfigError, HostError
+from console.errors import ConfigError, HostConfigError, HostError, NoOnlineWorker
 from console.inventory.model import Host
 from console.jobs.host_run import RunCallbacks, Work
 from console.jobs.time_limit import TimeLimit
 from console.transports.base import ExitStatus
+from console.workers.connection import NatsSettings
 from console.workers.events_out import publish_until_stored
 from console.workers.follow import Doorbells, Follower
 from console.workers.nats_link import ensure_streams, events_allow_direct, open_nats, sealed_headers
+from console.workers.presence import online_workers
 from console.workers.protocol import (
     GROUP_VAR,
     STARTED,
@@ -45,16 +51,18 @@ log = logging.getLogger(__name__)
 
 NATS_ENV = "OPSCONSOLE_NATS"
 KEY_ASSET_PREFIX = "worker-group-"
-POLL = 0.5  # seconds between looks at the connection while waiting for an event
-IDLE_HEARTBEAT = 1.0  # seconds: a follower whose consumer vanished (NATS restart) notices
+PRESENCE_CHECK = 2.0  # seconds between looks at a waiting run's group's workers
 
 
 class GroupDispatch:
     """Hands routed host runs to their groups; one NATS connection per engine."""
 
-    def __init__(self, nats_url: str | None, group_key: Callable[[str], str]) -> None:
-        self._url = nats_url
+    def __init__(
+        self, nats: NatsSettings | None, group_key: Callable[[str], str], worker_wait: float
+    ) -> None:
+        self._settings = nats
         self._group_key = group_key
+        self._worker_wait = worker_wait
         self._nc: NATS | None = None
         self._connecting = asyncio.Lock()
         self._seals: dict[str, GroupSeal] = {}
@@ -69,7 +77,7 @@ class GroupDispatch:
             self._nc = None
 
     async def _nats(self, host: Host, group: str) -> NATS:
-        if self._url is None:
+        if self._settings is None:
             raise HostConfigError(
                 host.name,
                 f"routed to worker group {group} ({GROUP_VAR}) but this engine has no NATS: "
@@ -77,7 +85,7 @@ class GroupDispatch:
             )
         async with self._connecting:
             if self._nc is None:
-                nc = await open_nats(self._url)
+                nc = await open_nats(self._settings, "opsconsole engine")
                 await ensure_streams(nc.jetstream())
                 self._direct = await events_allow_direct(nc.jetstream())
                 await self._doorbells.start(nc)
@@ -140,7 +148,47 @@ class GroupDispatch:
         subject = order_subject(group)
         await publish_until_stored(nc.jetstream(), seal, subject, order.id, order.encode())
         calls.on_queued(f"queued for worker group {group}")
-        return await follower.follow(calls)
+        waiting = asyncio.ensure_future(self._wait_for_a_worker(nc, group, follower, calls))
+        following = asyncio.ensure_future(follower.follow(calls))
+        try:
+            await asyncio.wait({waiting, following}, return_when=asyncio.FIRST_COMPLETED)
+            if waiting.done() and waiting.exception() is not None:
+                raise waiting.exception()  # type: ignore[misc]
+            return await following
+        finally:
+            for task in (waiting, following):
+                task.cancel()
+            await asyncio.gather(waiting, following, return_exceptions=True)
+
+    async def _wait_for_a_worker(
+        self, nc: NATS, group: str, follower: Follower, calls: RunCallbacks
+    ) -> None:
+        """While no worker took the run: say so when none of the group is online, and
+        raise NoOnlineWorker once that lasted `worker_wait` seconds."""
+        js = nc.jetstream()
+        alone_since: float | None = None
+        wait = _duration(self._worker_wait)
+        while not follower.started:
+            try:
+                online = bool(await online_workers(js, group))
+            except Exception as exc:  # NATS away: nothing is known of the workers
+                log.debug("reading the workers of %s: %s", group, exc)
+                online = alone_since is None
+            now = time.monotonic()
+            if online and alone_since is not None:
+                alone_since = None
+                calls.on_queued(f"queued for worker group {group}")
+            elif not online and alone_since is None:
+                alone_since = now
+                calls.on_queued(
+                    f"queued for worker group {group}: no worker of it is online "
+                    f"(fails after {wait} without one)"
+                )
+            elif not online and alone_since is not None and now - alone_since >= self._worker_wait:
+                raise NoOnlineWorker(
+                    follower.host_name, f"no worker of group {group} was online for {wait}"
+                )
+            await asyncio.sleep(PRESENCE_CHECK)
 
     async def _stop(self, nc: NATS, seal: GroupSeal, group: str, order: str) -> None:
         """End the run wherever it is: a worker running it is told to stop, and the
@@ -189,3 +237,11 @@ def group_key_from(assets: AssetResolver) -> Callable[[str], str]:
         return str(asset.values["value"])
 
     return key
+
+
+def _duration(seconds: float) -> str:
+    """ "10m", "90s", "1h30m": how long, as people write it."""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    text = "".join(f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n)
+    return text or "0s"

@@ -119,6 +119,15 @@ class Follower:
         self._applied = applied
         self.ended = False
 
+    @property
+    def started(self) -> bool:
+        """A worker took the run (its `started` event was applied)."""
+        return self._started
+
+    @property
+    def host_name(self) -> str:
+        return self._host.name
+
     def close(self) -> None:
         self._doorbells.forget(self._subject)
 

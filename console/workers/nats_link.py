@@ -1,8 +1,8 @@
 """The one place the engine and workers connect to NATS, and the streams they share.
 
-`open_nats` is the connector (W4's `console.workers.connection` replaces its body with
-credentials and TLS); it retries for ever, because a worker and an engine must
-outlive a NATS restart. `ensure_streams` creates both streams or leaves them as they
+`open_nats` is the connector (`console.workers.connection`: credentials and TLS);
+once connected it reconnects for ever, because a worker and an engine must outlive a
+NATS restart. `ensure_streams` creates both streams or leaves them as they
 are, so whichever side starts first sets them up.
 """
 
@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import logging
 
-import nats
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StreamConfig
 from nats.js.errors import BadRequestError
 
-from console.errors import ConfigError
+from console.workers.connection import NatsSettings, connect_nats
 from console.workers.protocol import (
     DEDUP_WINDOW,
     EVENTS_MAX_AGE,
@@ -31,31 +30,12 @@ from console.workers.signing import SIGNATURE_HEADER, GroupSeal
 log = logging.getLogger(__name__)
 
 MSG_ID_HEADER = "Nats-Msg-Id"
-RECONNECT_WAIT = 0.5  # seconds between reconnect attempts
 
 
-async def open_nats(url: str) -> NATS:
-    """A connection that reconnects for ever; a URL that never answers is an error."""
-
-    async def on_error(exc: Exception) -> None:
-        log.warning("NATS: %s", exc)
-
-    try:
-        return await nats.connect(
-            url,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=RECONNECT_WAIT,
-            error_cb=on_error,
-            connect_timeout=5,
-        )
-    except Exception as exc:  # nats-py raises several unrelated types here
-        raise ConfigError(f"cannot connect to NATS at {_public(url)}: {exc}") from exc
-
-
-def _public(url: str) -> str:
-    """The URL without a password, for messages."""
-    scheme, sep, rest = url.partition("://")
-    return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url
+async def open_nats(settings: NatsSettings, name: str) -> NATS:
+    """A connection (named `name` in NATS's monitoring) that reconnects for ever; a
+    first connection that fails is a typed NatsError naming the setting to fix."""
+    return await connect_nats(settings, name)
 
 
 async def ensure_streams(js: JetStreamContext) -> None:

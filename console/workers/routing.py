@@ -13,6 +13,7 @@ from console.inventory.model import Host
 from console.jobs.host_run import RunCallbacks, Work
 from console.jobs.time_limit import TimeLimit
 from console.transports.base import ExitStatus
+from console.workers.connection import NatsSettings
 from console.workers.progress import RunProgress
 from console.workers.protocol import worker_group
 
@@ -21,13 +22,19 @@ if TYPE_CHECKING:
 
 
 class WorkerRouting:
-    """`console.jobs.host_run.GroupRuns` for an engine: `nats_url` None means no NATS
-    (a routed host run then fails, naming the setting)."""
+    """`console.jobs.host_run.GroupRuns` for an engine: `nats` None means no NATS (a
+    routed host run then fails, naming the setting); `worker_wait`: how long a run
+    waits for an online worker of its group before it fails."""
 
     def __init__(
-        self, nats_url: str | None, assets: Callable[[], AssetResolver], data_dir: Path
+        self,
+        nats: NatsSettings | None,
+        assets: Callable[[], AssetResolver],
+        data_dir: Path,
+        worker_wait: float,
     ) -> None:
-        self._url = nats_url
+        self._nats = nats
+        self._worker_wait = worker_wait
         self._assets = assets
         self._dispatch: GroupDispatch | None = None
         self.progress = RunProgress(data_dir)
@@ -48,7 +55,9 @@ class WorkerRouting:
         if self._dispatch is None:
             from console.workers.dispatch import GroupDispatch, group_key_from
 
-            self._dispatch = GroupDispatch(self._url, group_key_from(self._assets()))
+            self._dispatch = GroupDispatch(
+                self._nats, group_key_from(self._assets()), self._worker_wait
+            )
         after = self.progress.unfinished(job_id).get(host.name, 0) if resume else 0
         self.progress.handed_over(job_id, host.name, resume)  # followed again after a crash
 

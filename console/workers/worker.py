@@ -32,8 +32,10 @@ from console.jobs.time_limit import TimeLimit
 from console.runbooks.plugin_api import Invocation
 from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
+from console.workers.connection import NatsSettings
 from console.workers.events_out import RunEvents
 from console.workers.nats_link import MSG_ID_HEADER, ensure_streams, open_message, open_nats
+from console.workers.presence import Presence
 from console.workers.protocol import (
     ENDED,
     ORDERS_STREAM,
@@ -61,7 +63,7 @@ HOLD_ENV = "OPSCONSOLE_WORKER_TEST_HOLD"
 @dataclass(frozen=True)
 class WorkerConfig:
     group: str
-    nats_url: str
+    nats: NatsSettings
     name: str
     group_key: str
     capacity: int = 16
@@ -96,10 +98,19 @@ class Worker:
     async def serve(self) -> None:
         """Take orders until cancelled; then the runs going on are stopped and end as
         "stopped on the worker" (not lost), and the connection is closed."""
-        nc = await open_nats(self.config.nats_url)
+        nc = await open_nats(self.config.nats, f"opsconsole worker {self.config.name}")
+        presence: Presence | None = None
         try:
             self._js = nc.jetstream()
             await ensure_streams(self._js)
+            presence = Presence(
+                self._js,
+                name=self.config.name,
+                group=self.config.group,
+                capacity=self.config.capacity,
+                running=lambda: len(self._runs),
+            )
+            await presence.start()
             await nc.subscribe(control_subject(self.config.group), cb=self._on_control)
             subscription = await self._orders_subscription(self._js)
             log.info(
@@ -113,6 +124,8 @@ class Worker:
             for task in list(self._handling):
                 task.cancel()
             await asyncio.gather(*self._handling, return_exceptions=True)
+            if presence is not None:  # a clean stop: offline at once in `workers list`
+                await presence.stop()
             await self._pool.close()
             await nc.close()
 

@@ -13,6 +13,7 @@ from console.jobs.model import Job, JobStatus
 from screens.app import OpsConsoleApp
 from screens.job_screen import JobScreen
 from tests.tui.seed import console_app, finished_job, row, seed_data_dir, settings_for
+from tests.tui.test_changes import on_screen, open_host
 from tests.tui.test_panes import ready, until
 
 
@@ -72,3 +73,25 @@ async def test_the_column_appears_when_a_live_run_reports_its_worker(tmp_path: P
         assert titles(screen)[1] == "Worker"
         assert row(screen.hosts_table, "web02")[:2] == ("web02", "lab-2")
         assert row(screen.hosts_table, "web01")[:2] == ("web01", "-")
+
+
+async def test_the_host_detail_names_its_group_and_the_worker_of_each_recent_run(
+    tmp_path: Path,
+) -> None:
+    two_jobs(tmp_path / "data")
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(
+        "all:\n  hosts:\n"
+        "    web01: {ansible_host: 127.0.0.1, console_worker_group: dmz}\n"
+        "    web02: {ansible_host: 127.0.0.2}\n"
+    )
+    settings = dataclasses.replace(settings_for(tmp_path / "data"), inventory=inventory)
+    app = console_app(settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_host(pilot, "web01")
+        await until(pilot, lambda: "patch.sh" in on_screen(app))
+        text = on_screen(app)
+        assert "Runs on    a worker of group dmz" in text
+        assert "Completed  patch.sh  on worker dmz-1" in text  # job 1
+        assert text.count("patch.sh") == 2  # job 2 ran in the engine: no worker named
+        assert text.count("on worker") == 1

@@ -20,6 +20,7 @@ from console.engine.core import Engine
 from console.engine.options import EngineOptions
 from console.jobs.model import Job
 from console.settings import Settings
+from console.workers.connection import NatsSettings
 from tests.nats_server import NatsServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,7 +104,8 @@ class World:
 
     @asynccontextmanager
     async def engine(self, **options: Any) -> AsyncIterator[Engine]:
-        engine = Engine(self.settings, EngineOptions(**{"nats_url": self.nats.url, **options}))
+        nats = NatsSettings(self.nats.url)
+        engine = Engine(self.settings, EngineOptions(**{"nats": nats, **options}))
         await engine.start()
         try:
             await engine.assets.set_variable(f"worker-group-{GROUP}", GROUP_KEY, encrypted=True)

@@ -17,6 +17,10 @@ from console.workers.worker import HOLD_ENV
 from tests.nats_server import NatsServer
 from tests.workers.harness import World, await_until, make_world, wait_finished, wait_run
 
+NO_WORKER_10M = (
+    "queued for worker group g1: no worker of it is online (fails after 10m without one)"
+)
+
 
 @pytest.fixture
 def world(tmp_path: Path, nats_server: NatsServer) -> Iterator[World]:
@@ -88,10 +92,15 @@ async def test_the_routed_run_says_it_is_queued_for_its_group(world: World) -> N
     async with world.engine() as engine:  # no worker yet: the order waits in JetStream
         job = await engine.start_job("count", "routed", {})
         await wait_run(
-            engine, job.id, "routed", lambda r: r.error == "queued for worker group g1", "queued"
+            engine,
+            job.id,
+            "routed",
+            lambda r: r.error == NO_WORKER_10M,
+            "queued",
         )
         assert (await engine.job(job.id)).host_runs["routed"].status is JobStatus.QUEUED
         world.worker("late")
         done = await wait_finished(engine, job.id)
     assert done.status is JobStatus.COMPLETED
     assert done.host_runs["routed"].error is None
+    assert done.host_runs["routed"].worker == "late"

@@ -12,7 +12,9 @@ import pytest
 
 from console.jobs.model import JobStatus
 from tests.nats_server import NatsServer
-from tests.workers.harness import World, await_until, make_world, wait_finished
+from tests.workers.harness import World, await_until, make_world, wait_finished, wait_run
+
+NO_WORKER_3S = "queued for worker group g1: no worker of it is online (fails after 3s without one)"
 
 
 @pytest.fixture
@@ -95,3 +97,26 @@ async def test_a_worker_stopped_by_sigterm_stops_its_runs_and_says_so(world: Wor
     assert run.error_kind == "cancelled"  # told by the worker, not "worker lost"
     assert run.error == "cancelled; the command was stopped"
     assert worker.process.wait() == 0
+
+
+async def test_a_run_with_no_online_worker_waits_then_fails_and_never_runs_later(
+    world: World,
+) -> None:
+    marker = world.tmp / "ran"
+    world.runbook("touch.sh", f"#!/bin/sh\ntouch {marker}\n")
+    async with world.engine(worker_wait=3.0) as engine:  # no worker of g1 online
+        job = await engine.start_job("touch", "routed", {})
+        await wait_run(
+            engine,
+            job.id,
+            "routed",
+            lambda r: r.error == NO_WORKER_3S,
+            "waiting, saying why",
+        )
+        done = await wait_finished(engine, job.id)
+    run = done.host_runs["routed"]
+    assert (run.status, run.error_kind) == (JobStatus.FAILED, "no_online_worker")
+    assert run.error == "no worker of group g1 was online for 3s"
+    late = world.worker("late")
+    await await_until(lambda: "started by another worker; dropped" in late.text(), "dropped")
+    assert not marker.exists()
