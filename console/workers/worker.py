@@ -2,7 +2,7 @@
 with its own transports, streaming events back. It holds no store.
 
 The order of things on receiving an order is what makes the delivery guarantees
-(docs/workers-guarantees.md): verify the seal -> publish `started` (acknowledged, with
+(docs/workers.md, Guarantees): verify the seal -> publish `started` (acknowledged, with
 a message id per order, so a second worker's `started` is a duplicate and that worker
 does not run it) -> ack the order -> run -> stream lines -> `ended`. Until `started`,
 the order is held with `in_progress` heartbeats: a worker killed before it started
