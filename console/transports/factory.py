@@ -8,7 +8,6 @@ from console.transports.base import Transport
 from console.transports.local import LocalTransport
 from console.transports.pool import TransportPool
 from console.transports.ssh import SSHTransport
-from console.transports.winrm import WinRMTransport
 
 
 def transport_for(host: Host, pool: TransportPool) -> Transport:
@@ -18,7 +17,9 @@ def transport_for(host: Host, pool: TransportPool) -> Transport:
         return SSHTransport(host, pool)
     if connection == "local":
         return LocalTransport(host)
-    if connection == "winrm":
+    if connection == "winrm":  # imported here: an SSH-only fleet never loads pywinrm
+        from console.transports.winrm import WinRMTransport
+
         return WinRMTransport(host, pool)
     raise HostConfigError(
         host.name, f"unknown ansible_connection {connection!r}; use ssh, local or winrm"
