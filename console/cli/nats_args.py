@@ -44,3 +44,15 @@ def worker_wait(args: argparse.Namespace) -> float | None:
     """`--worker-wait` in seconds (None: the engine's default)."""
     text = getattr(args, "worker_wait", None)
     return None if text is None else parse_duration(text, "--worker-wait")
+
+
+def add_engine_nats_options(parser: argparse.ArgumentParser) -> None:
+    """What an engine (`serve`, the console) takes: the NATS options and how long a
+    run routed to a group with no online worker waits (`worker_wait`)."""
+    add_nats_options(parser)
+    parser.add_argument(
+        "--worker-wait",
+        metavar="DURATION",
+        help="how long a host run routed to a worker group with no online worker waits "
+        "before it fails (default 10m)",
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from console.cli.nats_args import add_nats_options, nats_settings, worker_wait
+from console.cli.nats_args import add_engine_nats_options, nats_settings, worker_wait
 from console.settings import Settings
 
 
@@ -37,13 +37,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         help="do not collect inventory data (`tracking interval`) nor assess updates "
         "(every 6 h) periodically",
     )
-    parser.add_argument(
-        "--worker-wait",
-        metavar="DURATION",
-        help="how long a host run routed to a worker group with no online worker waits "
-        "before it fails (default 10m)",
-    )
-    add_nats_options(parser)
+    add_engine_nats_options(parser)
     parser.add_argument(
         "--until-idle", action="store_true", help="exit once no job has run for a few seconds"
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from console.cli.nats_args import add_nats_options, nats_settings, worker_wait
+from console.cli.nats_args import add_engine_nats_options, nats_settings, worker_wait
 from console.settings import Settings
 
 
@@ -27,13 +27,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         action="store_true",
         help="use the terminal's own 16-colour palette (theme ansi-dark)",
     )
-    parser.add_argument(
-        "--worker-wait",
-        metavar="DURATION",
-        help="how long a host run routed to a worker group with no online worker waits "
-        "before it fails (default 10m)",
-    )
-    add_nats_options(parser)
+    add_engine_nats_options(parser)
     parser.set_defaults(handler=run)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from tests.nats_server import NatsServer
 from tests.nats_tls import TlsFiles, make_tls_files
+from tests.workers.harness import World, make_world
 
 
 @pytest.fixture
@@ -55,3 +56,13 @@ def nats_server_with_nkey(tmp_path: Path, nkey_seed_file: Path) -> Iterator[Nats
     public = nkeys.from_seed(bytearray(nkey_seed_file.read_bytes())).public_key.decode()
     with NatsServer(tmp_path / "nats", nkey_users=(public,)) as server:
         yield server
+
+
+@pytest.fixture
+def world(tmp_path: Path, nats_server: NatsServer) -> Iterator[World]:
+    """A worker-group world (tests/workers/harness.py) on its own nats-server."""
+    made = make_world(tmp_path, nats_server)
+    try:
+        yield made
+    finally:
+        made.close()

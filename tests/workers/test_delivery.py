@@ -7,28 +7,15 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from console.jobs.model import JobStatus
 from console.workers.worker import HOLD_ENV
-from tests.nats_server import NatsServer
-from tests.workers.harness import World, await_until, make_world, wait_finished, wait_run
+from tests.workers.harness import World, await_until, wait_finished, wait_run
 
 NO_WORKER_10M = (
     "queued for worker group g1: no worker of it is online (fails after 10m without one)"
 )
-
-
-@pytest.fixture
-def world(tmp_path: Path, nats_server: NatsServer) -> Iterator[World]:
-    made = make_world(tmp_path, nats_server)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def counting(counter: Path, pid_file: Path | None = None) -> str:

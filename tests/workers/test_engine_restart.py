@@ -6,29 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.nats_server import NatsServer
-from tests.workers.harness import World, cli, make_world, serve, wait_until
+from tests.workers.harness import World, cli, serve, wait_until
 
 RUNBOOK = """#!/bin/sh
 for i in 1 2 3; do echo a$i; done
 while [ ! -e {go} ]; do sleep 0.05; done
 for i in 1 2 3 4 5; do echo b$i; done
 """
-
-
-@pytest.fixture
-def world(tmp_path: Path, nats_server: NatsServer) -> Iterator[World]:
-    made = make_world(tmp_path, nats_server)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def shown(world: World, job_id: str) -> dict[str, Any]:

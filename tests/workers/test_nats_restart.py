@@ -4,23 +4,9 @@ with all of its output."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from console.jobs.model import JobStatus
-from tests.nats_server import NatsServer
-from tests.workers.harness import World, make_world, wait_finished, wait_output
-
-
-@pytest.fixture
-def world(tmp_path: Path, nats_server: NatsServer) -> Iterator[World]:
-    made = make_world(tmp_path, nats_server)
-    try:
-        yield made
-    finally:
-        made.close()
+from tests.workers.harness import World, wait_finished, wait_output
 
 
 async def test_a_job_completes_across_a_nats_restart(world: World) -> None:

@@ -5,25 +5,11 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from console.jobs.model import JobStatus
-from tests.nats_server import NatsServer
-from tests.workers.harness import World, cli, make_world, wait_finished
+from tests.workers.harness import World, cli, wait_finished
 
 LINES = "#!/bin/sh\nfor i in 1 2 3; do echo line-$i; done\necho oops >&2\n"
-
-
-@pytest.fixture
-def world(tmp_path: Path, nats_server: NatsServer) -> Iterator[World]:
-    made = make_world(tmp_path, nats_server)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 async def test_a_routed_host_runs_on_a_worker_and_its_output_comes_back(world: World) -> None:

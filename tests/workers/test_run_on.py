@@ -4,22 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from tests.nats_server import NatsServer
-from tests.workers.harness import World, cli, make_world
-
-
-@pytest.fixture
-def world(tmp_path: Path, nats_server: NatsServer) -> Iterator[World]:
-    made = make_world(tmp_path, nats_server)
-    try:
-        yield made
-    finally:
-        made.close()
+from tests.workers.harness import World, cli
 
 
 async def test_run_on_a_group_runs_the_runbook_on_one_of_its_workers(world: World) -> None:

@@ -4,26 +4,14 @@ run's result: orders and events are signed with the group key, forged ones refus
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import nats
-import pytest
 
 from console.jobs.model import JobStatus
 from console.workers.protocol import ENDED, Event, Order, events_subject, order_id
 from console.workers.signing import GroupSeal
-from tests.nats_server import NatsServer
-from tests.workers.harness import World, await_until, make_world, wait_finished, wait_output
-
-
-@pytest.fixture
-def world(tmp_path: Path, nats_server: NatsServer) -> Iterator[World]:
-    made = make_world(tmp_path, nats_server)
-    try:
-        yield made
-    finally:
-        made.close()
+from tests.workers.harness import World, await_until, wait_finished, wait_output
 
 
 def order_to_touch(marker: Path, job: str) -> Order:

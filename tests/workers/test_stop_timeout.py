@@ -5,25 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from console.jobs.model import JobStatus
-from tests.nats_server import NatsServer
-from tests.workers.harness import World, await_until, make_world, wait_finished, wait_run
+from tests.workers.harness import World, await_until, wait_finished, wait_run
 
 NO_WORKER_3S = "queued for worker group g1: no worker of it is online (fails after 3s without one)"
-
-
-@pytest.fixture
-def world(tmp_path: Path, nats_server: NatsServer) -> Iterator[World]:
-    made = make_world(tmp_path, nats_server)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def sleeper(pid_file: Path) -> str:
