@@ -68,6 +68,10 @@ class GroupDispatch:
         self._seals: dict[str, GroupSeal] = {}
         self._doorbells = Doorbells()
         self._direct = False
+        # group -> (when looked, any worker online): one look per group and PRESENCE_CHECK
+        # serves every run waiting for it (a thousand queued runs, one KV read).
+        self._online: dict[str, tuple[float, bool]] = {}
+        self._looking: dict[str, asyncio.Lock] = {}
 
     async def close(self) -> None:
         self._doorbells.stop()
@@ -165,15 +169,10 @@ class GroupDispatch:
     ) -> None:
         """While no worker took the run: say so when none of the group is online, and
         raise NoOnlineWorker once that lasted `worker_wait` seconds."""
-        js = nc.jetstream()
         alone_since: float | None = None
         wait = _duration(self._worker_wait)
         while not follower.started:
-            try:
-                online = bool(await online_workers(js, group))
-            except Exception as exc:  # NATS away: nothing is known of the workers
-                log.debug("reading the workers of %s: %s", group, exc)
-                online = alone_since is None
+            online = await self._group_online(nc, group, default=alone_since is None)
             now = time.monotonic()
             if online and alone_since is not None:
                 alone_since = None
@@ -189,6 +188,21 @@ class GroupDispatch:
                     follower.host_name, f"no worker of group {group} was online for {wait}"
                 )
             await asyncio.sleep(PRESENCE_CHECK)
+
+    async def _group_online(self, nc: NATS, group: str, default: bool) -> bool:
+        """Whether a worker of `group` is online, looked up at most once per
+        PRESENCE_CHECK; `default` when NATS cannot tell (it is away)."""
+        async with self._looking.setdefault(group, asyncio.Lock()):
+            looked, online = self._online.get(group, (-PRESENCE_CHECK, default))
+            if time.monotonic() - looked < PRESENCE_CHECK:
+                return online
+            try:
+                online = bool(await online_workers(nc.jetstream(), group))
+            except Exception as exc:  # NATS away: nothing is known of the workers
+                log.debug("reading the workers of %s: %s", group, exc)
+                return default
+            self._online[group] = (time.monotonic(), online)
+            return online
 
     async def _stop(self, nc: NATS, seal: GroupSeal, group: str, order: str) -> None:
         """End the run wherever it is: a worker running it is told to stop, and the
