@@ -141,11 +141,12 @@ async def _list(client: EngineClient, args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return EXIT_OK
+    width = max(len(c.value) for c in Classification)  # UpdateRollup fits the column
     for row in rows:
         print(
             printable(
                 f"{row['host']:<20} {row['name']:<30} {row['installed'] or '(new)':<20} -> "
-                f"{row['available']:<20} {row['classification']:<11} {row['source']}"
+                f"{row['available']:<20} {row['classification']:<{width}} {row['source']}"
             )
         )
     if not rows:

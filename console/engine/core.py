@@ -341,7 +341,8 @@ class Engine:
         return transport_for(host, self._pool)
 
     async def probe(self, hosts: Sequence[str]) -> list[HostProbe]:
-        """A cheap probe: one `uname -s` over the pooled connection, per host, at once."""
+        """A cheap probe per host, all at once: `uname -sr` over the pooled connection, or
+        a PowerShell look at Win32_OperatingSystem on a Windows host (console.engine.probe)."""
         resolved = self._resolve_hosts(list(hosts))
 
         return list(

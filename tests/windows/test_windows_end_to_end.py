@@ -82,6 +82,22 @@ def deploy(site: Path, *args: str) -> Any:
     return json.loads(done.stdout)
 
 
+def deploy_like(site: Path, *args: str) -> str:
+    """A command's text output (no --json)."""
+    env = {
+        **os.environ,
+        "HOME": str(site),
+        "OPSCONSOLE_INVENTORY": str(site / "inventory.yaml"),
+        "OPSCONSOLE_DATA_DIR": str(site / "data"),
+        "OPSCONSOLE_RUNBOOKS": str(site / "runbooks"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "console", *args], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_a_windows_host_is_collected_and_assessed_through_the_cli(site: Path) -> None:
     (collected,) = opsconsole(site, "inventory", "collect", "win1")
     assert (collected["host"], collected["ok"]) == ("win1", True)
@@ -96,6 +112,10 @@ def test_a_windows_host_is_collected_and_assessed_through_the_cli(site: Path) ->
     (summary,) = opsconsole(site, "updates", "summary", "win1")
     assert (summary["critical"], summary["security"], summary["reboot_pending"]) == (1, 2, True)
     pending = {u["name"]: u for u in opsconsole(site, "updates", "list", "win1")}
+    table = deploy_like(site, "updates", "list", "win1").splitlines()
+    # the classification column fits the longest name, UpdateRollup
+    assert any(line.endswith(" UpdateRollup Windows Update") for line in table), table
+    assert any(line.endswith(" Security     Windows Update") for line in table), table
     cumulative = pending["KB5034770"]
     assert (cumulative["classification"], cumulative["source"]) == ("Security", "Windows Update")
     assert cumulative["available"].endswith("(KB5034770)")
