@@ -211,7 +211,8 @@ class _Callbacks:
     async def error(self, exc: Exception) -> None:
         if not self.connected:
             raise _FirstConnectFailed(exc)
-        log.warning("%s: NATS %s: %s", self.name, self.settings.shown_url, exc or type(exc))
+        said = str(exc) or type(exc).__name__  # some nats-py errors have no message
+        log.warning("%s: NATS %s: %s", self.name, self.settings.shown_url, said)
 
     async def disconnected(self) -> None:
         if self.connected and not self.client.is_closed:  # not our own close()
