@@ -25,10 +25,10 @@ from importlib.metadata import PackageNotFoundError, version
 
 import nats.errors
 from nats.js import JetStreamContext
-from nats.js.errors import BucketNotFoundError
-from nats.js.kv import KeyValue
+from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.kv import KV_DEL, KV_OP, KV_PURGE, KeyValue
 
-from console.errors import NatsUnavailable, UsageError
+from console.errors import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,6 @@ BUCKET = "opsconsole_workers"
 HEARTBEAT_S = 5.0
 OFFLINE_AFTER_S = 3 * HEARTBEAT_S  # three missed heartbeats
 FORGET_AFTER_S = 24 * 3600.0  # the bucket's TTL: an entry not refreshed for a day goes
-READ_TIMEOUT_S = 10.0  # for the bucket's contents to arrive when listing
 ONLINE, OFFLINE = "online", "offline"
 
 # A group is one NATS subject token; a worker name may be a dotted host name.
@@ -202,11 +201,11 @@ async def list_workers(
     """Every worker that announced itself (and was not forgotten), by group then name,
     with its state as of `now`."""
     try:
-        bucket = await js.key_value(BUCKET)
+        await js.key_value(BUCKET)
     except BucketNotFoundError:
         return []  # no worker ever started
     when = time.time() if now is None else now
-    infos = [info.seen_at(when, offline_after_s) for info in _decoded(await _values(bucket))]
+    infos = [info.seen_at(when, offline_after_s) for info in _decoded(await _values(js))]
     return sorted(infos, key=lambda info: (info.group, info.name))
 
 
@@ -229,18 +228,19 @@ async def online_workers(
     return [w for w in workers if w.group == group and w.state == ONLINE]
 
 
-async def _values(bucket: KeyValue) -> list[bytes]:
-    """The current value of every key, read with one watcher (not a get per key)."""
-    watcher = await bucket.watchall(ignore_deletes=True)
+async def _values(js: JetStreamContext) -> list[bytes]:
+    """The current value of every key: the bucket's subjects from the stream's state,
+    then the last message of each. Read from the stream itself, not through a KV
+    watcher, whose "no more initial values" mark could come before a value just put."""
+    stream, prefix = f"KV_{BUCKET}", f"$KV.{BUCKET}."
+    info = await js.stream_info(stream, subjects_filter=f"{prefix}>")
     values: list[bytes] = []
-    try:
-        while (entry := await watcher.updates(timeout=READ_TIMEOUT_S)) is not None:
-            if entry.value:
-                values.append(entry.value)
-    except nats.errors.TimeoutError as exc:
-        raise NatsUnavailable(
-            f"NATS did not send the workers bucket {BUCKET} within {READ_TIMEOUT_S:.0f}s"
-        ) from exc
-    finally:
-        await watcher.stop()
+    for subject in sorted(info.state.subjects or {}):
+        try:
+            message = await js.get_last_msg(stream, subject)
+        except NotFoundError:  # forgotten (its TTL) since the state was read
+            continue
+        operation = (message.headers or {}).get(KV_OP)
+        if message.data and operation not in (KV_DEL, KV_PURGE):
+            values.append(message.data)
     return values

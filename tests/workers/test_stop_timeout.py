@@ -22,8 +22,11 @@ def alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    with open(f"/proc/{pid}/stat") as stat:  # a zombie has ended
-        return stat.read().split()[2] != "Z"
+    try:
+        with open(f"/proc/{pid}/stat") as stat:  # a zombie has ended
+            return stat.read().split()[2] != "Z"
+    except (ProcessLookupError, FileNotFoundError):  # it ended since os.kill looked
+        return False
 
 
 async def test_stopping_a_job_ends_its_run_on_the_worker(world: World) -> None:
