@@ -201,11 +201,11 @@ async def list_workers(
     """Every worker that announced itself (and was not forgotten), by group then name,
     with its state as of `now`."""
     try:
-        await js.key_value(BUCKET)
-    except BucketNotFoundError:
-        return []  # no worker ever started
+        values = await _values(js)
+    except NotFoundError:
+        return []  # no worker ever started: no bucket
     when = time.time() if now is None else now
-    infos = [info.seen_at(when, offline_after_s) for info in _decoded(await _values(js))]
+    infos = [info.seen_at(when, offline_after_s) for info in _decoded(values)]
     return sorted(infos, key=lambda info: (info.group, info.name))
 
 

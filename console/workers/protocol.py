@@ -17,7 +17,6 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -52,12 +51,6 @@ def check_group(name: str) -> str:
             f"(the `{GROUP_VAR}` host var or --group / --run-on)"
         )
     return name
-
-
-def worker_group(host_vars: Mapping[str, Any]) -> str | None:
-    """The group a host's runs go to, from its merged vars; None: the engine runs them."""
-    value = host_vars.get(GROUP_VAR)
-    return check_group(str(value)) if value else None
 
 
 def run_on_pattern(group: str) -> str:

@@ -15,7 +15,7 @@ from console.jobs.time_limit import TimeLimit
 from console.transports.base import ExitStatus
 from console.workers.connection import NatsSettings
 from console.workers.progress import RunProgress
-from console.workers.protocol import worker_group
+from console.workers.protocol import check_group
 
 if TYPE_CHECKING:
     from console.workers.dispatch import GroupDispatch
@@ -40,7 +40,8 @@ class WorkerRouting:
         self.progress = RunProgress(data_dir)
 
     def group_of(self, host: Host) -> str | None:
-        return worker_group(host.vars)
+        group = host.worker_group
+        return check_group(group) if group else None
 
     async def run(
         self,

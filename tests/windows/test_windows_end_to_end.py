@@ -42,7 +42,8 @@ def site(http_server: WSManServer, https_server: WSManServer, tmp_path: Path) ->
     return tmp_path
 
 
-def opsconsole(site: Path, *args: str) -> Any:
+def cli(site: Path, *args: str, exits: tuple[int, ...] = (0,)) -> str:
+    """`opsconsole ARGS` on the site, its stdout; its exit status must be in `exits`."""
     env = {
         **os.environ,
         "HOME": str(site),
@@ -52,50 +53,23 @@ def opsconsole(site: Path, *args: str) -> Any:
     }
     env.pop("OPS_JOB_ID", None)
     done = subprocess.run(
-        [sys.executable, "-m", "console", *args, "--json"],
+        [sys.executable, "-m", "console", *args],
         capture_output=True,
         text=True,
         timeout=180,
         env=env,
     )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    assert done.returncode in exits, done.stderr
+    return done.stdout
+
+
+def opsconsole(site: Path, *args: str) -> Any:
+    return json.loads(cli(site, *args, "--json"))
 
 
 def deploy(site: Path, *args: str) -> Any:
     """`updates deploy ... --json`, whatever its exit status (1: not all succeeded)."""
-    env = {
-        **os.environ,
-        "HOME": str(site),
-        "OPSCONSOLE_INVENTORY": str(site / "inventory.yaml"),
-        "OPSCONSOLE_DATA_DIR": str(site / "data"),
-        "OPSCONSOLE_RUNBOOKS": str(site / "runbooks"),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "console", "updates", "deploy", *args, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=env,
-    )
-    assert done.returncode in (0, 1), done.stderr
-    return json.loads(done.stdout)
-
-
-def deploy_like(site: Path, *args: str) -> str:
-    """A command's text output (no --json)."""
-    env = {
-        **os.environ,
-        "HOME": str(site),
-        "OPSCONSOLE_INVENTORY": str(site / "inventory.yaml"),
-        "OPSCONSOLE_DATA_DIR": str(site / "data"),
-        "OPSCONSOLE_RUNBOOKS": str(site / "runbooks"),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "console", *args], capture_output=True, text=True, env=env
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return json.loads(cli(site, "updates", "deploy", *args, "--json", exits=(0, 1)))
 
 
 def test_a_windows_host_is_collected_and_assessed_through_the_cli(site: Path) -> None:
@@ -112,7 +86,7 @@ def test_a_windows_host_is_collected_and_assessed_through_the_cli(site: Path) ->
     (summary,) = opsconsole(site, "updates", "summary", "win1")
     assert (summary["critical"], summary["security"], summary["reboot_pending"]) == (1, 2, True)
     pending = {u["name"]: u for u in opsconsole(site, "updates", "list", "win1")}
-    table = deploy_like(site, "updates", "list", "win1").splitlines()
+    table = cli(site, "updates", "list", "win1").splitlines()
     # the classification column fits the longest name, UpdateRollup
     assert any(line.endswith(" UpdateRollup Windows Update") for line in table), table
     assert any(line.endswith(" Security     Windows Update") for line in table), table
