@@ -8,6 +8,8 @@ against that host and never stops the others.
 
 from __future__ import annotations
 
+from typing import Any
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -133,3 +135,24 @@ class ExitedNonZero(HostError):
     def __init__(self, host: str, exit_code: int) -> None:
         super().__init__(host, f"command exited with status {exit_code}")
         self.exit_status = exit_code
+
+
+def error_to_dict(exc: OpsError) -> dict[str, Any]:
+    """An error as the control API (and a worker's child relay) sends it."""
+    return {"type": type(exc).__name__, "message": exc.message, "exit_code": exc.exit_code}
+
+
+def error_from_dict(data: dict[str, Any]) -> OpsError:
+    """Rebuild an engine-side error on the client, keeping its message and exit code."""
+    cls = {"UsageError": UsageError, "ConfigError": ConfigError}.get(data.get("type", ""), OpsError)
+    exc = cls(str(data.get("message", "the engine reported an error")))
+    exc.exit_code = int(data.get("exit_code", EXIT_FAILED))
+    return exc
+
+
+def error_status(exc: OpsError) -> int:
+    """The HTTP status of an error answered over the control API: 400 for bad input,
+    404 for a job that does not exist, 409 for everything the engine refused."""
+    if isinstance(exc, UsageError):
+        return 400
+    return 404 if type(exc).__name__ == "JobNotFound" else 409

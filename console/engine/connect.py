@@ -22,7 +22,7 @@ from console.engine.services import control_wanted_path
 from console.errors import ConfigError
 from console.isolated import python_module_command
 from console.settings import Settings
-from console.store.lock import DataDirLock, EngineRunning
+from console.store.lock import DataDirLock, EngineRunning, socket_path
 from console.workers.connection import NatsSettings
 
 if TYPE_CHECKING:
@@ -49,7 +49,6 @@ async def attach(settings: Settings, wait: float = ATTACH_WAIT) -> RemoteClient 
     """A client of the engine holding the lock, or None when no engine holds it."""
     if DataDirLock(settings.data_dir).holder_pid() is None:
         return None  # the usual case of a CLI command: it needs no aiohttp
-    from console.engine.control import socket_path
     from console.engine.remote import RemoteClient
 
     deadline = asyncio.get_running_loop().time() + wait

@@ -23,18 +23,16 @@ from aiohttp import web
 from console.engine.admin_calls import admin_operations
 from console.engine.client import EngineClient
 from console.engine.wire import (
-    error_to_dict,
     event_to_dict,
     host_to_dict,
     probe_to_dict,
     runbook_to_dict,
 )
-from console.errors import OpsError, UsageError
+from console.errors import OpsError, UsageError, error_status, error_to_dict
 from console.jobs.events import EngineEvent
 from console.jobs.model import Job, JobStatus, Trigger, default_starter, user_name
 from console.settings import Settings
 
-SOCKET_NAME = "control.sock"
 SHUTDOWN_TIMEOUT = 5.0  # seconds a request in flight may take once the engine stops
 # Events one `GET /events` client may be behind before newer ones are dropped for it
 # (it sees the gap in `seq` and re-reads state; the engine never waits for a reader).
@@ -79,10 +77,6 @@ class ServedEngine(EngineClient, Protocol):
     ) -> Job: ...
 
 
-def socket_path(data_dir: Path) -> Path:
-    return data_dir / SOCKET_NAME
-
-
 def peer_user(request: web.Request) -> str:
     """The Unix user of the process at the other end of the control socket, as the
     kernel reports it (SO_PEERCRED): a client cannot claim to be someone else."""
@@ -104,10 +98,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except OpsError as exc:
-        status = 400 if isinstance(exc, UsageError) else 409
-        if type(exc).__name__ == "JobNotFound":
-            status = 404
-        return _json({"error": error_to_dict(exc)}, status)
+        return _json({"error": error_to_dict(exc)}, error_status(exc))
 
 
 class ControlServer:

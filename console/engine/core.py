@@ -32,6 +32,7 @@ from console.engine.options import EngineOptions
 from console.engine.probe import probe_host
 from console.engine.services import EngineParts, EngineServices
 from console.engine.wire import runbook_info
+from console.engine.worker_children import WorkerChildren
 from console.errors import OpsError, UsageError
 from console.inventory.live import LiveInventory
 from console.inventory.model import Host, Inventory
@@ -97,7 +98,11 @@ class Engine:
         self._updates: UpdatesService | None = None
         self._accepting = False
         self._routing = WorkerRouting(
-            self.options.nats, lambda: self.assets, settings.data_dir, self.options.worker_wait
+            self.options.nats,
+            lambda: self.assets,
+            settings.data_dir,
+            self.options.worker_wait,
+            WorkerChildren(self, self.check_parent),
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -337,7 +342,11 @@ class Engine:
         return hosts
 
     def _transport(self, host: Host) -> Transport:
+        """A routed host is reached through its worker group (`console_worker_group`)."""
         assert self._pool is not None
+        group = self._routing.group_of(host)
+        if group is not None:
+            return self._routing.transport(host, group)
         return transport_for(host, self._pool)
 
     async def probe(self, hosts: Sequence[str]) -> list[HostProbe]:
@@ -377,7 +386,7 @@ class Engine:
         it, `default_starter` (this engine's user, or the schedule, webhook or parent).
         A child job (trigger PARENT) is started only with its running parent's token."""
         if trigger is Trigger.PARENT:
-            self._check_parent(trigger_ref, parent_token)
+            self.check_parent(trigger_ref, parent_token)
         job, work, book_timeout = self._builder.runbook_job(
             runbook,
             pattern,
@@ -391,7 +400,7 @@ class Engine:
         await self._submit(job, work, timeout or book_timeout)
         return job.copy()  # the runner's live job is the runner's own
 
-    def _check_parent(self, parent: str | None, token: str | None) -> None:
+    def check_parent(self, parent: str | None, token: str | None) -> None:
         """Only a running job may start children (they skip `max_jobs`), proven by the
         per-job token its host runs were given (OPS_JOB_TOKEN)."""
         assert self.runner is not None

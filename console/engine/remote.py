@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,13 +27,12 @@ from console.engine.remote_state import RemoteState
 from console.engine.remote_updates import RemoteUpdates
 from console.engine.wire import (
     asset_from_dict,
-    error_from_dict,
     event_from_dict,
     probe_from_dict,
     record_from_dict,
     runbook_from_dict,
 )
-from console.errors import ConfigError
+from console.errors import ConfigError, error_from_dict
 from console.inventory.live import LiveInventory
 from console.inventory.model import Host
 from console.jobs.events import EngineEvent, EventCallback
@@ -40,6 +40,7 @@ from console.jobs.model import Job, JobStatus, StreamRecord, Trigger
 from console.schedules.model import Schedule
 from console.schedules.views import ScheduleDetail, ScheduleDict, ScheduleView
 from console.webhooks.views import CreatedWebhook, RotatedSecret, WebhookView
+from console.workers.protocol import JOB_ID_HEADER, JOB_TOKEN_HEADER
 
 # The longest `GET /events` line read: a job-level event carries the whole job, ~150
 # bytes a host, so aiohttp's default (512 KiB) would end the stream of a job of a few
@@ -70,7 +71,9 @@ class RemoteClient:
     async def open(self) -> RemoteClient:
         connector = aiohttp.UnixConnector(path=str(self.socket))
         self._session = aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=None)
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=None),
+            headers=_job_headers(),
         )
         try:
             self.info = await self._call("GET", "/info")
@@ -230,6 +233,8 @@ class RemoteClient:
                 data = json.loads(raw)
                 if data.get("ready"):
                     self._events_ready.set()
+                    if data.get("live") is False:  # a worker's relay: read stored output
+                        self._deliver(EngineEvent(job_id="", missed=True))
                     continue
                 seq = int(data.get("seq", last_seq + 1))
                 if seq != last_seq + 1:
@@ -240,6 +245,13 @@ class RemoteClient:
     def _deliver(self, event: EngineEvent) -> None:
         for callback in list(self._subscribers):
             callback(event)
+
+
+def _job_headers() -> dict[str, str]:
+    """Inside a job, the job it runs in: a worker's child relay admits only the runs
+    it runs (console.workers.child_relay); an engine's control socket ignores them."""
+    job_id, token = os.environ.get("OPS_JOB_ID"), os.environ.get("OPS_JOB_TOKEN")
+    return {JOB_ID_HEADER: job_id, JOB_TOKEN_HEADER: token} if job_id and token else {}
 
 
 class RemoteSchedules:

@@ -96,7 +96,8 @@ class EngineServices:
             await self._start()
 
     async def _start(self) -> None:
-        from console.engine.control import ControlServer, socket_path
+        from console.engine.control import ControlServer
+        from console.store.lock import socket_path
 
         await self._start_triggers()
         self.control = ControlServer(self._parts.client, socket_path(self._parts.data_dir))

@@ -10,7 +10,6 @@ from typing import Any
 
 from console.assets.model import AssetKind, AssetView
 from console.engine.client import HostProbe, ParameterInfo, RunbookInfo
-from console.errors import EXIT_FAILED, ConfigError, OpsError, UsageError
 from console.inventory.model import Host
 from console.jobs.events import EngineEvent
 from console.jobs.model import HostRun, Job, StreamRecord
@@ -73,18 +72,6 @@ def event_from_dict(data: dict[str, Any]) -> EngineEvent:
         run=HostRun.from_dict(data["run"]) if data.get("run") else None,
         records=[record_from_dict(r) for r in data.get("records", ())],
     )
-
-
-def error_to_dict(exc: OpsError) -> dict[str, Any]:
-    return {"type": type(exc).__name__, "message": exc.message, "exit_code": exc.exit_code}
-
-
-def error_from_dict(data: dict[str, Any]) -> OpsError:
-    """Rebuild an engine-side error on the client, keeping its message and exit code."""
-    cls = {"UsageError": UsageError, "ConfigError": ConfigError}.get(data.get("type", ""), OpsError)
-    exc = cls(str(data.get("message", "the engine reported an error")))
-    exc.exit_code = int(data.get("exit_code", EXIT_FAILED))
-    return exc
 
 
 def runbook_info(book: Runbook) -> RunbookInfo:

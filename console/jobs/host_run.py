@@ -76,9 +76,11 @@ class GroupRuns(Protocol):
         work: Work,
         limit: TimeLimit,
         calls: RunCallbacks,
+        env: Mapping[str, str],
         resume: bool = False,
     ) -> ExitStatus:
-        """`resume`: an engine restarted while this run was handed over: follow it on
+        """`env`: added to the invocation's environment (a local run's job token);
+        `resume`: an engine restarted while this run was handed over: follow it on
         from where the last engine got."""
         ...
 
@@ -169,13 +171,18 @@ def local_job_env(settings: Settings) -> dict[str, str]:
     Knowing where the socket is grants nothing: the data directory is 0700 and the
     socket 0600, so only the engine's own user (whom a local job runs as anyway)
     can connect."""
-    path = os.environ.get("PATH", os.defpath)
-    scripts = os.path.dirname(sys.executable)
-    if scripts not in path.split(os.pathsep):
-        path = f"{path}{os.pathsep}{scripts}"
     return {
         "OPSCONSOLE_INVENTORY": str(settings.inventory.resolve()),
         "OPSCONSOLE_DATA_DIR": str(settings.data_dir.resolve()),
         "OPSCONSOLE_RUNBOOKS": str(settings.runbooks.resolve()),
-        "PATH": path,
+        "PATH": path_with_opsconsole(),
     }
+
+
+def path_with_opsconsole() -> str:
+    """This process's PATH, ending with this installation's scripts folder."""
+    path = os.environ.get("PATH", os.defpath)
+    scripts = os.path.dirname(sys.executable)
+    if scripts not in path.split(os.pathsep):
+        path = f"{path}{os.pathsep}{scripts}"
+    return path

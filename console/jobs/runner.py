@@ -345,7 +345,10 @@ class JobRunner:
             return
         capture = _StreamCapture(self, job, name)
         try:
-            group = self._groups.group_of(host) if self._groups is not None else None
+            # An engine step runs here even on a routed host: its transport sends each
+            # command to the group (console.workers.worker_transport).
+            routed = self._groups is not None and work.step is None
+            group = self._groups.group_of(host) if routed and self._groups else None
             if group is not None:
                 resume = name in self._resuming.get(job.id, ())
                 status = await self._run_on_group(
@@ -389,15 +392,18 @@ class JobRunner:
             run.transition(JobStatus.RUNNING)
             self._touch_run(job, run)
             extra_env = (
-                {
-                    **self._local_env,
-                    "OPS_JOB_ID": job.id,
-                    "OPS_JOB_TOKEN": self._child_tokens[job.id],
-                }
+                {**self._local_env, **self._child_env(job, host)}
                 if host.connection == "local"
                 else {}
             )
             return await execute(transport, host, work, limit, capture.on_line, extra_env)
+
+    def _child_env(self, job: Job, host: Host) -> dict[str, str]:
+        """What a local run needs to start child runbooks of its job (`opsconsole run`
+        inside it): the job and its token. A run on another host gets none."""
+        if host.connection != "local":
+            return {}
+        return {"OPS_JOB_ID": job.id, "OPS_JOB_TOKEN": self._child_tokens[job.id]}
 
     async def _run_on_group(
         self,
@@ -423,7 +429,9 @@ class JobRunner:
         )
         try:
             async with self._use_host(job, host.name):
-                return await self._groups.run(job.id, host, group, work, limit, calls, resume)
+                return await self._groups.run(
+                    job.id, host, group, work, limit, calls, self._child_env(job, host), resume
+                )
         finally:
             if run.error_kind is None:
                 run.error = None  # no longer queued: the caller records how it ended

@@ -24,6 +24,7 @@ from pathlib import Path
 from console.errors import OpsError
 
 LOCK_FILE = "engine.lock"
+SOCKET_NAME = "control.sock"  # the lock holder's control API (console.engine.control)
 READER_MARK = "reader"
 READER_WAIT = 30.0  # a reader holds the lock for one listing; this bounds a stuck one
 
@@ -41,6 +42,11 @@ class EngineRunning(OpsError):
         )
         self.data_dir = data_dir
         self.pid = pid
+
+
+def socket_path(data_dir: Path) -> Path:
+    """Where the engine holding `data_dir`'s lock answers its control API."""
+    return data_dir / SOCKET_NAME
 
 
 def ensure_data_dir(data_dir: Path) -> None:

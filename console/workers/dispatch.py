@@ -18,16 +18,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from nats.aio.client import Client as NATS
 
 from console.assets.model import AssetKind, AssetResolver
-from console.errors import ConfigError, HostConfigError, HostError, NoOnlineWorker
+from console.errors import ConfigError, HostConfigError, NoOnlineWorker
 from console.inventory.model import Host
 from console.jobs.host_run import RunCallbacks, Work
 from console.jobs.time_limit import TimeLimit
 from console.transports.base import ExitStatus
+from console.workers.child_requests import ChildHandler, ChildRequests
 from console.workers.connection import NatsSettings
 from console.workers.events_out import publish_until_stored
 from console.workers.follow import Doorbells, Follower
@@ -44,6 +45,7 @@ from console.workers.protocol import (
     control_subject,
     events_subject,
     order_subject,
+    run_on_pattern,
 )
 from console.workers.signing import GroupSeal
 
@@ -58,9 +60,14 @@ class GroupDispatch:
     """Hands routed host runs to their groups; one NATS connection per engine."""
 
     def __init__(
-        self, nats: NatsSettings | None, group_key: Callable[[str], str], worker_wait: float
+        self,
+        nats: NatsSettings | None,
+        group_key: Callable[[str], str],
+        worker_wait: float,
+        children: ChildHandler | None = None,
     ) -> None:
         self._settings = nats
+        self._children = ChildRequests(self._seal_of, children) if children else None
         self._group_key = group_key
         self._worker_wait = worker_wait
         self._nc: NATS | None = None
@@ -75,6 +82,8 @@ class GroupDispatch:
 
     async def close(self) -> None:
         self._doorbells.stop()
+        if self._children is not None:
+            self._children.close()
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.close()
@@ -93,6 +102,8 @@ class GroupDispatch:
                 await ensure_streams(nc.jetstream())
                 self._direct = await events_allow_direct(nc.jetstream())
                 await self._doorbells.start(nc)
+                if self._children is not None:
+                    await self._children.start(nc)
                 self._nc = nc
         return self._nc
 
@@ -109,6 +120,20 @@ class GroupDispatch:
                 ) from exc
         return seal
 
+    async def check_ready(self, host: Host, group: str) -> None:
+        """Raise HostConfigError now when the group has no key or the engine no NATS."""
+        self._seal(host, group)
+        await self._nats(host, group)
+
+    def _seal_of(self, group: str) -> GroupSeal | None:
+        """The group's seal for a request no host run is waiting on, or None when the
+        group has no usable key."""
+        try:
+            return self._seal(Host(run_on_pattern(group), {}), group)
+        except HostConfigError as exc:
+            log.error("%s", exc)
+            return None
+
     async def run(
         self,
         job_id: str,
@@ -117,17 +142,17 @@ class GroupDispatch:
         work: Work,
         limit: TimeLimit,
         calls: RunCallbacks,
+        env: Mapping[str, str],
         after: int = 0,
         applied: Callable[[int], None] | None = None,
     ) -> ExitStatus:
         """Run `work` on `host` through `group`; raises HostError as a transport would.
-        `after`: follow its events after this stream sequence (an engine restarted);
-        `applied` is told each sequence whose event is applied and stored."""
-        if work.step is not None:
-            raise HostError(host.name, "engine steps do not run on worker groups yet")
+        `env` joins the invocation's environment; `after`: follow its events after
+        this stream sequence (an engine restarted); `applied` is told each sequence
+        whose event is applied and stored."""
         seal = self._seal(host, group)
         nc = await self._nats(host, group)
-        order = _order(job_id, host, work, limit)
+        order = _order(job_id, host, work, limit, env)
         follower = Follower(nc, seal, host, order.id, self._doorbells, after, applied, self._direct)
         try:
             return await limit.bound(
@@ -221,7 +246,7 @@ class GroupDispatch:
             await nc.flush(timeout=2)
 
 
-def _order(job_id: str, host: Host, work: Work, limit: TimeLimit) -> Order:
+def _order(job_id: str, host: Host, work: Work, limit: TimeLimit, env: Mapping[str, str]) -> Order:
     assert work.build is not None
     invocation = work.build(host, WORKDIR_PLACEHOLDER if work.needs_workdir else "")
     return Order(
@@ -229,7 +254,7 @@ def _order(job_id: str, host: Host, work: Work, limit: TimeLimit) -> Order:
         host=host.name,
         host_vars=dict(host.vars),
         command=invocation.command,
-        env=dict(invocation.env),
+        env={**invocation.env, **env},
         stdin=b64(invocation.stdin) if invocation.stdin is not None else None,
         uploads=[(name, b64(data), mode) for name, data, mode in invocation.uploads()],
         needs_workdir=work.needs_workdir,

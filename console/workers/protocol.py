@@ -7,6 +7,9 @@
   stream `OPSCONSOLE_EVENTS`, one subject per host run, so the engine can replay one
   run's events from any sequence (after its own restart).
 - *Control* (engine -> group, plain NATS): `stop` one host run.
+- *Child requests* (worker -> engine, plain NATS request/reply, subject
+  `opsconsole.children.<group>`): a runbook running on a worker starts a child
+  runbook and follows it (`console.workers.child_relay`); the reply is sealed too.
 
 Bodies are JSON (bytes in base64), then sealed (`console.workers.signing`).
 """
@@ -28,6 +31,7 @@ EVENTS_STREAM = "OPSCONSOLE_EVENTS"
 ORDERS_PREFIX = "opsconsole.orders"
 EVENTS_PREFIX = "opsconsole.events"
 CONTROL_PREFIX = "opsconsole.control"
+CHILDREN_PREFIX = "opsconsole.children"
 EVENTS_MAX_AGE = 7 * 24 * 3600.0  # seconds a run's events stay replayable
 DEDUP_WINDOW = 24 * 3600.0  # seconds a message id is remembered (orders and `started`)
 ALIVE_INTERVAL = 2.0  # seconds between a worker's `alive` events for a running run
@@ -36,6 +40,10 @@ LOST_AFTER = 3 * ALIVE_INTERVAL  # silence after which the engine calls a worker
 # invocation, the worker makes the workdir on the host and puts its path in.
 WORKDIR_PLACEHOLDER = "/opsconsole-workdir-placeholder-4f1c2a"
 GROUP_VAR = "console_worker_group"
+# The HTTP headers with which `opsconsole run` inside a job shows the job it runs in
+# (OPS_JOB_ID, OPS_JOB_TOKEN) to a worker's child relay (console.workers.child_relay).
+JOB_ID_HEADER = "Opsconsole-Job-Id"
+JOB_TOKEN_HEADER = "Opsconsole-Job-Token"
 RUN_ON_PREFIX = "run-on/"  # a job's host `run-on/g1`: any worker of g1, locally
 
 _GROUP_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -73,6 +81,10 @@ def order_subject(group: str) -> str:
 
 def control_subject(group: str) -> str:
     return f"{CONTROL_PREFIX}.{group}"
+
+
+def children_subject(group: str) -> str:
+    return f"{CHILDREN_PREFIX}.{group}"
 
 
 def order_id(job_id: str, host: str) -> str:
@@ -158,4 +170,42 @@ class Stop:
 
     @classmethod
     def decode(cls, body: bytes) -> Stop:
+        return cls(**json.loads(body))
+
+
+@dataclass
+class ChildRequest:
+    """A control API call (`opsconsole run` inside a run on a worker) relayed to the
+    engine on behalf of the host run of job `job_id`, which proves itself with the
+    job's OPS_JOB_TOKEN. `sent_at` (epoch seconds) bounds how long a copy could be
+    replayed; the message id, random per request, lets the engine refuse a replay."""
+
+    method: str
+    path: str
+    job_id: str
+    token: str
+    sent_at: float
+    query: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+
+    def encode(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, body: bytes) -> ChildRequest:
+        return cls(**json.loads(body))
+
+
+@dataclass
+class ChildReply:
+    """The engine's answer: the HTTP status and JSON body the control API would give."""
+
+    status: int
+    data: Any
+
+    def encode(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":"), default=str).encode()
+
+    @classmethod
+    def decode(cls, body: bytes) -> ChildReply:
         return cls(**json.loads(body))

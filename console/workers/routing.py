@@ -4,7 +4,7 @@ nats-py (0.2 s of start-up) nor needs a NATS server."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,12 +12,13 @@ from console.assets.model import AssetResolver
 from console.inventory.model import Host
 from console.jobs.host_run import RunCallbacks, Work
 from console.jobs.time_limit import TimeLimit
-from console.transports.base import ExitStatus
+from console.transports.base import ExitStatus, Transport
 from console.workers.connection import NatsSettings
 from console.workers.progress import RunProgress
 from console.workers.protocol import check_group
 
 if TYPE_CHECKING:
+    from console.workers.child_requests import ChildHandler
     from console.workers.dispatch import GroupDispatch
 
 
@@ -32,8 +33,10 @@ class WorkerRouting:
         assets: Callable[[], AssetResolver],
         data_dir: Path,
         worker_wait: float,
+        children: ChildHandler | None = None,
     ) -> None:
         self._nats = nats
+        self._children = children
         self._worker_wait = worker_wait
         self._assets = assets
         self._dispatch: GroupDispatch | None = None
@@ -51,14 +54,9 @@ class WorkerRouting:
         work: Work,
         limit: TimeLimit,
         calls: RunCallbacks,
+        env: Mapping[str, str],
         resume: bool = False,
     ) -> ExitStatus:
-        if self._dispatch is None:
-            from console.workers.dispatch import GroupDispatch, group_key_from
-
-            self._dispatch = GroupDispatch(
-                self._nats, group_key_from(self._assets()), self._worker_wait
-            )
         after = self.progress.unfinished(job_id).get(host.name, 0) if resume else 0
         self.progress.handed_over(job_id, host.name, resume)  # followed again after a crash
 
@@ -66,9 +64,27 @@ class WorkerRouting:
             self.progress.record(job_id, host.name, sequence)
 
         try:
-            return await self._dispatch.run(job_id, host, group, work, limit, calls, after, applied)
+            return await self._dispatcher().run(
+                job_id, host, group, work, limit, calls, env, after, applied
+            )
         finally:
             self.progress.run_ended(job_id, host.name)
+
+    def transport(self, host: Host, group: str) -> Transport:
+        """The transport of the engine's own steps on a routed host: each command goes
+        to the group (console.workers.worker_transport)."""
+        from console.workers.worker_transport import WorkerTransport
+
+        return WorkerTransport(host, group, self._dispatcher())
+
+    def _dispatcher(self) -> GroupDispatch:
+        if self._dispatch is None:
+            from console.workers.dispatch import GroupDispatch, group_key_from
+
+            self._dispatch = GroupDispatch(
+                self._nats, group_key_from(self._assets()), self._worker_wait, self._children
+            )
+        return self._dispatch
 
     def resumable(self, job_id: str) -> list[str]:
         """The hosts of `job_id` whose runs were handed to groups and had not ended."""

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from console.jobs.time_limit import TimeLimit
 from console.runbooks.plugin_api import Invocation
 from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
+from console.workers.child_relay import ChildRelay
 from console.workers.connection import NatsSettings
 from console.workers.events_out import RunEvents
 from console.workers.nats_link import MSG_ID_HEADER, ensure_streams, open_message, open_nats
@@ -94,6 +95,7 @@ class Worker:
         self._handling: set[asyncio.Task[None]] = set()  # orders taken, at most `capacity`
         self._room = asyncio.Event()
         self._js: JetStreamContext | None = None
+        self._relay: ChildRelay | None = None
 
     async def serve(self) -> None:
         """Take orders until cancelled; then the runs going on are stopped and end as
@@ -112,6 +114,8 @@ class Worker:
             )
             await presence.start()
             await nc.subscribe(control_subject(self.config.group), cb=self._on_control)
+            self._relay = ChildRelay(nc, self._seal, self.config.group)
+            await self._relay.start()
             subscription = await self._orders_subscription(self._js)
             log.info(
                 "worker %s takes orders of group %s (capacity %d)",
@@ -127,6 +131,8 @@ class Worker:
             if presence is not None:  # a clean stop: offline at once in `workers list`
                 await presence.stop()
             await self._pool.close()
+            if self._relay is not None:
+                await self._relay.close()
             await nc.close()
 
     async def _orders_subscription(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
@@ -248,7 +254,8 @@ class Worker:
                 build=lambda _host, workdir: _invocation(order, workdir),
                 needs_workdir=order.needs_workdir,
             )
-            status = await execute(transport, host, work, limit, events.line, {})
+            with self._child_relay(host, order) as extra_env:
+                status = await execute(transport, host, work, limit, events.line, extra_env)
             ended.code, ended.signal = status.code, status.signal
         except HostError as exc:
             ended.error_kind, ended.error = exc.kind, exc.detail
@@ -260,6 +267,20 @@ class Worker:
             log.exception("the run of %s failed unexpectedly", order.id)
             ended.error_kind, ended.error = HostError.kind, f"{type(exc).__name__}: {exc}"
         return ended
+
+    @contextlib.contextmanager
+    def _child_relay(self, host: Host, order: Order) -> Iterator[dict[str, str]]:
+        """A local run with its job's token (the engine sends it only to local runs)
+        may start child runbooks through the relay while it runs."""
+        job_id, token = order.env.get("OPS_JOB_ID"), order.env.get("OPS_JOB_TOKEN")
+        if host.connection != "local" or not job_id or not token or self._relay is None:
+            yield {}
+            return
+        self._relay.admit(job_id, token)
+        try:
+            yield self._relay.run_env()
+        finally:
+            self._relay.dismiss(job_id)
 
     async def _on_control(self, msg: Msg) -> None:
         try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import stat
 
-from console.engine.control import socket_path
+from console.store.lock import socket_path
 from tests.serve.conftest import Site
 
 PERMISSIVE_UMASK = ("sh", "-c", 'umask 000 && exec "$0" "$@"')

@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from console.engine.client import EngineClient
-from console.engine.control import socket_path
 from console.engine.core import Engine
 from console.engine.options import EngineOptions
 from console.engine.remote import RemoteClient
 from console.jobs.model import JobStatus
 from console.settings import Settings
+from console.store.lock import socket_path
 from tests.tui.seed import T0, finished_job, seed_data_dir, settings_for
 
 
