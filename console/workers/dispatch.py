@@ -19,6 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from nats.aio.client import Client as NATS
 
@@ -65,8 +66,10 @@ class GroupDispatch:
         group_key: Callable[[str], str],
         worker_wait: float,
         children: ChildHandler | None = None,
+        credentials: Callable[[Host], dict[str, dict[str, Any]]] | None = None,
     ) -> None:
         self._settings = nats
+        self._credentials = credentials
         self._children = ChildRequests(self._seal_of, children) if children else None
         self._group_key = group_key
         self._worker_wait = worker_wait
@@ -153,6 +156,8 @@ class GroupDispatch:
         seal = self._seal(host, group)
         nc = await self._nats(host, group)
         order = _order(job_id, host, work, limit, env)
+        if self._credentials is not None:
+            order.credentials = self._credentials(host)
         follower = Follower(nc, seal, host, order.id, self._doorbells, after, applied, self._direct)
         try:
             return await limit.bound(

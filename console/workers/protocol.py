@@ -118,6 +118,8 @@ class Order:
     uploads: list[tuple[str, str, int]] = field(default_factory=list)  # name, base64, mode
     needs_workdir: bool = True
     time_left: float | None = None
+    # The credential assets the host names, name -> values (console.workers.credentials).
+    credentials: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def id(self) -> str:

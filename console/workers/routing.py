@@ -79,10 +79,15 @@ class WorkerRouting:
 
     def _dispatcher(self) -> GroupDispatch:
         if self._dispatch is None:
+            from console.workers.credentials import credentials_for
             from console.workers.dispatch import GroupDispatch, group_key_from
 
             self._dispatch = GroupDispatch(
-                self._nats, group_key_from(self._assets()), self._worker_wait, self._children
+                self._nats,
+                group_key_from(self._assets()),
+                self._worker_wait,
+                self._children,
+                lambda host: credentials_for(host, self._assets()),
             )
         return self._dispatch
 

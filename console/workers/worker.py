@@ -34,6 +34,7 @@ from console.transports.factory import transport_for
 from console.transports.pool import TransportPool
 from console.workers.child_relay import ChildRelay
 from console.workers.connection import NatsSettings
+from console.workers.credentials import ReceivedCredentials
 from console.workers.events_out import RunEvents
 from console.workers.nats_link import MSG_ID_HEADER, ensure_streams, open_message, open_nats
 from console.workers.presence import Presence
@@ -90,7 +91,8 @@ class Worker:
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
         self._seal = GroupSeal(config.group_key)
-        self._pool = TransportPool()
+        self._credentials = ReceivedCredentials()
+        self._pool = TransportPool(assets=self._credentials)
         self._runs: dict[str, asyncio.Task[Event]] = {}  # order id -> its run
         self._handling: set[asyncio.Task[None]] = set()  # orders taken, at most `capacity`
         self._room = asyncio.Event()
@@ -248,6 +250,7 @@ class Worker:
         limit = TimeLimit(order.time_left)
         ended = Event(ENDED, order.id, self.config.name)
         try:
+            self._credentials.update(order.credentials)
             transport = transport_for(host, self._pool)
             await limit.bound(transport.connect(), host, "not connected within")
             work = Work(
