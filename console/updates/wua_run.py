@@ -8,13 +8,20 @@ reads like a Linux host's.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from console.transports.base import Transport
 from console.updates.model import Assessment, PackageResult, PendingUpdate, Selection
 from console.updates.wua_parse import parse_assessment, parse_install
-from console.updates.wua_script import INSTALL_BATCH, assess_script, install_script
+from console.updates.wua_script import (
+    INSTALL_BATCH,
+    assess_script,
+    install_script,
+    install_task_script,
+)
 from console.windows.powershell import run_json
 
 
@@ -40,8 +47,24 @@ async def install_windows(
     ids = [update.update_id for update in pending if selection.picks(update)]
     # Nothing selected still runs once: the answer says whether a reboot is pending.
     batches = [ids[start : start + INSTALL_BATCH] for start in range(0, len(ids), INSTALL_BATCH)]
-    docs = []
-    for batch in batches or [[]]:
-        script = install_script(batch, deadline - time.time())
-        docs.append(await run_json(transport, host_name, script, None))
+    docs = [await _install_batch(transport, host_name, batch, deadline) for batch in batches]
+    if not batches:  # nothing selected: no task needed to read whether a reboot is pending
+        docs.append(await run_json(transport, host_name, install_script([], 0), None))
     return parse_install(docs, pending, selection)
+
+
+async def _install_batch(
+    transport: Transport, host_name: str, batch: Sequence[str], deadline: float
+) -> Any:
+    """One batch, through a scheduled task (see console.updates.wua_script): the install
+    script is uploaded to a private folder, the wrapper runs it and prints its result,
+    and the folder is removed whatever happens."""
+    workdir = await transport.make_workdir()
+    try:
+        script_path, result_path = f"{workdir}\\wua-install.ps1", f"{workdir}\\wua-result.json"
+        script = install_script(batch, deadline - time.time(), result_path)
+        await transport.upload(script.encode("utf-8-sig"), script_path)
+        wrapper = install_task_script(batch, script_path, result_path)
+        return await run_json(transport, host_name, wrapper, None)
+    finally:
+        await asyncio.shield(transport.remove_workdir(workdir))

@@ -17,11 +17,16 @@ Windows patch agent does, and print one JSON document (`console.windows.powershe
   from its own start, and with less than PACKAGE_MARGIN_S left that update and the
   rest are `window`.
 
+* wua-install runs in a scheduled task (`install_task_script`): Windows refuses
+  IUpdateDownloader.Download and IUpdateInstaller.Install to a process of a network
+  logon, as WinRM's are (E_ACCESSDENIED, 0x80070005). So the install script is
+  uploaded, and a one-off task registered to run it as SYSTEM (what PSWindowsUpdate's
+  Invoke-WUJob does), which writes its JSON to a file; the wrapper waits for the task,
+  removes it and prints the file. A task that writes nothing makes every update of the
+  batch NotAttempted with the task's result code.
+
 Not verified against a real Windows host (none is available here): written from the
-WUA API documentation. Known limit: Windows refuses IUpdateDownloader.Download and
-IUpdateInstaller.Install to a process started by a network logon (WinRM) on some
-versions (E_ACCESSDENIED, 0x80070005); Ansible's win_updates runs them in a scheduled
-task for that reason. Such a refusal is reported per update as Failed with its HRESULT.
+WUA and ScheduledTasks documentation.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import re
 from collections.abc import Sequence
 
 from console.errors import UsageError
+from console.transports.winrm_scripts import quote
 from console.updates.model import PACKAGE_MARGIN_S
 
 PRELUDE = r"""$ProgressPreference='SilentlyContinue';$ErrorActionPreference='Stop'
@@ -81,7 +87,35 @@ $x=$i.Install().GetUpdateResult(0);$o.install=[int]$x.ResultCode;$o.hresult=$x.H
 $o.reboot=$x.RebootRequired}}catch{$o.outcome='failed';$o.message=Err $_}}
 $o})
 $r.reboot_required=(Pending) -or @($r.results|?{$_.reboot}).Count -gt 0
-ConvertTo-Json -InputObject $r -Depth 6 -Compress
+ConvertTo-Json -InputObject $r -Depth 6 -Compress@TO_FILE@
+"""
+)
+
+# Runs the uploaded install script as SYSTEM in a one-off scheduled task and prints the
+# JSON it wrote (see the module docstring). No time limit on the task, as on Linux: an
+# install already started is never cut off.
+INSTALL_TASK = (
+    "# opsconsole-collector: wua-install\n"
+    + r"""$ProgressPreference='SilentlyContinue';$ErrorActionPreference='Stop'
+[Console]::OutputEncoding=[Text.Encoding]::UTF8
+$script=@SCRIPT@;$out=@OUT@;$ids=@(@IDS@)
+$name='opsconsole-wua-'+[guid]::NewGuid().ToString('N')
+$arg='-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "{0}"' -f $script
+$a=New-ScheduledTaskAction -Execute 'powershell.exe' -Argument $arg
+$pp=@{UserId='NT AUTHORITY\SYSTEM';LogonType='ServiceAccount';RunLevel='Highest'}
+$p=New-ScheduledTaskPrincipal @pp
+$so=@{AllowStartIfOnBatteries=$true;DontStopIfGoingOnBatteries=$true
+ExecutionTimeLimit=[TimeSpan]::Zero};$o=New-ScheduledTaskSettingsSet @so
+Register-ScheduledTask -TaskName $name -Action $a -Principal $p -Settings $o -Force|Out-Null
+try{Start-ScheduledTask -TaskName $name
+do{Start-Sleep -Seconds 2;$t=Get-ScheduledTask -TaskName $name
+}while($t.State -in 'Queued','Running')
+$code=(Get-ScheduledTaskInfo -TaskName $name).LastTaskResult}
+finally{Unregister-ScheduledTask -TaskName $name -Confirm:$false}
+if(Test-Path -LiteralPath $out){Get-Content -Raw -Encoding UTF8 -LiteralPath $out}else{
+$m='the install task ended with 0x{0:X8} and wrote no result' -f $code
+ConvertTo-Json -Depth 6 -Compress -InputObject ([ordered]@{error=$m;reboot_required=$false
+results=@(foreach($id in $ids){[ordered]@{id=$id;outcome='notattempted';message=$m}})})}
 """
 )
 
@@ -96,14 +130,35 @@ def assess_script(refresh: bool) -> str:
     return ASSESS.replace("@ONLINE@", "$true" if refresh else "$false")
 
 
-def install_script(update_ids: Sequence[str], seconds_left: float) -> str:
+def install_script(
+    update_ids: Sequence[str], seconds_left: float, result_path: str | None = None
+) -> str:
     """The install script for these UpdateIDs (GUIDs, checked: nothing else can reach
-    the script), none starting with less than PACKAGE_MARGIN_S of `seconds_left`."""
+    the script), none starting with less than PACKAGE_MARGIN_S of `seconds_left`. It
+    prints its JSON, or writes it to `result_path` (run by the task)."""
+    to_file = (
+        f"|Set-Content -Encoding UTF8 -LiteralPath {quote(result_path)}" if result_path else ""
+    )
+    return (
+        INSTALL.replace("@IDS@", _id_list(update_ids))
+        .replace("@LEFT@", str(math.floor(seconds_left)))
+        .replace("@MARGIN@", str(PACKAGE_MARGIN_S))
+        .replace("@TO_FILE@", to_file)
+    )
+
+
+def install_task_script(update_ids: Sequence[str], script_path: str, result_path: str) -> str:
+    """The wrapper that runs the uploaded install script as SYSTEM in a scheduled task
+    and prints the JSON it wrote to `result_path`."""
+    return (
+        INSTALL_TASK.replace("@SCRIPT@", quote(script_path))
+        .replace("@OUT@", quote(result_path))
+        .replace("@IDS@", _id_list(update_ids))
+    )
+
+
+def _id_list(update_ids: Sequence[str]) -> str:
     for update_id in update_ids:
         if not _UPDATE_ID.match(update_id):
             raise UsageError(f"{update_id!r} is not a Windows Update id (a GUID)")
-    return (
-        INSTALL.replace("@IDS@", ",".join(f"'{i}'" for i in update_ids))
-        .replace("@LEFT@", str(math.floor(seconds_left)))
-        .replace("@MARGIN@", str(PACKAGE_MARGIN_S))
-    )
+    return ",".join(f"'{i}'" for i in update_ids)

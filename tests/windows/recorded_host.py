@@ -1,9 +1,9 @@
 """A stand-in Windows host for the collector and Windows Update tests: it answers
 `powershell ... -EncodedCommand X` with the recording (tests/windows/recordings) that
 the decoded script's `# opsconsole-collector: NAME` line names, as the WS-Management
-test server does over real WinRM; any other command fails as cmd.exe would. It proves
-the dispatch to the PowerShell collectors and the command line's encoding, without
-a network.
+test server does over real WinRM; any other command fails as cmd.exe would. It keeps
+what is uploaded and which workdirs were made and removed. It proves the dispatch to
+the PowerShell collectors and the command line's encoding, without a network.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ class RecordedWindowsHost(Transport):
         super().__init__(host)
         self.answers = dict(answers or {})
         self.scripts: list[str] = []
+        self.uploads: dict[str, bytes] = {}  # Windows path -> content
+        self.workdirs: list[str] = []  # made, in order
+        self.removed: list[str] = []  # workdirs removed, in order
 
     async def run(
         self,
@@ -62,8 +65,17 @@ class RecordedWindowsHost(Transport):
             return answer
         return answer.pop(0) if len(answer) > 1 else answer[0]
 
+    async def make_workdir(self) -> str:
+        self.workdirs.append(
+            f"C:\\Users\\ops\\AppData\\Local\\Temp\\opsconsole.{len(self.workdirs)}"
+        )
+        return self.workdirs[-1]
+
     async def upload(self, data: bytes, remote_path: str, mode: int = 0o600) -> None:
-        raise NotImplementedError
+        self.uploads[remote_path] = data
+
+    async def remove_workdir(self, path: str) -> None:
+        self.removed.append(path)
 
     async def close(self) -> None:
         return None

@@ -16,7 +16,7 @@ from tree_sitter import Language, Node, Parser
 from console.changes.model import TrackedPath
 from console.changes.windows_collector import SCRIPTS
 from console.changes.windows_tracked import tracked_scripts
-from console.updates.wua_script import assess_script, install_script
+from console.updates.wua_script import assess_script, install_script, install_task_script
 from console.windows.powershell import script_name
 from console.windows.reboot import BOOT_TIME, reboot_script
 
@@ -28,6 +28,10 @@ ALL_SCRIPTS = [
     assess_script(True),
     assess_script(False),
     install_script(["6b29fc40-ca47-1067-b31d-00dd010662da"] * 3, 3600),
+    install_script(["6b29fc40-ca47-1067-b31d-00dd010662da"], 3600, "C:\\T\\O'Brien.json"),
+    install_task_script(
+        ["6b29fc40-ca47-1067-b31d-00dd010662da"], "C:\\T\\a b.ps1", "C:\\T\\r.json"
+    ),
     BOOT_TIME,
     reboot_script("shutdown /r /t 5 /c 'patched; rebooting'"),
 ]
@@ -38,7 +42,9 @@ def syntax_errors(node: Node) -> list[str]:
     return found + [error for child in node.children for error in syntax_errors(child)]
 
 
-@pytest.mark.parametrize("script", ALL_SCRIPTS, ids=[script_name(s) for s in ALL_SCRIPTS])
+@pytest.mark.parametrize(
+    "script", ALL_SCRIPTS, ids=[f"{n}-{script_name(s)}" for n, s in enumerate(ALL_SCRIPTS)]
+)
 def test_the_script_parses_as_powershell(script: str) -> None:
     tree = PARSER.parse(script.encode())
     assert syntax_errors(tree.root_node) == []

@@ -24,7 +24,12 @@ from console.updates.model import (
 )
 from console.updates.rules import classifications
 from console.updates.wua_parse import classify, parse_assessment, parse_install
-from console.updates.wua_script import INSTALL_BATCH, assess_script, install_script
+from console.updates.wua_script import (
+    INSTALL_BATCH,
+    assess_script,
+    install_script,
+    install_task_script,
+)
 from console.windows.powershell import MAX_COMMAND_LINE, powershell_command, script_name
 from tests.windows.recorded_host import RECORDINGS, RecordedWindowsHost
 
@@ -48,6 +53,11 @@ def by_title_start(start: str) -> Any:
 # --- the scripts ----------------------------------------------------------------------
 
 
+LONG_FOLDER = (
+    "C:\\Users\\a-rather-long-domain-user.name\\AppData\\Local\\Temp\\opsconsole." + "f" * 32
+)
+
+
 @pytest.mark.parametrize(
     ("name", "script"),
     [
@@ -59,6 +69,22 @@ def test_scripts_are_marked_print_json_and_fit_a_command_line(name: str, script:
     assert script_name(script) == name
     assert script.rstrip().splitlines()[-1].startswith("ConvertTo-Json -InputObject $r -Depth 6")
     assert len(powershell_command(script)) <= MAX_COMMAND_LINE
+
+
+def test_the_install_task_wrapper_of_a_full_batch_fits_a_command_line() -> None:
+    script = install_task_script(
+        [ANY_ID] * INSTALL_BATCH, f"{LONG_FOLDER}\\wua-install.ps1", f"{LONG_FOLDER}\\r.json"
+    )
+    assert script_name(script) == "wua-install"
+    assert len(powershell_command(script)) <= MAX_COMMAND_LINE
+
+
+def test_the_install_script_run_by_the_task_writes_its_json_to_the_result_file() -> None:
+    script = install_script([ANY_ID], 3600, "C:\\Temp\\O'Brien\\wua-result.json")
+    last = script.rstrip().splitlines()[-1]
+    assert last.endswith(
+        "|Set-Content -Encoding UTF8 -LiteralPath 'C:\\Temp\\O''Brien\\wua-result.json'"
+    )
 
 
 def test_the_assessment_searches_online_only_when_asked_to_refresh() -> None:
@@ -191,14 +217,25 @@ async def test_assess_asks_windows_update_on_a_windows_host() -> None:
     assert assessment.count(Classification.SECURITY) == 2
 
 
-async def test_install_updates_sends_the_selected_ids_in_batches() -> None:
+async def test_install_updates_runs_the_selected_ids_in_a_system_task() -> None:
     transport = RecordedWindowsHost(WINDOWS)
     pending = assessed().updates
     security = Selection(classifications=(Classification.SECURITY,))
     outcome = await install_updates(transport, "win-app01", pending, security, time.time() + 3600)
-    (script,) = transport.scripts
-    ids = [u.update_id for u in pending if security.picks(u)]
-    assert script.split("$ids=@(")[1].split(")")[0] == ",".join(f"'{i}'" for i in ids)
+    ids = ",".join(f"'{u.update_id}'" for u in pending if security.picks(u))
+    (workdir,) = transport.workdirs
+    (wrapper,) = transport.scripts
+    (uploaded_path, uploaded), *_ = transport.uploads.items()
+    installer = uploaded.decode("utf-8-sig")
+    # The install script itself is uploaded (WUA refuses a network logon's install)...
+    assert uploaded_path == f"{workdir}\\wua-install.ps1"
+    assert installer.split("$ids=@(")[1].split(")")[0] == ids
+    assert "$i.Install()" in installer and "-LiteralPath '" + workdir in installer
+    # ...and the wrapper runs it as SYSTEM in a one-off task, then prints its result.
+    assert f"$script='{uploaded_path}'" in wrapper
+    assert "UserId='NT AUTHORITY\\SYSTEM'" in wrapper and "Unregister-ScheduledTask" in wrapper
+    assert "$i.Install()" not in wrapper
+    assert transport.removed == [workdir]
     assert outcome.reboot_required and not outcome.succeeded
 
 
@@ -213,6 +250,7 @@ async def test_many_selected_updates_go_in_several_runs() -> None:
     sizes = [s.count("-0000-4000-") for s in transport.scripts]
     assert sizes == [20, 20, 5]
     assert all(len(powershell_command(s)) <= MAX_COMMAND_LINE for s in transport.scripts)
+    assert transport.removed == transport.workdirs and len(transport.workdirs) == 3
 
 
 async def test_nothing_selected_still_asks_whether_a_reboot_is_pending() -> None:
