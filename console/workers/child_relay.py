@@ -83,7 +83,8 @@ class ChildRelay:
                 web.route("*", "/{path:.*}", self._relay),
             ]
         )
-        self._runner = web.AppRunner(app, access_log=None)
+        # A client gone ends its handler (the event stream waits for nothing else).
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
         await web.UnixSite(self._runner, str(socket_path(self._folder))).start()
 
@@ -121,7 +122,7 @@ class ChildRelay:
     async def _relay(self, request: web.Request) -> web.Response:
         try:
             job_id, token = self._caller(request)
-            body = await request.json() if request.can_read_body else None
+            body = await _body(request)
             call = ChildRequest(
                 request.method, request.path, job_id, token, 0.0, dict(request.query), body
             )
@@ -172,3 +173,12 @@ class ChildRelay:
         """What a local run on this worker adds to its environment: this relay as its
         data directory, and `opsconsole` on its PATH."""
         return {"OPSCONSOLE_DATA_DIR": str(self.data_dir), "PATH": path_with_opsconsole()}
+
+
+async def _body(request: web.Request) -> object:
+    if not request.can_read_body:
+        return None
+    try:
+        return await request.json()
+    except ValueError:
+        raise UsageError(f"{request.method} {request.path}: the body is not JSON") from None
