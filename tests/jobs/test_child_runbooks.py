@@ -12,34 +12,10 @@ import os
 import pytest
 
 from console.jobs.model import JobStatus, Trigger
+from tests.child_books import CHILD, PARENT
 from tests.jobs.helpers import OPSCONSOLE, JobEnv, wait_finished
 
 pytestmark = pytest.mark.timeout(180)
-
-PARENT = """#!/bin/sh
-# /// runbook
-# [parameters.child_fails]
-# type = "bool"
-# default = false
-# ///
-echo "parent $OPS_JOB_ID starts"
-if opsconsole run child localhost -p fail="$OPS_PARAM_CHILD_FAILS"; then
-    echo "child completed"
-else
-    echo "child failed with $?"
-    exit 4
-fi
-"""
-
-CHILD = """#!/bin/sh
-# /// runbook
-# [parameters.fail]
-# type = "bool"
-# default = false
-# ///
-echo "child of $OPS_JOB_ID"
-[ "$OPS_PARAM_FAIL" = false ]
-"""
 
 
 @pytest.fixture

@@ -19,36 +19,10 @@ from console.jobs.model import JobStatus, Trigger
 from console.workers.nats_link import sealed_headers
 from console.workers.protocol import ChildRequest, children_subject
 from console.workers.signing import GroupSeal
+from tests.child_books import CHILD, PARENT
 from tests.workers.harness import GROUP, GROUP_KEY, World, wait_finished, wait_output
 
 pytestmark = pytest.mark.timeout(180)
-
-PARENT = """#!/bin/sh
-# /// runbook
-# [parameters.target]
-# type = "string"
-# [parameters.child_fails]
-# type = "bool"
-# default = false
-# ///
-echo "parent $OPS_JOB_ID starts"
-if opsconsole run child "$OPS_PARAM_TARGET" -p fail="$OPS_PARAM_CHILD_FAILS"; then
-    echo "child completed"
-else
-    echo "child failed with $?"
-    exit 4
-fi
-"""
-
-CHILD = """#!/bin/sh
-# /// runbook
-# [parameters.fail]
-# type = "bool"
-# default = false
-# ///
-echo "child of $OPS_JOB_ID"
-[ "$OPS_PARAM_FAIL" = false ]
-"""
 
 
 @pytest.fixture
