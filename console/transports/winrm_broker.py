@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import importlib
 import json
 import os
 import sys
@@ -31,7 +32,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
 from console.errors import HostError
-from console.transports.pool import DEFAULT_MAX_COMMANDS
 from console.transports.winrm_session import WinRMSession, WinRMSettings
 
 CALLS = ("open_shell", "start", "send", "receive", "signal_terminate", "close")
@@ -53,11 +53,11 @@ def decode(text: str) -> bytes:
 class Broker:
     """Holds the sessions and answers calls on them, each in a thread."""
 
-    def __init__(self, answers: BinaryIO) -> None:
+    def __init__(self, answers: BinaryIO, threads: int) -> None:
         self._answers = answers
         self._writing = threading.Lock()
         self._sessions: dict[int, WinRMSession] = {}
-        self._threads = ThreadPoolExecutor(DEFAULT_MAX_COMMANDS, thread_name_prefix="winrm")
+        self._threads = ThreadPoolExecutor(threads, thread_name_prefix="winrm")
 
     def handle(self, request: dict[str, Any]) -> None:
         """One line read from the console; never blocks on the network."""
@@ -101,12 +101,17 @@ class Broker:
 
 def main() -> None:
     """Serve the console on stdin/stdout until stdin closes, then end at once (threads
-    blocked in a Receive are not waited for: the console is gone)."""
+    blocked in a Receive are not waited for: the console is gone). The one argument
+    is the number of threads (the console's `DEFAULT_MAX_COMMANDS`: this module does
+    not import the transport pool, so that the helper starts fast)."""
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
+    # pywinrm (and requests, pyspnego, cryptography under it) loaded once, now, rather
+    # than by the first calls' threads at once, each waiting on the import lock.
+    importlib.import_module("winrm.protocol")
     answers = sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not corrupt the protocol
-    broker = Broker(answers)
+    broker = Broker(answers, int(sys.argv[1]))
     for line in sys.stdin.buffer:
         broker.handle(json.loads(line))
     os._exit(0)

@@ -18,16 +18,20 @@ import contextlib
 import dataclasses
 import itertools
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import console
 from console import errors
 from console.errors import HostError, WinRMHelperLost
+from console.transports.pool import DEFAULT_MAX_COMMANDS
 from console.transports.winrm_broker import decode, encode
 from console.transports.winrm_session import WinRMSettings
 
@@ -53,11 +57,12 @@ class Helper:
         # A session of its own: a Ctrl-C in the console's terminal is the console's to
         # handle; the helper ends when its stdin closes.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "console.transports.winrm_broker"],
+            [sys.executable, "-m", "console.transports.winrm_broker", str(DEFAULT_MAX_COMMANDS)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             start_new_session=True,
+            env=_same_code(),
         )
         self.ended = False
         self._lock = threading.Lock()
@@ -149,6 +154,15 @@ class Helper:
     def stop(self) -> None:
         """End the helper now (tests: a helper that dies)."""
         self.process.kill()
+
+
+def _same_code() -> dict[str, str]:
+    """The environment, with the folder this process imports `console` from first on
+    PYTHONPATH: the helper runs the same code (a checkout run in place, not only the
+    installed package)."""
+    home = str(Path(console.__file__).resolve().parents[1])
+    paths = [home, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 def helper() -> Helper:
