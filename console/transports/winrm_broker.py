@@ -109,8 +109,11 @@ def main() -> None:
     # pywinrm (and requests, pyspnego, cryptography under it) loaded once, now, rather
     # than by the first calls' threads at once, each waiting on the import lock.
     importlib.import_module("winrm.protocol")
-    answers = sys.stdout.buffer
-    sys.stdout = sys.stderr  # a stray print must not corrupt the protocol
+    # The answers get a descriptor of their own; descriptor 1 becomes stderr, so that
+    # nothing else written to stdout (a print, a C library) corrupts the protocol.
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     broker = Broker(answers, int(sys.argv[1]))
     for line in sys.stdin.buffer:
         broker.handle(json.loads(line))

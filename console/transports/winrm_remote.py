@@ -120,9 +120,13 @@ class Helper:
         stdout = self.process.stdout
         assert stdout is not None
         for line in stdout:
-            answer = json.loads(line)
+            try:
+                answer = json.loads(line)
+                call_id = int(answer["id"])
+            except (ValueError, KeyError, TypeError):  # not an answer (a bug): skipped
+                continue
             with self._lock:
-                waiting = self._waiting.pop(answer["id"], None)
+                waiting = self._waiting.pop(call_id, None)
             if waiting is not None and waiting.future is not None:
                 _hand_over(waiting, _settle, waiting.future, answer, waiting.host)
         self.process.wait()
