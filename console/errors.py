@@ -121,6 +121,13 @@ class NoOnlineWorker(HostError):
     kind = "no_online_worker"
 
 
+class WinRMHelperLost(HostError):
+    """The process that runs the WinRM calls (`console.transports.winrm_broker`) ended
+    while a run waited for it: that run fails, the next one starts a new helper."""
+
+    kind = "winrm_helper_lost"
+
+
 class TimedOut(HostError):
     kind = "timed_out"
 

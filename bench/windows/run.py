@@ -117,6 +117,18 @@ class Press(NamedTuple):
     at: float  # time.perf_counter() when the key was sent
     handled: float  # seconds until the state changed
     settled: float  # seconds until the screen had also processed what was queued
+    busy: float  # CPU seconds the event loop's thread used meanwhile
+    queued: float  # seconds it was ready to run but waited for a core (Linux schedstat)
+
+
+def queued_seconds() -> float:
+    """How long this thread has waited, in all, for a core while ready to run (0 where
+    the kernel does not tell): a loop delayed by other processes, not by its work."""
+    try:
+        with open("/proc/thread-self/schedstat") as stat:
+            return int(stat.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 async def press(app: OpsConsoleApp, key: Key) -> Press:
@@ -128,6 +140,7 @@ async def press(app: OpsConsoleApp, key: Key) -> Press:
     before = inventory_cursor(app)
     event = events.Key(key.key, key.key if len(key.key) == 1 else None)
     event.set_sender(app)
+    busy, queued = time.thread_time(), queued_seconds()
     started = time.perf_counter()
     app._driver.send_message(event)
     while not key.shown(app, before):
@@ -136,7 +149,9 @@ async def press(app: OpsConsoleApp, key: Key) -> Press:
     drained = asyncio.Event()
     app.screen.call_later(drained.set)
     await drained.wait()
-    return Press(started, handled, time.perf_counter() - started)
+    settled = time.perf_counter() - started
+    busy, queued = time.thread_time() - busy, queued_seconds() - queued
+    return Press(started, handled, settled, busy, queued)
 
 
 Timings = dict[str, list[Press]]
@@ -202,7 +217,10 @@ async def one_run(settings: Settings, rounds: int) -> tuple[Timings, JobResult, 
 
 
 def figures(label: str, timings: Timings) -> str:
-    """Per key kind: presses, median and max until settled, median until handled."""
+    """Per key kind: presses, median and max until settled, median until handled; and
+    for the presses over 50 ms, what the loop's thread did meanwhile: its CPU time
+    (the console's own work: Textual, the engine) and its wait for a core (other
+    processes: the WinRM helper, the test server, other load)."""
     lines = []
     for kind, pairs in timings.items():
         settled = [p.settled * 1000 for p in pairs]
@@ -213,6 +231,13 @@ def figures(label: str, timings: Timings) -> str:
             f"over 50 ms {sum(1 for t in settled if t > 50):3}; handled median "
             f"{statistics.median(handled):6.1f} ms"
         )
+        slow = [p for p in pairs if p.settled > 0.05]
+        if slow:
+            lines.append(
+                f"  {'':9} {'':11} over 50 ms: {sum(p.settled for p in slow) * 1000:6.0f} ms "
+                f"in all, of which loop thread CPU {sum(p.busy for p in slow) * 1000:5.0f} ms, "
+                f"waiting for a core {sum(p.queued for p in slow) * 1000:5.0f} ms"
+            )
     return "\n".join(lines)
 
 

@@ -1,9 +1,10 @@
 """Running commands on Windows hosts over WinRM (`ansible_connection: winrm`), with pywinrm.
 
-pywinrm blocks, so every call runs in a thread of one pool sized like the SSH
-concurrency (`DEFAULT_MAX_COMMANDS`), never on the event loop; the pool's `forks`
-slots bound commands in flight as for SSH. A run is one pywinrm session (its own
-HTTP connection and authentication) and one shell: the environment goes in the
+pywinrm blocks and does CPU work in Python, so its calls run in a helper process
+(`winrm_broker`, reached through `winrm_remote`), in threads there, never in the
+console's process where they would take the GIL from the event loop; the pool's
+`forks` slots bound commands in flight as for SSH. A run is one pywinrm session (its
+own HTTP connection and authentication) and one shell: the environment goes in the
 shell's Create request, never on a command line. Output is read in Receive rounds
 and handed on line by line as each round returns; PowerShell's CLIXML error stream
 is decoded to text (`console.transports.clixml`).
@@ -22,44 +23,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
 
 from console.errors import Cancelled, HostError, TimedOut, Unreachable
 from console.inventory.model import Host
 from console.transports import winrm_scripts
 from console.transports.base import ExitStatus, LineCallback, StreamName, Transport
 from console.transports.clixml import ClixmlDecoder
-from console.transports.pool import DEFAULT_MAX_COMMANDS, TransportPool
+from console.transports.pool import TransportPool
 from console.transports.streams import LineSplitter
-from console.transports.winrm_session import WinRMSession, WinRMSettings
+from console.transports.winrm_remote import RemoteSession
+from console.transports.winrm_session import WinRMSettings
 
-T = TypeVar("T")
-# Connection set-ups (NTLM's pure-Python crypto, building the HTTP session, the
-# Create) are CPU work in threads that compete with the event loop for the GIL. For
-# 50 hosts at once (NTLM, 2 busy cores, medians of 4 runs): the loop's largest delay
-# was 130 ms with no limit, 49 ms with 8 set-ups at a time, for 1.6 s against 1.7 s
-# in all. A host that does not answer fails the TCP check of `connect` first, so it
-# never holds one of these for long.
+# Connection set-ups (NTLM, building the HTTP session, the Create) are the CPU-heavy
+# part of a run. When they ran in the console's own threads, 8 at a time kept the
+# loop's largest delay at 49 ms against 130 ms with no limit (50 hosts, 1.7 s against
+# 1.6 s in all). In the helper process they no longer take the console's GIL; the
+# limit stays so that a burst of set-ups takes at most this many threads' worth of CPU
+# from the 2 cores the console shares. A host that does not answer fails the TCP check
+# of `connect` first, so it never holds one of these for long.
 MAX_SETUPS = 8
-_executor: ThreadPoolExecutor | None = None
 _setup_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
 )
-
-
-def executor() -> ThreadPoolExecutor:
-    """The threads every WinRM call runs in (made on first use)."""
-    global _executor
-    if _executor is None:
-        _executor = ThreadPoolExecutor(DEFAULT_MAX_COMMANDS, thread_name_prefix="winrm")
-    return _executor
-
-
-async def _blocking(call: Callable[..., T], *args: object) -> T:
-    return await asyncio.get_running_loop().run_in_executor(executor(), call, *args)
 
 
 def _setup_slot() -> asyncio.Semaphore:
@@ -77,14 +64,14 @@ class _Remote:
 
     shell: str | None = None
     command: str | None = None
-    opening: bool = False  # a thread is opening the shell (and owns the session)
+    opening: bool = False  # a helper thread is opening the shell (and owns the session)
 
 
-async def _open_shell(session: WinRMSession, remote: _Remote, env: dict[str, str]) -> None:
-    """`session.open_shell` in a thread. A thread cannot be stopped: when the caller
-    gives up first (timeout, cancel), the session is left to the thread, and the shell
+async def _open_shell(session: RemoteSession, remote: _Remote, env: dict[str, str]) -> None:
+    """`session.open_shell`. The helper's thread cannot be stopped: when the caller
+    gives up first (timeout, cancel), the session is left to that thread, and the shell
     it opens is deleted once it is open."""
-    opening = asyncio.get_running_loop().run_in_executor(executor(), session.open_shell, env)
+    opening = session.open_shell(env)
     remote.opening = True
     try:
         remote.shell = await asyncio.shield(opening)
@@ -97,9 +84,9 @@ async def _open_shell(session: WinRMSession, remote: _Remote, env: dict[str, str
     remote.opening = False
 
 
-def _close_late(session: WinRMSession, opened: asyncio.Future[str]) -> None:
+def _close_late(session: RemoteSession, opened: asyncio.Future[str]) -> None:
     failed = opened.cancelled() or opened.exception() is not None
-    executor().submit(session.close, None if failed else opened.result())
+    session.close_soon(None if failed else opened.result())
 
 
 class _Output:
@@ -222,7 +209,7 @@ class WinRMTransport(Transport):
     ) -> ExitStatus:
         """Run `commands` one after the other in one new shell, up to the first that
         fails; the status of the last one run."""
-        session = WinRMSession(self.host.name, self.settings())
+        session = RemoteSession(self.host.name, self.settings())
         remote = _Remote()
         try:
             async with asyncio.timeout(timeout):
@@ -252,13 +239,13 @@ class WinRMTransport(Transport):
             raise
         finally:
             if remote.shell is not None:  # ended normally: delete the shell, then disconnect
-                await _blocking(session.close, remote.shell)
+                await session.close(remote.shell)
             elif not remote.opening:
-                session.close(None)
+                session.close_soon(None)
 
     async def _one(
         self,
-        session: WinRMSession,
+        session: RemoteSession,
         remote: _Remote,
         command: str,
         stdin: bytes | None,
@@ -266,16 +253,16 @@ class WinRMTransport(Transport):
     ) -> ExitStatus:
         assert remote.shell is not None
         shell = remote.shell
-        remote.command = await _blocking(session.start, shell, command)
+        remote.command = await session.start(shell, command)
         if stdin:
-            await _blocking(session.send, shell, remote.command, stdin)
+            await session.send(shell, remote.command, stdin)
         output = _Output(on_line)
         code: int | None = None
         while code is None:
-            out, err, code = await _blocking(session.receive, shell, remote.command)
+            out, err, code = await session.receive(shell, remote.command)
             output.feed(out, err)
         output.flush()
-        await _blocking(session.signal_terminate, shell, remote.command)
+        await session.signal_terminate(shell, remote.command)
         remote.command = None
         return ExitStatus(code=code)
 
@@ -284,15 +271,15 @@ class WinRMTransport(Transport):
         in a Receive); shielded so a second cancel cannot leave it half done."""
         if remote.shell is None:
             return
-        stopper = WinRMSession(self.host.name, self.settings())
+        stopper = RemoteSession(self.host.name, self.settings())
 
-        def stop() -> None:
+        async def stop() -> None:
             with contextlib.suppress(HostError):
                 if remote.command is not None:
-                    stopper.signal_terminate(remote.shell or "", remote.command)
-            stopper.close(remote.shell)
+                    await stopper.signal_terminate(remote.shell or "", remote.command)
+            await stopper.close(remote.shell)
 
-        stopping = asyncio.ensure_future(_blocking(stop))
+        stopping = asyncio.ensure_future(stop())
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(stopping)
         remote.shell = None

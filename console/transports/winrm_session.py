@@ -11,8 +11,9 @@ explicit opt-out), `ansible_winrm_ca_trust_path` (a CA file for validation),
 `ansible_winrm_read_timeout_sec` (30) and `ansible_winrm_operation_timeout_sec` (20).
 
 `WinRMSession` is one pywinrm `Protocol`, so one HTTP connection and authentication,
-used by one thread at a time; its calls block (the transport runs them in threads)
-and raise the typed `HostError`s the SSH transport raises.
+used by one thread at a time; its calls block (the WinRM helper process,
+`winrm_broker`, runs them in its threads) and raise the typed `HostError`s the SSH
+transport raises.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from console.assets.model import AssetResolver
 from console.errors import (
     AuthenticationFailed,
     CertificateRejected,
@@ -31,11 +31,12 @@ from console.errors import (
     HostError,
     Unreachable,
 )
-from console.inventory.model import Host
-from console.transports.login import login_for
 
 if TYPE_CHECKING:
     from winrm.protocol import Protocol
+
+    from console.assets.model import AssetResolver
+    from console.inventory.model import Host
 
 AUTH_METHODS = ("ntlm", "basic", "kerberos", "credssp", "certificate")
 VALIDATION = ("validate", "ignore")
@@ -99,6 +100,10 @@ class WinRMSettings:
 def _login(host: Host, assets: AssetResolver | None, auth: str) -> tuple[str, str]:
     """(user, password): the credential asset's when the host names one, else the
     inventory's `ansible_user` / `ansible_password`."""
+    # Imported here: the WinRM helper process (`winrm_broker`) loads this module for
+    # WinRMSession alone, and must start without the inventory and SSH code.
+    from console.transports.login import login_for
+
     login = login_for(host, assets)
     if login is not None:
         if login.password is None:

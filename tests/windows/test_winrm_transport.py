@@ -289,8 +289,9 @@ async def test_workdir_upload_in_chunks_and_removal(target: Target, pool: Transp
 async def test_fifty_windows_hosts_at_once_leave_the_event_loop_free(
     server_process: int, http_server: WSManServer, pool: TransportPool
 ) -> None:
-    """Every WinRM call runs in a thread: a ticker on the loop keeps ticking. (The test
-    server runs in its own process, as a Windows host would be another machine.)"""
+    """Every WinRM call runs in the helper process: a ticker on the loop keeps ticking.
+    (The test server runs in its own process, as a Windows host would be another
+    machine.)"""
     loop = asyncio.get_running_loop()
     gaps: list[float] = []
     stop = asyncio.Event()
