@@ -47,6 +47,8 @@ from console.workers.signing import ForgedMessage, GroupSeal
 
 log = logging.getLogger(__name__)
 
+FOLDER_PREFIX = "opsconsole-worker-"
+STALE_AFTER = 60.0  # seconds: a younger folder may be a starting worker's, not locked yet
 ASK_TIMEOUT = 10.0  # seconds the engine has to answer one relayed call
 ASK_ATTEMPTS = 3  # reads are asked again (NATS restarting); a start is asked once
 
@@ -72,7 +74,8 @@ class ChildRelay:
         return self._folder
 
     async def start(self) -> None:
-        self._folder = Path(tempfile.mkdtemp(prefix="opsconsole-worker-"))  # 0700
+        _remove_stale_folders()
+        self._folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))  # 0700
         self._lock = DataDirLock(self._folder)
         self._lock.acquire()
         app = web.Application()
@@ -182,3 +185,17 @@ async def _body(request: web.Request) -> object:
         return await request.json()
     except ValueError:
         raise UsageError(f"{request.method} {request.path}: the body is not JSON") from None
+
+
+def _remove_stale_folders() -> None:
+    """Remove the relay folders of this user's workers that ended without cleaning up
+    (killed): nobody holds their lock any more."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*"):
+        try:
+            info = folder.stat()
+        except OSError:
+            continue
+        if info.st_uid != os.geteuid() or time.time() - info.st_mtime < STALE_AFTER:
+            continue
+        if DataDirLock(folder).holder_pid() is None:
+            shutil.rmtree(folder, ignore_errors=True)

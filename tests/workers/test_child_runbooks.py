@@ -16,6 +16,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
 from console.jobs.model import JobStatus, Trigger
+from console.store.lock import DataDirLock
 from console.workers.nats_link import sealed_headers
 from console.workers.protocol import ChildRequest, children_subject
 from console.workers.signing import GroupSeal
@@ -126,3 +127,26 @@ async def test_forged_or_stale_child_requests_get_no_answer_and_are_logged(
     assert len(refusals) == 2
     assert "bad signature" in refusals[0]
     assert "a replay, or the worker's clock is off" in refusals[1]
+
+
+def test_a_starting_worker_removes_relay_folders_of_killed_workers(
+    world: World, tmp_path: Path
+) -> None:
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    stale, held = temp / "opsconsole-worker-stale", temp / "opsconsole-worker-held"
+    for folder in (stale, held):
+        folder.mkdir(mode=0o700)
+        (folder / "engine.lock").write_text("12345\n")
+    lock = DataDirLock(held)
+    lock.acquire()  # a live worker's folder
+    try:
+        for folder in (stale, held):
+            os.utime(folder, (time.time() - 3600, time.time() - 3600))
+        world.worker("w1", env={"TMPDIR": str(temp)})
+        mine = [p for p in temp.glob("opsconsole-worker-*") if p not in (stale, held)]
+        assert not stale.exists()
+        assert held.exists()
+        assert len(mine) == 1 and (mine[0] / "control.sock").exists()
+    finally:
+        lock.release()
