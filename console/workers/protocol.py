@@ -27,6 +27,9 @@ ORDERS_STREAM = "OPSCONSOLE_ORDERS"
 EVENTS_STREAM = "OPSCONSOLE_EVENTS"
 ORDERS_PREFIX = "opsconsole.orders"
 EVENTS_PREFIX = "opsconsole.events"
+# Where the events stream announces each event once it stored it (JetStream's republish,
+# headers only: the subject's token and the stream sequence): the engine's doorbell.
+STORED_PREFIX = "opsconsole.stored"
 CONTROL_PREFIX = "opsconsole.control"
 EVENTS_MAX_AGE = 7 * 24 * 3600.0  # seconds a run's events stay replayable
 DEDUP_WINDOW = 24 * 3600.0  # seconds a message id is remembered (orders and `started`)
