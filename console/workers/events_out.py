@@ -1,10 +1,12 @@
 """A worker's outgoing events of one host run: sealed, published in order, never lost.
 
 Lines are queued as the command prints them and sent in batches (one acknowledged
-publish carries every line queued meanwhile), so a chatty command does not wait for
-one round trip per line; the last ones travel with `ended` (a short run costs the
-engine one event fewer). A publish that fails (NATS restarting) is tried again with
-the same message id: JetStream's duplicate window drops a copy that did arrive.
+publish carries every line queued meanwhile, and a batch waits `LINES_LINGER` for
+more), so a chatty command does not wait for one round trip per line; the last ones
+travel with `ended` (a run shorter than `LINES_LINGER` sends `started` and `ended`
+only: each event is a publish for the worker and a read for the engine). A publish
+that fails (NATS restarting) is tried again with the same message id: JetStream's
+duplicate window drops a copy that did arrive.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 RETRY_WAIT = 0.5  # seconds between attempts to publish an event
 PUBLISH_TIMEOUT = 5.0
 MAX_BATCH_BYTES = 256 * 1024
+LINES_LINGER = 0.2  # seconds lines wait for more (unnoticed by someone watching output)
 
 
 async def publish_until_stored(
@@ -106,6 +109,10 @@ class RunEvents:
     async def _send_lines(self) -> None:
         while not self._closing:
             await self._wake.wait()
+            # Let the lines of a burst (and of a short run: they then go with `ended`)
+            # gather into one event: each event is a publish and a read by the engine.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._quiet.wait(), LINES_LINGER)
             self._wake.clear()
             while self._lines and not self._closing:
                 await self._publish_batch()
