@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 
 from nats.js import JetStreamContext
@@ -68,9 +69,11 @@ class RunEvents:
         self._count = 0
         self._lines: deque[tuple[str, str]] = deque()
         self._closing = False
-        self._quiet = asyncio.Event()  # set by `ended`: no more `alive` events
+        self._quiet = asyncio.Event()  # set by `ended`: lines go with it
         self._wake = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
+        self._last_sent = time.monotonic()
+        self._alive_timer: asyncio.TimerHandle | None = None
         self._alive: asyncio.Task[None] | None = None
 
     async def started(self) -> bool:
@@ -83,7 +86,7 @@ class RunEvents:
         if ack.duplicate:
             return False
         self._sender = asyncio.create_task(self._send_lines())
-        self._alive = asyncio.create_task(self._send_alive())
+        self._alive_after(ALIVE_INTERVAL)
         return True
 
     def line(self, stream: StreamName, data: bytes) -> None:
@@ -95,6 +98,8 @@ class RunEvents:
         self._closing = True
         self._quiet.set()
         self._wake.set()
+        if self._alive_timer:
+            self._alive_timer.cancel()
         if self._alive:
             await self._alive
         if self._sender:
@@ -125,18 +130,29 @@ class RunEvents:
             size += len(item[1])
         await self._publish(Event(LINES, self._order, self._worker, lines=batch))
 
+    def _alive_after(self, seconds: float) -> None:
+        self._alive_timer = asyncio.get_running_loop().call_later(seconds, self._alive_due)
+
+    def _alive_due(self) -> None:
+        """An `alive` once the run sent nothing for ALIVE_INTERVAL: any event tells the
+        engine that the worker lives, so a run that prints sends none. A timer, not a
+        task per run: most runs end before their first."""
+        quiet_for = time.monotonic() - self._last_sent
+        if quiet_for < ALIVE_INTERVAL:
+            self._alive_after(ALIVE_INTERVAL - quiet_for)
+        elif not self._closing:
+            self._alive = asyncio.create_task(self._send_alive())
+
     async def _send_alive(self) -> None:
-        """Every ALIVE_INTERVAL until `ended`. Ended by an event, not by cancelling:
-        nats-py's request (asyncio.wait_for in Python 3.11) can swallow a cancellation
-        that arrives as its reply does, and a swallowed one would hang `ended`."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._quiet.wait(), ALIVE_INTERVAL)
-            if self._quiet.is_set():
-                return
-            await self._publish(Event(ALIVE, self._order, self._worker))
+        """Publish one `alive` and plan the next. `ended` waits for it rather than
+        cancelling it: nats-py's request (asyncio.wait_for in Python 3.11) can swallow a
+        cancellation that arrives as its reply does, and a swallowed one would hang."""
+        await self._publish(Event(ALIVE, self._order, self._worker))
+        if not self._closing:
+            self._alive_after(ALIVE_INTERVAL)
 
     async def _publish(self, event: Event) -> None:
+        self._last_sent = time.monotonic()
         self._count += 1
         message_id = f"{self._order}.{self._worker}.{self._count}"
         await publish_until_stored(self._js, self._seal, self._subject, message_id, event.encode())

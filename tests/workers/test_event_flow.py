@@ -1,6 +1,7 @@
 """How a run's events travel back: lines batched by the worker arrive once and in order,
 and the engine, woken by the events stream's announcements of what it stored, reads
-each event once; an events stream made by an older version gets the announcements."""
+each event once; an events stream made by an older version gets the announcements; a
+run that prints nothing for longer than the engine's patience is kept alive."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ import nats
 from nats.js.api import DiscardPolicy, RetentionPolicy, StreamConfig
 
 from console.jobs.model import JobStatus
-from console.workers.protocol import DEDUP_WINDOW, EVENTS_MAX_AGE, EVENTS_PREFIX, EVENTS_STREAM
+from console.workers.protocol import (
+    DEDUP_WINDOW,
+    EVENTS_MAX_AGE,
+    EVENTS_PREFIX,
+    EVENTS_STREAM,
+    LOST_AFTER,
+)
 from tests.workers.harness import World, wait_finished
 
 # Three bursts of lines, a pause longer than the worker's batching between them: the
@@ -62,3 +69,15 @@ async def test_an_events_stream_without_announcements_is_given_them(world: World
     assert [r.text for r in records] == EXPECTED
     assert config.republish is not None and config.republish.headers_only
     assert config.max_age == EVENTS_MAX_AGE  # its other settings kept
+
+
+async def test_a_run_silent_for_longer_than_the_lost_limit_is_not_lost(world: World) -> None:
+    # The workload itself is silent (no synchronisation): only `alive` events speak.
+    world.runbook("silent.sh", f"#!/bin/sh\necho begun\nsleep {LOST_AFTER + 2}\necho done\n")
+    world.worker("w1")
+    async with world.engine() as engine:
+        job = await engine.start_job("silent", "routed", {})
+        done = await wait_finished(engine, job.id)
+        records = await engine.streams(job.id)
+    assert done.status is JobStatus.COMPLETED, done.host_runs
+    assert [r.text for r in records] == ["begun", "done"]
