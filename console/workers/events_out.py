@@ -12,7 +12,6 @@ duplicate window drops a copy that did arrive.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -68,9 +67,8 @@ class RunEvents:
         self._subject = events_subject(order)
         self._count = 0
         self._lines: deque[tuple[str, str]] = deque()
-        self._closing = False
-        self._quiet = asyncio.Event()  # set by `ended`: lines go with it
-        self._wake = asyncio.Event()
+        self._closing = False  # `ended` is being sent: lines go with it
+        self._lines_timer: asyncio.TimerHandle | None = None
         self._sender: asyncio.Task[None] | None = None
         self._last_sent = time.monotonic()
         self._alive_timer: asyncio.TimerHandle | None = None
@@ -85,42 +83,46 @@ class RunEvents:
         )
         if ack.duplicate:
             return False
-        self._sender = asyncio.create_task(self._send_lines())
         self._alive_after(ALIVE_INTERVAL)
         return True
 
     def line(self, stream: StreamName, data: bytes) -> None:
+        """Queue a line. The first of a batch sends the batch LINES_LINGER later, so
+        that the lines of a burst (and all those of a short run, which then go with
+        `ended`) make one event: each event is a publish and a read by the engine. A
+        timer, not a task per run: most runs end before it fires."""
         self._lines.append((stream, b64(data)))
-        self._wake.set()
+        if self._lines_timer is None and self._sender is None and not self._closing:
+            self._lines_timer = asyncio.get_running_loop().call_later(LINES_LINGER, self._lines_due)
+
+    def _lines_due(self) -> None:
+        self._lines_timer = None
+        if not self._closing:
+            self._sender = asyncio.create_task(self._send_lines())
+
+    async def _send_lines(self) -> None:
+        """Send the queued lines, and those queued meanwhile, one publish at a time."""
+        try:
+            while self._lines and not self._closing:
+                await self._publish_batch()
+        finally:
+            self._sender = None
 
     async def ended(self, event: Event) -> None:
         """Send `ended` (the run's last event) with the lines still queued."""
         self._closing = True
-        self._quiet.set()
-        self._wake.set()
-        if self._alive_timer:
-            self._alive_timer.cancel()
-        if self._alive:
-            await self._alive
-        if self._sender:
-            await self._sender
+        for timer in (self._lines_timer, self._alive_timer):
+            if timer is not None:
+                timer.cancel()
+        for task in (self._alive, self._sender):  # one in flight ends before `ended`
+            if task is not None:
+                await task
         while sum(len(data) for _, data in self._lines) > MAX_BATCH_BYTES:
             await self._publish_batch()
         event.kind, event.order, event.worker = ENDED, self._order, self._worker
         event.lines = list(self._lines)
         self._lines.clear()
         await self._publish(event)
-
-    async def _send_lines(self) -> None:
-        while not self._closing:
-            await self._wake.wait()
-            # Let the lines of a burst (and of a short run: they then go with `ended`)
-            # gather into one event: each event is a publish and a read by the engine.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._quiet.wait(), LINES_LINGER)
-            self._wake.clear()
-            while self._lines and not self._closing:
-                await self._publish_batch()
 
     async def _publish_batch(self) -> None:
         batch, size = [], 0
