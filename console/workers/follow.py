@@ -73,8 +73,38 @@ class Bell:
     subject (UNKNOWN when the stream announces nothing)."""
 
     def __init__(self) -> None:
-        self.rung = asyncio.Event()
         self.stored = 0
+        self._rung = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def ring(self) -> None:
+        self._rung = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def answer(self) -> bool:
+        """Whether it rang since last answered."""
+        rang, self._rung = self._rung, False
+        return rang
+
+    async def wait(self, seconds: float) -> None:
+        """Until it rings or `seconds` passed: a future and a timer, not the task
+        and the timer of `asyncio.wait_for`, for each of a thousand followers' waits."""
+        if self._rung:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(seconds, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class Doorbells:
@@ -105,7 +135,7 @@ class Doorbells:
             await asyncio.sleep(RECONNECT_CHECK)
             if nc.is_connected and not was_connected:
                 for bell in self._bells.values():
-                    bell.rung.set()
+                    bell.ring()
             was_connected = nc.is_connected
 
     async def _ring(self, msg: Msg) -> None:
@@ -118,7 +148,7 @@ class Doorbells:
             with contextlib.suppress(ValueError):  # a hint only: a bad one costs a read
                 sequence = int((msg.headers or {}).get(SEQUENCE_HEADER, ""))
                 bell.stored = max(bell.stored, sequence)
-        bell.rung.set()
+        bell.ring()
 
     def bell(self, subject: str) -> Bell:
         bell = self._bells[subject.rpartition(".")[2]] = Bell()
@@ -173,10 +203,9 @@ class Follower:
         (no event can precede it: the bell was in place before the order went out)."""
         heard = time.monotonic()
         early = 0  # quick looks left after a doorbell that found nothing
-        look = look_first
+        look = look_first or self._started  # resumed after an applied event: read on
         while True:
-            rang = self._bell.rung.is_set()
-            self._bell.rung.clear()
+            rang = self._bell.answer()
             event = await self._read() if look or rang else None
             now = time.monotonic()
             if event is not None:
@@ -195,8 +224,7 @@ class Follower:
                     early = EARLY_LOOKS
             idle = POLL if self._started else POLL_QUEUED
             wait = BELL_EARLY * 2 ** (EARLY_LOOKS - early) if early else idle
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._bell.rung.wait(), wait)
+            await self._bell.wait(wait)
             quiet = time.monotonic() - heard >= QUIET_LOOK
             look = early > 0 or not self._started or quiet
             early = max(0, early - 1)
