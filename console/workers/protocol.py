@@ -115,7 +115,9 @@ class Order:
         return order_id(self.job_id, self.host)
 
     def encode(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+        # vars, not asdict: the fields are JSON as they are, and asdict deep-copies them
+        # (one order and two events per host run, a thousand runs a job).
+        return json.dumps(vars(self), separators=(",", ":")).encode()
 
     @classmethod
     def decode(cls, body: bytes) -> Order:
@@ -139,7 +141,7 @@ class Event:
     error: str | None = None
 
     def encode(self) -> bytes:
-        data = {k: v for k, v in asdict(self).items() if v not in (None, [])}
+        data = {k: v for k, v in vars(self).items() if v not in (None, [])}
         return json.dumps(data, separators=(",", ":")).encode()
 
     @classmethod
