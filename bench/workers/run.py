@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import statistics
 import subprocess
@@ -97,10 +98,19 @@ async def bench(tmp: Path, runs: int, overhead_hosts: int, scale_hosts: int, cap
             await timed_job(engine, "trivial", plain)  # warm-up
             await timed_job(engine, "trivial", routed)
             here, there = [], []
+            processes = {"engine": os.getpid(), "worker": first.pid, "nats": nats_pid(nats)}
+            cpu: dict[str, dict[str, list[float]]] = {plain: {}, routed: {}}
             for _ in range(runs):
-                here.append(await timed_job(engine, "trivial", plain))
-                there.append(await timed_job(engine, "trivial", routed))
+                for pattern, timings in ((plain, here), (routed, there)):
+                    before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+                    timings.append(await timed_job(engine, "trivial", pattern))
+                    for name, pid in processes.items():
+                        used = cpu_seconds(pid) - before[name]
+                        cpu[pattern].setdefault(name, []).append(used)
             report("overhead", overhead_hosts, {"in the engine": here, "one worker": there})
+            for pattern, side in ((plain, "in the engine"), (routed, "one worker")):
+                used = ", ".join(f"{n} {statistics.median(v):.2f}" for n, v in cpu[pattern].items())
+                print(f"  CPU s, {side:13s} {used}")
             first.send_signal(signal.SIGTERM)
             first.wait()
             await scale(engine, nats.url, key_file, tmp, runs, scale_hosts, capacity, workers)
@@ -137,6 +147,19 @@ async def scale(
     report(f"scale (capacity {capacity} each)", hosts, {"1 worker": one, "2 workers": two})
 
 
+def nats_pid(nats: NatsServer) -> int:
+    assert nats.process is not None
+    return nats.process.pid
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of its children it waited for (the hosts' commands),
+    from /proc (Linux): what each process costs, whatever else loads the machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
 def report(what: str, hosts: int, timings: dict[str, list[float]]) -> None:
     medians = {name: statistics.median(values) for name, values in timings.items()}
     print(f"{what}: {hosts} host runs, median of {len(next(iter(timings.values())))}")
@@ -157,10 +180,17 @@ def main() -> None:
     parser.add_argument("--scale-hosts", type=int, default=1000)
     parser.add_argument("--capacity", type=int, default=4, help="each worker, in the scale case")
     args = parser.parse_args()
+    print(f"load before: {load()}")
     with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
         asyncio.run(
             bench(Path(tmp), args.runs, args.overhead_hosts, args.scale_hosts, args.capacity)
         )
+    print(f"load after: {load()}")
+
+
+def load() -> str:
+    """The machine's load averages (1, 5, 15 min): figures taken under load say so."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from console.workers.child_requests import ChildHandler, ChildRequests
 from console.workers.connection import NatsSettings
 from console.workers.events_out import publish_until_stored
 from console.workers.follow import Doorbells, Follower
-from console.workers.nats_link import ensure_streams, events_allow_direct, open_nats, sealed_headers
+from console.workers.nats_link import ensure_streams, events_config, open_nats, sealed_headers
 from console.workers.presence import online_workers
 from console.workers.protocol import (
     GROUP_VAR,
@@ -103,8 +103,9 @@ class GroupDispatch:
             if self._nc is None:
                 nc = await open_nats(self._settings, "opsconsole engine")
                 await ensure_streams(nc.jetstream())
-                self._direct = await events_allow_direct(nc.jetstream())
-                await self._doorbells.start(nc)
+                events = await events_config(nc.jetstream())
+                self._direct = bool(events.allow_direct)
+                await self._doorbells.start(nc, announced=events.republish is not None)
                 if self._children is not None:
                     await self._children.start(nc)
                 self._nc = nc
@@ -180,10 +181,11 @@ class GroupDispatch:
         calls: RunCallbacks,
     ) -> ExitStatus:
         subject = order_subject(group)
-        await publish_until_stored(nc.jetstream(), seal, subject, order.id, order.encode())
+        ack = await publish_until_stored(nc.jetstream(), seal, subject, order.id, order.encode())
         calls.on_queued(f"queued for worker group {group}")
         waiting = asyncio.ensure_future(self._wait_for_a_worker(nc, group, follower, calls))
-        following = asyncio.ensure_future(follower.follow(calls))
+        # A first order has no events yet; a second publish (a resumed run) may have.
+        following = asyncio.ensure_future(follower.follow(calls, look_first=bool(ack.duplicate)))
         try:
             await asyncio.wait({waiting, following}, return_when=asyncio.FIRST_COMPLETED)
             if waiting.done() and waiting.exception() is not None:

@@ -1,17 +1,19 @@
 """A worker's outgoing events of one host run: sealed, published in order, never lost.
 
 Lines are queued as the command prints them and sent in batches (one acknowledged
-publish carries every line queued meanwhile), so a chatty command does not wait for
-one round trip per line; the last ones travel with `ended` (a short run costs the
-engine one event fewer). A publish that fails (NATS restarting) is tried again with
-the same message id: JetStream's duplicate window drops a copy that did arrive.
+publish carries every line queued meanwhile, and a batch waits `LINES_LINGER` for
+more), so a chatty command does not wait for one round trip per line; the last ones
+travel with `ended` (a run shorter than `LINES_LINGER` sends `started` and `ended`
+only: each event is a publish for the worker and a read for the engine). A publish
+that fails (NATS restarting) is tried again with the same message id: JetStream's
+duplicate window drops a copy that did arrive.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import time
 from collections import deque
 
 from nats.js import JetStreamContext
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 RETRY_WAIT = 0.5  # seconds between attempts to publish an event
 PUBLISH_TIMEOUT = 5.0
 MAX_BATCH_BYTES = 256 * 1024
+LINES_LINGER = 0.2  # seconds lines wait for more (unnoticed by someone watching output)
 
 
 async def publish_until_stored(
@@ -64,10 +67,11 @@ class RunEvents:
         self._subject = events_subject(order)
         self._count = 0
         self._lines: deque[tuple[str, str]] = deque()
-        self._closing = False
-        self._quiet = asyncio.Event()  # set by `ended`: no more `alive` events
-        self._wake = asyncio.Event()
+        self._closing = False  # `ended` is being sent: lines go with it
+        self._lines_timer: asyncio.TimerHandle | None = None
         self._sender: asyncio.Task[None] | None = None
+        self._last_sent = time.monotonic()
+        self._alive_timer: asyncio.TimerHandle | None = None
         self._alive: asyncio.Task[None] | None = None
 
     async def started(self) -> bool:
@@ -79,36 +83,46 @@ class RunEvents:
         )
         if ack.duplicate:
             return False
-        self._sender = asyncio.create_task(self._send_lines())
-        self._alive = asyncio.create_task(self._send_alive())
+        self._alive_after(ALIVE_INTERVAL)
         return True
 
     def line(self, stream: StreamName, data: bytes) -> None:
+        """Queue a line. The first of a batch sends the batch LINES_LINGER later, so
+        that the lines of a burst (and all those of a short run, which then go with
+        `ended`) make one event: each event is a publish and a read by the engine. A
+        timer, not a task per run: most runs end before it fires."""
         self._lines.append((stream, b64(data)))
-        self._wake.set()
+        if self._lines_timer is None and self._sender is None and not self._closing:
+            self._lines_timer = asyncio.get_running_loop().call_later(LINES_LINGER, self._lines_due)
+
+    def _lines_due(self) -> None:
+        self._lines_timer = None
+        if not self._closing:
+            self._sender = asyncio.create_task(self._send_lines())
+
+    async def _send_lines(self) -> None:
+        """Send the queued lines, and those queued meanwhile, one publish at a time."""
+        try:
+            while self._lines and not self._closing:
+                await self._publish_batch()
+        finally:
+            self._sender = None
 
     async def ended(self, event: Event) -> None:
         """Send `ended` (the run's last event) with the lines still queued."""
         self._closing = True
-        self._quiet.set()
-        self._wake.set()
-        if self._alive:
-            await self._alive
-        if self._sender:
-            await self._sender
+        for timer in (self._lines_timer, self._alive_timer):
+            if timer is not None:
+                timer.cancel()
+        for task in (self._alive, self._sender):  # one in flight ends before `ended`
+            if task is not None:
+                await task
         while sum(len(data) for _, data in self._lines) > MAX_BATCH_BYTES:
             await self._publish_batch()
         event.kind, event.order, event.worker = ENDED, self._order, self._worker
         event.lines = list(self._lines)
         self._lines.clear()
         await self._publish(event)
-
-    async def _send_lines(self) -> None:
-        while not self._closing:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._lines and not self._closing:
-                await self._publish_batch()
 
     async def _publish_batch(self) -> None:
         batch, size = [], 0
@@ -118,18 +132,29 @@ class RunEvents:
             size += len(item[1])
         await self._publish(Event(LINES, self._order, self._worker, lines=batch))
 
+    def _alive_after(self, seconds: float) -> None:
+        self._alive_timer = asyncio.get_running_loop().call_later(seconds, self._alive_due)
+
+    def _alive_due(self) -> None:
+        """An `alive` once the run sent nothing for ALIVE_INTERVAL: any event tells the
+        engine that the worker lives, so a run that prints sends none. A timer, not a
+        task per run: most runs end before their first."""
+        quiet_for = time.monotonic() - self._last_sent
+        if quiet_for < ALIVE_INTERVAL:
+            self._alive_after(ALIVE_INTERVAL - quiet_for)
+        elif not self._closing:
+            self._alive = asyncio.create_task(self._send_alive())
+
     async def _send_alive(self) -> None:
-        """Every ALIVE_INTERVAL until `ended`. Ended by an event, not by cancelling:
-        nats-py's request (asyncio.wait_for in Python 3.11) can swallow a cancellation
-        that arrives as its reply does, and a swallowed one would hang `ended`."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._quiet.wait(), ALIVE_INTERVAL)
-            if self._quiet.is_set():
-                return
-            await self._publish(Event(ALIVE, self._order, self._worker))
+        """Publish one `alive` and plan the next. `ended` waits for it rather than
+        cancelling it: nats-py's request (asyncio.wait_for in Python 3.11) can swallow a
+        cancellation that arrives as its reply does, and a swallowed one would hang."""
+        await self._publish(Event(ALIVE, self._order, self._worker))
+        if not self._closing:
+            self._alive_after(ALIVE_INTERVAL)
 
     async def _publish(self, event: Event) -> None:
+        self._last_sent = time.monotonic()
         self._count += 1
         message_id = f"{self._order}.{self._worker}.{self._count}"
         await publish_until_stored(self._js, self._seal, self._subject, message_id, event.encode())

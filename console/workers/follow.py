@@ -4,9 +4,15 @@ Each run's events are read from the events stream by sequence (JetStream's "next
 message on this subject from sequence N"), so they come once and in order, from any
 point (an engine restarted reads on from its last applied sequence), and no consumer is
 kept on the server per run: a server limits consumers, and a thousand runs at once
-would need a thousand. A single plain subscription on every run's subject is the
-doorbell: a new event wakes its run's follower, which then reads it from the stream.
-A follower also looks every `POLL` seconds, for a doorbell missed while NATS was away.
+would need a thousand. A single plain subscription is the doorbell: the events stream
+announces each event it stored (republish, headers only, with its sequence), which
+wakes the run's follower; it reads the event from the stream, and reads on only while
+the stream announced more, so a run costs one read per event and no empty reads.
+(A stream made by an older version announces nothing: the events themselves ring then,
+possibly before they are stored, and the follower reads on until it finds none.)
+A follower that heard nothing for `QUIET_LOOK` seconds looks anyway, every `POLL`
+seconds, for a doorbell missed (NATS away, a slow subscriber) before it calls a
+worker lost.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from console.workers.protocol import (
     LINES,
     LOST_AFTER,
     STARTED,
+    STORED_PREFIX,
     Event,
     events_subject,
     unb64,
@@ -44,25 +51,77 @@ from console.workers.signing import SIGNATURE_HEADER, ForgedMessage, GroupSeal
 log = logging.getLogger(__name__)
 
 # Seconds between looks at the stream without a doorbell: a started run is looked at
-# often (a silent worker is lost after LOST_AFTER); a queued one waits for its doorbell
-# (rung for all runs, too, when the engine got back to NATS after losing it).
+# often once it was quiet for QUIET_LOOK (a silent worker is lost after LOST_AFTER); a
+# queued one waits for its doorbell (rung for all runs, too, when the engine got back
+# to NATS after losing it).
 POLL = 1.0
 POLL_QUEUED = 10.0
+QUIET_LOOK = LOST_AFTER / 2
 RECONNECT_CHECK = 0.5  # seconds between looks at the connection, for the reconnect ring
 BELL_EARLY = 0.005  # seconds before looking again when a doorbell found nothing yet
 EARLY_LOOKS = 5  # ... doubling each time (5 to 80 ms), then every POLL
 
 
-class Doorbells:
-    """One subscription on every run's events subject; wakes the run's follower."""
+SEQUENCE_HEADER = "Nats-Sequence"  # set by the stream on what it announces
+# What a bell knows of the stream when the events themselves ring it: nothing, so its
+# follower reads on after each event until it finds none.
+UNKNOWN = 2**63
+
+
+class Bell:
+    """One run's doorbell; `stored`: the highest stream sequence announced for its
+    subject (UNKNOWN when the stream announces nothing)."""
 
     def __init__(self) -> None:
-        self._bells: dict[str, asyncio.Event] = {}
+        self.stored = 0
+        self._rung = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def ring(self) -> None:
+        self._rung = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def answer(self) -> bool:
+        """Whether it rang since last answered."""
+        rang, self._rung = self._rung, False
+        return rang
+
+    async def wait(self, seconds: float) -> None:
+        """Until it rings or `seconds` passed: a future and a timer, not the task
+        and the timer of `asyncio.wait_for`, for each of a thousand followers' waits."""
+        if self._rung:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(seconds, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class Doorbells:
+    """One subscription on every run's announced (or, on an older stream, raw) events;
+    rings the run's bell."""
+
+    def __init__(self) -> None:
+        self._bells: dict[str, Bell] = {}  # by the subject's last token
+        self._announced = False
         self._sub: Subscription | None = None
         self._watch: asyncio.Task[None] | None = None
 
-    async def start(self, nc: NATS) -> None:
-        self._sub = await nc.subscribe(f"{EVENTS_PREFIX}.*", cb=self._ring)
+    async def start(self, nc: NATS, announced: bool) -> None:
+        """`announced`: the events stream republishes what it stored (STORED_PREFIX)."""
+        self._announced = announced
+        prefix = STORED_PREFIX if announced else EVENTS_PREFIX
+        self._sub = await nc.subscribe(f"{prefix}.*", cb=self._ring)
         self._watch = asyncio.create_task(self._ring_after_reconnect(nc))
 
     def stop(self) -> None:
@@ -76,20 +135,27 @@ class Doorbells:
             await asyncio.sleep(RECONNECT_CHECK)
             if nc.is_connected and not was_connected:
                 for bell in self._bells.values():
-                    bell.set()
+                    bell.ring()
             was_connected = nc.is_connected
 
     async def _ring(self, msg: Msg) -> None:
-        bell = self._bells.get(msg.subject)
-        if bell is not None:
-            bell.set()
+        bell = self._bells.get(msg.subject.rpartition(".")[2])
+        if bell is None:
+            return
+        if not self._announced:
+            bell.stored = UNKNOWN
+        else:
+            with contextlib.suppress(ValueError):  # a hint only: a bad one costs a read
+                sequence = int((msg.headers or {}).get(SEQUENCE_HEADER, ""))
+                bell.stored = max(bell.stored, sequence)
+        bell.ring()
 
-    def bell(self, subject: str) -> asyncio.Event:
-        bell = self._bells[subject] = asyncio.Event()
+    def bell(self, subject: str) -> Bell:
+        bell = self._bells[subject.rpartition(".")[2]] = Bell()
         return bell
 
     def forget(self, subject: str) -> None:
-        self._bells.pop(subject, None)
+        self._bells.pop(subject.rpartition(".")[2], None)
 
 
 class Follower:
@@ -131,32 +197,37 @@ class Follower:
     def close(self) -> None:
         self._doorbells.forget(self._subject)
 
-    async def follow(self, calls: RunCallbacks) -> ExitStatus:
-        """Apply the run's events until `ended`; HostError as a transport would raise."""
+    async def follow(self, calls: RunCallbacks, look_first: bool = True) -> ExitStatus:
+        """Apply the run's events until `ended`; HostError as a transport would raise.
+        `look_first`: False when the run's order was just stored for the first time
+        (no event can precede it: the bell was in place before the order went out)."""
         heard = time.monotonic()
-        early = 0  # looks left soon after a doorbell
+        early = 0  # quick looks left after a doorbell that found nothing
+        look = look_first or self._started  # resumed after an applied event: read on
         while True:
-            self._bell.clear()
-            event = await self._read()
+            rang = self._bell.answer()
+            event = await self._read() if look or rang else None
             now = time.monotonic()
-            if event is None:
+            if event is not None:
+                heard, early = now, 0
+                if self._apply(event, calls):
+                    self.ended = True
+                    return self._exit(event)
+                look = self._bell.stored >= self._next  # the stream has more: read on
+                continue
+            if look or rang:  # looked and found nothing
                 if not self._nc.is_connected:
                     heard = now  # silence while NATS is away says nothing of the worker
                 if self._started and now - heard > LOST_AFTER:
                     raise HostError(self._host.name, "worker lost while the run was in progress")
-                # A doorbell can come before the stream stored its event: look again soon.
-                idle = POLL if self._started else POLL_QUEUED
-                wait = BELL_EARLY * 2 ** (EARLY_LOOKS - early) if early else idle
-                early = max(0, early - 1)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._bell.wait(), wait)
-                if self._bell.is_set():
+                if rang:  # an event that rang before it was stored: look again soon
                     early = EARLY_LOOKS
-                continue
-            heard = now
-            if self._apply(event, calls):
-                self.ended = True
-                return self._exit(event)
+            idle = POLL if self._started else POLL_QUEUED
+            wait = BELL_EARLY * 2 ** (EARLY_LOOKS - early) if early else idle
+            await self._bell.wait(wait)
+            quiet = time.monotonic() - heard >= QUIET_LOOK
+            look = early > 0 or not self._started or quiet
+            early = max(0, early - 1)
 
     def _apply(self, event: Event, calls: RunCallbacks) -> bool:
         """Apply one event; True when it ends the run."""

@@ -13,7 +13,7 @@ import logging
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StreamConfig
+from nats.js.api import DiscardPolicy, RePublish, RetentionPolicy, StreamConfig
 from nats.js.errors import BadRequestError
 
 from console.workers.connection import NatsSettings, connect_nats
@@ -24,12 +24,18 @@ from console.workers.protocol import (
     EVENTS_STREAM,
     ORDERS_PREFIX,
     ORDERS_STREAM,
+    STORED_PREFIX,
 )
 from console.workers.signing import SIGNATURE_HEADER, GroupSeal
 
 log = logging.getLogger(__name__)
 
 MSG_ID_HEADER = "Nats-Msg-Id"
+# The events stream announces each event it stored (headers only, with its sequence) on
+# STORED_PREFIX.<the subject's last token>: the engine's doorbell (console.workers.follow).
+_ANNOUNCE = RePublish(
+    src=f"{EVENTS_PREFIX}.*", dest=f"{STORED_PREFIX}.{{{{wildcard(1)}}}}", headers_only=True
+)
 
 
 async def open_nats(settings: NatsSettings, name: str) -> NATS:
@@ -53,6 +59,7 @@ async def ensure_streams(js: JetStreamContext) -> None:
         duplicate_window=DEDUP_WINDOW,
         discard=DiscardPolicy.OLD,
         allow_direct=True,  # the engine reads a run's events with direct gets
+        republish=_ANNOUNCE,
     )
     for config in (orders, events):
         try:
@@ -61,11 +68,20 @@ async def ensure_streams(js: JetStreamContext) -> None:
             log.info("stream %s kept as it is: %s", config.name, exc)
 
 
-async def events_allow_direct(js: JetStreamContext) -> bool:
-    """Whether the events stream answers direct gets (one made by an older version
-    may not: the engine then reads through the stream API)."""
-    info = await js.stream_info(EVENTS_STREAM)
-    return bool(info.config.allow_direct)
+async def events_config(js: JetStreamContext) -> StreamConfig:
+    """The events stream's settings as the server has them. One made by an older
+    version is given the announcements (its other settings kept); if that fails, the
+    engine does without (woken by the events themselves). Such a stream may also not
+    answer direct gets: the engine then reads through the stream API."""
+    config = (await js.stream_info(EVENTS_STREAM)).config
+    if config.republish is None:
+        config.republish = _ANNOUNCE
+        try:
+            config = (await js.update_stream(config)).config
+        except Exception as exc:  # refused (permissions, an old server): do without
+            log.warning("the events stream does not announce stored events (%s)", exc)
+            config.republish = None
+    return config
 
 
 def sealed_headers(

@@ -20,6 +20,7 @@ FOLDER = "worker-runs"
 class RunProgress:
     def __init__(self, data_dir: Path) -> None:
         self._dir = data_dir / FOLDER
+        self._dir_made = False  # made once: an append per event need not ask again
         self._open: dict[str, set[str]] = {}  # job id -> hosts handed over, not ended
 
     def handed_over(self, job_id: str, host: str, resumed: bool) -> None:
@@ -47,7 +48,9 @@ class RunProgress:
         self._append(job_id, f"end {host}\n")
 
     def _append(self, job_id: str, line: str) -> None:
-        self._dir.mkdir(mode=0o700, exist_ok=True)
+        if not self._dir_made:
+            self._dir.mkdir(mode=0o700, exist_ok=True)
+            self._dir_made = True
         with self._path(job_id).open("a") as out:
             out.write(line)
 

@@ -30,6 +30,9 @@ ORDERS_STREAM = "OPSCONSOLE_ORDERS"
 EVENTS_STREAM = "OPSCONSOLE_EVENTS"
 ORDERS_PREFIX = "opsconsole.orders"
 EVENTS_PREFIX = "opsconsole.events"
+# Where the events stream announces each event once it stored it (JetStream's republish,
+# headers only: the subject's token and the stream sequence): the engine's doorbell.
+STORED_PREFIX = "opsconsole.stored"
 CONTROL_PREFIX = "opsconsole.control"
 CHILDREN_PREFIX = "opsconsole.children"
 EVENTS_MAX_AGE = 7 * 24 * 3600.0  # seconds a run's events stay replayable
@@ -126,7 +129,9 @@ class Order:
         return order_id(self.job_id, self.host)
 
     def encode(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+        # vars, not asdict: the fields are JSON as they are, and asdict deep-copies them
+        # (one order and two events per host run, a thousand runs a job).
+        return json.dumps(vars(self), separators=(",", ":")).encode()
 
     @classmethod
     def decode(cls, body: bytes) -> Order:
@@ -150,7 +155,7 @@ class Event:
     error: str | None = None
 
     def encode(self) -> bytes:
-        data = {k: v for k, v in asdict(self).items() if v not in (None, [])}
+        data = {k: v for k, v in vars(self).items() if v not in (None, [])}
         return json.dumps(data, separators=(",", ":")).encode()
 
     @classmethod
