@@ -193,8 +193,10 @@ async def test_overlap_rules_skip_queue_and_allow(tmp_path: Path) -> None:
 def outage(tmp_path: Path, misfire: str, hours: float) -> tuple[Schedule, datetime]:
     """A per-minute schedule whose engine was down for `hours`; returns the last due time."""
     start = (now() - timedelta(days=2)).replace(second=0, microsecond=0, tzinfo=None)
-    if now().second == 0:  # keep clear of a due time that is "now"
-        time.sleep(1.1)
+    # Keep clear of a minute boundary: a due time that is "now", or one that comes
+    # while the test runs (it would fire, and the test expects only the outage's).
+    while not 1 <= now().second <= 50:
+        time.sleep(0.2)
     # No grace, so the latest missed minute is late too (a grace would let it run).
     minutely = Schedule(
         "minutely",
