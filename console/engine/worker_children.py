@@ -22,6 +22,8 @@ from console.jobs.model import Job, Trigger
 from console.workers.protocol import ChildReply, ChildRequest
 
 _CHILD_PATH = re.compile(r"^/jobs/(?P<id>[^/]+)(?P<rest>/streams|/stop)?$")
+# (method, what follows /jobs/ID) of the calls on a child: read it, its output, stop it
+_CHILD_CALLS = {("GET", None), ("GET", "/streams"), ("POST", "/stop")}
 
 
 class WorkerChildren:
@@ -82,6 +84,3 @@ class WorkerChildren:
         if job.trigger is not Trigger.PARENT or job.trigger_ref != parent:
             raise UsageError(f"job {job_id} is not a child of job {parent}")
         return job
-
-
-_CHILD_CALLS = {("GET", None), ("GET", "/streams"), ("POST", "/stop")}

@@ -24,8 +24,8 @@ from console.assets.model import (
 from console.assets.usage import HOST_CREDENTIAL_VARS
 from console.inventory.model import Host
 
-# The fields of a credential that are not secret; every other one is.
-_PLAIN_FIELDS = frozenset({"username", "description"})
+# The field of a credential that is not secret; every other one is (console.assets.vault).
+_PLAIN_FIELDS = frozenset({"username"})
 
 
 def credentials_for(host: Host, assets: AssetResolver) -> dict[str, dict[str, Any]]:

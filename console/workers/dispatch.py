@@ -111,14 +111,15 @@ class GroupDispatch:
                 self._nc = nc
         return self._nc
 
-    def _seal(self, host: Host, group: str) -> GroupSeal:
+    def _seal(self, host_name: str, group: str) -> GroupSeal:
+        """The group's seal; HostConfigError for `host_name` when its key is unusable."""
         seal = self._seals.get(group)
         if seal is None:
             try:
                 seal = self._seals[group] = GroupSeal(self._group_key(group))
             except Exception as exc:
                 raise HostConfigError(
-                    host.name,
+                    host_name,
                     f"worker group {group} needs its key, the encrypted variable asset "
                     f"{KEY_ASSET_PREFIX}{group}: {exc}",
                 ) from exc
@@ -126,14 +127,14 @@ class GroupDispatch:
 
     async def check_ready(self, host: Host, group: str) -> None:
         """Raise HostConfigError now when the group has no key or the engine no NATS."""
-        self._seal(host, group)
+        self._seal(host.name, group)
         await self._nats(host, group)
 
     def _seal_of(self, group: str) -> GroupSeal | None:
         """The group's seal for a request no host run is waiting on, or None when the
         group has no usable key."""
         try:
-            return self._seal(Host(run_on_pattern(group), {}), group)
+            return self._seal(run_on_pattern(group), group)
         except HostConfigError as exc:
             log.error("%s", exc)
             return None
@@ -154,7 +155,7 @@ class GroupDispatch:
         `env` joins the invocation's environment; `after`: follow its events after
         this stream sequence (an engine restarted); `applied` is told each sequence
         whose event is applied and stored."""
-        seal = self._seal(host, group)
+        seal = self._seal(host.name, group)
         nc = await self._nats(host, group)
         order = _order(job_id, host, work, limit, env)
         if self._credentials is not None:
