@@ -172,7 +172,12 @@ class Worker:
                 log.warning("fetching orders failed (%s); trying again", exc)
                 await asyncio.sleep(RETRY_WAIT)
                 continue
-            messages += await self._more_orders(subscription, free - len(messages))
+            # Room counted now, not before the fetch: runs that ended while it waited
+            # for orders left room, and a job's orders beyond the fetch's batch would
+            # otherwise wait, as a second wave, for the runs started now.
+            room = self.config.capacity - len(self._handling) - len(messages)
+            messages += await self._more_orders(subscription, room)
+            log.info("took %d order(s)", len(messages))
             for msg in messages:
                 self._start(msg)
 

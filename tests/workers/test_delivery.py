@@ -91,3 +91,23 @@ async def test_the_routed_run_says_it_is_queued_for_its_group(world: World) -> N
     assert done.status is JobStatus.COMPLETED
     assert done.host_runs["routed"].error is None
     assert done.host_runs["routed"].worker == "late"
+
+
+async def test_orders_published_together_start_together_after_runs_ended(world: World) -> None:
+    """A job's orders are taken in one wave, with the room the worker has when they
+    come: the fetch waiting for them was sized while the job before still ran."""
+    hosts = "".join(f"        r{n}:\n          ansible_connection: local\n" for n in range(12))
+    world.settings.inventory.write_text(
+        "all:\n  children:\n    many:\n      vars:\n        console_worker_group: g1\n"
+        "      hosts:\n" + hosts
+    )
+    world.runbook("hello.sh", "#!/bin/sh\necho hello\n")
+    worker = world.worker("w", "--capacity", "12")
+    async with world.engine() as engine:
+        first = await engine.start_job("hello", "r0", {})
+        assert (await wait_finished(engine, first.id)).status is JobStatus.COMPLETED
+        await await_until(lambda: f"ended {first.id}.r0" in worker.text(), "first job ended")
+        second = await engine.start_job("hello", "many", {})
+        done = await wait_finished(engine, second.id)
+    assert done.status is JobStatus.COMPLETED, done.host_runs
+    assert "took 12 order(s)" in worker.text(), worker.text()
