@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import TextIO
 
 FOLDER = "worker-runs"
 
@@ -22,6 +23,9 @@ class RunProgress:
         self._dir = data_dir / FOLDER
         self._dir_made = False  # made once: an append per event need not ask again
         self._open: dict[str, set[str]] = {}  # job id -> hosts handed over, not ended
+        # job id -> its file, kept open while its runs are followed: an append per event
+        # is then one write, not an open, a write and a close on the engine's loop.
+        self._files: dict[str, TextIO] = {}
 
     def handed_over(self, job_id: str, host: str, resumed: bool) -> None:
         """A run of `job_id` on `host` is (again, if `resumed`) followed from now on."""
@@ -48,11 +52,14 @@ class RunProgress:
         self._append(job_id, f"end {host}\n")
 
     def _append(self, job_id: str, line: str) -> None:
-        if not self._dir_made:
-            self._dir.mkdir(mode=0o700, exist_ok=True)
-            self._dir_made = True
-        with self._path(job_id).open("a") as out:
-            out.write(line)
+        out = self._files.get(job_id)
+        if out is None:
+            if not self._dir_made:
+                self._dir.mkdir(mode=0o700, exist_ok=True)
+                self._dir_made = True
+            # Line-buffered: each line reaches the OS as it is written, as a close did.
+            out = self._files[job_id] = self._path(job_id).open("a", buffering=1)
+        out.write(line)
 
     def unfinished(self, job_id: str) -> dict[str, int]:
         """Host -> last applied sequence (0: none yet), of the routed runs not ended."""
@@ -73,5 +80,16 @@ class RunProgress:
         return self._path(job_id).exists()
 
     def forget(self, job_id: str) -> None:
+        self._close(job_id)
         with contextlib.suppress(FileNotFoundError):
             self._path(job_id).unlink()
+
+    def close(self) -> None:
+        """Close the open files (the engine stops); they stay for the next start."""
+        for job_id in list(self._files):
+            self._close(job_id)
+
+    def _close(self, job_id: str) -> None:
+        out = self._files.pop(job_id, None)
+        if out is not None:
+            out.close()

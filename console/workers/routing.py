@@ -98,3 +98,4 @@ class WorkerRouting:
     async def close(self) -> None:
         if self._dispatch is not None:
             await self._dispatch.close()
+        self.progress.close()
