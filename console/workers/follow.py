@@ -5,9 +5,12 @@ message on this subject from sequence N"), so they come once and in order, from 
 point (an engine restarted reads on from its last applied sequence), and no consumer is
 kept on the server per run: a server limits consumers, and a thousand runs at once
 would need a thousand. A single plain subscription is the doorbell: the events stream
-announces each event it stored (republish, headers only, with its sequence), which
-wakes the run's follower; it reads the event from the stream, and reads on only while
-the stream announced more, so a run costs one read per event and no empty reads.
+announces each event it stored (republish, with its sequence and the previous sequence
+of its subject), which wakes the run's follower. An announced event that directly follows
+the last one applied is applied as it came; otherwise (an announcement missed, one
+without a body, an engine restarted) the follower reads the event from the stream, and
+reads on only while the stream announced more: no empty reads, and in the usual case no
+read at all.
 (A stream made by an older version announces nothing: the events themselves ring then,
 possibly before they are stored, and the follower reads on until it finds none.)
 A follower that heard nothing for `QUIET_LOOK` seconds looks anyway, every `POLL`
@@ -63,6 +66,7 @@ EARLY_LOOKS = 5  # ... doubling each time (5 to 80 ms), then every POLL
 
 
 SEQUENCE_HEADER = "Nats-Sequence"  # set by the stream on what it announces
+PREVIOUS_HEADER = "Nats-Last-Sequence"  # ... and the previous sequence of the same subject
 # What a bell knows of the stream when the events themselves ring it: nothing, so its
 # follower reads on after each event until it finds none.
 UNKNOWN = 2**63
@@ -76,6 +80,26 @@ class Bell:
         self.stored = 0
         self._rung = False
         self._waiter: asyncio.Future[None] | None = None
+        # sequence -> (the subject's previous sequence, headers, body) of announced events
+        # not applied yet
+        self._announced: dict[int, tuple[int, dict[str, str], bytes]] = {}
+
+    def keep(self, sequence: int, previous: int, headers: dict[str, str], body: bytes) -> None:
+        self._announced[sequence] = (previous, headers, body)
+
+    def take(self, next_sequence: int) -> tuple[int, dict[str, str], bytes] | None:
+        """The announced event that is the subject's first from `next_sequence` on
+        (sequence, headers, body), or None when that one was not announced here."""
+        for sequence in sorted(self._announced):
+            if sequence < next_sequence:  # read from the stream meanwhile
+                del self._announced[sequence]
+                continue
+            previous, headers, body = self._announced[sequence]
+            if previous >= next_sequence:  # an event before it was missed here
+                return None
+            del self._announced[sequence]
+            return sequence, headers, body
+        return None
 
     def ring(self) -> None:
         self._rung = True
@@ -145,9 +169,12 @@ class Doorbells:
         if not self._announced:
             bell.stored = UNKNOWN
         else:
+            headers = msg.headers or {}
             with contextlib.suppress(ValueError):  # a hint only: a bad one costs a read
-                sequence = int((msg.headers or {}).get(SEQUENCE_HEADER, ""))
+                sequence = int(headers.get(SEQUENCE_HEADER, ""))
                 bell.stored = max(bell.stored, sequence)
+                if msg.data:  # not a headers-only announcement (older stream settings)
+                    bell.keep(sequence, int(headers.get(PREVIOUS_HEADER, "")), headers, msg.data)
         bell.ring()
 
     def bell(self, subject: str) -> Bell:
@@ -249,7 +276,35 @@ class Follower:
         return False
 
     async def _read(self) -> Event | None:
-        """The run's next event in the stream, or None when there is none (yet)."""
+        """The run's next event (as announced, or read from the stream), or None when
+        there is none (yet) or it was refused."""
+        announced = self._bell.take(self._next)
+        found = announced or await self._read_stream()
+        if found is None:
+            return None
+        sequence, headers, data = found
+        if announced is None:  # stored in the stream: passed over even when refused
+            self._next = sequence + 1
+        event = self._verified(headers, data)
+        if event is not None:  # a refused announcement moves nothing: anyone may send one
+            self._next = sequence + 1
+        return event
+
+    def _verified(self, headers: dict[str, str], data: bytes) -> Event | None:
+        try:
+            body = self._seal.open(
+                self._subject, headers.get(MSG_ID_HEADER, ""), data, headers.get(SIGNATURE_HEADER)
+            )
+            event = Event.decode(body)
+        except (ForgedMessage, ValueError, TypeError) as exc:
+            log.error("refused an event for %s: %s", self._order, exc)
+            return None
+        if event.order != self._order:
+            log.error("refused an event for %s: it names %s", self._order, event.order)
+            return None
+        return event
+
+    async def _read_stream(self) -> tuple[int, dict[str, str], bytes] | None:
         try:
             raw = await self._nc.jetstream().get_msg(
                 EVENTS_STREAM, seq=self._next, subject=self._subject, next=True, direct=self._direct
@@ -260,23 +315,7 @@ class Follower:
             log.debug("reading events of %s: %s", self._order, exc)
             return None
         assert raw.seq is not None
-        self._next = raw.seq + 1
-        headers = raw.headers or {}
-        try:
-            body = self._seal.open(
-                self._subject,
-                headers.get(MSG_ID_HEADER, ""),
-                raw.data or b"",
-                headers.get(SIGNATURE_HEADER),
-            )
-            event = Event.decode(body)
-        except (ForgedMessage, ValueError, TypeError) as exc:
-            log.error("refused an event for %s: %s", self._order, exc)
-            return None
-        if event.order != self._order:
-            log.error("refused an event for %s: it names %s", self._order, event.order)
-            return None
-        return event
+        return raw.seq, raw.headers or {}, raw.data or b""
 
     def _exit(self, event: Event) -> ExitStatus:
         if event.error_kind is None:

@@ -31,10 +31,11 @@ from console.workers.signing import SIGNATURE_HEADER, GroupSeal
 log = logging.getLogger(__name__)
 
 MSG_ID_HEADER = "Nats-Msg-Id"
-# The events stream announces each event it stored (headers only, with its sequence) on
-# STORED_PREFIX.<the subject's last token>: the engine's doorbell (console.workers.follow).
+# The events stream announces each event it stored (with its body, its sequence and its
+# subject's previous sequence) on STORED_PREFIX.<the subject's last token>: the engine's
+# doorbell, and the event itself when nothing came between (console.workers.follow).
 _ANNOUNCE = RePublish(
-    src=f"{EVENTS_PREFIX}.*", dest=f"{STORED_PREFIX}.{{{{wildcard(1)}}}}", headers_only=True
+    src=f"{EVENTS_PREFIX}.*", dest=f"{STORED_PREFIX}.{{{{wildcard(1)}}}}", headers_only=False
 )
 
 
@@ -70,17 +71,19 @@ async def ensure_streams(js: JetStreamContext) -> None:
 
 async def events_config(js: JetStreamContext) -> StreamConfig:
     """The events stream's settings as the server has them. One made by an older
-    version is given the announcements (its other settings kept); if that fails, the
-    engine does without (woken by the events themselves). Such a stream may also not
-    answer direct gets: the engine then reads through the stream API."""
+    version is given the announcements with bodies (its other settings kept); if that
+    fails, the engine does with what it has (headers-only announcements: it reads each
+    event; none: woken by the events themselves). Such a stream may also not answer
+    direct gets: the engine then reads through the stream API."""
     config = (await js.stream_info(EVENTS_STREAM)).config
-    if config.republish is None:
+    if config.republish is None or config.republish.headers_only:
+        had = config.republish
         config.republish = _ANNOUNCE
         try:
             config = (await js.update_stream(config)).config
         except Exception as exc:  # refused (permissions, an old server): do without
             log.warning("the events stream does not announce stored events (%s)", exc)
-            config.republish = None
+            config.republish = had
     return config
 
 
