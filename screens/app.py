@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, TabbedContent, TabPane
+from textual.widgets import Input, TabbedContent, TabPane
 
 from console.engine.client import EngineClient
 from console.errors import OpsError
@@ -47,6 +47,7 @@ from screens.host_detail import HostDetail
 from screens.inventory_pane import InventoryPane
 from screens.job_screen import JobScreen
 from screens.jobs_pane import JobsPane
+from screens.key_footer import KeyFooter
 from screens.modals import HelpScreen, QuitDialog
 from screens.palette import CommandsProvider
 from screens.run_dialog import CommandDialog, RunDialog
@@ -111,7 +112,7 @@ class OpsConsoleApp(App[int]):
                 yield UpdatesPane(id="updates-pane")
             with TabPane("4 Jobs", id="jobs"):
                 yield JobsPane(id="jobs-pane")
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     @property
     def inventory(self) -> InventoryPane:

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Checkbox, Footer, Input, Label, OptionList, Static
+from textual.widgets import Button, Checkbox, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from console.assets.model import AssetKind, AssetView, variable_value
@@ -26,6 +26,7 @@ from screens.commands import ASSETS, bindings_for
 from screens.context import client_of
 from screens.format import short_clock
 from screens.forms import FieldRow, FormDialog, form_footer
+from screens.key_footer import KeyFooter
 from screens.vtable import Column, VirtualTable
 
 ASSET_COLUMNS = (
@@ -67,7 +68,7 @@ class AssetsScreen(Screen[None]):
             ASSET_COLUMNS, empty_text="No assets yet: n creates one.", id="assets-table"
         )
         yield Static("", id="assets-detail", classes="status-line")
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     @property
     def table(self) -> VirtualTable:

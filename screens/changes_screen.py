@@ -14,7 +14,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from console.changes.model import Change
 from console.errors import OpsError
@@ -22,6 +22,7 @@ from screens.change_format import change_cells, parse_filter
 from screens.commands import CHANGES, bindings_for
 from screens.context import client_of
 from screens.diff_view import ChangeDiff
+from screens.key_footer import KeyFooter
 from screens.vtable import Column, VirtualTable
 
 PAGE = 200  # changes per request; the next page loads at the last row
@@ -62,7 +63,7 @@ class ChangesScreen(Screen[None]):
             id="changes-table",
         )
         yield Static("", id="changes-status", classes="status-line")
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     @property
     def table(self) -> VirtualTable:

@@ -15,7 +15,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from console.errors import OpsError
 from console.jobs.events import EngineEvent
@@ -23,6 +23,7 @@ from console.jobs.model import HostRun, Job, JobStatus, StreamRecord
 from screens.commands import JOB, bindings_for
 from screens.context import client_of
 from screens.format import clock, job_duration, status_class
+from screens.key_footer import KeyFooter
 from screens.logview import MAX_LINES, LogView
 from screens.vtable import Column, VirtualTable
 
@@ -67,7 +68,7 @@ class JobScreen(Screen[None]):
         yield VirtualTable(HOST_COLUMNS, status_class, empty_text="No hosts.", id="job-hosts")
         yield Static("Output", id="job-output-title", classes="status-line")
         yield LogView(id="job-output")
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     @property
     def hosts_table(self) -> VirtualTable:
