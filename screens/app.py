@@ -196,14 +196,18 @@ class OpsConsoleApp(App[int]):
         while isinstance(self.screen, FULL_SCREENS):
             self.pop_screen()
         self.query_one(TabbedContent).active = pane
-        focus = {
-            "inventory": self.inventory.table,
-            "drift": self.drift.focus_target,
-            "updates": self.updates.table,
-            "jobs": self.jobs_pane.table,
-        }.get(pane)
-        if focus is not None:
+        panes = {
+            "inventory": (self.inventory, self.inventory.table),
+            "drift": (self.drift, self.drift.focus_target),
+            "updates": (self.updates, self.updates.table),
+            "jobs": (self.jobs_pane, self.jobs_pane.table),
+        }
+        if pane in panes:
+            shown, focus = panes[pane]
             self.screen.set_focus(focus)
+            # Its status names the keys for the new focus: written now, it is drawn in
+            # this key's frame, not one frame later when the focus event comes.
+            shown.show_status()
 
     def action_run_dialog(self) -> None:
         self.push_screen(RunDialog(self._current_pattern()), self._job_started)

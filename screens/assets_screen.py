@@ -27,6 +27,7 @@ from screens.context import client_of
 from screens.format import short_clock
 from screens.forms import FieldRow, FormDialog, form_footer
 from screens.key_footer import KeyFooter
+from screens.status_line import StatusLine
 from screens.vtable import Column, VirtualTable
 
 ASSET_COLUMNS = (
@@ -67,7 +68,7 @@ class AssetsScreen(Screen[None]):
         yield VirtualTable(
             ASSET_COLUMNS, empty_text="No assets yet: n creates one.", id="assets-table"
         )
-        yield Static("", id="assets-detail", classes="status-line")
+        yield StatusLine("", id="assets-detail", classes="status-line")
         yield KeyFooter()
 
     @property

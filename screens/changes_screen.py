@@ -23,6 +23,7 @@ from screens.commands import CHANGES, bindings_for
 from screens.context import client_of
 from screens.diff_view import ChangeDiff
 from screens.key_footer import KeyFooter
+from screens.status_line import StatusLine
 from screens.vtable import Column, VirtualTable
 
 PAGE = 200  # changes per request; the next page loads at the last row
@@ -62,7 +63,7 @@ class ChangesScreen(Screen[None]):
             empty_text="No changes recorded (inventory collect finds them).",
             id="changes-table",
         )
-        yield Static("", id="changes-status", classes="status-line")
+        yield StatusLine("", id="changes-status", classes="status-line")
         yield KeyFooter()
 
     @property

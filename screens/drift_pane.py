@@ -42,6 +42,7 @@ from screens.drift_rows import (
 )
 from screens.filtered_list import FilteredListPane
 from screens.state_report import StateReport
+from screens.status_line import StatusLine
 from screens.vtable import Column, VirtualTable
 
 STATE_RUNBOOKS = ("(state check)", "(state apply)")
@@ -90,7 +91,7 @@ class DriftPane(FilteredListPane):
             id="drift-filter",
             classes="filter",
         )
-        yield Static("", id="drift-status", classes="status-line", markup=False)
+        yield StatusLine("", id="drift-status", classes="status-line", markup=False)
         yield Static(NO_CONFIGURATIONS, id="drift-hint", classes="empty-state", markup=False)
         yield Static("", id="drift-problems", classes="error", markup=False)
         yield VirtualTable(

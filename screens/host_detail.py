@@ -27,6 +27,7 @@ from screens.commands import HOST, bindings_for
 from screens.context import client_of
 from screens.format import short_clock
 from screens.host_tabs import FactsTab, HostChangesTab, InventoryTab, ServicesTab, SoftwareTab
+from screens.status_line import StatusLine
 
 TABS = ("overview", "facts", "software", "services", "changes")
 HINT = "1-5 tabs  c collect now  / filter software  Esc close"
@@ -68,7 +69,7 @@ class HostDetail(ModalScreen[None]):
                     yield ServicesTab(name, id="services-tab")
                 with TabPane("5 Changes", id="host-changes"):
                     yield HostChangesTab(name, id="changes-tab")
-            yield Static("", id="host-status", classes="status-line", markup=False)
+            yield StatusLine("", id="host-status", classes="status-line", markup=False)
             yield Label(HINT, classes="hint")
 
     def _overview(self) -> ComposeResult:

@@ -29,6 +29,7 @@ from screens.commands import INVENTORY, bindings_for
 from screens.context import client_of
 from screens.filtered_list import FilteredListPane
 from screens.format import status_class
+from screens.status_line import StatusLine
 from screens.vtable import Column, VirtualTable
 
 PATTERN_CHARS = set(":&!*?[~=,")
@@ -71,7 +72,7 @@ class InventoryPane(FilteredListPane):
             id="inventory-filter",
             classes="filter",
         )
-        yield Static("", id="inventory-status", classes="status-line")
+        yield StatusLine("", id="inventory-status", classes="status-line")
         yield VirtualTable(
             COLUMNS, status_class, empty_text="No hosts match.", id="inventory-table"
         )

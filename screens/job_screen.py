@@ -25,6 +25,7 @@ from screens.context import client_of
 from screens.format import clock, job_duration, status_class
 from screens.key_footer import KeyFooter
 from screens.logview import MAX_LINES, LogView
+from screens.status_line import StatusLine
 from screens.vtable import Column, VirtualTable
 
 FLUSH_INTERVAL = 1 / 20
@@ -64,9 +65,9 @@ class JobScreen(Screen[None]):
             id="job-filter",
             classes="filter",
         )
-        yield Static("", id="job-hosts-status", classes="status-line")
+        yield StatusLine("", id="job-hosts-status", classes="status-line")
         yield VirtualTable(HOST_COLUMNS, status_class, empty_text="No hosts.", id="job-hosts")
-        yield Static("Output", id="job-output-title", classes="status-line")
+        yield StatusLine("Output", id="job-output-title", classes="status-line")
         yield LogView(id="job-output")
         yield KeyFooter()
 

@@ -21,6 +21,7 @@ from screens.commands import JOBS, bindings_for
 from screens.context import client_of
 from screens.filtered_list import FilteredListPane
 from screens.format import job_row, status_class
+from screens.status_line import StatusLine
 from screens.vtable import Column, VirtualTable
 
 PAGE = 200
@@ -62,7 +63,7 @@ class JobsPane(FilteredListPane):
             id="jobs-filter",
             classes="filter",
         )
-        yield Static("", id="jobs-status", classes="status-line")
+        yield StatusLine("", id="jobs-status", classes="status-line")
         yield VirtualTable(
             COLUMNS,
             status_class,

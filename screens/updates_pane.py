@@ -29,6 +29,7 @@ from screens.commands import UPDATES, bindings_for
 from screens.context import client_of
 from screens.deploy_dialog import DeployDialog, Scheduled
 from screens.filtered_list import FilteredListPane
+from screens.status_line import StatusLine
 from screens.update_views import RECENT_RUNS, PackagesView, RunsView
 from screens.updates_rows import SORTS, cells, compliance, ordered, parse_filter, updates_class
 from screens.vtable import Column, VirtualTable
@@ -67,7 +68,7 @@ class UpdatesPane(FilteredListPane):
             id=self.FILTER_ID,
             classes="filter",
         )
-        yield Static("", id="updates-status", classes="status-line", markup=False)
+        yield StatusLine("", id="updates-status", classes="status-line", markup=False)
         yield VirtualTable(
             COLUMNS, updates_class, empty_text="No host in the inventory.", id=self.TABLE_ID
         )
