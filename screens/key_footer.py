@@ -30,8 +30,13 @@ class KeyHint(NamedTuple):
         return f" {self.display} "
 
     @property
+    def caption(self) -> str:
+        return f"{self.description} "
+
+    @property
     def width(self) -> int:
-        return cell_len(self.label) + cell_len(self.description) + 1
+        """Columns drawn: what `hint_at` maps a click by."""
+        return cell_len(self.label) + cell_len(self.caption)
 
 
 class KeyFooter(Widget, can_focus=False):
@@ -88,9 +93,7 @@ class KeyFooter(Widget, can_focus=False):
         description_style = self.get_component_rich_style("key-footer--description")
         line = Text(no_wrap=True, overflow="crop", end="")
         for hint in self.hints:
-            part = Text.assemble(
-                (hint.label, key_style), (f"{hint.description} ", description_style)
-            )
+            part = Text.assemble((hint.label, key_style), (hint.caption, description_style))
             if not hint.enabled:
                 part.stylize(Style(dim=True))
             line.append_text(part)
