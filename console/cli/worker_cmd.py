@@ -86,10 +86,14 @@ def worker_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _serve_until_signalled(worker: Worker) -> None:
-    """SIGTERM (systemd stop) or SIGINT ends the worker cleanly (see Worker.serve)."""
+    """SIGTERM (systemd stop) or SIGINT ends the worker cleanly (see Worker.serve).
+    Its commands are reaped through pidfds (see console.workers.child_reaping)."""
+    from console.workers.child_reaping import reap_with_pidfds
+
     task = asyncio.current_task()
     assert task is not None
     loop = asyncio.get_running_loop()
+    reap_with_pidfds(loop)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)
     with contextlib.suppress(asyncio.CancelledError):
