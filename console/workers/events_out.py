@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 RETRY_WAIT = 0.5  # seconds between attempts to publish an event
 PUBLISH_TIMEOUT = 5.0
 MAX_BATCH_BYTES = 256 * 1024
-LINES_LINGER = 0.2  # seconds lines wait for more (unnoticed by someone watching output)
+LINES_LINGER = 0.5  # seconds lines wait for more (see RunEvents.line)
 
 
 async def publish_until_stored(
@@ -90,7 +90,11 @@ class RunEvents:
         """Queue a line. The first of a batch sends the batch LINES_LINGER later, so
         that the lines of a burst (and all those of a short run, which then go with
         `ended`) make one event: each event is a publish and a read by the engine. A
-        timer, not a task per run: most runs end before it fires."""
+        timer, not a task per run: most runs end before it fires.
+
+        Half a second, not less: a busy worker (hundreds of runs starting at once)
+        notices a command's exit a few hundred milliseconds after its last line, and
+        with 0.2 s half of 500 trivial runs sent their line as an event of its own."""
         self._lines.append((stream, b64(data)))
         if self._lines_timer is None and self._sender is None and not self._closing:
             self._lines_timer = asyncio.get_running_loop().call_later(LINES_LINGER, self._lines_due)

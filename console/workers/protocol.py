@@ -37,7 +37,7 @@ CONTROL_PREFIX = "opsconsole.control"
 CHILDREN_PREFIX = "opsconsole.children"
 EVENTS_MAX_AGE = 7 * 24 * 3600.0  # seconds a run's events stay replayable
 DEDUP_WINDOW = 24 * 3600.0  # seconds a message id is remembered (orders and `started`)
-ALIVE_INTERVAL = 2.0  # seconds between a worker's `alive` events for a running run
+ALIVE_INTERVAL = 5.0  # seconds of silence after which a running run sends `alive`
 LOST_AFTER = 3 * ALIVE_INTERVAL  # silence after which the engine calls a worker lost
 # Stands for the workdir in an order's command and environment: the engine builds the
 # invocation, the worker makes the workdir on the host and puts its path in.
