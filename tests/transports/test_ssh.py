@@ -350,12 +350,15 @@ async def test_env_values_are_not_on_the_remote_command_line(fleet: Fleet) -> No
         task = asyncio.ensure_future(
             transport.run("sleep 31.5", env={"SECRET": "hunter2-not-in-cmdline"})
         )
-        for _ in range(600):  # wait for the command to be running, however slow the host
-            cmdlines = target.run("cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
-            if "sleep 31.5" in cmdlines:
+        # Wait until `sleep` itself runs, however slow the host: the wrapper shell has
+        # "sleep 31.5" in its command line from the start, but the value reaches an
+        # environment only once the wrapper read it and started the command.
+        for _ in range(600):
+            environ = target.run("cat /proc/[0-9]*/environ | tr '\\0' ' '").stdout
+            if "hunter2-not-in-cmdline" in environ:
                 break
             await asyncio.sleep(0.1)
-        environ = target.run("cat /proc/[0-9]*/environ | tr '\\0' ' '").stdout
+        cmdlines = target.run("cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     finally:
