@@ -4,9 +4,9 @@ Before Python 3.12, asyncio reaps each subprocess with a thread of its own
 (`ThreadedChildWatcher`), and starting a command waits until that thread runs. A
 worker does all its work on one thread, and on a busy machine (the worker, the engine,
 nats-server and the commands sharing the cores) that wait cost it about 0.6 ms a host
-run (cProfile, bench/workers/README.md). A pidfd (Linux 5.3 and later) tells the event
-loop itself that a child ended: no thread, no wait. Python 3.12 makes this its
-default where pidfds work; this applies the same choice on 3.11.
+run in lock waits (cProfile, bench/workers/README.md, third pass). A pidfd (Linux 5.3
+and later) tells the event loop itself that a child ended: no thread, no wait. Python
+3.12 makes this its default where pidfds work; this applies the same choice on 3.11.
 
 The engine keeps asyncio's default: measured there, with a core to spare for the
 threads, the pidfd watcher gained nothing (bench/workers/README.md).

@@ -94,7 +94,8 @@ class RunEvents:
 
         Half a second, not less: a busy worker (hundreds of runs starting at once)
         notices a command's exit a few hundred milliseconds after its last line, and
-        with 0.2 s half of 500 trivial runs sent their line as an event of its own."""
+        with 0.2 s a third to two thirds of 500 trivial runs sent their line as an event
+        of its own."""
         self._lines.append((stream, b64(data)))
         if self._lines_timer is None and self._sender is None and not self._closing:
             self._lines_timer = asyncio.get_running_loop().call_later(LINES_LINGER, self._lines_due)
