@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Input, TabbedContent, TabPane
+from textual.widgets import ContentSwitcher, Input
 
 from console.engine.client import EngineClient
 from console.errors import OpsError
@@ -50,6 +50,7 @@ from screens.jobs_pane import JobsPane
 from screens.key_footer import KeyFooter
 from screens.modals import HelpScreen, QuitDialog
 from screens.palette import CommandsProvider
+from screens.pane_bar import PaneBar
 from screens.run_dialog import CommandDialog, RunDialog
 from screens.updates_pane import UpdatesPane
 from screens.vtable import VirtualTable
@@ -59,6 +60,13 @@ FULL_SCREENS = (JobScreen, AssetsScreen, ChangesScreen)
 ClientFactory = Callable[[], AbstractAsyncContextManager[EngineClient]]
 
 ACTIVE = (JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING, JobStatus.STOPPING)
+# The panes (their ids and labels), in the order of their keys 1-4.
+PANES = (
+    ("inventory", "1 Inventory"),
+    ("drift", "2 Drift"),
+    ("updates", "3 Updates"),
+    ("jobs", "4 Jobs"),
+)
 RECENT_JOBS = 200  # jobs read at start to fill each host's "last job" cell
 HOST_JOBS = 20  # recent jobs in the host detail
 
@@ -103,16 +111,18 @@ class OpsConsoleApp(App[int]):
             self.animation_level = "none"  # less redraw traffic over SSH
 
     def compose(self) -> ComposeResult:
-        with TabbedContent(initial="inventory", id="panes"):
-            with TabPane("1 Inventory", id="inventory"):
-                yield InventoryPane(id="inventory-pane")
-            with TabPane("2 Drift", id="drift"):
-                yield DriftPane(id="drift-pane")
-            with TabPane("3 Updates", id="updates"):
-                yield UpdatesPane(id="updates-pane")
-            with TabPane("4 Jobs", id="jobs"):
-                yield JobsPane(id="jobs-pane")
+        yield PaneBar(PANES, "inventory")
+        with ContentSwitcher(initial="inventory", id="panes"):
+            yield InventoryPane(id="inventory")
+            yield DriftPane(id="drift")
+            yield UpdatesPane(id="updates")
+            yield JobsPane(id="jobs")
         yield KeyFooter()
+
+    @property
+    def active_pane(self) -> str:
+        """The id of the pane shown: "inventory", "drift", "updates" or "jobs"."""
+        return self.query_one(ContentSwitcher).current or "inventory"
 
     @property
     def inventory(self) -> InventoryPane:
@@ -195,7 +205,8 @@ class OpsConsoleApp(App[int]):
         then `/db` arriving in one read would send `/db` to the pane being left."""
         while isinstance(self.screen, FULL_SCREENS):
             self.pop_screen()
-        self.query_one(TabbedContent).active = pane
+        self.query_one(ContentSwitcher).current = pane
+        self.query_one(PaneBar).active = pane
         panes = {
             "inventory": (self.inventory, self.inventory.table),
             "drift": (self.drift, self.drift.focus_target),
@@ -209,6 +220,9 @@ class OpsConsoleApp(App[int]):
             # this key's frame, not one frame later when the focus event comes.
             shown.show_status()
 
+    def on_pane_bar_chosen(self, event: PaneBar.Chosen) -> None:
+        self.action_show_pane(event.pane)
+
     def action_run_dialog(self) -> None:
         self.push_screen(RunDialog(self._current_pattern()), self._job_started)
 
@@ -217,7 +231,7 @@ class OpsConsoleApp(App[int]):
 
     def _current_pattern(self) -> str:
         """The inventory filter, when it is a pattern, preselects the dialog's target."""
-        if self.query_one(TabbedContent).active != "inventory":
+        if self.active_pane != "inventory":
             return ""
         return self.inventory.filter_input.value.strip()
 
@@ -285,7 +299,7 @@ class OpsConsoleApp(App[int]):
             return self.screen if isinstance(self.screen, HostDetail) else None
         if isinstance(self.screen, FULL_SCREENS):
             return None
-        active = self.query_one(TabbedContent).active
+        active = self.active_pane
         if scope == INVENTORY and active == "inventory":
             return self.inventory
         if scope == DRIFT and active == "drift":

@@ -12,11 +12,14 @@ from __future__ import annotations
 from typing import ClassVar, NamedTuple
 
 from rich.cells import cell_len
+from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual import events
 from textual.screen import Screen
+from textual.strip import Strip
 from textual.widget import Widget
+
+DIM = Style(dim=True)  # a key whose action does not apply now
 
 
 class KeyHint(NamedTuple):
@@ -88,17 +91,18 @@ class KeyFooter(Widget, can_focus=False):
             self.hints = list(hints.values())
             self.refresh()
 
-    def render(self) -> Text:
-        key_style = self.get_component_rich_style("key-footer--key")
-        description_style = self.get_component_rich_style("key-footer--description")
-        line = Text(no_wrap=True, overflow="crop", end="")
+    def render_line(self, y: int) -> Strip:
+        """Segments, not Rich text: a pane switch redraws this line, and laying out
+        text through Rich took longer than drawing the rest of the bar."""
+        base = self.rich_style
+        key_style = base + self.get_component_rich_style("key-footer--key")
+        description_style = base + self.get_component_rich_style("key-footer--description")
+        segments: list[Segment] = []
         for hint in self.hints:
-            part = Text.assemble((hint.label, key_style), (hint.caption, description_style))
-            if not hint.enabled:
-                part.stylize(Style(dim=True))
-            line.append_text(part)
-        line.stylize_before(self.rich_style)
-        return line
+            dim = Style() if hint.enabled else DIM
+            segments.append(Segment(hint.label, key_style + dim))
+            segments.append(Segment(hint.caption, description_style + dim))
+        return Strip(segments).crop_extend(0, self.size.width, base)
 
     def hint_at(self, x: int) -> KeyHint | None:
         """The hint drawn at column `x`, if any."""

@@ -34,7 +34,6 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from textual import events  # noqa: E402
-from textual.widgets import TabbedContent  # noqa: E402
 
 from console.settings import Settings  # noqa: E402
 from screens.app import OpsConsoleApp  # noqa: E402
@@ -106,8 +105,8 @@ def inventory_cursor(app: OpsConsoleApp) -> int:
 # One round: switch to Jobs and back to Inventory (the pane shown and focused), then
 # move the Inventory list's cursor down and up (the host detail follows it).
 ROUND = (
-    Key("pane switch", "4", lambda app, _: app.query_one(TabbedContent).active == "jobs"),
-    Key("pane switch", "1", lambda app, _: app.query_one(TabbedContent).active == "inventory"),
+    Key("pane switch", "4", lambda app, _: app.active_pane == "jobs"),
+    Key("pane switch", "1", lambda app, _: app.active_pane == "inventory"),
     Key("cursor move", "down", lambda app, before: inventory_cursor(app) == before + 1),
     Key("cursor move", "up", lambda app, before: inventory_cursor(app) == before - 1),
 )

@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import TabbedContent
 
 from screens.app import OpsConsoleApp
 from screens.job_screen import JobScreen
@@ -38,7 +37,7 @@ async def test_pane_key_then_filter_in_one_burst_filters_the_inventory(
         await pilot.press(away)
         burst(app, "1", "slash", *"db")
         await until(pilot, lambda: app.inventory.table.keys == ["db01", "db02"], timeout=60)
-        assert app.query_one(TabbedContent).active == "inventory"
+        assert app.active_pane == "inventory"
         assert field(app, "#inventory-filter") == "db"
         assert focused_id(app) == "inventory-filter"
 

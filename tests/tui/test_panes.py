@@ -14,17 +14,17 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import TabbedContent
 
 from console.errors import ConfigError
 from console.jobs.model import Job, JobStatus
 from console.settings import Settings
 from console.store import Store
-from screens.app import OpsConsoleApp
+from screens.app import PANES, OpsConsoleApp
 from screens.host_detail import HostDetail
 from screens.job_screen import JobScreen
 from screens.keymap import load_keymap
 from screens.modals import HelpScreen, QuitDialog
+from screens.pane_bar import PaneBar
 from screens.run_dialog import CommandDialog, RunDialog
 from screens.vtable import VirtualTable
 from tests.tui.seed import (
@@ -61,12 +61,25 @@ def text_of(app: OpsConsoleApp, selector: str) -> str:
 async def test_number_keys_switch_panes(app: OpsConsoleApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
-        tabs = app.query_one(TabbedContent)
+        bar = app.query_one(PaneBar)
         for key, pane in (("4", "jobs"), ("2", "drift"), ("3", "updates"), ("1", "inventory")):
             await pilot.press(key)
-            assert tabs.active == pane
+            await pilot.pause()
+            assert app.active_pane == pane and bar.active == pane
+            shown = [name for name, _ in PANES if app.query_one(f"#{name}").region]
+            assert shown == [pane]
         await pilot.press("3")
         assert app.focused is app.updates.table
+
+
+async def test_clicking_a_pane_name_shows_that_pane(app: OpsConsoleApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        # " 1 Inventory  2 Drift  3 Updates  4 Jobs ": "4 Jobs" spans columns 33 to 40.
+        assert await pilot.click(PaneBar, offset=(35, 0))
+        await pilot.pause()
+        assert app.active_pane == "jobs" and app.query_one(PaneBar).active == "jobs"
+        assert app.focused is app.jobs_pane.table
 
 
 async def test_inventory_shows_each_hosts_last_job_from_history(app: OpsConsoleApp) -> None:
