@@ -92,8 +92,8 @@ class KeyFooter(Widget, can_focus=False):
             self.refresh()
 
     def render_line(self, y: int) -> Strip:
-        """Segments, not Rich text: a pane switch redraws this line, and laying out
-        text through Rich took longer than drawing the rest of the bar."""
+        """Segments, not Rich text: a pane switch redraws this line, and laying it out
+        as Rich text took 0.5 ms a draw, segments 0.2 ms (bench/windows/README.md)."""
         base = self.rich_style
         key_style = base + self.get_component_rich_style("key-footer--key")
         description_style = base + self.get_component_rich_style("key-footer--description")

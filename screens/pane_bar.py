@@ -2,8 +2,8 @@
 
 Why not Textual's TabbedContent: a pane switch there restyles and redraws five layers
 of widgets (tabs, their underline, tab panes) and moves the underline one frame later,
-a second render of the screen. Its share was about a third of a pane switch's time
-(bench/windows/README.md, "The pane bar"). This bar is one widget drawing one line;
+a second render of the screen. They drew about a third of the lines drawn in a pane
+switch (bench/windows/README.md, "The pane bar"). This bar is one widget drawing one line;
 the panes sit in a ContentSwitcher.
 """
 
@@ -44,8 +44,8 @@ class PaneBar(Widget, can_focus=False):
             super().__init__()
             self.pane = pane
 
-    def __init__(self, panes: Sequence[tuple[str, str]], active: str, *, id: str | None = None):
-        super().__init__(id=id)
+    def __init__(self, panes: Sequence[tuple[str, str]], active: str) -> None:
+        super().__init__()
         self.panes = tuple(panes)
         self.set_reactive(PaneBar.active, active)
 
