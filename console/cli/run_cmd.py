@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.cli.assignments import parse_assignments
+from console.cli.job_target import add_target_arguments, given_target
 from console.cli.output import (
     job_detail,
     print_host_runs,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = sub.add_parser("run", help="run a runbook on the hosts of a pattern", parents=[common])
     parser.add_argument("runbook")
-    parser.add_argument("pattern", nargs="?", help="hosts (default: the runbook's target)")
+    add_target_arguments(parser, "hosts (default: the runbook's target)")
     parser.add_argument(
         "-p",
         "--param",
@@ -62,11 +63,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         type=float,
         metavar="SECONDS",
         help="stop the job after this long (default: the runbook's own)",
-    )
-    parser.add_argument(
-        "--run-on",
-        metavar="GROUP",
-        help="run it locally on one worker of this worker group (instead of a pattern)",
     )
     parser.set_defaults(handler=run_runbook)
 
@@ -99,14 +95,7 @@ async def _start(
     trigger: Trigger,
     parent: str | None,
 ) -> Job:
-    if args.run_on:
-        from console.workers.protocol import run_on_pattern
-
-        if args.pattern:
-            raise UsageError("give a pattern or --run-on GROUP, not both")
-        pattern = run_on_pattern(args.run_on)
-    else:
-        pattern = args.pattern or await _default_target(client, args.runbook)
+    pattern = given_target(args) or await _default_target(client, args.runbook)
     return await client.start_job(
         args.runbook,
         pattern,

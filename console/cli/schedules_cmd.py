@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from console.cli.admin import add_state_commands, admin_handler
+from console.cli.job_target import add_target_arguments, required_target
 from console.cli.output import print_json
 from console.cli.schedule_args import add_schedule_arguments, schedule_from_args
 
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     create = actions.add_parser("create", help="schedule a runbook", parents=[common])
     create.add_argument("name")
     create.add_argument("runbook")
-    create.add_argument("pattern")
+    add_target_arguments(create, "the hosts it runs on")
     add_schedule_arguments(create)
     create.add_argument("--json", action="store_true")
     create.set_defaults(handler=admin_handler(_schedules, _create))
@@ -51,7 +52,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 async def _create(book: ScheduleAdmin, args: argparse.Namespace) -> int:
-    schedule = schedule_from_args(args.name, args.runbook, args.pattern, args)
+    schedule = schedule_from_args(args.name, args.runbook, required_target(args), args)
     view = await book.create(schedule)
     if args.json:
         print_json(view)

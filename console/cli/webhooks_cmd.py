@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from console.cli.admin import add_state_commands, admin_handler
 from console.cli.assignments import parse_assignments
+from console.cli.job_target import add_target_arguments, required_target
 from console.cli.output import local_time, print_json
 from console.errors import UsageError
 
@@ -35,7 +36,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     create.add_argument("name")
     create.add_argument("runbook")
-    create.add_argument("pattern")
+    add_target_arguments(create, "the hosts it runs on")
     create.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE")
     create.add_argument(
         "--expires", metavar="DATE", help="ISO date or time (default: one year from now)"
@@ -97,7 +98,7 @@ async def _create(service: WebhookAdmin, args: argparse.Namespace) -> int:
     view = await service.create(
         name=args.name,
         runbook=args.runbook,
-        pattern=args.pattern,
+        pattern=required_target(args),
         parameters=parse_assignments(args.param),
         expires=_expiry(args.expires),
         signed=args.secret,
