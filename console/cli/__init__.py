@@ -42,7 +42,33 @@ _VALUE_OPTIONS = ("-i", "--inventory", "--data-dir", "--runbooks", "--configurat
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 on usage errors already; keep its message but make it ours."""
+    """argparse exits 2 on usage errors already; keep its message but make it ours.
+
+    A command's options may come before, between or after its positionals (`run hello
+    -p x=1 web01`, `run hello --run-on g1`): plain argparse stops filling positionals at
+    the first option and calls what follows "unrecognized". A parser of subcommands, or
+    one ending in a `--`-remainder (`exec`), cannot be read intermixed and keeps the
+    plain reading."""
+
+    _reading_intermixed = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._reading_intermixed or not self._intermixable():
+            return super().parse_known_args(args, namespace)
+        # parse_known_intermixed_args calls parse_known_args (twice): those are plain.
+        self._reading_intermixed = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._reading_intermixed = False
+
+    def _intermixable(self) -> bool:
+        return all(
+            action.nargs not in (argparse.PARSER, argparse.REMAINDER)
+            for action in self._get_positional_actions()
+        )
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)

@@ -81,7 +81,8 @@ def test_runbooks_list_and_show(job_env: JobEnv) -> None:
 def test_run_json_and_jobs_list_show(job_env: JobEnv) -> None:
     job_env.runbook("greet.sh", GREET)
     job_env.runbook("fail.sh", FAIL)
-    done = job_env.cli("run", "greet", "host01:host02", "-p", "name=ops", "-p", "count=2", "--json")
+    # The pattern may come between options (argparse alone calls it "unrecognized").
+    done = job_env.cli("run", "greet", "-p", "name=ops", "host01:host02", "-p", "count=2", "--json")
     assert done.returncode == 0, done.stderr
     job = json.loads(done.stdout)
     assert set(job) == DETAIL_KEYS

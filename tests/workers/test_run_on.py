@@ -90,6 +90,7 @@ async def test_a_schedule_and_a_webhook_with_run_on_run_on_a_worker_of_the_group
 def test_run_on_and_a_pattern_together_or_a_bad_group_create_nothing(world: World) -> None:
     world.runbook("where.sh", WHERE)
     attempts = {
+        ("run", "where", "--run-on", "g1", "here"): "give a pattern or --run-on GROUP, not both",
         ("schedules", "create", "s1", "where", "here", "--run-on", "g1", "--every", "1", "hours"):
         "give a pattern or --run-on GROUP, not both",
         ("webhooks", "create", "h1", "where", "here", "--run-on", "g1"):
