@@ -28,6 +28,7 @@ from console.engine.job_building import (
     UPDATES_DEPLOY_RUNBOOK,
     JobBuilder,
 )
+from console.engine.local_workdirs import fresh_local_workdirs
 from console.engine.options import EngineOptions
 from console.engine.probe import probe_host
 from console.engine.services import EngineParts, EngineServices
@@ -133,6 +134,7 @@ class Engine:
             if read_only:
                 recover_interrupted(self.store, keep=self._routing.progress.has)
                 return
+            self._pool.local_workdirs = fresh_local_workdirs(self.settings.data_dir)
             self._recover()
             self.runner.start()
             self._accepting = True

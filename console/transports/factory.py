@@ -16,7 +16,7 @@ def transport_for(host: Host, pool: TransportPool) -> Transport:
     if connection == "ssh":
         return SSHTransport(host, pool)
     if connection == "local":
-        return LocalTransport(host)
+        return LocalTransport(host, pool.local_workdirs)
     if connection == "winrm":  # imported here: an SSH-only fleet never loads pywinrm
         from console.transports.winrm import WinRMTransport
 

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from console.errors import Cancelled, HostError, TimedOut
+from console.inventory.model import Host
 from console.transports.base import ExitStatus, LineCallback, Transport
 from console.transports.streams import pump_outputs
 
@@ -33,11 +34,18 @@ INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
 
 
 class LocalTransport(Transport):
-    """Commands as subprocesses of the console itself; uploads as file writes."""
+    """Commands as subprocesses of the console itself; uploads as file writes.
+
+    `workdirs` is the folder the work folders of host runs go in; None for the
+    system's temporary folder (a worker, a test)."""
+
+    def __init__(self, host: Host, workdirs: Path | None = None) -> None:
+        super().__init__(host)
+        self._workdirs = workdirs
 
     async def make_workdir(self) -> str:
         # No shell needed on this machine: two process spawns fewer per job.
-        return tempfile.mkdtemp(prefix="opsconsole.")
+        return tempfile.mkdtemp(prefix="opsconsole.", dir=self._workdirs)
 
     async def remove_workdir(self, path: str) -> None:
         await asyncio.to_thread(shutil.rmtree, path, True)

@@ -110,7 +110,9 @@ class TransportPool:
     `known_hosts` is the user's file (checked, and where accept-new records keys);
     `ssh_config` lists ssh_config files (default `~/.ssh/config` when readable; `[]`
     for none); `resolve_host` maps a `console_jump_host` name to an inventory host;
-    `assets` gives the credentials hosts log in with (`console.transports.login`).
+    `assets` gives the credentials hosts log in with (`console.transports.login`);
+    `local_workdirs` is where `local` hosts' runs make their work folders (None: the
+    system's temporary folder).
     """
 
     forks: int | None = None
@@ -123,6 +125,7 @@ class TransportPool:
     client_keys: Sequence[Path] | None = None
     resolve_host: Callable[[str], Host | None] | None = None
     assets: AssetResolver | None = None
+    local_workdirs: Path | None = None
     stats: PoolStats = field(default_factory=PoolStats)
 
     def __post_init__(self) -> None:

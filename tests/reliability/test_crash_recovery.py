@@ -22,6 +22,7 @@ pytestmark = pytest.mark.timeout(120)
 
 SLOW = """#!/bin/sh
 echo "$OPS_JOB_ID" > "{out}/job.tmp" && mv "{out}/job.tmp" "{out}/job"
+echo "$OPS_WORKDIR" > "{out}/workdir"
 echo $$ > "{out}/pid.tmp" && mv "{out}/pid.tmp" "{out}/pid"
 echo started
 exec sleep 300
@@ -89,6 +90,24 @@ def test_first_jobs_show_after_kill_9_shows_the_reason(world: StoreWorld) -> Non
     assert human.returncode == 0, human.stderr
     assert f"job {job_id}  Failed" in human.stdout
     assert f"reason: {INTERRUPTED}" in human.stdout
+
+
+def test_a_killed_engines_work_folder_goes_when_the_next_engine_starts(
+    world: StoreWorld,
+) -> None:
+    """The killed engine could not remove its host run's work folder (the runbook, a
+    webhook's data); nothing else will, so the next engine on the data directory does."""
+    crash_mid_job(world)
+    left = Path((world.root / "workdir").read_text().strip())
+    assert left.parent == world.data_dir / "work", left
+    assert [p.name for p in left.iterdir()] == ["slow.sh"]
+
+    world.cli_json("jobs", "list")  # a reader: an engine may still be using it
+    assert left.is_dir()
+    done = world.cli("exec", "all", "--", "true")  # an engine that runs jobs starts
+    assert done.returncode == 0, done.stderr
+    assert not left.exists()
+    assert list((world.data_dir / "work").iterdir()) == []  # and exec's own went too
 
 
 def test_readers_and_a_starting_engine_share_the_lock(world: StoreWorld) -> None:
