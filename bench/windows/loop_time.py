@@ -65,10 +65,10 @@ def children_cpu() -> dict[str, float]:
 
 
 def accounted(during: Any) -> Any:
-    async def job(app: Any, pattern: str, command: str, rounds: int) -> Any:
+    async def job(app: Any, frames: Any, pattern: str, command: str, rounds: int) -> Any:
         wall, cpu, core = time.perf_counter(), time.thread_time(), bench.queued_seconds()
         selecting, children = _selecting[0], children_cpu()
-        result = await during(app, pattern, command, rounds)
+        result = await during(app, frames, pattern, command, rounds)
         wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
         core, selecting = bench.queued_seconds() - core, _selecting[0] - selecting
         rest = wall - cpu - core - selecting

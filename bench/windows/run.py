@@ -118,6 +118,7 @@ class Press(NamedTuple):
     at: float  # time.perf_counter() when the key was sent
     handled: float  # seconds until the state changed
     settled: float  # seconds until the screen had also processed what was queued
+    drawn: float  # seconds until a frame showing the change had been rendered
     busy: float  # CPU seconds the event loop's thread used meanwhile
     queued: float  # seconds it was ready to run but waited for a core (Linux schedstat)
 
@@ -132,16 +133,40 @@ def queued_seconds() -> float:
         return 0.0
 
 
-async def press(app: OpsConsoleApp, key: Key) -> Press:
+class FrameWatch:
+    """When the screen last rendered a frame in which `showing()` held: the moment a
+    key's answer was drawn (headless, so not yet written to a terminal). Wraps the
+    screen's compositor refresh, Textual's one place where a frame is rendered."""
+
+    def __init__(self, app: OpsConsoleApp) -> None:
+        self.showing: Callable[[], bool] | None = None
+        self.drawn: float | None = None
+        screen = app.screen
+        render = screen._compositor_refresh
+
+        def watched() -> None:
+            render()
+            if self.showing is not None and self.showing():
+                self.drawn, self.showing = time.perf_counter(), None
+
+        screen._compositor_refresh = watched  # type: ignore[method-assign]
+
+    def watch(self, showing: Callable[[], bool]) -> None:
+        self.drawn, self.showing = None, showing
+
+
+async def press(app: OpsConsoleApp, key: Key, frames: FrameWatch) -> Press:
     """Seconds from the key entering the app's input (the driver's queue, where a
-    terminal read puts it) until (handled) the state it changes has changed, and
-    until (settled) the screen has also processed the messages queued by then (the
-    layout, refresh and follow-up messages the key caused)."""
+    terminal read puts it) until (handled) the state it changes has changed, until
+    (settled) the screen has also processed the messages queued by then (the layout,
+    refresh and follow-up messages the key caused), and until (drawn) a frame showing
+    the change has been rendered."""
     assert app._driver is not None
     before = inventory_cursor(app)
     event = events.Key(key.key, key.key if len(key.key) == 1 else None)
     event.set_sender(app)
     busy, queued = time.thread_time(), queued_seconds()
+    frames.watch(lambda: key.shown(app, before))
     started = time.perf_counter()
     app._driver.send_message(event)
     while not key.shown(app, before):
@@ -151,21 +176,26 @@ async def press(app: OpsConsoleApp, key: Key) -> Press:
     app.screen.call_later(drained.set)
     await drained.wait()
     settled = time.perf_counter() - started
+    while frames.drawn is None:
+        await asyncio.sleep(0.001)
+    drawn = frames.drawn - started
     busy, queued = time.thread_time() - busy, queued_seconds() - queued
-    return Press(started, handled, settled, busy, queued)
+    return Press(started, handled, settled, drawn, busy, queued)
 
 
 Timings = dict[str, list[Press]]
 
 
-async def presses(app: OpsConsoleApp, rounds: int, going: Callable[[], bool]) -> Timings:
+async def presses(
+    app: OpsConsoleApp, frames: FrameWatch, rounds: int, going: Callable[[], bool]
+) -> Timings:
     """At least `rounds` rounds of ROUND, one key every PACE seconds, and more while
     `going()` (so that the presses cover the whole job)."""
     times: Timings = {key.kind: [] for key in ROUND}
     done = 0
     while done < rounds or going():
         for key in ROUND:
-            times[key.kind].append(await press(app, key))
+            times[key.kind].append(await press(app, key, frames))
             await asyncio.sleep(PACE)
         done += 1
     return times
@@ -180,7 +210,9 @@ class JobResult:
     hosts_ok: int  # host runs that ended with exit code 0
 
 
-async def during_job(app: OpsConsoleApp, pattern: str, command: str, rounds: int) -> JobResult:
+async def during_job(
+    app: OpsConsoleApp, frames: FrameWatch, pattern: str, command: str, rounds: int
+) -> JobResult:
     """Start `command` on `pattern` through the engine client (as the command dialog
     does) and press keys until the engine reports the job finished."""
     job = await app.client.start_command(pattern, command, timeout=120)
@@ -194,7 +226,7 @@ async def during_job(app: OpsConsoleApp, pattern: str, command: str, rounds: int
 
     following = asyncio.ensure_future(follow())
     started = time.perf_counter()
-    timings = await presses(app, rounds, running.is_set)
+    timings = await presses(app, frames, rounds, running.is_set)
     await following
     took = time.perf_counter() - started
     done = await app.client.job(job.id)
@@ -210,10 +242,11 @@ async def one_run(settings: Settings, rounds: int) -> tuple[Timings, JobResult, 
         while not app.ready:
             await asyncio.sleep(0.02)
         await app.workers.wait_for_complete()
-        await presses(app, 1, lambda: False)  # warm-up: each pane's first layout
-        idle = await presses(app, rounds, lambda: False)
-        windows = await during_job(app, "windows", COMMAND, rounds)
-        local = await during_job(app, "locals", LOCAL_COMMAND, rounds)
+        frames = FrameWatch(app)
+        await presses(app, frames, 1, lambda: False)  # warm-up: each pane's first layout
+        idle = await presses(app, frames, rounds, lambda: False)
+        windows = await during_job(app, frames, "windows", COMMAND, rounds)
+        local = await during_job(app, frames, "locals", LOCAL_COMMAND, rounds)
     return idle, windows, local
 
 
@@ -226,11 +259,14 @@ def figures(label: str, timings: Timings) -> str:
     for kind, pairs in timings.items():
         settled = [p.settled * 1000 for p in pairs]
         handled = [p.handled * 1000 for p in pairs]
+        drawn = [p.drawn * 1000 for p in pairs]
         lines.append(
             f"  {label:9} {kind:11} {len(pairs):3} presses: settled median "
             f"{statistics.median(settled):6.1f} ms, max {max(settled):6.1f} ms, "
             f"over 50 ms {sum(1 for t in settled if t > 50):3}; handled median "
-            f"{statistics.median(handled):6.1f} ms"
+            f"{statistics.median(handled):6.1f} ms; drawn median "
+            f"{statistics.median(drawn):6.1f} ms, max {max(drawn):6.1f} ms, "
+            f"over 50 ms {sum(1 for t in drawn if t > 50):3}"
         )
         slow = [p for p in pairs if p.settled > 0.05]
         if slow:
