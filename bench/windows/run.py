@@ -134,7 +134,7 @@ def queued_seconds() -> float:
 
 
 class FrameWatch:
-    """When the screen last rendered a frame in which `showing()` held: the moment a
+    """When the screen first rendered a frame in which `showing()` held: the moment a
     key's answer was drawn (headless, so not yet written to a terminal). Wraps the
     screen's compositor refresh, Textual's one place where a frame is rendered."""
 

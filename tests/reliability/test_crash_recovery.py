@@ -107,7 +107,6 @@ def test_a_killed_engines_work_folder_goes_when_the_next_engine_starts(
     done = world.cli("exec", "all", "--", "true")  # an engine that runs jobs starts
     assert done.returncode == 0, done.stderr
     assert not left.exists()
-    assert list((world.data_dir / "work").iterdir()) == []  # and exec's own went too
 
 
 def test_readers_and_a_starting_engine_share_the_lock(world: StoreWorld) -> None:
